@@ -1,0 +1,325 @@
+"""Stand AWS up locally for geoplan's tests and demos.
+
+This is moto 5.2.1's server with the two things geoplan needs and moto lacks:
+
+* DynamoDB global tables, version 2019.11.21. moto accepts `UpdateTable` with
+  `ReplicaUpdates` and ignores it, so the AWS provider waits 30 minutes for a replica
+  that never appears. Here a replica `Create` makes a table of the same schema (and
+  the same items) in the target region, a `Delete` drops it, and `DescribeTable` in
+  any member region reports the other members as ACTIVE replicas with
+  `GlobalTableVersion = 2019.11.21`. Writes to any member are copied to the others
+  after `--replication-delay` seconds (0 copies synchronously), so lag-aware features
+  can be tested.
+* Route 53 `DELETE` of a record with a set identifier. moto removes every record in
+  the zone with that identifier, whatever its name or type; here only the record
+  with the same name, type and identifier goes.
+
+Usage: python localstack/emulator.py [--host 127.0.0.1] [--port 0] [--replication-delay 0]
+With `--port 0` the OS picks a free port. Once it serves, the launcher prints one line,
+`geoplan-emulator listening on http://HOST:PORT`, which test harnesses wait for.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import signal
+import sys
+import threading
+from typing import Any
+
+PINNED_MOTO = "5.2.1"
+
+
+def _check_moto() -> None:
+    import moto
+
+    if moto.__version__ != PINNED_MOTO:
+        sys.stderr.write(
+            f"geoplan-emulator: moto {moto.__version__} is installed but the patches "
+            f"below are written against moto {PINNED_MOTO}; "
+            f"run: pip install 'moto[server]=={PINNED_MOTO}'\n"
+        )
+        sys.exit(2)
+
+
+# --------------------------------------------------------------------------- DynamoDB
+
+
+class _GlobalTables:
+    """Which regions hold a replica of which table, per account.
+
+    A std lock, not finer-grained: moto's server is threaded and every access is a
+    short dictionary update.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        # (account_id, table_name) -> set of region names, the origin included
+        self.members: dict[tuple[str, str], set[str]] = {}
+        self.replication_delay = 0.0
+
+    def regions(self, account_id: str, name: str) -> set[str]:
+        with self.lock:
+            return set(self.members.get((account_id, name), ()))
+
+    def add(self, account_id: str, name: str, *regions: str) -> None:
+        with self.lock:
+            self.members.setdefault((account_id, name), set()).update(regions)
+
+    def remove(self, account_id: str, name: str, region: str) -> None:
+        with self.lock:
+            group = self.members.get((account_id, name))
+            if group is None:
+                return
+            group.discard(region)
+            if len(group) <= 1:
+                del self.members[(account_id, name)]
+
+
+GLOBAL_TABLES = _GlobalTables()
+
+
+def _patch_dynamodb() -> None:
+    from moto.dynamodb.exceptions import ResourceNotFoundException
+    from moto.dynamodb.models import DynamoDBBackend, Table, dynamodb_backends
+    from moto.dynamodb.responses import DynamoHandler, DynamoResult
+
+    def backend(account_id: str, region: str) -> DynamoDBBackend:
+        return dynamodb_backends[account_id][region]
+
+    def create_replica(account_id: str, region: str, name: str, target: str) -> None:
+        source = backend(account_id, region).get_table(name)
+        dst = backend(account_id, target)
+        if name in dst.tables:
+            # A replica of an existing table: AWS refuses unless it is empty; the
+            # provider never does this, so keep the table as it is.
+            GLOBAL_TABLES.add(account_id, name, region, target)
+            return
+        stream = copy.deepcopy(source.stream_specification) or None
+        if stream is not None and not stream.get("StreamEnabled"):
+            stream = None
+        replica = dst.create_table(
+            name,
+            schema=copy.deepcopy(source.schema),
+            throughput=copy.deepcopy(source.throughput),
+            attr=copy.deepcopy(source.attr),
+            global_indexes=[],
+            indexes=[],
+            streams=stream,
+            billing_mode=source.billing_mode,
+            sse_specification=None,
+            tags=[],
+            deletion_protection_enabled=False,
+            warm_throughput=None,
+        )
+        # AWS seeds a new replica with the table's data.
+        replica.items = copy.deepcopy(source.items)
+        GLOBAL_TABLES.add(account_id, name, region, target)
+
+    def delete_replica(account_id: str, region: str, name: str, target: str) -> None:
+        dst = backend(account_id, target)
+        if name in dst.tables:
+            dst.tables.pop(name)
+        GLOBAL_TABLES.remove(account_id, name, target)
+
+    original_update_table = DynamoHandler.update_table
+
+    def update_table(self: DynamoHandler) -> Any:
+        updates = self.body.get("ReplicaUpdates") or []
+        name = self.body["TableName"]
+        if updates:
+            # Fail the way AWS does for an unknown table before touching replicas.
+            self.dynamodb_backend.get_table(name)
+        result = original_update_table(self)
+        if not updates:
+            return result
+        for update in updates:
+            if "Create" in update:
+                target = update["Create"]["RegionName"]
+                create_replica(self.current_account, self.region, name, target)
+            elif "Delete" in update:
+                target = update["Delete"]["RegionName"]
+                delete_replica(self.current_account, self.region, name, target)
+            # "Update" (per-replica throughput or table class) needs no emulation.
+        table = self.dynamodb_backend.get_table(name)
+        return DynamoResult(table.describe())
+
+    DynamoHandler.update_table = update_table
+
+    original_describe = Table.describe
+
+    def describe(self: Table, base_key: str = "TableDescription") -> dict[str, Any]:
+        result = original_describe(self, base_key)
+        members = GLOBAL_TABLES.regions(self.account_id, self.name)
+        if self.region_name in members and len(members) > 1:
+            result[base_key]["GlobalTableVersion"] = "2019.11.21"
+            result[base_key]["Replicas"] = [
+                {
+                    "RegionName": region,
+                    "ReplicaStatus": "ACTIVE",
+                    "ReplicaTableClassSummary": {"TableClass": "STANDARD"},
+                }
+                for region in sorted(members)
+                if region != self.region_name
+            ]
+        return result
+
+    Table.describe = describe
+
+    original_delete_table = DynamoDBBackend.delete_table
+
+    def delete_table(self: DynamoDBBackend, name: str) -> Table:
+        table = original_delete_table(self, name)
+        GLOBAL_TABLES.remove(self.account_id, name, self.region_name)
+        return table
+
+    DynamoDBBackend.delete_table = delete_table
+
+    # Replication of writes: after a successful write in one member region, copy the
+    # item (or its removal) to every other member, now or after the configured delay.
+    def replicate(account_id: str, region: str, name: str, apply: Any) -> None:
+        members = GLOBAL_TABLES.regions(account_id, name)
+        others = [r for r in members if r != region]
+        if not others:
+            return
+
+        def run() -> None:
+            for other in others:
+                try:
+                    apply(backend(account_id, other))
+                except ResourceNotFoundException:
+                    pass  # the replica was deleted meanwhile
+
+        if GLOBAL_TABLES.replication_delay > 0:
+            timer = threading.Timer(GLOBAL_TABLES.replication_delay, run)
+            timer.daemon = True
+            timer.start()
+        else:
+            run()
+
+    original_put_item = DynamoDBBackend.put_item
+
+    def put_item(self: DynamoDBBackend, table_name: str, item_attrs: dict, *args: Any, **kwargs: Any) -> Any:
+        result = original_put_item(self, table_name, item_attrs, *args, **kwargs)
+        attrs = copy.deepcopy(item_attrs)
+        replicate(
+            self.account_id,
+            self.region_name,
+            table_name,
+            lambda other: original_put_item(other, table_name, attrs),
+        )
+        return result
+
+    DynamoDBBackend.put_item = put_item
+
+    original_delete_item = DynamoDBBackend.delete_item
+
+    def delete_item(self: DynamoDBBackend, table_name: str, key: dict, *args: Any, **kwargs: Any) -> Any:
+        result = original_delete_item(self, table_name, key, *args, **kwargs)
+        key_copy = copy.deepcopy(key)
+        replicate(
+            self.account_id,
+            self.region_name,
+            table_name,
+            lambda other: original_delete_item(other, table_name, key_copy),
+        )
+        return result
+
+    DynamoDBBackend.delete_item = delete_item
+
+
+# --------------------------------------------------------------------------- Route 53
+
+
+def _patch_route53() -> None:
+    from moto.route53.models import FakeZone, Route53Backend
+
+    original_change = Route53Backend.change_resource_record_sets
+
+    def change_resource_record_sets(
+        self: Route53Backend, zoneid: str, change_list: list[dict[str, Any]]
+    ) -> None:
+        # moto's DELETE branch calls zone.delete_rrset_by_id(identifier), which drops
+        # every record carrying that identifier. Route it through a zone-level
+        # override that also knows the name and type of the record being deleted.
+        zone = self.get_hosted_zone(zoneid)
+        pending = [
+            change["ResourceRecordSet"]
+            for change in change_list
+            if change.get("Action") == "DELETE"
+            and "SetIdentifier" in change.get("ResourceRecordSet", {})
+        ]
+        zone._geoplan_pending_deletes = pending
+        try:
+            return original_change(self, zoneid, change_list)
+        finally:
+            zone._geoplan_pending_deletes = []
+
+    def delete_rrset_by_id(self: FakeZone, set_identifier: str) -> None:
+        pending = getattr(self, "_geoplan_pending_deletes", [])
+        # The record sets in `pending` are the same dicts moto is processing; by now
+        # moto has appended the trailing dot to their names.
+        match = next(
+            (r for r in pending if r.get("SetIdentifier") == set_identifier), None
+        )
+        if match is None:
+            raise AssertionError("geoplan-emulator: unexpected DELETE by identifier")
+        pending.remove(match)
+        name = match["Name"] if match["Name"].endswith(".") else match["Name"] + "."
+        self.rrsets = [
+            rrset
+            for rrset in self.rrsets
+            if not (
+                rrset.set_identifier == set_identifier
+                and rrset.name == name
+                and rrset.type == match.get("Type")
+            )
+        ]
+
+    Route53Backend.change_resource_record_sets = change_resource_record_sets
+    FakeZone.delete_rrset_by_id = delete_rrset_by_id
+
+
+# --------------------------------------------------------------------------- server
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument(
+        "--replication-delay",
+        type=float,
+        default=0.0,
+        help="seconds before a write reaches the other replicas (default 0)",
+    )
+    args = parser.parse_args(argv)
+
+    _check_moto()
+    _patch_dynamodb()
+    _patch_route53()
+    GLOBAL_TABLES.replication_delay = args.replication_delay
+
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server
+
+    app = DomainDispatcherApplication(create_backend_app)
+    server = make_server(args.host, args.port, app, threaded=True)
+
+    def stop(_signum: int, _frame: Any) -> None:
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    print(
+        f"geoplan-emulator listening on http://{args.host}:{server.port}", flush=True
+    )
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

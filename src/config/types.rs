@@ -1,0 +1,208 @@
+//! The validated shape of regions.toml (schema v1). Every value here has passed
+//! validation: code that takes a `Config` never re-checks it.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// `[a-z0-9-]`, 1..32 characters; prefixes resource names and tags.
+    pub name: String,
+    pub pattern: Pattern,
+    pub dns: Dns,
+    /// In file order; at least two.
+    pub regions: Vec<Region>,
+    pub tables: Vec<Table>,
+    pub terraform: TerraformSettings,
+    pub aws: AwsSettings,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Pattern {
+    ActiveActive,
+    ActivePassive,
+    ReadLocalWriteGlobal,
+    Partitioned,
+}
+
+impl Pattern {
+    pub const ALL: [Pattern; 4] = [
+        Pattern::ActiveActive,
+        Pattern::ActivePassive,
+        Pattern::ReadLocalWriteGlobal,
+        Pattern::Partitioned,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Pattern::ActiveActive => "active-active",
+            Pattern::ActivePassive => "active-passive",
+            Pattern::ReadLocalWriteGlobal => "read-local-write-global",
+            Pattern::Partitioned => "partitioned",
+        }
+    }
+
+    /// Patterns that route (some) traffic to one primary region.
+    pub fn needs_primary(self) -> bool {
+        matches!(self, Pattern::ActivePassive | Pattern::ReadLocalWriteGlobal)
+    }
+
+    /// Patterns whose tables are replicated as global tables.
+    pub fn replicates_tables(self) -> bool {
+        !matches!(self, Pattern::Partitioned)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dns {
+    /// Lower case, no trailing dot.
+    pub zone: String,
+    /// An existing hosted zone to use; `None` makes geoplan create the zone.
+    pub zone_id: Option<String>,
+    /// The name clients resolve; inside `zone`.
+    pub record: String,
+    /// Where writes go (read-local-write-global only).
+    pub write_record: Option<String>,
+    pub ttl: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Region {
+    pub name: String,
+    pub primary: bool,
+    pub endpoint: Endpoint,
+    pub health: HealthCheck,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    Ipv4(Ipv4Addr),
+    Ipv6(Ipv6Addr),
+    Hostname(String),
+    /// A Route 53 alias target, e.g. a load balancer.
+    Alias {
+        name: String,
+        zone_id: String,
+    },
+}
+
+impl Endpoint {
+    /// The DNS record type that points at this endpoint.
+    pub fn record_type(&self) -> &'static str {
+        match self {
+            Endpoint::Ipv4(_) | Endpoint::Alias { .. } => "A",
+            Endpoint::Ipv6(_) => "AAAA",
+            Endpoint::Hostname(_) => "CNAME",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Protocol {
+    Http,
+    Https,
+    Tcp,
+}
+
+impl Protocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Http => "HTTP",
+            Protocol::Https => "HTTPS",
+            Protocol::Tcp => "TCP",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthCheck {
+    pub protocol: Protocol,
+    pub port: u16,
+    /// `None` for TCP.
+    pub path: Option<String>,
+    /// Seconds: 10 or 30.
+    pub interval: u32,
+    /// 1..=10
+    pub failure_threshold: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Table {
+    pub name: String,
+    pub partition_key: Key,
+    pub sort_key: Option<Key>,
+    pub billing: Billing,
+    /// The regions holding the table, first the one it is created in. For the
+    /// partitioned pattern each holds an independent table.
+    pub regions: Vec<String>,
+    pub point_in_time_recovery: bool,
+    pub deletion_protection: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Key {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: KeyType,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum KeyType {
+    S,
+    N,
+    B,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Billing {
+    OnDemand,
+    Provisioned {
+        read_capacity: u32,
+        write_capacity: u32,
+        autoscaling: Option<Autoscaling>,
+    },
+}
+
+/// Target tracking on read and write capacity, in every region of the table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Autoscaling {
+    pub min_capacity: u32,
+    pub max_capacity: u32,
+    /// Percent, 20..=90.
+    pub target_utilization: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TerraformSettings {
+    /// Where the root module is written; resolved against the config's directory.
+    pub dir: PathBuf,
+    /// The terraform binary; `None` finds `terraform` on PATH.
+    pub binary: Option<PathBuf>,
+    /// A provider filesystem mirror for offline `terraform init`.
+    pub plugin_mirror: Option<PathBuf>,
+    pub backend: Backend,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    Local,
+    S3(S3Backend),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct S3Backend {
+    pub bucket: String,
+    pub key: String,
+    pub region: String,
+    pub dynamodb_table: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AwsSettings {
+    /// An emulator endpoint; never set for real AWS.
+    pub endpoint_url: Option<String>,
+}

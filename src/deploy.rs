@@ -1,0 +1,116 @@
+//! The deploy path shared by every command: config → desired state → rendered module
+//! on disk → terraform plan → apply of that exact plan. The CLI adds prompts and
+//! printing; the control plane (later) calls the same functions.
+
+use std::path::{Path, PathBuf};
+
+use crate::config::{self, Config, ConfigError};
+use crate::diagnostic::Diagnostics;
+use crate::model;
+use crate::render::{self, RenderError};
+use crate::terraform::{
+    self, Operation, PlanSummary, Progress, Terraform, TerraformError, Timings,
+};
+use crate::workspace::{self, CLI_CONFIG_FILE, WorkspaceError, WriteReport};
+
+/// Settings that come from the command line or environment rather than the file.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// An emulator endpoint (`--endpoint-url` / `AWS_ENDPOINT_URL`); beats the config's.
+    pub endpoint_url: Option<String>,
+    /// A provider mirror (`--plugin-mirror` / `GEOPLAN_PLUGIN_MIRROR`); beats the config's.
+    pub plugin_mirror: Option<PathBuf>,
+    /// The terraform binary (`--terraform` / `GEOPLAN_TERRAFORM`); beats the config's.
+    pub terraform: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    #[error(transparent)]
+    Workspace(#[from] WorkspaceError),
+    #[error(transparent)]
+    Terraform(#[from] TerraformError),
+}
+
+/// A config loaded and its module rendered to disk, ready for terraform.
+#[derive(Debug)]
+pub struct Prepared {
+    pub config: Config,
+    /// Warnings found while compiling the config.
+    pub diagnostics: Diagnostics,
+    pub module_dir: PathBuf,
+    pub endpoint_url: Option<String>,
+    pub written: WriteReport,
+    pub terraform: Terraform,
+}
+
+/// Loads, validates and renders; writes the module. Touches neither terraform nor AWS.
+pub fn prepare(
+    config_path: &Path,
+    overrides: &Overrides,
+    progress: Progress,
+) -> Result<Prepared, DeployError> {
+    let loaded = config::load(config_path)?;
+    let config = loaded.config;
+    let endpoint_url = overrides
+        .endpoint_url
+        .clone()
+        .or_else(|| config.aws.endpoint_url.clone());
+    let source = config_path.file_name().map_or_else(
+        || config_path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let module = model::build(&config, &source, endpoint_url.as_deref());
+    let files = render::render(&module)?;
+    let mirror = overrides
+        .plugin_mirror
+        .clone()
+        .or_else(|| config.terraform.plugin_mirror.clone());
+    let cli_config = mirror
+        .as_ref()
+        .map(|m| render::cli_config(&absolute(m).display().to_string()));
+    let module_dir = absolute(&config.terraform.dir);
+    let written = workspace::write_module(&module_dir, &files, cli_config.as_deref())?;
+    let binary = overrides
+        .terraform
+        .clone()
+        .or_else(|| config.terraform.binary.clone())
+        .unwrap_or_else(|| "terraform".into());
+    let terraform = Terraform {
+        binary: terraform::resolve_binary(&binary),
+        dir: module_dir.clone(),
+        cli_config: mirror.map(|_| module_dir.join(CLI_CONFIG_FILE)),
+        progress,
+    };
+    Ok(Prepared {
+        config,
+        diagnostics: loaded.diagnostics,
+        module_dir,
+        endpoint_url,
+        written,
+        terraform,
+    })
+}
+
+/// `terraform init` then a plan of `operation` into the module's plan file.
+pub async fn plan(
+    prepared: &Prepared,
+    operation: Operation,
+    timings: &mut Timings,
+) -> Result<PlanSummary, DeployError> {
+    prepared.terraform.init(timings).await?;
+    Ok(prepared.terraform.plan(operation, timings).await?)
+}
+
+/// Applies the plan file the last [`plan`] wrote.
+pub async fn apply(prepared: &Prepared, timings: &mut Timings) -> Result<(), DeployError> {
+    Ok(prepared.terraform.apply_plan(timings).await?)
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_owned())
+}

@@ -1,0 +1,458 @@
+//! The desired state: what a validated config asks to exist, named and shaped for
+//! rendering. Pure: a `Config` in, a `Module` out.
+//!
+//! Invariants kept here (and pinned by the golden files):
+//! - set identifiers are `<label>-<region>`, unique across names, never reused;
+//! - every record that routes by latency or failover carries its region's
+//!   CALCULATED health check, which is healthy only while the endpoint check and the
+//!   geoplan-owned switch check are both healthy;
+//! - resource names depend only on the config, so output is byte-for-byte stable.
+
+use serde::Serialize;
+
+use crate::config::{Backend, Billing, Config, Endpoint, Key, Pattern, Protocol, S3Backend};
+use crate::regions::ROUTE53_CONTROL_REGION;
+
+/// One Terraform root module's worth of desired state.
+#[derive(Debug, Clone, Serialize)]
+pub struct Module {
+    /// Where the config came from, for the generated-file header.
+    pub source: String,
+    pub version: &'static str,
+    pub name: String,
+    pub pattern: &'static str,
+    /// The default provider's region: Route 53 is a global service served from here.
+    pub route53_region: &'static str,
+    pub providers: Vec<Provider>,
+    pub emulator: Option<Emulator>,
+    pub backend: Option<S3Backend>,
+    pub zone: Zone,
+    pub health_checks: Vec<RegionChecks>,
+    pub records: Vec<Record>,
+    pub tables: Vec<TableResource>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Provider {
+    pub alias: String,
+    pub region: String,
+}
+
+/// Settings that point the provider at a local AWS emulator. Present only when the
+/// user configured an endpoint, so they never reach Terraform run against real AWS.
+#[derive(Debug, Clone, Serialize)]
+pub struct Emulator {
+    pub endpoint_url: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Zone {
+    pub name: String,
+    /// An existing zone's id; `None` means the module creates the zone.
+    pub id: Option<String>,
+}
+
+/// The three health checks of one region.
+#[derive(Debug, Clone, Serialize)]
+pub struct RegionChecks {
+    pub region: String,
+    /// The region as a Terraform identifier (`us_east_1`).
+    pub ident: String,
+    pub endpoint: EndpointCheck,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EndpointCheck {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub ip_address: Option<String>,
+    pub fqdn: Option<String>,
+    pub port: u16,
+    pub resource_path: Option<String>,
+    pub request_interval: u32,
+    pub failure_threshold: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Record {
+    /// Terraform resource name.
+    pub resource: String,
+    pub comment: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub ttl: Option<u32>,
+    pub values: Vec<String>,
+    pub alias: Option<AliasTarget>,
+    pub set_identifier: Option<String>,
+    pub latency_region: Option<String>,
+    pub failover: Option<&'static str>,
+    /// The region whose CALCULATED check guards this record.
+    pub health_check: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AliasTarget {
+    pub name: String,
+    /// An HCL expression: a quoted id or `local.zone_id`.
+    pub zone_id: String,
+    pub evaluate_target_health: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TableResource {
+    pub resource: String,
+    pub name: String,
+    pub provider: String,
+    pub region: String,
+    pub hash_key: String,
+    pub range_key: Option<String>,
+    pub attributes: Vec<Key>,
+    pub billing_mode: &'static str,
+    pub read_capacity: Option<u32>,
+    pub write_capacity: Option<u32>,
+    pub autoscaling: Option<crate::config::Autoscaling>,
+    pub stream: bool,
+    pub point_in_time_recovery: bool,
+    pub deletion_protection: bool,
+    pub replicas: Vec<Provider>,
+    /// Every region holding the table (home first), with its provider alias.
+    pub all_regions: Vec<Provider>,
+}
+
+/// `us-east-1` → `us_east_1`: a region or label as a Terraform identifier.
+pub fn ident(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
+}
+
+/// A record name relative to its zone, for set identifiers: `api.example.com` in
+/// `example.com` → `api`; `write.api.example.com` → `write-api`; the apex → `apex`.
+pub fn label(name: &str, zone: &str) -> String {
+    match name.strip_suffix(zone).and_then(|s| s.strip_suffix('.')) {
+        Some(rel) if !rel.is_empty() => rel.replace('.', "-"),
+        _ => "apex".to_owned(),
+    }
+}
+
+/// Builds the desired state. `source` names the config in generated headers;
+/// `endpoint_url` is the emulator endpoint in effect (config or environment).
+pub fn build(config: &Config, source: &str, endpoint_url: Option<&str>) -> Module {
+    // route53.tf defines `local.zone_id` for a created or an existing zone alike.
+    let zone_expr = "local.zone_id";
+    let providers = config
+        .regions
+        .iter()
+        .map(|r| Provider {
+            alias: ident(&r.name),
+            region: r.name.clone(),
+        })
+        .collect();
+    let health_checks = config
+        .regions
+        .iter()
+        .map(|r| {
+            let (ip_address, fqdn) = match &r.endpoint {
+                Endpoint::Ipv4(ip) => (Some(ip.to_string()), None),
+                Endpoint::Ipv6(ip) => (Some(ip.to_string()), None),
+                Endpoint::Hostname(h) => (None, Some(h.clone())),
+                Endpoint::Alias { name, .. } => (None, Some(name.clone())),
+            };
+            RegionChecks {
+                region: r.name.clone(),
+                ident: ident(&r.name),
+                endpoint: EndpointCheck {
+                    kind: r.health.protocol.as_str(),
+                    ip_address,
+                    fqdn,
+                    port: r.health.port,
+                    resource_path: if r.health.protocol == Protocol::Tcp {
+                        None
+                    } else {
+                        r.health.path.clone()
+                    },
+                    request_interval: r.health.interval,
+                    failure_threshold: r.health.failure_threshold,
+                },
+            }
+        })
+        .collect();
+
+    let mut records = Vec::new();
+    let dns = &config.dns;
+    match config.pattern {
+        Pattern::ActiveActive => {
+            latency_records(
+                &mut records,
+                config,
+                &dns.record,
+                "serves clients from the nearest healthy region",
+            );
+        }
+        Pattern::ActivePassive => {
+            failover_records(&mut records, config, &dns.record, zone_expr);
+        }
+        Pattern::ReadLocalWriteGlobal => {
+            latency_records(
+                &mut records,
+                config,
+                &dns.record,
+                "reads: the nearest healthy region",
+            );
+            let write = dns
+                .write_record
+                .as_deref()
+                .expect("validated: read-local-write-global has a write record");
+            failover_records(&mut records, config, write, zone_expr);
+        }
+        Pattern::Partitioned => {
+            latency_records(
+                &mut records,
+                config,
+                &dns.record,
+                "new clients: the nearest healthy region",
+            );
+            for r in &config.regions {
+                let mut rec = endpoint_record(config, r, &format!("{}.{}", r.name, dns.record));
+                rec.resource = format!("pinned_{}", ident(&r.name));
+                rec.comment = format!("pins clients to their home region {}", r.name);
+                records.push(rec);
+            }
+        }
+    }
+
+    let tables = config
+        .tables
+        .iter()
+        .flat_map(|t| {
+            let full_name = format!("{}-{}", config.name, t.name);
+            let mut attributes = vec![t.partition_key.clone()];
+            attributes.extend(t.sort_key.clone());
+            let (billing_mode, read_capacity, write_capacity, autoscaling) = match &t.billing {
+                Billing::OnDemand => ("PAY_PER_REQUEST", None, None, None),
+                Billing::Provisioned {
+                    read_capacity,
+                    write_capacity,
+                    autoscaling,
+                } => (
+                    "PROVISIONED",
+                    Some(*read_capacity),
+                    Some(*write_capacity),
+                    autoscaling.clone(),
+                ),
+            };
+            let base = TableResource {
+                resource: ident(&t.name),
+                name: full_name,
+                provider: ident(&t.regions[0]),
+                region: t.regions[0].clone(),
+                hash_key: t.partition_key.name.clone(),
+                range_key: t.sort_key.as_ref().map(|k| k.name.clone()),
+                attributes,
+                billing_mode,
+                read_capacity,
+                write_capacity,
+                autoscaling,
+                stream: false,
+                point_in_time_recovery: t.point_in_time_recovery,
+                deletion_protection: t.deletion_protection,
+                replicas: Vec::new(),
+                all_regions: Vec::new(),
+            };
+            if config.pattern.replicates_tables() {
+                let replicas: Vec<Provider> = t.regions[1..]
+                    .iter()
+                    .map(|r| Provider {
+                        alias: ident(r),
+                        region: r.clone(),
+                    })
+                    .collect();
+                let mut all_regions = vec![Provider {
+                    alias: base.provider.clone(),
+                    region: base.region.clone(),
+                }];
+                all_regions.extend(replicas.iter().cloned());
+                vec![TableResource {
+                    stream: !replicas.is_empty(),
+                    replicas,
+                    all_regions,
+                    ..base
+                }]
+            } else {
+                t.regions
+                    .iter()
+                    .map(|r| TableResource {
+                        resource: format!("{}_{}", ident(&t.name), ident(r)),
+                        provider: ident(r),
+                        region: r.clone(),
+                        all_regions: vec![Provider {
+                            alias: ident(r),
+                            region: r.clone(),
+                        }],
+                        ..base.clone()
+                    })
+                    .collect()
+            }
+        })
+        .collect();
+
+    Module {
+        source: source.to_owned(),
+        version: env!("CARGO_PKG_VERSION"),
+        name: config.name.clone(),
+        pattern: config.pattern.as_str(),
+        route53_region: ROUTE53_CONTROL_REGION,
+        providers,
+        emulator: endpoint_url.map(|u| Emulator {
+            endpoint_url: u.to_owned(),
+        }),
+        backend: match &config.terraform.backend {
+            Backend::Local => None,
+            Backend::S3(s3) => Some(s3.clone()),
+        },
+        zone: Zone {
+            name: dns.zone.clone(),
+            id: dns.zone_id.clone(),
+        },
+        health_checks,
+        records,
+        tables,
+    }
+}
+
+/// A record pointing at one region's endpoint, with no routing policy yet.
+fn endpoint_record(config: &Config, region: &crate::config::Region, name: &str) -> Record {
+    let (ttl, values, alias) = match &region.endpoint {
+        Endpoint::Ipv4(ip) => (Some(config.dns.ttl), vec![ip.to_string()], None),
+        Endpoint::Ipv6(ip) => (Some(config.dns.ttl), vec![ip.to_string()], None),
+        Endpoint::Hostname(h) => (Some(config.dns.ttl), vec![h.clone()], None),
+        Endpoint::Alias { name, zone_id } => (
+            None,
+            Vec::new(),
+            Some(AliasTarget {
+                name: name.clone(),
+                zone_id: hcl_string(zone_id),
+                evaluate_target_health: true,
+            }),
+        ),
+    };
+    Record {
+        resource: String::new(),
+        comment: String::new(),
+        name: name.to_owned(),
+        kind: region.endpoint.record_type(),
+        ttl,
+        values,
+        alias,
+        set_identifier: None,
+        latency_region: None,
+        failover: None,
+        health_check: None,
+    }
+}
+
+fn latency_records(out: &mut Vec<Record>, config: &Config, name: &str, why: &str) {
+    latency_records_for(out, config, name, config.regions.iter(), why);
+}
+
+fn latency_records_for<'a>(
+    out: &mut Vec<Record>,
+    config: &Config,
+    name: &str,
+    regions: impl Iterator<Item = &'a crate::config::Region>,
+    why: &str,
+) {
+    let label = label(name, &config.dns.zone);
+    for r in regions {
+        let mut rec = endpoint_record(config, r, name);
+        rec.resource = format!("latency_{}_{}", ident(&label), ident(&r.name));
+        rec.comment = format!("{name} in {}: {why}", r.name);
+        rec.set_identifier = Some(format!("{label}-{}", r.name));
+        rec.latency_region = Some(r.name.clone());
+        rec.health_check = Some(ident(&r.name));
+        out.push(rec);
+    }
+}
+
+fn failover_records(out: &mut Vec<Record>, config: &Config, name: &str, zone_expr: &str) {
+    let label = label(name, &config.dns.zone);
+    let primary = config
+        .regions
+        .iter()
+        .find(|r| r.primary)
+        .expect("validated: exactly one primary");
+    let mut rec = endpoint_record(config, primary, name);
+    rec.resource = format!("failover_{}_primary", ident(&label));
+    rec.comment = format!(
+        "{name}: the primary region {} while it is healthy",
+        primary.name
+    );
+    rec.set_identifier = Some(format!("{label}-{}", primary.name));
+    rec.failover = Some("PRIMARY");
+    rec.health_check = Some(ident(&primary.name));
+    out.push(rec);
+
+    let others: Vec<_> = config.regions.iter().filter(|r| !r.primary).collect();
+    if let [only] = others.as_slice() {
+        let mut rec = endpoint_record(config, only, name);
+        rec.resource = format!("failover_{}_secondary", ident(&label));
+        rec.comment = format!("{name}: {} when the primary is unhealthy", only.name);
+        rec.set_identifier = Some(format!("{label}-{}", only.name));
+        rec.failover = Some("SECONDARY");
+        rec.health_check = Some(ident(&only.name));
+        out.push(rec);
+        return;
+    }
+    // Several standbys: the SECONDARY aliases a latency-routed name across them.
+    let standby = format!("standby.{name}");
+    out.push(Record {
+        resource: format!("failover_{}_secondary", ident(&label)),
+        comment: format!("{name}: the nearest healthy standby when the primary is unhealthy"),
+        name: name.to_owned(),
+        kind: primary.endpoint.record_type(),
+        ttl: None,
+        values: Vec::new(),
+        alias: Some(AliasTarget {
+            name: standby.clone(),
+            zone_id: zone_expr.to_owned(),
+            evaluate_target_health: true,
+        }),
+        set_identifier: Some(format!("{label}-standby")),
+        latency_region: None,
+        failover: Some("SECONDARY"),
+        health_check: None,
+    });
+    latency_records_for(
+        out,
+        config,
+        &standby,
+        others.into_iter(),
+        "a standby for the failover record",
+    );
+}
+
+/// A string as an HCL literal: JSON escaping plus HCL's template sequences.
+pub fn hcl_string(s: &str) -> String {
+    let json = serde_json::to_string(s).expect("strings always serialise");
+    json.replace("${", "$${").replace("%{", "%%{")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_relative_to_the_zone() {
+        assert_eq!(label("api.example.com", "example.com"), "api");
+        assert_eq!(label("write.api.example.com", "example.com"), "write-api");
+        assert_eq!(label("example.com", "example.com"), "apex");
+        assert_eq!(ident("us-east-1"), "us_east_1");
+    }
+
+    #[test]
+    fn hcl_strings_escape_templates() {
+        assert_eq!(hcl_string("a\"b"), r#""a\"b""#);
+        assert_eq!(hcl_string("${x} %{y}"), r#""$${x} %%{y}""#);
+    }
+}
