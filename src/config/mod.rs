@@ -51,3 +51,6 @@ pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
         _ => Err(ConfigError::Invalid(Box::new(diagnostics))),
     }
 }
+
+#[cfg(test)]
+mod tests;

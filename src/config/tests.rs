@@ -1,0 +1,431 @@
+//! Every validation rule, through one helper: a config text in, the issues it
+//! yields out as `line:column severity field: message` lines.
+
+use std::path::Path;
+
+use super::*;
+
+const BASE: &str = r#"
+name = "shop"
+pattern = "active-active"
+
+[dns]
+zone = "example.com"
+record = "api.example.com"
+
+[[region]]
+name = "us-east-1"
+endpoint = "203.0.113.10"
+
+[[region]]
+name = "eu-west-1"
+endpoint = "203.0.113.20"
+"#;
+
+fn issues(text: &str) -> Vec<String> {
+    let (_, d) = compile("regions.toml", text, Path::new("/base"));
+    d.issues
+        .iter()
+        .map(|i| {
+            let at = d.source.position(i.span.start);
+            let sev = match i.severity {
+                crate::diagnostic::Severity::Error => "error",
+                crate::diagnostic::Severity::Warning => "warning",
+            };
+            format!("{}:{} {sev} {}: {}", at.line, at.column, i.field, i.message)
+        })
+        .collect()
+}
+
+fn check(text: &str, expect: &[&str]) {
+    assert_eq!(issues(text), expect, "\n--- config ---\n{text}");
+}
+
+fn ok(text: &str) -> Config {
+    let (config, d) = compile("regions.toml", text, Path::new("/base"));
+    assert!(!d.has_errors(), "unexpected errors: {:?}", issues(text));
+    config.expect("a config without errors")
+}
+
+#[test]
+fn minimal_config_gets_defaults() {
+    let c = ok(BASE);
+    assert_eq!(c.pattern, Pattern::ActiveActive);
+    assert_eq!(c.dns.ttl, 60);
+    assert_eq!(c.dns.write_record, None);
+    assert_eq!(
+        c.regions[0].health,
+        HealthCheck {
+            protocol: Protocol::Https,
+            port: 443,
+            path: Some("/healthz".into()),
+            interval: 10,
+            failure_threshold: 3,
+        }
+    );
+    assert_eq!(c.terraform.dir, Path::new("/base/.geoplan/terraform"));
+    assert_eq!(c.terraform.backend, Backend::Local);
+    assert!(c.tables.is_empty());
+}
+
+#[test]
+fn toml_syntax_error_is_located() {
+    let got = issues("name = \"shop\"\npattern = \n");
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(got[0].starts_with("2:11 error : invalid TOML"), "{got:?}");
+}
+
+#[test]
+fn unknown_keys_suggest_the_near_one() {
+    let text = BASE.replace(
+        "zone = \"example.com\"",
+        "zone = \"example.com\"\nttll = 30",
+    ) + "[region.health]\nfailure_treshold = 2\n";
+    check(
+        &text,
+        &[
+            "7:1 error dns.ttll: unknown key `ttll` in `dns`",
+            "18:1 error region[1].health.failure_treshold: unknown key `failure_treshold` in `region[1].health`",
+        ],
+    );
+    let (_, d) = compile("regions.toml", &text, Path::new("/"));
+    assert_eq!(d.issues[0].help.as_deref(), Some("did you mean `ttl`?"));
+    assert_eq!(
+        d.issues[1].help.as_deref(),
+        Some("did you mean `failure_threshold`?")
+    );
+}
+
+#[test]
+fn every_error_is_reported_at_once() {
+    let text = r#"
+name = "Shop!"
+pattern = "active-pasive"
+
+[dns]
+zone = "example.com"
+record = "api.example.org"
+ttl = 100000
+
+[[region]]
+name = "us-east-9"
+endpoint = "203.0.113.10"
+[region.health]
+protocol = "TCP"
+path = "/x"
+interval = 15
+failure_threshold = 11
+
+[[region]]
+name = "us-east-9"
+endpoint = "not an endpoint"
+"#;
+    check(
+        text,
+        &[
+            "2:8 error name: invalid deployment name \"Shop!\"",
+            "3:11 error pattern: unknown deployment pattern \"active-pasive\"",
+            "7:10 error dns.record: `dns.record` \"api.example.org\" is outside the zone \"example.com\"",
+            "8:7 error dns.ttl: `dns.ttl` must be between 0 and 86400, found 100000",
+            "11:8 error region[0].name: unknown AWS region \"us-east-9\"",
+            "15:8 error region[0].health.path: a TCP health check has no path",
+            "16:12 error region[0].health.interval: health-check interval must be 10 or 30 seconds, found 15",
+            "17:21 error region[0].health.failure_threshold: `region[0].health.failure_threshold` must be between 1 and 10, found 11",
+            "20:8 error region[1].name: unknown AWS region \"us-east-9\"",
+            "21:12 error region[1].endpoint: invalid endpoint \"not an endpoint\"",
+        ],
+    );
+}
+
+#[test]
+fn regions_duplicate_and_too_few() {
+    let dup = BASE.replace("name = \"eu-west-1\"", "name = \"us-east-1\"");
+    let got = issues(&dup);
+    assert_eq!(
+        got,
+        ["14:8 error region[1].name: region \"us-east-1\" is declared twice"]
+    );
+    let (_, d) = compile("regions.toml", &dup, Path::new("/"));
+    assert_eq!(
+        d.issues[0]
+            .related
+            .as_ref()
+            .map(|r| d.source.position(r.start).line),
+        Some(10)
+    );
+
+    let one = BASE
+        .split("[[region]]\nname = \"eu-west-1\"")
+        .next()
+        .unwrap();
+    check(
+        one,
+        &["9:1 error region: 1 region declared: geoplan needs at least two"],
+    );
+    check(
+        &BASE.replace("[[region]]", "[[regions]]"),
+        &[
+            "1:1 error region: no regions declared: at least two `[[region]]` tables are needed",
+            "9:3 error regions: unknown key `regions` at the top level",
+        ],
+    );
+}
+
+#[test]
+fn primaries_per_pattern() {
+    let ap = BASE.replace("active-active", "active-passive");
+    check(
+        &ap,
+        &[
+            "9:1 error region: the active-passive pattern needs exactly one region with `primary = true`, found none",
+        ],
+    );
+    let two = ap
+        .replace(
+            "endpoint = \"203.0.113.10\"",
+            "endpoint = \"203.0.113.10\"\nprimary = true",
+        )
+        .replace(
+            "endpoint = \"203.0.113.20\"",
+            "endpoint = \"203.0.113.20\"\nprimary = true",
+        );
+    check(
+        &two,
+        &[
+            "17:11 error region.primary: the active-passive pattern needs exactly one primary region, found 2",
+        ],
+    );
+    let one = ap.replace(
+        "endpoint = \"203.0.113.10\"",
+        "endpoint = \"203.0.113.10\"\nprimary = true",
+    );
+    assert!(ok(&one).regions[0].primary);
+    let aa = BASE.replace(
+        "endpoint = \"203.0.113.10\"",
+        "endpoint = \"203.0.113.10\"\nprimary = true",
+    );
+    check(
+        &aa,
+        &[
+            "12:11 warning region[0].primary: `primary` has no effect with the active-active pattern",
+        ],
+    );
+}
+
+#[test]
+fn write_record_defaults_and_belongs_to_one_pattern() {
+    let rlwg = BASE
+        .replace("active-active", "read-local-write-global")
+        .replace(
+            "endpoint = \"203.0.113.10\"",
+            "endpoint = \"203.0.113.10\"\nprimary = true",
+        );
+    assert_eq!(
+        ok(&rlwg).dns.write_record.as_deref(),
+        Some("write.api.example.com")
+    );
+    let misplaced = BASE.replace(
+        "record = \"api.example.com\"",
+        "record = \"api.example.com\"\nwrite_record = \"w.example.com\"",
+    );
+    check(
+        &misplaced,
+        &[
+            "8:16 error dns.write_record: `dns.write_record` is only used by the read-local-write-global pattern",
+        ],
+    );
+}
+
+#[test]
+fn endpoints_of_every_kind_and_one_record_type() {
+    let v6 = BASE
+        .replace("203.0.113.10", "2001:db8::1")
+        .replace("203.0.113.20", "2001:db8::2");
+    assert_eq!(ok(&v6).regions[0].endpoint.record_type(), "AAAA");
+    let mixed = BASE.replace("203.0.113.20", "2001:db8::2");
+    check(
+        &mixed,
+        &[
+            "15:12 error region[1].endpoint: endpoint is an IPv6 address (AAAA) but region[0]'s is an IPv4 address (A)",
+        ],
+    );
+    let alias = BASE.replace(
+        "endpoint = \"203.0.113.20\"",
+        "endpoint = { alias = \"lb-1.eu-west-1.elb.amazonaws.com\", zone_id = \"Z32O12XQLNTSW2\" }",
+    );
+    assert_eq!(
+        ok(&alias).regions[1].endpoint,
+        Endpoint::Alias {
+            name: "lb-1.eu-west-1.elb.amazonaws.com".into(),
+            zone_id: "Z32O12XQLNTSW2".into(),
+        }
+    );
+    let hosts = BASE
+        .replace("203.0.113.10", "a.example.net")
+        .replace("203.0.113.20", "b.example.net");
+    assert_eq!(
+        ok(&hosts).regions[0].endpoint,
+        Endpoint::Hostname("a.example.net".into())
+    );
+    let apex = hosts.replace("record = \"api.example.com\"", "record = \"example.com\"");
+    check(
+        &apex,
+        &[
+            "9:1 error dns.record: hostname endpoints need CNAME records, which cannot stand at the zone apex",
+        ],
+    );
+}
+
+const TABLE: &str = r#"
+[[table]]
+name = "users"
+partition_key = { name = "user_id", type = "S" }
+"#;
+
+#[test]
+fn tables_default_to_every_region() {
+    let c = ok(&format!("{BASE}{TABLE}"));
+    assert_eq!(c.tables[0].regions, ["us-east-1", "eu-west-1"]);
+    assert_eq!(c.tables[0].billing, Billing::OnDemand);
+}
+
+#[test]
+fn table_errors() {
+    let text = format!(
+        "{BASE}{TABLE}{}",
+        r#"
+[[table]]
+name = "users"
+partition_key = { name = "id", type = "X" }
+sort_key = { name = "id", type = "S" }
+billing = "provisioned"
+regions = ["us-east-1", "ap-south-1", "us-east-1"]
+"#
+    );
+    check(
+        &text,
+        &[
+            "22:8 error table[1].name: table \"users\" is declared twice",
+            "23:39 error table[1].partition_key.type: key type \"X\" is not S, N or B",
+            "25:11 error table[1].read_capacity: provisioned billing needs `read_capacity`",
+            "25:11 error table[1].write_capacity: provisioned billing needs `write_capacity`",
+            "26:25 error table[1].regions[1]: region \"ap-south-1\" is not declared as a `[[region]]`",
+            "26:39 error table[1].regions[2]: region \"us-east-1\" is listed twice",
+        ],
+    );
+}
+
+#[test]
+fn capacity_only_with_provisioned_billing() {
+    let text = format!("{BASE}{TABLE}read_capacity = 5\n");
+    check(
+        &text,
+        &["20:17 error table[0].read_capacity: `read_capacity` needs `billing = \"provisioned\"`"],
+    );
+    let prov = format!(
+        "{BASE}{TABLE}billing = \"provisioned\"\nread_capacity = 5\nwrite_capacity = 5\nautoscaling = {{ min_capacity = 10, max_capacity = 5 }}\n"
+    );
+    check(
+        &prov,
+        &["23:51 error table[0].autoscaling.max_capacity: max_capacity 5 is below min_capacity 10"],
+    );
+}
+
+#[test]
+fn partitioned_tables_live_in_one_region() {
+    let p = BASE.replace("active-active", "partitioned");
+    let many = format!("{p}{TABLE}regions = [\"us-east-1\", \"eu-west-1\"]\n");
+    check(
+        &many,
+        &[
+            "20:11 error table[0].regions: a partitioned table lives in one region, but this lists several",
+        ],
+    );
+    let c = ok(&format!("{p}{TABLE}"));
+    assert_eq!(
+        c.tables[0].regions.len(),
+        2,
+        "omitting regions gives every region its own table"
+    );
+}
+
+#[test]
+fn single_region_global_table_warns() {
+    let text = format!("{BASE}{TABLE}regions = [\"eu-west-1\"]\n");
+    check(
+        &text,
+        &[
+            "20:11 warning table[0].regions: table is in one region only (eu-west-1): it gets no replicas",
+        ],
+    );
+}
+
+#[test]
+fn type_errors_name_the_expected_type() {
+    let text = BASE.replace("ttl", "x").replace(
+        "record = \"api.example.com\"",
+        "record = \"api.example.com\"\nttl = \"60\"",
+    );
+    check(
+        &text,
+        &["8:7 error dns.ttl: `dns.ttl` must be an integer, found a string"],
+    );
+}
+
+#[test]
+fn terraform_and_aws_sections() {
+    let text = format!(
+        "{BASE}{}",
+        r#"
+[terraform]
+dir = "out/tf"
+plugin_mirror = "/opt/tf-plugins"
+[terraform.backend.s3]
+bucket = "state"
+key = "shop.tfstate"
+region = "eu-west-1"
+dynamodb_table = "locks"
+
+[aws]
+endpoint_url = "http://127.0.0.1:4566/"
+"#
+    );
+    let c = ok(&text);
+    assert_eq!(c.terraform.dir, Path::new("/base/out/tf"));
+    assert_eq!(
+        c.terraform.plugin_mirror.as_deref(),
+        Some(Path::new("/opt/tf-plugins"))
+    );
+    assert!(
+        matches!(&c.terraform.backend, Backend::S3(s) if s.dynamodb_table.as_deref() == Some("locks"))
+    );
+    assert_eq!(c.aws.endpoint_url.as_deref(), Some("http://127.0.0.1:4566"));
+    let bad = format!("{BASE}\n[aws]\nendpoint_url = \"localhost:4566\"\n");
+    check(
+        &bad,
+        &[
+            "18:16 error aws.endpoint_url: endpoint URL \"localhost:4566\" must start with http:// or https://",
+        ],
+    );
+}
+
+#[test]
+fn rendering_shows_file_line_column_and_a_caret() {
+    let text = BASE.replace("eu-west-1", "eu-wset-1");
+    let (_, d) = compile("regions.toml", &text, Path::new("/"));
+    let out = d.render(false);
+    assert!(
+        out.starts_with("regions.toml:14:8: error: unknown AWS region \"eu-wset-1\"\n"),
+        "{out}"
+    );
+    assert!(out.contains("did you mean \"eu-west-1\"?"), "{out}");
+    assert!(out.contains("not an AWS region"), "{out}");
+    assert!(
+        out.contains("·        ─────┬─────"),
+        "a caret line under the value: {out}"
+    );
+    assert!(
+        out.ends_with("regions.toml: 1 error, 0 warnings\n"),
+        "{out}"
+    );
+}
