@@ -2,6 +2,7 @@
 //!
 //! See docs/ARCHITECTURE.md for the map of modules.
 
+pub mod aws;
 pub mod cli;
 pub mod config;
 pub mod deploy;

@@ -1,0 +1,12 @@
+# Terraform override file for running hand-written modules (terraform/) against the
+# local emulator: copy it beside the module as `emulator_override.tf`. Terraform merges
+# it into the module's provider block; the module itself stays real-AWS-only.
+# The endpoint comes from AWS_ENDPOINT_URL, which provider 5.100 honours.
+provider "aws" {
+  access_key                  = "test"
+  secret_key                  = "test"
+  skip_credentials_validation = true
+  skip_metadata_api_check     = true
+  skip_requesting_account_id  = true
+  s3_use_path_style           = true
+}

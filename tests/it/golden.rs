@@ -1,0 +1,104 @@
+//! The rendered Terraform of every example and fixture, pinned byte for byte in
+//! tests/golden/<case>/. A template change shows up as a reviewable diff; run with
+//! `UPDATE_GOLDEN=1` to accept it. The golden modules must also pass
+//! `terraform fmt -check` and `terraform validate`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::support::*;
+
+const CASES: &[&str] = &[
+    "examples/active-active.toml",
+    "examples/active-passive.toml",
+    "examples/read-local-write-global.toml",
+    "examples/partitioned.toml",
+    "tests/fixtures/existing-zone-aliases.toml",
+    "tests/fixtures/hostnames-emulator.toml",
+];
+
+fn case_name(case: &str) -> &str {
+    Path::new(case).file_stem().unwrap().to_str().unwrap()
+}
+
+fn golden_dir(case: &str) -> PathBuf {
+    repo().join("tests/golden").join(case_name(case))
+}
+
+fn render_case(case: &str) -> Vec<geoplan::render::RenderedFile> {
+    let path = repo().join(case);
+    let loaded = geoplan::config::load(&path).unwrap_or_else(|e| panic!("{case}: {e}"));
+    let c = &loaded.config;
+    let source = path.file_name().unwrap().to_str().unwrap();
+    let module = geoplan::model::build(c, source, c.aws.endpoint_url.as_deref());
+    geoplan::render::render(&module).expect("renders")
+}
+
+#[test]
+fn rendered_modules_match_golden_files() {
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
+    let mut mismatches = Vec::new();
+    for case in CASES {
+        let dir = golden_dir(case);
+        for file in render_case(case) {
+            let path = dir.join(file.name);
+            if update {
+                std::fs::create_dir_all(&dir).unwrap();
+                std::fs::write(&path, &file.contents).unwrap();
+                continue;
+            }
+            let want = std::fs::read_to_string(&path).unwrap_or_default();
+            if want != file.contents {
+                mismatches.push(format!("{}", path.display()));
+            }
+        }
+    }
+    assert!(mismatches.is_empty(), "rendering differs from the golden files (UPDATE_GOLDEN=1 to accept, then review the diff):\n{}", mismatches.join("\n"));
+}
+
+#[test]
+fn rendering_is_deterministic() {
+    for case in CASES {
+        assert_eq!(render_case(case), render_case(case), "{case}");
+    }
+}
+
+#[test]
+fn emulator_settings_appear_only_with_an_endpoint() {
+    for case in CASES {
+        let providers = render_case(case).into_iter().find(|f| f.name == "providers.tf").unwrap().contents;
+        let wants_emulator = case.contains("emulator");
+        assert_eq!(providers.contains("skip_credentials_validation"), wants_emulator, "{case}");
+        assert_eq!(providers.contains("127.0.0.1"), wants_emulator, "{case}");
+    }
+}
+
+fn terraform(dir: &Path, args: &[&str]) -> (bool, String) {
+    let cli = dir.join("geoplan.tfrc");
+    std::fs::write(&cli, geoplan::render::cli_config(&plugin_mirror())).unwrap();
+    let out = Command::new("terraform")
+        .args(args)
+        .current_dir(dir)
+        .env("TF_CLI_CONFIG_FILE", &cli)
+        .env("TF_IN_AUTOMATION", "1")
+        .output()
+        .expect("terraform is installed (see localstack/setup.sh)");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+#[test]
+fn golden_modules_are_fmt_clean_and_valid() {
+    for case in CASES {
+        let tmp = tempfile::tempdir().unwrap();
+        for file in render_case(case) {
+            std::fs::write(tmp.path().join(file.name), file.contents).unwrap();
+        }
+        let (ok, out) = terraform(tmp.path(), &["fmt", "-check", "-diff", "-no-color"]);
+        assert!(ok, "{case}: terraform fmt -check failed:\n{out}");
+        let (ok, out) = terraform(tmp.path(), &["init", "-backend=false", "-input=false", "-no-color"]);
+        assert!(ok, "{case}: terraform init failed:\n{out}");
+        let (ok, out) = terraform(tmp.path(), &["validate", "-no-color"]);
+        assert!(ok, "{case}: terraform validate failed:\n{out}");
+    }
+}

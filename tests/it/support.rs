@@ -1,0 +1,146 @@
+//! Test harness: a local AWS emulator per test, the real geoplan binary in a temp
+//! dir, and SDK clients pointed at the emulator.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The provider mirror the tests install providers from (offline `terraform init`).
+pub fn plugin_mirror() -> String {
+    std::env::var("GEOPLAN_PLUGIN_MIRROR").unwrap_or_else(|_| "/opt/tf-plugins".into())
+}
+
+/// A running AWS emulator: moto with geoplan's patches (localstack/emulator.py),
+/// started on a free port for this test alone, or an already running one named by
+/// `GEOPLAN_TEST_ENDPOINT` (for example LocalStack), shared by every test.
+pub struct Emulator {
+    pub url: String,
+    child: Option<Child>,
+}
+
+impl Emulator {
+    pub fn start() -> Emulator {
+        if let Ok(url) = std::env::var("GEOPLAN_TEST_ENDPOINT") {
+            return Emulator { url, child: None };
+        }
+        let python = std::env::var("GEOPLAN_PYTHON").unwrap_or_else(|_| "python3".into());
+        let mut child = Command::new(&python)
+            .arg(repo().join("localstack/emulator.py"))
+            .args(["--host", "127.0.0.1", "--port", "0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start the emulator with {python}: {e}; run localstack/setup.sh"));
+        let stdout = child.stdout.take().expect("piped");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            if let Some(Ok(line)) = lines.next() {
+                let _ = tx.send(line);
+            }
+            // Keep draining so the emulator never blocks on a full pipe.
+            for _ in lines {}
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("the emulator did not start within 60 s; run `{python} localstack/emulator.py` to see why"));
+        let url = line
+            .strip_prefix("geoplan-emulator listening on ")
+            .unwrap_or_else(|| panic!("unexpected emulator output: {line}"))
+            .to_owned();
+        Emulator { url, child: Some(child) }
+    }
+
+    pub async fn route53(&self) -> aws_sdk_route53::Client {
+        geoplan::aws::route53(Some(&self.url)).await
+    }
+
+    pub async fn dynamodb(&self, region: &str) -> aws_sdk_dynamodb::Client {
+        geoplan::aws::dynamodb(region, Some(&self.url)).await
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A temp dir holding a copy of a config, where geoplan writes its module.
+pub struct Workdir {
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+}
+
+impl Workdir {
+    /// Copies `examples/<name>.toml` (or any repo-relative file) into a temp dir.
+    pub fn with(repo_file: &str) -> Workdir {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let src = repo().join(repo_file);
+        let config = dir.path().join(src.file_name().expect("a file"));
+        std::fs::copy(&src, &config).unwrap_or_else(|e| panic!("copy {}: {e}", src.display()));
+        Workdir { dir, config }
+    }
+
+    pub fn with_text(name: &str, text: &str) -> Workdir {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = dir.path().join(name);
+        std::fs::write(&config, text).expect("write config");
+        Workdir { dir, config }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+/// Runs the built geoplan binary with a clean, explicit environment.
+pub fn geoplan(cwd: &Path, args: &[&str], emulator: Option<&Emulator>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_geoplan"));
+    cmd.args(args)
+        .current_dir(cwd)
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("GEOPLAN_TERRAFORM")
+        .env("GEOPLAN_PLUGIN_MIRROR", plugin_mirror())
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null());
+    if let Some(e) = emulator {
+        cmd.env("AWS_ENDPOINT_URL", &e.url);
+    }
+    cmd.output().expect("run geoplan")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Asserts success and returns stdout, showing stderr when it failed.
+#[track_caller]
+pub fn success(o: &Output) -> String {
+    assert!(o.status.success(), "geoplan failed ({:?})\n--- stdout\n{}\n--- stderr\n{}", o.status, stdout(o), stderr(o));
+    stdout(o)
+}
+
+/// Runs `terraform output -json` in a module dir.
+pub fn terraform_outputs(module_dir: &Path) -> serde_json::Value {
+    let out = Command::new("terraform")
+        .args(["output", "-json"])
+        .current_dir(module_dir)
+        .output()
+        .expect("run terraform output");
+    assert!(out.status.success(), "terraform output failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("terraform output is JSON")
+}
