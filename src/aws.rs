@@ -6,12 +6,17 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 /// credentials in the environment, static dummy credentials are used: emulators
 /// accept any signature, and the SDK refuses to sign without some.
 pub async fn sdk_config(region: &str, endpoint_url: Option<&str>) -> SdkConfig {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest()).region(Region::new(region.to_owned()));
+    let mut loader =
+        aws_config::defaults(BehaviorVersion::latest()).region(Region::new(region.to_owned()));
     if let Some(url) = endpoint_url {
         loader = loader.endpoint_url(url);
         if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
             loader = loader.credentials_provider(aws_sdk_route53::config::Credentials::new(
-                "test", "test", None, None, "geoplan-emulator",
+                "test",
+                "test",
+                None,
+                None,
+                "geoplan-emulator",
             ));
         }
     }

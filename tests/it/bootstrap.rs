@@ -19,7 +19,11 @@ fn terraform(dir: &Path, emu: &Emulator, args: &[&str]) -> String {
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .output()
         .expect("terraform is installed");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(out.status.success(), "terraform {args:?} failed:\n{text}");
     text
 }
@@ -29,26 +33,69 @@ async fn bootstrap_module_creates_state_bucket_and_lock_table() {
     let emu = Emulator::start();
     let tmp = tempfile::tempdir().unwrap();
     for f in ["main.tf", "variables.tf", "outputs.tf"] {
-        std::fs::copy(repo().join("terraform/bootstrap").join(f), tmp.path().join(f)).unwrap();
+        std::fs::copy(
+            repo().join("terraform/bootstrap").join(f),
+            tmp.path().join(f),
+        )
+        .unwrap();
     }
     // A Terraform override file points the provider at the emulator without touching
     // the module a user applies to real AWS.
-    std::fs::copy(repo().join("localstack/emulator_override.tf"), tmp.path().join("emulator_override.tf")).unwrap();
-    let vars = ["-var", "state_bucket=geoplan-test-state", "-var", "lock_table=geoplan-test-locks", "-var", "region=eu-west-1"];
+    std::fs::copy(
+        repo().join("localstack/emulator_override.tf"),
+        tmp.path().join("emulator_override.tf"),
+    )
+    .unwrap();
+    let vars = [
+        "-var",
+        "state_bucket=geoplan-test-state",
+        "-var",
+        "lock_table=geoplan-test-locks",
+        "-var",
+        "region=eu-west-1",
+    ];
     terraform(tmp.path(), &emu, &["init", "-input=false", "-no-color"]);
-    let apply: Vec<&str> = ["apply", "-input=false", "-auto-approve", "-no-color"].into_iter().chain(vars).collect();
+    let apply: Vec<&str> = ["apply", "-input=false", "-auto-approve", "-no-color"]
+        .into_iter()
+        .chain(vars)
+        .collect();
     terraform(tmp.path(), &emu, &apply);
 
     let ddb = emu.dynamodb("eu-west-1").await;
-    let t = ddb.describe_table().table_name("geoplan-test-locks").send().await.expect("lock table exists");
+    let t = ddb
+        .describe_table()
+        .table_name("geoplan-test-locks")
+        .send()
+        .await
+        .expect("lock table exists");
     let t = t.table().unwrap();
-    assert_eq!(t.key_schema()[0].attribute_name(), "LockID", "the key Terraform's S3 backend locks on");
+    assert_eq!(
+        t.key_schema()[0].attribute_name(),
+        "LockID",
+        "the key Terraform's S3 backend locks on"
+    );
 
-    let plan: Vec<&str> = ["plan", "-input=false", "-no-color", "-detailed-exitcode"].into_iter().chain(vars).collect();
+    let plan: Vec<&str> = ["plan", "-input=false", "-no-color", "-detailed-exitcode"]
+        .into_iter()
+        .chain(vars)
+        .collect();
     let out = terraform(tmp.path(), &emu, &plan);
-    assert!(out.contains("No changes."), "re-plan after apply is clean:\n{out}");
+    assert!(
+        out.contains("No changes."),
+        "re-plan after apply is clean:\n{out}"
+    );
 
-    let destroy: Vec<&str> = ["destroy", "-input=false", "-auto-approve", "-no-color"].into_iter().chain(vars).collect();
+    let destroy: Vec<&str> = ["destroy", "-input=false", "-auto-approve", "-no-color"]
+        .into_iter()
+        .chain(vars)
+        .collect();
     terraform(tmp.path(), &emu, &destroy);
-    assert!(ddb.describe_table().table_name("geoplan-test-locks").send().await.is_err(), "lock table destroyed");
+    assert!(
+        ddb.describe_table()
+            .table_name("geoplan-test-locks")
+            .send()
+            .await
+            .is_err(),
+        "lock table destroyed"
+    );
 }

@@ -25,13 +25,22 @@ endpoint = "203.0.113.20"
 fn validate_accepts_every_example() {
     for (example, summary) in [
         ("active-active", "shop (active-active), 2 regions, 1 table"),
-        ("active-passive", "ledger (active-passive), 3 regions, 1 table"),
-        ("read-local-write-global", "profiles (read-local-write-global), 2 regions, 1 table"),
+        (
+            "active-passive",
+            "ledger (active-passive), 3 regions, 1 table",
+        ),
+        (
+            "read-local-write-global",
+            "profiles (read-local-write-global), 2 regions, 1 table",
+        ),
         ("partitioned", "tenants (partitioned), 2 regions, 2 tables"),
     ] {
         let wd = Workdir::with(&format!("examples/{example}.toml"));
         let out = geoplan(wd.path(), &["validate", &format!("{example}.toml")], None);
-        assert_eq!(success(&out), format!("{example}.toml: valid — {summary}\n"));
+        assert_eq!(
+            success(&out),
+            format!("{example}.toml: valid — {summary}\n")
+        );
         assert_eq!(stderr(&out), "");
     }
 }
@@ -43,17 +52,29 @@ fn validate_reports_every_error_with_file_line_column() {
     assert_eq!(out.status.code(), Some(3), "invalid config exits 3");
     assert_eq!(stdout(&out), "");
     let err = stderr(&out);
-    let located: Vec<&str> = err.lines().filter(|l| l.starts_with("regions.toml:")).collect();
-    assert_eq!(located, [
-        "regions.toml:6:10: error: `dns.record` \"api.example.org\" is outside the zone \"example.com\"",
-        "regions.toml:12:12: error: health-check interval must be 10 or 30 seconds, found 15",
-        "regions.toml:15:8: error: unknown AWS region \"eu-wset-1\"",
-        "regions.toml: 3 errors, 0 warnings",
-    ]);
+    let located: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("regions.toml:"))
+        .collect();
+    assert_eq!(
+        located,
+        [
+            "regions.toml:6:10: error: `dns.record` \"api.example.org\" is outside the zone \"example.com\"",
+            "regions.toml:12:12: error: health-check interval must be 10 or 30 seconds, found 15",
+            "regions.toml:15:8: error: unknown AWS region \"eu-wset-1\"",
+            "regions.toml: 3 errors, 0 warnings",
+        ]
+    );
     // The source line is quoted with a caret under the value, and hints follow.
-    assert!(err.contains(" 15 │ name = \"eu-wset-1\"\n    ·        ─────┬─────\n"), "{err}");
+    assert!(
+        err.contains(" 15 │ name = \"eu-wset-1\"\n    ·        ─────┬─────\n"),
+        "{err}"
+    );
     assert!(err.contains("help: did you mean \"eu-west-1\"?"), "{err}");
-    assert!(err.contains("help: use a name ending in \".example.com\""), "{err}");
+    assert!(
+        err.contains("help: use a name ending in \".example.com\""),
+        "{err}"
+    );
 }
 
 #[test]
@@ -76,18 +97,32 @@ fn invalid_config_never_reaches_terraform() {
     let wd = Workdir::with_text("regions.toml", BROKEN);
     for cmd in ["render", "plan", "apply", "destroy"] {
         // A terraform that cannot run would fail with exit 4; exit 3 shows it was never started.
-        let out = geoplan(wd.path(), &[cmd, "regions.toml", "--terraform", "/nonexistent/terraform"], None);
+        let out = geoplan(
+            wd.path(),
+            &[cmd, "regions.toml", "--terraform", "/nonexistent/terraform"],
+            None,
+        );
         assert_eq!(out.status.code(), Some(3), "{cmd}: {}", stderr(&out));
-        assert!(!wd.path().join(".geoplan").exists(), "{cmd} wrote no module");
+        assert!(
+            !wd.path().join(".geoplan").exists(),
+            "{cmd} wrote no module"
+        );
     }
 }
 
 #[test]
 fn syntax_errors_are_located() {
-    let wd = Workdir::with_text("regions.toml", "name = \"shop\"\npattern = \"active-active\n");
+    let wd = Workdir::with_text(
+        "regions.toml",
+        "name = \"shop\"\npattern = \"active-active\n",
+    );
     let out = geoplan(wd.path(), &["validate", "regions.toml"], None);
     assert_eq!(out.status.code(), Some(3));
-    assert!(stderr(&out).starts_with("regions.toml:2:25: error: invalid TOML: invalid basic string"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).starts_with("regions.toml:2:25: error: invalid TOML: invalid basic string"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -95,12 +130,20 @@ fn missing_file_and_bad_usage_have_their_own_exit_codes() {
     let wd = Workdir::with_text("regions.toml", "");
     let out = geoplan(wd.path(), &["validate", "nope.toml"], None);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).starts_with("error: cannot read nope.toml\n  caused by: No such file"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).starts_with("error: cannot read nope.toml\n  caused by: No such file"),
+        "{}",
+        stderr(&out)
+    );
 
     let out = geoplan(wd.path(), &["frobnicate"], None);
     assert_eq!(out.status.code(), Some(2));
     let out = geoplan(wd.path(), &["plan"], None);
-    assert_eq!(out.status.code(), Some(2), "a missing argument is a usage error");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a missing argument is a usage error"
+    );
 }
 
 #[test]
@@ -112,23 +155,55 @@ fn render_prints_the_module_dir_and_writes_every_file() {
     for f in geoplan::render::MODULE_FILES {
         assert!(dir.join(f).is_file(), "{f} written");
     }
-    assert!(dir.join("geoplan.tfrc").is_file(), "the CLI config for the plugin mirror");
+    assert!(
+        dir.join("geoplan.tfrc").is_file(),
+        "the CLI config for the plugin mirror"
+    );
 }
 
 #[test]
 fn a_missing_terraform_binary_is_a_terraform_error() {
     let wd = Workdir::with("examples/active-active.toml");
-    let out = geoplan(wd.path(), &["plan", "active-active.toml", "--terraform", "/nonexistent/terraform"], None);
+    let out = geoplan(
+        wd.path(),
+        &[
+            "plan",
+            "active-active.toml",
+            "--terraform",
+            "/nonexistent/terraform",
+        ],
+        None,
+    );
     assert_eq!(out.status.code(), Some(4));
-    assert!(stderr(&out).contains("error: cannot run terraform binary /nonexistent/terraform"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("error: cannot run terraform binary /nonexistent/terraform"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
 fn terraform_errors_reach_the_user_verbatim() {
     let wd = Workdir::with("examples/active-active.toml");
-    let out = geoplan(wd.path(), &["plan", "active-active.toml", "--plugin-mirror", "/nonexistent/mirror", "-q"], None);
+    let out = geoplan(
+        wd.path(),
+        &[
+            "plan",
+            "active-active.toml",
+            "--plugin-mirror",
+            "/nonexistent/mirror",
+            "-q",
+        ],
+        None,
+    );
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
     let err = stderr(&out);
-    assert!(err.contains("error: terraform init failed (exit status 1)"), "{err}");
-    assert!(err.contains("Failed to query available provider packages"), "terraform's own words: {err}");
+    assert!(
+        err.contains("error: terraform init failed (exit status 1)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("Failed to query available provider packages"),
+        "terraform's own words: {err}"
+    );
 }

@@ -38,9 +38,15 @@ struct Deployed {
 
 async fn read_deployed(module_dir: &std::path::Path) -> Deployed {
     let outputs = terraform_outputs(module_dir);
-    let zone_id = outputs["zone_id"]["value"].as_str().expect("zone_id output").to_owned();
+    let zone_id = outputs["zone_id"]["value"]
+        .as_str()
+        .expect("zone_id output")
+        .to_owned();
     let mut checks = BTreeMap::new();
-    for (region, ids) in outputs["health_checks"]["value"].as_object().expect("health_checks output") {
+    for (region, ids) in outputs["health_checks"]["value"]
+        .as_object()
+        .expect("health_checks output")
+    {
         let id = |k: &str| ids[k].as_str().expect("an id").to_owned();
         checks.insert(region.clone(), [id("endpoint"), id("switch"), id("region")]);
     }
@@ -49,8 +55,17 @@ async fn read_deployed(module_dir: &std::path::Path) -> Deployed {
 
 async fn describe_records(emu: &Emulator, d: &Deployed) -> Vec<String> {
     let r53 = emu.route53().await;
-    let region_of: BTreeMap<&str, &str> = d.checks.iter().map(|(r, ids)| (ids[2].as_str(), r.as_str())).collect();
-    let sets = r53.list_resource_record_sets().hosted_zone_id(&d.zone_id).send().await.expect("list records");
+    let region_of: BTreeMap<&str, &str> = d
+        .checks
+        .iter()
+        .map(|(r, ids)| (ids[2].as_str(), r.as_str()))
+        .collect();
+    let sets = r53
+        .list_resource_record_sets()
+        .hosted_zone_id(&d.zone_id)
+        .send()
+        .await
+        .expect("list records");
     let mut out: Vec<String> = sets
         .resource_record_sets()
         .iter()
@@ -77,7 +92,11 @@ async fn describe_records(emu: &Emulator, d: &Deployed) -> Vec<String> {
                 s += &format!(" {}", values.join(","));
             }
             if let Some(a) = r.alias_target() {
-                s += &format!(" alias={} eval={}", a.dns_name().trim_end_matches('.'), a.evaluate_target_health());
+                s += &format!(
+                    " alias={} eval={}",
+                    a.dns_name().trim_end_matches('.'),
+                    a.evaluate_target_health()
+                );
             }
             s
         })
@@ -88,20 +107,32 @@ async fn describe_records(emu: &Emulator, d: &Deployed) -> Vec<String> {
 
 async fn check_health_checks(emu: &Emulator, d: &Deployed, expect: &Expect) {
     let r53 = emu.route53().await;
-    assert_eq!(d.checks.len(), expect.endpoint_checks.len(), "one set of checks per region");
+    assert_eq!(
+        d.checks.len(),
+        expect.endpoint_checks.len(),
+        "one set of checks per region"
+    );
     for (region, want) in expect.endpoint_checks {
         let [endpoint, switch, combined] = &d.checks[*region];
         let get = |id: &str| {
             let r53 = r53.clone();
             let id = id.to_owned();
-            async move { r53.get_health_check().health_check_id(id).send().await.expect("get health check") }
+            async move {
+                r53.get_health_check()
+                    .health_check_id(id)
+                    .send()
+                    .await
+                    .expect("get health check")
+            }
         };
         let e = get(endpoint).await;
         let c = e.health_check().unwrap().health_check_config().unwrap();
         let got = format!(
             "{} {} {} {} {} {}",
             c.r#type().as_str(),
-            c.ip_address().or(c.fully_qualified_domain_name()).unwrap_or("-"),
+            c.ip_address()
+                .or(c.fully_qualified_domain_name())
+                .unwrap_or("-"),
             c.port().unwrap_or(0),
             c.resource_path().unwrap_or("-"),
             c.request_interval().unwrap_or(0),
@@ -112,13 +143,24 @@ async fn check_health_checks(emu: &Emulator, d: &Deployed, expect: &Expect) {
         let s = get(switch).await;
         let c = s.health_check().unwrap().health_check_config().unwrap();
         assert_eq!(c.r#type().as_str(), "CALCULATED", "switch of {region}");
-        assert!(c.child_health_checks().is_empty(), "a switch has no children");
-        assert_eq!(c.inverted(), Some(false), "switches are created healthy (not inverted)");
+        assert!(
+            c.child_health_checks().is_empty(),
+            "a switch has no children"
+        );
+        assert_eq!(
+            c.inverted(),
+            Some(false),
+            "switches are created healthy (not inverted)"
+        );
 
         let r = get(combined).await;
         let c = r.health_check().unwrap().health_check_config().unwrap();
         assert_eq!(c.r#type().as_str(), "CALCULATED");
-        assert_eq!(c.health_threshold(), Some(2), "healthy only when endpoint and switch both are");
+        assert_eq!(
+            c.health_threshold(),
+            Some(2),
+            "healthy only when endpoint and switch both are"
+        );
         let mut children = c.child_health_checks().to_vec();
         children.sort();
         let mut want_children = vec![endpoint.clone(), switch.clone()];
@@ -130,9 +172,12 @@ async fn check_health_checks(emu: &Emulator, d: &Deployed, expect: &Expect) {
 async fn check_tables(emu: &Emulator, expect: &Expect) {
     for t in expect.tables {
         let ddb = emu.dynamodb(t.region).await;
-        let table = ddb.describe_table().table_name(t.name).send().await.unwrap_or_else(|e| {
-            panic!("table {} missing in {}: {e:?}", t.name, t.region)
-        });
+        let table = ddb
+            .describe_table()
+            .table_name(t.name)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("table {} missing in {}: {e:?}", t.name, t.region));
         let table = table.table().expect("a table");
         let keys: Vec<String> = table
             .key_schema()
@@ -148,40 +193,88 @@ async fn check_tables(emu: &Emulator, expect: &Expect) {
             })
             .collect();
         assert_eq!(keys.join(" "), t.keys, "keys of {} in {}", t.name, t.region);
-        let mut replicas: Vec<&str> = table.replicas().iter().filter_map(|r| r.region_name()).collect();
+        let mut replicas: Vec<&str> = table
+            .replicas()
+            .iter()
+            .filter_map(|r| r.region_name())
+            .collect();
         replicas.sort();
         let mut want: Vec<&str> = t.replicas.to_vec();
         want.sort();
-        assert_eq!(replicas, want, "replicas of {} seen from {}", t.name, t.region);
+        assert_eq!(
+            replicas, want,
+            "replicas of {} seen from {}",
+            t.name, t.region
+        );
         if !want.is_empty() {
             assert_eq!(table.global_table_version(), Some("2019.11.21"));
         }
-        let stream = table.stream_specification().and_then(|s| s.stream_view_type()).map(|v| v.as_str().to_owned());
-        assert_eq!(stream.as_deref(), t.stream.then_some("NEW_AND_OLD_IMAGES"), "stream of {} in {}", t.name, t.region);
-        let billing = table.billing_mode_summary().and_then(|b| b.billing_mode()).map(|b| b.as_str().to_owned());
-        assert_eq!(billing.as_deref(), Some(t.billing), "billing of {} in {}", t.name, t.region);
+        let stream = table
+            .stream_specification()
+            .and_then(|s| s.stream_view_type())
+            .map(|v| v.as_str().to_owned());
+        assert_eq!(
+            stream.as_deref(),
+            t.stream.then_some("NEW_AND_OLD_IMAGES"),
+            "stream of {} in {}",
+            t.name,
+            t.region
+        );
+        let billing = table
+            .billing_mode_summary()
+            .and_then(|b| b.billing_mode())
+            .map(|b| b.as_str().to_owned());
+        assert_eq!(
+            billing.as_deref(),
+            Some(t.billing),
+            "billing of {} in {}",
+            t.name,
+            t.region
+        );
     }
 }
 
 async fn check_gone(emu: &Emulator, d: &Deployed, expect: &Expect) {
     let r53 = emu.route53().await;
-    assert!(r53.get_hosted_zone().id(&d.zone_id).send().await.is_err(), "the zone is deleted");
+    assert!(
+        r53.get_hosted_zone().id(&d.zone_id).send().await.is_err(),
+        "the zone is deleted"
+    );
     for ids in d.checks.values() {
         for id in ids {
-            assert!(r53.get_health_check().health_check_id(id).send().await.is_err(), "health check {id} is deleted");
+            assert!(
+                r53.get_health_check()
+                    .health_check_id(id)
+                    .send()
+                    .await
+                    .is_err(),
+                "health check {id} is deleted"
+            );
         }
     }
     for t in expect.tables {
         for region in std::iter::once(&t.region).chain(t.replicas) {
             let ddb = emu.dynamodb(region).await;
-            assert!(ddb.describe_table().table_name(t.name).send().await.is_err(), "table {} is gone from {region}", t.name);
+            assert!(
+                ddb.describe_table()
+                    .table_name(t.name)
+                    .send()
+                    .await
+                    .is_err(),
+                "table {} is gone from {region}",
+                t.name
+            );
         }
     }
 }
 
 fn apply_json(wd: &Workdir, emu: &Emulator, command: &str) -> Value {
     let file = wd.config.file_name().unwrap().to_str().unwrap().to_owned();
-    let out = geoplan(wd.path(), &[command, &file, "--auto-approve", "--json", "--quiet"], Some(emu));
+    let out = geoplan(
+        wd.path(),
+        &[command, &file, "--auto-approve", "--json", "--quiet"],
+        Some(emu),
+    );
     serde_json::from_str(&success(&out)).expect("--json prints JSON")
 }
 
@@ -196,7 +289,10 @@ async fn full_cycle(expect: Expect, between: impl AsyncFnOnce(&Emulator, &Workdi
 
     let first = apply_json(&wd, &emu, "apply");
     assert_eq!(first["applied"], true);
-    assert_eq!(totals(&first), json!({"add": expect.resources, "change": 0, "destroy": 0}));
+    assert_eq!(
+        totals(&first),
+        json!({"add": expect.resources, "change": 0, "destroy": 0})
+    );
 
     let deployed = read_deployed(&module_dir).await;
     assert_eq!(describe_records(&emu, &deployed).await, expect.records);
@@ -207,11 +303,17 @@ async fn full_cycle(expect: Expect, between: impl AsyncFnOnce(&Emulator, &Workdi
 
     let second = apply_json(&wd, &emu, "apply");
     assert_eq!(second["applied"], false, "a second apply has nothing to do");
-    assert_eq!(totals(&second), json!({"add": 0, "change": 0, "destroy": 0}));
+    assert_eq!(
+        totals(&second),
+        json!({"add": 0, "change": 0, "destroy": 0})
+    );
 
     let gone = apply_json(&wd, &emu, "destroy");
     assert_eq!(gone["applied"], true);
-    assert_eq!(totals(&gone), json!({"add": 0, "change": 0, "destroy": expect.resources}));
+    assert_eq!(
+        totals(&gone),
+        json!({"add": 0, "change": 0, "destroy": expect.resources})
+    );
     check_gone(&emu, &deployed, &expect).await;
 }
 
@@ -229,22 +331,65 @@ async fn active_active_example_end_to_end() {
             ("eu-west-1", "HTTP 203.0.113.20 8080 /ready 10 2"),
         ],
         tables: &[
-            TableExpect { region: "us-east-1", name: "shop-carts", keys: "cart_id:S:HASH", replicas: &["eu-west-1"], stream: true, billing: "PAY_PER_REQUEST" },
-            TableExpect { region: "eu-west-1", name: "shop-carts", keys: "cart_id:S:HASH", replicas: &["us-east-1"], stream: true, billing: "PAY_PER_REQUEST" },
+            TableExpect {
+                region: "us-east-1",
+                name: "shop-carts",
+                keys: "cart_id:S:HASH",
+                replicas: &["eu-west-1"],
+                stream: true,
+                billing: "PAY_PER_REQUEST",
+            },
+            TableExpect {
+                region: "eu-west-1",
+                name: "shop-carts",
+                keys: "cart_id:S:HASH",
+                replicas: &["us-east-1"],
+                stream: true,
+                billing: "PAY_PER_REQUEST",
+            },
         ],
     };
     // Flipping a switch is how the control plane fails a region over; Terraform
     // must not see it as drift, or the next apply would undo the failover.
-    full_cycle(expect, async |emu: &Emulator, wd: &Workdir, d: &Deployed| {
-        let r53 = emu.route53().await;
-        let switch = &d.checks["eu-west-1"][1];
-        r53.update_health_check().health_check_id(switch).inverted(true).send().await.expect("invert the switch");
-        let out = geoplan(wd.path(), &["plan", "active-active.toml", "--json", "-q"], Some(emu));
-        let plan: Value = serde_json::from_str(&success(&out)).unwrap();
-        assert_eq!(totals(&plan), json!({"add": 0, "change": 0, "destroy": 0}), "a flipped switch is not drift");
-        let hc = r53.get_health_check().health_check_id(switch).send().await.unwrap();
-        assert_eq!(hc.health_check().unwrap().health_check_config().unwrap().inverted(), Some(true), "still flipped");
-    })
+    full_cycle(
+        expect,
+        async |emu: &Emulator, wd: &Workdir, d: &Deployed| {
+            let r53 = emu.route53().await;
+            let switch = &d.checks["eu-west-1"][1];
+            r53.update_health_check()
+                .health_check_id(switch)
+                .inverted(true)
+                .send()
+                .await
+                .expect("invert the switch");
+            let out = geoplan(
+                wd.path(),
+                &["plan", "active-active.toml", "--json", "-q"],
+                Some(emu),
+            );
+            let plan: Value = serde_json::from_str(&success(&out)).unwrap();
+            assert_eq!(
+                totals(&plan),
+                json!({"add": 0, "change": 0, "destroy": 0}),
+                "a flipped switch is not drift"
+            );
+            let hc = r53
+                .get_health_check()
+                .health_check_id(switch)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                hc.health_check()
+                    .unwrap()
+                    .health_check_config()
+                    .unwrap()
+                    .inverted(),
+                Some(true),
+                "still flipped"
+            );
+        },
+    )
     .await;
 }
 
@@ -265,8 +410,22 @@ async fn active_passive_example_end_to_end() {
             ("eu-west-1", "HTTPS 198.51.100.30 443 /healthz 10 3"),
         ],
         tables: &[
-            TableExpect { region: "us-east-1", name: "ledger-entries", keys: "account_id:S:HASH posted_at:N:RANGE", replicas: &["us-west-2", "eu-west-1"], stream: true, billing: "PAY_PER_REQUEST" },
-            TableExpect { region: "eu-west-1", name: "ledger-entries", keys: "account_id:S:HASH posted_at:N:RANGE", replicas: &["us-east-1", "us-west-2"], stream: true, billing: "PAY_PER_REQUEST" },
+            TableExpect {
+                region: "us-east-1",
+                name: "ledger-entries",
+                keys: "account_id:S:HASH posted_at:N:RANGE",
+                replicas: &["us-west-2", "eu-west-1"],
+                stream: true,
+                billing: "PAY_PER_REQUEST",
+            },
+            TableExpect {
+                region: "eu-west-1",
+                name: "ledger-entries",
+                keys: "account_id:S:HASH posted_at:N:RANGE",
+                replicas: &["us-east-1", "us-west-2"],
+                stream: true,
+                billing: "PAY_PER_REQUEST",
+            },
         ],
     };
     full_cycle(expect, async |_: &Emulator, _: &Workdir, _: &Deployed| {}).await;
@@ -287,9 +446,14 @@ async fn read_local_write_global_example_end_to_end() {
             ("us-east-1", "HTTPS 192.0.2.10 443 /healthz 10 3"),
             ("eu-central-1", "TCP 192.0.2.20 443 - 10 3"),
         ],
-        tables: &[
-            TableExpect { region: "us-east-1", name: "profiles-users", keys: "user_id:S:HASH", replicas: &["eu-central-1"], stream: true, billing: "PAY_PER_REQUEST" },
-        ],
+        tables: &[TableExpect {
+            region: "us-east-1",
+            name: "profiles-users",
+            keys: "user_id:S:HASH",
+            replicas: &["eu-central-1"],
+            stream: true,
+            billing: "PAY_PER_REQUEST",
+        }],
     };
     full_cycle(expect, async |_: &Emulator, _: &Workdir, _: &Deployed| {}).await;
 }
@@ -310,14 +474,42 @@ async fn partitioned_example_end_to_end() {
             ("ap-southeast-2", "HTTPS 203.0.113.60 443 /healthz 10 3"),
         ],
         tables: &[
-            TableExpect { region: "eu-west-1", name: "tenants-accounts", keys: "tenant_id:S:HASH account_id:S:RANGE", replicas: &[], stream: false, billing: "PAY_PER_REQUEST" },
-            TableExpect { region: "ap-southeast-2", name: "tenants-accounts", keys: "tenant_id:S:HASH account_id:S:RANGE", replicas: &[], stream: false, billing: "PAY_PER_REQUEST" },
-            TableExpect { region: "eu-west-1", name: "tenants-audit", keys: "event_id:S:HASH", replicas: &[], stream: false, billing: "PROVISIONED" },
+            TableExpect {
+                region: "eu-west-1",
+                name: "tenants-accounts",
+                keys: "tenant_id:S:HASH account_id:S:RANGE",
+                replicas: &[],
+                stream: false,
+                billing: "PAY_PER_REQUEST",
+            },
+            TableExpect {
+                region: "ap-southeast-2",
+                name: "tenants-accounts",
+                keys: "tenant_id:S:HASH account_id:S:RANGE",
+                replicas: &[],
+                stream: false,
+                billing: "PAY_PER_REQUEST",
+            },
+            TableExpect {
+                region: "eu-west-1",
+                name: "tenants-audit",
+                keys: "event_id:S:HASH",
+                replicas: &[],
+                stream: false,
+                billing: "PROVISIONED",
+            },
         ],
     };
     full_cycle(expect, async |emu: &Emulator, _: &Workdir, _: &Deployed| {
         let ddb = emu.dynamodb("ap-southeast-2").await;
-        assert!(ddb.describe_table().table_name("tenants-audit").send().await.is_err(), "audit lives in eu-west-1 only");
+        assert!(
+            ddb.describe_table()
+                .table_name("tenants-audit")
+                .send()
+                .await
+                .is_err(),
+            "audit lives in eu-west-1 only"
+        );
     })
     .await;
 }

@@ -53,7 +53,11 @@ fn rendered_modules_match_golden_files() {
             }
         }
     }
-    assert!(mismatches.is_empty(), "rendering differs from the golden files (UPDATE_GOLDEN=1 to accept, then review the diff):\n{}", mismatches.join("\n"));
+    assert!(
+        mismatches.is_empty(),
+        "rendering differs from the golden files (UPDATE_GOLDEN=1 to accept, then review the diff):\n{}",
+        mismatches.join("\n")
+    );
 }
 
 #[test]
@@ -66,9 +70,17 @@ fn rendering_is_deterministic() {
 #[test]
 fn emulator_settings_appear_only_with_an_endpoint() {
     for case in CASES {
-        let providers = render_case(case).into_iter().find(|f| f.name == "providers.tf").unwrap().contents;
+        let providers = render_case(case)
+            .into_iter()
+            .find(|f| f.name == "providers.tf")
+            .unwrap()
+            .contents;
         let wants_emulator = case.contains("emulator");
-        assert_eq!(providers.contains("skip_credentials_validation"), wants_emulator, "{case}");
+        assert_eq!(
+            providers.contains("skip_credentials_validation"),
+            wants_emulator,
+            "{case}"
+        );
         assert_eq!(providers.contains("127.0.0.1"), wants_emulator, "{case}");
     }
 }
@@ -83,7 +95,11 @@ fn terraform(dir: &Path, args: &[&str]) -> (bool, String) {
         .env("TF_IN_AUTOMATION", "1")
         .output()
         .expect("terraform is installed (see localstack/setup.sh)");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     (out.status.success(), text)
 }
 
@@ -96,7 +112,10 @@ fn golden_modules_are_fmt_clean_and_valid() {
         }
         let (ok, out) = terraform(tmp.path(), &["fmt", "-check", "-diff", "-no-color"]);
         assert!(ok, "{case}: terraform fmt -check failed:\n{out}");
-        let (ok, out) = terraform(tmp.path(), &["init", "-backend=false", "-input=false", "-no-color"]);
+        let (ok, out) = terraform(
+            tmp.path(),
+            &["init", "-backend=false", "-input=false", "-no-color"],
+        );
         assert!(ok, "{case}: terraform init failed:\n{out}");
         let (ok, out) = terraform(tmp.path(), &["validate", "-no-color"]);
         assert!(ok, "{case}: terraform validate failed:\n{out}");

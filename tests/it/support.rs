@@ -36,7 +36,9 @@ impl Emulator {
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start the emulator with {python}: {e}; run localstack/setup.sh"));
+            .unwrap_or_else(|e| {
+                panic!("cannot start the emulator with {python}: {e}; run localstack/setup.sh")
+            });
         let stdout = child.stdout.take().expect("piped");
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
@@ -54,7 +56,10 @@ impl Emulator {
             .strip_prefix("geoplan-emulator listening on ")
             .unwrap_or_else(|| panic!("unexpected emulator output: {line}"))
             .to_owned();
-        Emulator { url, child: Some(child) }
+        Emulator {
+            url,
+            child: Some(child),
+        }
     }
 
     pub async fn route53(&self) -> aws_sdk_route53::Client {
@@ -130,7 +135,13 @@ pub fn stderr(o: &Output) -> String {
 /// Asserts success and returns stdout, showing stderr when it failed.
 #[track_caller]
 pub fn success(o: &Output) -> String {
-    assert!(o.status.success(), "geoplan failed ({:?})\n--- stdout\n{}\n--- stderr\n{}", o.status, stdout(o), stderr(o));
+    assert!(
+        o.status.success(),
+        "geoplan failed ({:?})\n--- stdout\n{}\n--- stderr\n{}",
+        o.status,
+        stdout(o),
+        stderr(o)
+    );
     stdout(o)
 }
 
@@ -141,6 +152,10 @@ pub fn terraform_outputs(module_dir: &Path) -> serde_json::Value {
         .current_dir(module_dir)
         .output()
         .expect("run terraform output");
-    assert!(out.status.success(), "terraform output failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "terraform output failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("terraform output is JSON")
 }

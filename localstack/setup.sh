@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Sets up a fresh machine to build, demo and test geoplan offline:
+# checks Rust and Terraform, installs the pinned AWS emulator (moto) if missing,
+# smoke-tests the emulator, and builds geoplan. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+MOTO_VERSION=5.2.1
+PYTHON=${GEOPLAN_PYTHON:-python3}
+MIRROR=${GEOPLAN_PLUGIN_MIRROR:-/opt/tf-plugins}
+
+say() { printf 'setup: %s\n' "$*"; }
+die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
+
+command -v cargo >/dev/null || die "cargo not found: install Rust ≥ 1.94 (rustup)"
+command -v terraform >/dev/null || die "terraform not found: install Terraform ≥ 1.5 on PATH (this machine kind ships /usr/local/bin/terraform)"
+say "$(terraform version | head -n 1)"
+if [ -d "$MIRROR/registry.terraform.io/hashicorp/aws" ]; then
+  say "provider mirror: $MIRROR ($(ls "$MIRROR/registry.terraform.io/hashicorp/aws" | tr '\n' ' '))"
+else
+  say "warning: no provider mirror at $MIRROR; terraform init will need registry access (set GEOPLAN_PLUGIN_MIRROR)"
+fi
+
+command -v "$PYTHON" >/dev/null || die "$PYTHON not found: the emulator needs Python ≥ 3.9 (set GEOPLAN_PYTHON)"
+installed=$("$PYTHON" -c 'import moto; print(moto.__version__)' 2>/dev/null || true)
+if [ "$installed" != "$MOTO_VERSION" ]; then
+  say "installing moto[server]==$MOTO_VERSION for $("$PYTHON" --version 2>&1)"
+  "$PYTHON" -m pip install --quiet "moto[server]==$MOTO_VERSION"
+fi
+say "moto $("$PYTHON" -c 'import moto; print(moto.__version__)')"
+
+# Smoke test: the emulator starts, serves and stops.
+log=$(mktemp)
+"$PYTHON" localstack/emulator.py --port 0 >"$log" 2>&1 &
+pid=$!
+for _ in $(seq 1 100); do
+  grep -q 'listening on' "$log" && break
+  kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; die "the emulator exited at start"; }
+  sleep 0.1
+done
+grep -q 'listening on' "$log" || { kill "$pid"; die "the emulator did not start within 10 s"; }
+url=$(sed -n 's/^geoplan-emulator listening on //p' "$log")
+curl -fsS -X POST "$url/moto-api/reset" >/dev/null || { kill "$pid"; die "the emulator at $url does not answer"; }
+kill "$pid"; wait "$pid" 2>/dev/null || true
+rm -f "$log"
+say "emulator OK ($url)"
+
+say "building geoplan"
+cargo build --locked --all-targets --quiet
+say "done: run the demo with localstack/demo.sh and the tests with cargo test"
