@@ -285,6 +285,7 @@ async fn apply(args: ApplyArgs, operation: Operation) -> Exit {
         Err(e) => return report_error(&e),
     };
     if !summary.has_changes() {
+        deploy::discard_plan(&prepared);
         print_outcome(run, &prepared, &summary, false, &timings, started);
         return Exit::Ok;
     }
@@ -295,13 +296,17 @@ async fn apply(args: ApplyArgs, operation: Operation) -> Exit {
         match confirm(operation, &prepared) {
             Ok(true) => {}
             Ok(false) => {
+                deploy::discard_plan(&prepared);
                 eprintln!(
                     "geoplan: {} cancelled; nothing was changed",
                     verb(operation)
                 );
                 return Exit::Declined;
             }
-            Err(exit) => return exit,
+            Err(exit) => {
+                deploy::discard_plan(&prepared);
+                return exit;
+            }
         }
     }
     if let Err(e) = deploy::apply(&prepared, &mut timings).await {

@@ -111,6 +111,12 @@ pub async fn apply(prepared: &Prepared, timings: &mut Timings) -> Result<(), Dep
     Ok(prepared.terraform.apply_plan(timings).await?)
 }
 
+/// Deletes an unapplied plan file (nothing to do, or declined), so no stale plan
+/// lingers to be applied by hand later.
+pub fn discard_plan(prepared: &Prepared) {
+    let _ = std::fs::remove_file(prepared.module_dir.join(terraform::PLAN_FILE));
+}
+
 fn absolute(p: &Path) -> PathBuf {
     std::path::absolute(p).unwrap_or_else(|_| p.to_owned())
 }

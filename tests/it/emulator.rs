@@ -84,7 +84,8 @@ async fn describe_records(emu: &Emulator, d: &Deployed) -> Vec<String> {
             if let Some(hc) = r.health_check_id() {
                 s += &format!(" hc={}", region_of.get(hc).copied().unwrap_or("UNKNOWN"));
             }
-            if let Some(ttl) = r.ttl() {
+            // An alias has no TTL of its own (moto reports 0 where AWS reports none).
+            if let (Some(ttl), None) = (r.ttl(), r.alias_target()) {
                 s += &format!(" ttl={ttl}");
             }
             let values: Vec<&str> = r.resource_records().iter().map(|v| v.value()).collect();
@@ -512,4 +513,42 @@ async fn partitioned_example_end_to_end() {
         );
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn apply_without_approval_changes_nothing() {
+    let emu = Emulator::start();
+    let wd = Workdir::with("examples/active-active.toml");
+    // stdin is not a terminal here, so geoplan cannot ask and must refuse.
+    let out = geoplan(
+        wd.path(),
+        &["apply", "active-active.toml", "--quiet"],
+        Some(&emu),
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("pass --auto-approve"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out).starts_with("Plan: 10 to add, 0 to change, 0 to destroy.\n"),
+        "the plan is shown first: {}",
+        stdout(&out)
+    );
+    let zones = emu
+        .route53()
+        .await
+        .list_hosted_zones()
+        .send()
+        .await
+        .unwrap();
+    assert!(zones.hosted_zones().is_empty(), "nothing was created");
+    assert!(
+        !wd.path()
+            .join(".geoplan/active-active")
+            .join(geoplan::terraform::PLAN_FILE)
+            .exists(),
+        "the unapproved plan is discarded"
+    );
 }
