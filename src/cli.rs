@@ -28,6 +28,8 @@ pub enum Exit {
     Terraform = 4,
     /// The user declined the apply or destroy.
     Declined = 5,
+    /// The control plane refused a drain or restore (safety guard, auth, unknown region).
+    Refused = 6,
 }
 
 impl From<Exit> for ExitCode {
@@ -68,6 +70,56 @@ enum Command {
     Apply(ApplyArgs),
     /// Plan the destruction of everything the config created, ask, then apply it
     Destroy(ApplyArgs),
+    /// Run the control plane: probe regions, fail over and back, serve the API
+    Serve(ServeArgs),
+    /// Show a running control plane's view of every region and record
+    Status(StatusArgs),
+    /// Take a region out of service by hand (through a running control plane)
+    Drain {
+        region: String,
+        /// Why; recorded in the event log
+        #[arg(long, default_value = "")]
+        reason: String,
+        #[command(flatten)]
+        remote: RemoteArgs,
+    },
+    /// Put a drained region back in service
+    Restore {
+        region: String,
+        #[command(flatten)]
+        remote: RemoteArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// The deployment config
+    config: PathBuf,
+    /// AWS endpoint of a local emulator
+    #[arg(long, env = "AWS_ENDPOINT_URL", value_name = "URL")]
+    endpoint_url: Option<String>,
+    /// Listen address; overrides monitor.listen
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<std::net::SocketAddr>,
+}
+
+#[derive(Debug, Args)]
+struct RemoteArgs {
+    /// The control plane's address
+    #[arg(long, env = "GEOPLAN_URL", default_value = "http://127.0.0.1:7700")]
+    url: String,
+    /// Bearer token for drain and restore
+    #[arg(long, env = "GEOPLAN_API_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct StatusArgs {
+    #[command(flatten)]
+    remote: RemoteArgs,
+    /// Print the status document as JSON
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -124,22 +176,117 @@ pub fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Exit {
-    // Terraform receives ctrl-c too (same process group) and stops cleanly, saving
-    // state; geoplan must outlive it rather than die first and hide its result.
-    tokio::spawn(async {
-        while tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!(
-                "geoplan: interrupt received; waiting for terraform to stop and save its state"
-            );
-        }
-    });
+    if matches!(
+        cli.command,
+        Command::Plan(_) | Command::Apply(_) | Command::Destroy(_)
+    ) {
+        // Terraform receives ctrl-c too (same process group) and stops cleanly, saving
+        // state; geoplan must outlive it rather than die first and hide its result.
+        tokio::spawn(async {
+            while tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!(
+                    "geoplan: interrupt received; waiting for terraform to stop and save its state"
+                );
+            }
+        });
+    }
     match cli.command {
         Command::Validate { config, json } => validate(config, json),
         Command::Render(args) => render(args),
         Command::Plan(args) => plan(args).await,
         Command::Apply(args) => apply(args, Operation::Apply).await,
         Command::Destroy(args) => apply(args, Operation::Destroy).await,
+        Command::Serve(args) => serve(args).await,
+        Command::Status(args) => crate::remote::status(&args.remote.url, args.json).await,
+        Command::Drain {
+            region,
+            reason,
+            remote,
+        } => crate::remote::drain(&remote.url, remote.token.as_deref(), &region, &reason).await,
+        Command::Restore { region, remote } => {
+            crate::remote::restore(&remote.url, remote.token.as_deref(), &region).await
+        }
     }
+}
+
+async fn serve(args: ServeArgs) -> Exit {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("GEOPLAN_LOG")
+        .unwrap_or_else(|_| "geoplan=info".into());
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+    let loaded = match config::load(&args.config) {
+        Ok(l) => l,
+        Err(e) => return report_error(&DeployError::Config(e)),
+    };
+    print_diagnostics(&loaded.diagnostics);
+    let config = loaded.config;
+    let endpoint_url = args
+        .endpoint_url
+        .filter(|s| !s.is_empty())
+        .or_else(|| config.aws.endpoint_url.clone());
+    let token = match std::env::var("GEOPLAN_API_TOKEN") {
+        Ok(t) => crate::api::Token::new(t),
+        Err(_) => match &config.monitor.token_file {
+            Some(path) => match std::fs::read_to_string(path) {
+                Ok(t) => crate::api::Token::new(t),
+                Err(e) => {
+                    eprintln!(
+                        "error: cannot read monitor.token_file {}: {e}",
+                        path.display()
+                    );
+                    return Exit::Failure;
+                }
+            },
+            None => None,
+        },
+    };
+    if token.is_none() {
+        tracing::warn!(
+            "no API token configured: drain and restore are refused (set GEOPLAN_API_TOKEN or monitor.token_file)"
+        );
+    }
+    let addr = args.listen.unwrap_or(config.monitor.listen);
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: cannot listen on {addr}: {e}");
+            return Exit::Failure;
+        }
+    };
+    let options = crate::serve::ServeOptions {
+        endpoint_url,
+        token,
+    };
+    match crate::serve::run(config, listener, options, shutdown_signal()).await {
+        Ok(()) => Exit::Ok,
+        Err(e) => {
+            print_chain(&e);
+            Exit::Failure
+        }
+    }
+}
+
+/// Completes on ctrl-c or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+    tracing::info!("shutdown requested");
 }
 
 fn color() -> bool {
@@ -465,7 +612,7 @@ fn report_error(e: &DeployError) -> Exit {
     }
 }
 
-fn print_chain(e: &dyn std::error::Error) {
+pub(crate) fn print_chain(e: &dyn std::error::Error) {
     eprintln!("error: {e}");
     let mut source = e.source();
     while let Some(s) = source {

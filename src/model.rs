@@ -89,6 +89,8 @@ pub struct Record {
     pub failover: Option<&'static str>,
     /// The region whose CALCULATED check guards this record.
     pub health_check: Option<String>,
+    /// The region whose endpoint this record points at (none for the standby alias).
+    pub region: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -349,6 +351,7 @@ fn endpoint_record(config: &Config, region: &crate::config::Region, name: &str) 
         latency_region: None,
         failover: None,
         health_check: None,
+        region: Some(region.name.clone()),
     }
 }
 
@@ -422,6 +425,7 @@ fn failover_records(out: &mut Vec<Record>, config: &Config, name: &str, zone_exp
         latency_region: None,
         failover: Some("SECONDARY"),
         health_check: None,
+        region: None,
     });
     latency_records_for(
         out,

@@ -17,6 +17,53 @@ pub struct Config {
     pub tables: Vec<Table>,
     pub terraform: TerraformSettings,
     pub aws: AwsSettings,
+    pub monitor: MonitorSettings,
+}
+
+/// `[monitor]`: the control plane's probing and failover policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MonitorSettings {
+    pub listen: std::net::SocketAddr,
+    pub probe_interval: std::time::Duration,
+    pub probe_timeout: std::time::Duration,
+    /// Consecutive failed probes before a region is declared down.
+    pub fail_after: u32,
+    /// Consecutive good probes before a down region is declared up again.
+    pub recover_after: u32,
+    /// Minimum time between two automatic actions on one region.
+    pub hold_down: std::time::Duration,
+    /// Never take the last N in-service regions out.
+    pub min_in_service: u32,
+    /// false: report only; act on drain/restore.
+    pub auto_failover: bool,
+    /// Partitioned deployments keep a region's data only there, so they do not fail
+    /// over automatically unless this is set.
+    pub partitioned_failover: bool,
+    /// How often switch states and Route 53's own statuses are re-read.
+    pub resync_interval: std::time::Duration,
+    /// Where the event store lives; relative to the config's directory.
+    pub state_dir: PathBuf,
+    /// A file holding the API token (GEOPLAN_API_TOKEN wins when set).
+    pub token_file: Option<PathBuf>,
+}
+
+impl MonitorSettings {
+    pub fn defaults(base_dir: &std::path::Path) -> Self {
+        MonitorSettings {
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 7700)),
+            probe_interval: std::time::Duration::from_secs(1),
+            probe_timeout: std::time::Duration::from_millis(800),
+            fail_after: 2,
+            recover_after: 5,
+            hold_down: std::time::Duration::from_secs(30),
+            min_in_service: 1,
+            auto_failover: true,
+            partitioned_failover: false,
+            resync_interval: std::time::Duration::from_secs(30),
+            state_dir: base_dir.join(".geoplan/state"),
+            token_file: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -2,29 +2,21 @@
 //! lock table), applied against the emulator with the real terraform binary.
 
 use std::path::Path;
-use std::process::Command;
 
 use crate::support::*;
 
 fn terraform(dir: &Path, emu: &Emulator, args: &[&str]) -> String {
-    let cli = dir.join("geoplan.tfrc");
-    std::fs::write(&cli, geoplan::render::cli_config(&plugin_mirror())).unwrap();
-    let out = Command::new("terraform")
-        .args(args)
-        .current_dir(dir)
-        .env("TF_CLI_CONFIG_FILE", &cli)
-        .env("TF_IN_AUTOMATION", "1")
-        .env("AWS_ENDPOINT_URL", &emu.url)
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .output()
-        .expect("terraform is installed");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let env = [
+        ("AWS_ENDPOINT_URL", emu.url.as_str()),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+    ];
+    let (ok, text) = run_terraform(dir, args, &env);
+    assert!(
+        ok,
+        "terraform {args:?} failed:
+{text}"
     );
-    assert!(out.status.success(), "terraform {args:?} failed:\n{text}");
     text
 }
 

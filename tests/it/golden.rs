@@ -4,7 +4,6 @@
 //! `terraform fmt -check` and `terraform validate`.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use crate::support::*;
 
@@ -86,21 +85,7 @@ fn emulator_settings_appear_only_with_an_endpoint() {
 }
 
 fn terraform(dir: &Path, args: &[&str]) -> (bool, String) {
-    let cli = dir.join("geoplan.tfrc");
-    std::fs::write(&cli, geoplan::render::cli_config(&plugin_mirror())).unwrap();
-    let out = Command::new("terraform")
-        .args(args)
-        .current_dir(dir)
-        .env("TF_CLI_CONFIG_FILE", &cli)
-        .env("TF_IN_AUTOMATION", "1")
-        .output()
-        .expect("terraform is installed (see localstack/setup.sh)");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    run_terraform(dir, args, &[])
 }
 
 #[test]

@@ -159,3 +159,24 @@ pub fn terraform_outputs(module_dir: &Path) -> serde_json::Value {
     );
     serde_json::from_slice(&out.stdout).expect("terraform output is JSON")
 }
+
+/// Runs terraform in `dir` with the offline provider mirror (and `env`), returning
+/// whether it succeeded and everything it printed.
+pub fn run_terraform(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
+    let cli = dir.join("geoplan.tfrc");
+    std::fs::write(&cli, geoplan::render::cli_config(&plugin_mirror())).expect("write CLI config");
+    let out = Command::new("terraform")
+        .args(args)
+        .current_dir(dir)
+        .env("TF_CLI_CONFIG_FILE", &cli)
+        .env("TF_IN_AUTOMATION", "1")
+        .envs(env.iter().copied())
+        .output()
+        .expect("terraform is installed (see localstack/setup.sh)");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}

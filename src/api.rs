@@ -1,0 +1,406 @@
+//! The control plane's HTTP API: JSON status, events, drain/restore, health, metrics.
+//! Only HTTP lives here: handlers read the shared state and send commands to the
+//! controller, which is the only writer.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::controller::{Command, CommandError, SharedState, lock};
+use crate::failover::Switch;
+use crate::metrics::Metrics;
+use crate::model::Record;
+use crate::routing::{self, RecordRouting};
+use crate::store::Store;
+
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+/// The API token. Its Debug form is redacted so it never reaches a log.
+#[derive(Clone)]
+pub struct Token(String);
+
+impl Token {
+    pub fn new(s: impl Into<String>) -> Option<Token> {
+        let s = s.into().trim().to_owned();
+        (!s.is_empty()).then_some(Token(s))
+    }
+
+    /// Constant-time comparison: the time taken does not depend on how much matches.
+    fn matches(&self, presented: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        self.0.as_bytes().ct_eq(presented.as_bytes()).into()
+    }
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Token(<redacted>)")
+    }
+}
+
+/// Facts about the deployment that do not change while serving.
+#[derive(Debug)]
+pub struct Deployment {
+    pub name: String,
+    pub pattern: &'static str,
+    pub automatic: bool,
+    pub records: Vec<Record>,
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub shared: SharedState,
+    pub commands: mpsc::Sender<Command>,
+    pub store: Arc<Store>,
+    pub metrics: Arc<Metrics>,
+    pub token: Option<Token>,
+    pub deployment: Arc<Deployment>,
+    pub ready: Arc<AtomicBool>,
+}
+
+/// An error as the API shows it: a stable code and a message with no internals.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            axum::Json(json!({ "error": { "code": self.code, "message": self.message } })),
+        )
+            .into_response()
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route(
+            "/openapi.json",
+            get(|| async { ([(header::CONTENT_TYPE, "application/json")], OPENAPI) }),
+        )
+        .route("/v1/status", get(status))
+        .route("/v1/regions/{name}", get(region))
+        .route("/v1/events", get(events))
+        .route("/v1/regions/{name}/drain", post(drain))
+        .route("/v1/regions/{name}/restore", post(restore))
+        .fallback(|| async {
+            ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+        })
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(15),
+        ))
+        .with_state(state)
+}
+
+async fn readyz(State(s): State<AppState>) -> Response {
+    if s.ready.load(Ordering::Acquire) {
+        "ready\n".into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "starting\n").into_response()
+    }
+}
+
+async fn metrics(State(s): State<AppState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        s.metrics.encode(),
+    )
+        .into_response()
+}
+
+fn time(t: Option<SystemTime>) -> Option<String> {
+    t.map(|t| humantime::format_rfc3339_millis(t).to_string())
+}
+
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+pub struct ProbeDoc {
+    pub at: Option<String>,
+    pub ok: bool,
+    pub latency_ms: f64,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+pub struct SwitchDoc {
+    pub in_service: bool,
+    pub cause: Option<String>,
+    pub reason: Option<String>,
+    pub since: Option<String>,
+}
+
+impl From<&Switch> for SwitchDoc {
+    fn from(s: &Switch) -> Self {
+        SwitchDoc {
+            in_service: s.in_service,
+            cause: s.cause.map(|c| c.as_str().to_owned()),
+            reason: s.reason.clone(),
+            since: time(s.since),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+pub struct RegionDoc {
+    pub name: String,
+    pub verdict: String,
+    pub verdict_since: Option<String>,
+    pub consecutive_failures: u32,
+    pub consecutive_successes: u32,
+    pub last_probe: Option<ProbeDoc>,
+    /// Route 53's own view of the endpoint check (always healthy in the emulator).
+    pub route53_healthy: Option<bool>,
+    pub switch: SwitchDoc,
+    pub health_checks: crate::switches::RegionChecks,
+}
+
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+pub struct StatusDoc {
+    pub deployment: String,
+    pub pattern: String,
+    pub auto_failover: bool,
+    pub started_at: Option<String>,
+    pub regions: Vec<RegionDoc>,
+    pub routing: Vec<RecordRouting>,
+}
+
+pub fn status_doc(s: &AppState) -> StatusDoc {
+    let shared = lock(&s.shared);
+    let regions: Vec<RegionDoc> = shared
+        .regions
+        .iter()
+        .map(|r| RegionDoc {
+            name: r.name.clone(),
+            verdict: r.health.verdict.as_str().to_owned(),
+            verdict_since: time(r.health.since),
+            consecutive_failures: r.health.consecutive_failures,
+            consecutive_successes: r.health.consecutive_successes,
+            last_probe: r.health.last_probe.as_ref().map(|p| ProbeDoc {
+                at: time(Some(p.at)),
+                ok: p.ok,
+                latency_ms: p.latency.as_secs_f64() * 1e3,
+                error: p.error.clone(),
+            }),
+            route53_healthy: r.route53_healthy,
+            switch: SwitchDoc::from(&r.switch),
+            health_checks: r.checks.clone(),
+        })
+        .collect();
+    // Route 53 routes by its own checks: the endpoint check (as Route 53 last reported
+    // it) and the switch.
+    let healthy = |name: &str| {
+        shared
+            .regions
+            .iter()
+            .any(|r| r.name == name && r.switch.in_service && r.route53_healthy != Some(false))
+    };
+    let routing = routing::effective(&s.deployment.records, &healthy);
+    StatusDoc {
+        deployment: s.deployment.name.clone(),
+        pattern: s.deployment.pattern.to_owned(),
+        auto_failover: s.deployment.automatic,
+        started_at: time(Some(shared.started)),
+        regions,
+        routing,
+    }
+}
+
+async fn status(State(s): State<AppState>) -> axum::Json<StatusDoc> {
+    axum::Json(status_doc(&s))
+}
+
+async fn region(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<axum::Json<RegionDoc>, ApiError> {
+    status_doc(&s)
+        .regions
+        .into_iter()
+        .find(|r| r.name == name)
+        .map(axum::Json)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "unknown_region",
+                format!("no region named {name:?} in this deployment"),
+            )
+        })
+}
+
+async fn events(
+    State(s): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let number = |key: &str, default: i64| -> Result<i64, ApiError> {
+        match q.get(key) {
+            None => Ok(default),
+            Some(v) => v.parse().map_err(|_| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "bad_query",
+                    format!("`{key}` must be an integer"),
+                )
+            }),
+        }
+    };
+    let since = number("since", 0)?;
+    let limit = number("limit", 100)?;
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_query",
+            "`limit` must be between 1 and 1000",
+        ));
+    }
+    let events = s.store.events(since, limit as u32).map_err(|e| {
+        tracing::error!(error = %e, "cannot read events");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "cannot read events",
+        )
+    })?;
+    let next = events.last().map_or(since, |e| e.id);
+    Ok(axum::Json(json!({ "events": events, "next": next })).into_response())
+}
+
+fn authorize(s: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(token) = &s.token else {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "mutations_disabled",
+            "no API token is configured; set GEOPLAN_API_TOKEN or monitor.token_file to allow drain and restore",
+        ));
+    };
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "a bearer token is required",
+            )
+        })?;
+    if token.matches(presented.trim()) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "the bearer token is not valid",
+        ))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DrainBody {
+    #[serde(default)]
+    reason: String,
+}
+
+async fn send(
+    s: &AppState,
+    make: impl FnOnce(oneshot::Sender<Result<Switch, CommandError>>) -> Command,
+) -> Result<Response, ApiError> {
+    let (tx, rx) = oneshot::channel();
+    let unavailable = || {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting_down",
+            "the control plane is shutting down",
+        )
+    };
+    s.commands.send(make(tx)).await.map_err(|_| unavailable())?;
+    match rx.await.map_err(|_| unavailable())? {
+        Ok(switch) => Ok(axum::Json(json!({ "switch": SwitchDoc::from(&switch) })).into_response()),
+        Err(CommandError::UnknownRegion(r)) => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_region",
+            format!("no region named {r:?} in this deployment"),
+        )),
+        Err(CommandError::Refused(why)) => Err(ApiError::new(StatusCode::CONFLICT, "refused", why)),
+        Err(CommandError::Aws(e)) => {
+            tracing::error!(error = %e, "switch flip failed");
+            Err(ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "route53_failed",
+                "Route 53 did not accept the change; see the control plane's log",
+            ))
+        }
+    }
+}
+
+async fn drain(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    authorize(&s, &headers)?;
+    let body: DrainBody = if body.iter().all(u8::is_ascii_whitespace) {
+        DrainBody {
+            reason: String::new(),
+        }
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_body",
+                format!("expected {{\"reason\": \"…\"}}: {e}"),
+            )
+        })?
+    };
+    send(&s, |reply| Command::Drain {
+        region: name,
+        reason: body.reason,
+        reply,
+    })
+    .await
+}
+
+async fn restore(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    authorize(&s, &headers)?;
+    send(&s, |reply| Command::Restore {
+        region: name,
+        reply,
+    })
+    .await
+}

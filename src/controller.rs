@@ -1,0 +1,592 @@
+//! The control loop: the one writer of region state. It folds probe results into
+//! verdicts, decides (`failover::decide`), flips switches, and records every event.
+//! Manual drains and restores arrive as commands on the same loop, so automatic and
+//! manual actions never race. Restart-safe: on start it reads every switch from
+//! Route 53 and adopts it, keeping the cause it finds in the store.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use aws_sdk_route53::Client;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Config, Pattern};
+use crate::failover::{self, Action, Cause, Decision, Policy, RegionView, Switch};
+use crate::health::{Probe, RegionHealth, Thresholds, Verdict};
+use crate::metrics::{Metrics, ProbeLabel, RegionLabel};
+use crate::store::{Store, StoredSwitch};
+use crate::switches::{self, RegionChecks, SwitchError};
+
+/// One region as the control plane knows it.
+#[derive(Debug, Clone)]
+pub struct RegionState {
+    pub name: String,
+    pub health: RegionHealth,
+    pub switch: Switch,
+    pub last_action: Option<SystemTime>,
+    /// Route 53's own verdict on the endpoint check; `None` until read.
+    pub route53_healthy: Option<bool>,
+    pub checks: RegionChecks,
+    /// The last refusal or failure reported for this region, to report each once.
+    pub last_problem: Option<String>,
+}
+
+/// What the API reads. Guarded by a std mutex: every critical section is a short
+/// copy or update and none spans an await.
+#[derive(Debug)]
+pub struct Shared {
+    pub regions: Vec<RegionState>,
+    pub started: SystemTime,
+}
+
+pub type SharedState = Arc<Mutex<Shared>>;
+
+pub fn lock(shared: &SharedState) -> std::sync::MutexGuard<'_, Shared> {
+    shared.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[derive(Debug)]
+pub enum Command {
+    Drain {
+        region: String,
+        reason: String,
+        reply: oneshot::Sender<Result<Switch, CommandError>>,
+    },
+    Restore {
+        region: String,
+        reply: oneshot::Sender<Result<Switch, CommandError>>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CommandError {
+    #[error("unknown region {0}")]
+    UnknownRegion(String),
+    #[error("{0}")]
+    Refused(String),
+    #[error("route 53 did not take the change: {0}")]
+    Aws(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ControllerError {
+    #[error(transparent)]
+    Switch(#[from] SwitchError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(
+        "region {0} is in the config but has no geoplan health checks in Route 53; run `geoplan apply`"
+    )]
+    MissingChecks(String),
+}
+
+pub struct Controller {
+    shared: SharedState,
+    store: Arc<Store>,
+    route53: Client,
+    metrics: Arc<Metrics>,
+    thresholds: Thresholds,
+    policy: Policy,
+    resync: Duration,
+}
+
+fn policy_of(config: &Config) -> Policy {
+    let m = &config.monitor;
+    let pattern_allows = config.pattern != Pattern::Partitioned || m.partitioned_failover;
+    Policy {
+        hold_down: m.hold_down,
+        min_in_service: m.min_in_service,
+        automatic: m.auto_failover && pattern_allows,
+    }
+}
+
+impl Controller {
+    /// Discovers the switches, adopts their state, and returns a controller ready to run.
+    pub async fn start(
+        config: &Config,
+        route53: Client,
+        store: Arc<Store>,
+        metrics: Arc<Metrics>,
+    ) -> Result<Controller, ControllerError> {
+        let found = switches::discover(&route53, &config.name).await?;
+        let now = SystemTime::now();
+        let mut regions = Vec::new();
+        for r in &config.regions {
+            let checks = found
+                .get(&r.name)
+                .cloned()
+                .ok_or_else(|| ControllerError::MissingChecks(r.name.clone()))?;
+            let inverted = switches::is_inverted(&route53, &checks.switch).await?;
+            let stored = store.load_switch(&r.name)?;
+            let (switch, last_action) = adopt(&store, &r.name, inverted, stored, now)?;
+            metrics.set_in_service(&r.name, switch.in_service);
+            metrics.set_verdict(&r.name, Verdict::Up);
+            regions.push(RegionState {
+                name: r.name.clone(),
+                health: RegionHealth::default(),
+                switch,
+                last_action,
+                route53_healthy: None,
+                checks,
+                last_problem: None,
+            });
+        }
+        let in_service = regions.iter().filter(|r| r.switch.in_service).count();
+        store.record(
+            now,
+            None,
+            "start",
+            &format!(
+                "control plane started: {} regions, {in_service} in service",
+                regions.len()
+            ),
+        )?;
+        Ok(Controller {
+            shared: Arc::new(Mutex::new(Shared {
+                regions,
+                started: now,
+            })),
+            store,
+            route53,
+            metrics,
+            thresholds: Thresholds {
+                fail_after: config.monitor.fail_after,
+                recover_after: config.monitor.recover_after,
+            },
+            policy: policy_of(config),
+            resync: config.monitor.resync_interval,
+        })
+    }
+
+    pub fn shared(&self) -> SharedState {
+        self.shared.clone()
+    }
+
+    pub fn policy(&self) -> Policy {
+        self.policy
+    }
+
+    /// Runs until cancelled.
+    pub async fn run(
+        mut self,
+        mut probes: mpsc::Receiver<(usize, Probe)>,
+        mut commands: mpsc::Receiver<Command>,
+        cancel: CancellationToken,
+    ) {
+        let mut resync = tokio::time::interval(self.resync);
+        resync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                Some((i, probe)) = probes.recv() => {
+                    self.observe(i, probe);
+                    self.reconcile().await;
+                }
+                Some(cmd) = commands.recv() => self.command(cmd).await,
+                _ = resync.tick() => {
+                    self.resync().await;
+                    self.reconcile().await;
+                }
+            }
+        }
+        let _ = self
+            .store
+            .record(SystemTime::now(), None, "stop", "control plane stopped");
+    }
+
+    fn event(&self, region: Option<&str>, kind: &str, message: &str) {
+        tracing::info!(region = region.unwrap_or("-"), kind, message, "event");
+        if let Err(e) = self.store.record(SystemTime::now(), region, kind, message) {
+            tracing::error!(error = %e, "cannot record event");
+        }
+    }
+
+    fn observe(&mut self, i: usize, probe: Probe) {
+        let (name, transition, failures, successes, error) = {
+            let mut shared = lock(&self.shared);
+            let Some(r) = shared.regions.get_mut(i) else {
+                return;
+            };
+            let label = RegionLabel {
+                region: r.name.clone(),
+            };
+            self.metrics
+                .probe_latency
+                .get_or_create(&label)
+                .observe(probe.latency.as_secs_f64());
+            let outcome = if probe.ok { "ok" } else { "failed" };
+            self.metrics
+                .probes
+                .get_or_create(&ProbeLabel {
+                    region: r.name.clone(),
+                    outcome: outcome.into(),
+                })
+                .inc();
+            let error = probe.error.clone();
+            let t = r.health.observe(probe, self.thresholds);
+            (
+                r.name.clone(),
+                t,
+                r.health.consecutive_failures,
+                r.health.consecutive_successes,
+                error,
+            )
+        };
+        if let Some(t) = transition {
+            self.metrics.set_verdict(&name, t.to);
+            let why = match t.to {
+                Verdict::Down => format!(
+                    "{failures} failed probes in a row, last: {}",
+                    error.unwrap_or_default()
+                ),
+                Verdict::Suspect => format!("probe failed: {}", error.unwrap_or_default()),
+                Verdict::Recovering => "probe succeeded".into(),
+                Verdict::Up if t.from == Verdict::Recovering => {
+                    format!("{successes} good probes in a row")
+                }
+                Verdict::Up => "probe succeeded".into(),
+            };
+            self.event(
+                Some(&name),
+                "probe",
+                &format!("{name}: {} → {} ({why})", t.from.as_str(), t.to.as_str()),
+            );
+        }
+    }
+
+    async fn reconcile(&mut self) {
+        let decisions = {
+            let shared = lock(&self.shared);
+            let views: Vec<RegionView<'_>> = shared
+                .regions
+                .iter()
+                .map(|r| RegionView {
+                    name: &r.name,
+                    verdict: r.health.verdict,
+                    switch: &r.switch,
+                    last_action: r.last_action,
+                })
+                .collect();
+            failover::decide(&views, &self.policy, SystemTime::now())
+        };
+        let mut troubled = Vec::new();
+        for d in decisions {
+            match d {
+                Decision::Act {
+                    region,
+                    action,
+                    reason,
+                } => {
+                    let cause = Cause::Automatic;
+                    let kind = if action == Action::TakeOut {
+                        "failover"
+                    } else {
+                        "failback"
+                    };
+                    match self
+                        .flip(&region, action == Action::TakeOut, Some(cause), &reason)
+                        .await
+                    {
+                        Ok(_) => {
+                            self.metrics.count_action(&region, action.as_str());
+                            let verb = if action == Action::TakeOut {
+                                "taken out of service"
+                            } else {
+                                "put back in service"
+                            };
+                            self.event(Some(&region), kind, &format!("{region} {verb}: {reason}"));
+                        }
+                        Err(e) => {
+                            troubled.push(region.clone());
+                            self.problem(
+                                &region,
+                                "action-failed",
+                                format!("{} of {region} failed: {e}", action.as_str()),
+                            );
+                        }
+                    }
+                }
+                Decision::Refuse {
+                    region,
+                    action,
+                    reason,
+                } => {
+                    troubled.push(region.clone());
+                    self.problem(
+                        &region,
+                        "refused",
+                        format!("{} of {region} refused: {reason}", action.as_str()),
+                    );
+                }
+                Decision::Hold {
+                    region,
+                    action,
+                    until,
+                } => {
+                    troubled.push(region.clone());
+                    tracing::debug!(region, action = action.as_str(), until = %humantime::format_rfc3339_seconds(until), "held down");
+                }
+            }
+        }
+        // A region with no refusal or failure any more gets its next one reported anew.
+        let mut shared = lock(&self.shared);
+        for r in shared
+            .regions
+            .iter_mut()
+            .filter(|r| !troubled.contains(&r.name))
+        {
+            r.last_problem = None;
+        }
+    }
+
+    /// Records a refusal or failure once, not on every probe.
+    fn problem(&mut self, region: &str, kind: &str, message: String) {
+        let fresh = {
+            let mut shared = lock(&self.shared);
+            let Some(r) = shared.regions.iter_mut().find(|r| r.name == region) else {
+                return;
+            };
+            let fresh = r.last_problem.as_deref() != Some(message.as_str());
+            r.last_problem = Some(message.clone());
+            fresh
+        };
+        if fresh {
+            tracing::warn!(region, kind, message, "not acting");
+            self.event(Some(region), kind, &message);
+        }
+    }
+
+    /// Flips a region's switch in Route 53 (confirmed), then records the new state.
+    async fn flip(
+        &mut self,
+        region: &str,
+        take_out: bool,
+        cause: Option<Cause>,
+        reason: &str,
+    ) -> Result<Switch, SwitchError> {
+        let id = {
+            let shared = lock(&self.shared);
+            shared
+                .regions
+                .iter()
+                .find(|r| r.name == region)
+                .map(|r| r.checks.switch.clone())
+        };
+        let Some(id) = id else {
+            return Err(SwitchError::NotFound(region.to_owned()));
+        };
+        switches::set_inverted(&self.route53, &id, take_out).await?;
+        let now = SystemTime::now();
+        let switch = if take_out {
+            Switch {
+                in_service: false,
+                cause,
+                reason: Some(reason.to_owned()),
+                since: Some(now),
+            }
+        } else {
+            Switch {
+                in_service: true,
+                cause: None,
+                reason: None,
+                since: Some(now),
+            }
+        };
+        {
+            let mut shared = lock(&self.shared);
+            if let Some(r) = shared.regions.iter_mut().find(|r| r.name == region) {
+                r.switch = switch.clone();
+                r.last_action = Some(now);
+            }
+        }
+        self.metrics.set_in_service(region, switch.in_service);
+        let saved = StoredSwitch {
+            switch: switch.clone(),
+            last_action: Some(now),
+        };
+        if let Err(e) = self.store.save_switch(region, &saved) {
+            tracing::error!(region, error = %e, "cannot persist switch state");
+        }
+        Ok(switch)
+    }
+
+    async fn command(&mut self, cmd: Command) {
+        match cmd {
+            Command::Drain {
+                region,
+                reason,
+                reply,
+            } => {
+                let _ = reply.send(self.drain(&region, &reason).await);
+            }
+            Command::Restore { region, reply } => {
+                let _ = reply.send(self.restore(&region).await);
+            }
+        }
+    }
+
+    async fn drain(&mut self, region: &str, reason: &str) -> Result<Switch, CommandError> {
+        let check = {
+            let shared = lock(&self.shared);
+            let views: Vec<RegionView<'_>> = shared
+                .regions
+                .iter()
+                .map(|r| RegionView {
+                    name: &r.name,
+                    verdict: r.health.verdict,
+                    switch: &r.switch,
+                    last_action: r.last_action,
+                })
+                .collect();
+            if !views.iter().any(|v| v.name == region) {
+                return Err(CommandError::UnknownRegion(region.to_owned()));
+            }
+            failover::check_drain(&views, region, &self.policy)
+        };
+        if let Err(why) = check {
+            self.event(
+                Some(region),
+                "refused",
+                &format!("drain of {region} refused: {why}"),
+            );
+            return Err(CommandError::Refused(why));
+        }
+        let reason = if reason.trim().is_empty() {
+            "drained by hand".to_owned()
+        } else {
+            reason.trim().to_owned()
+        };
+        let switch = self
+            .flip(region, true, Some(Cause::Manual), &reason)
+            .await
+            .map_err(|e| CommandError::Aws(e.to_string()))?;
+        self.metrics.count_action(region, "drain");
+        self.event(
+            Some(region),
+            "drain",
+            &format!("{region} drained: {reason}"),
+        );
+        Ok(switch)
+    }
+
+    async fn restore(&mut self, region: &str) -> Result<Switch, CommandError> {
+        if !lock(&self.shared).regions.iter().any(|r| r.name == region) {
+            return Err(CommandError::UnknownRegion(region.to_owned()));
+        }
+        let switch = self
+            .flip(region, false, None, "restored")
+            .await
+            .map_err(|e| CommandError::Aws(e.to_string()))?;
+        self.metrics.count_action(region, "restore");
+        self.event(
+            Some(region),
+            "restore",
+            &format!("{region} restored to service"),
+        );
+        Ok(switch)
+    }
+
+    /// Re-reads every switch and Route 53's endpoint statuses; adopts changes made
+    /// outside geoplan.
+    async fn resync(&mut self) {
+        let regions: Vec<(String, RegionChecks, bool)> = lock(&self.shared)
+            .regions
+            .iter()
+            .map(|r| (r.name.clone(), r.checks.clone(), r.switch.in_service))
+            .collect();
+        for (name, checks, in_service) in regions {
+            match switches::route53_healthy(&self.route53, &checks.endpoint).await {
+                Ok(h) => {
+                    if let Some(r) = lock(&self.shared)
+                        .regions
+                        .iter_mut()
+                        .find(|r| r.name == name)
+                    {
+                        r.route53_healthy = h;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(region = %name, error = %e, "cannot read Route 53 health-check status")
+                }
+            }
+            match switches::is_inverted(&self.route53, &checks.switch).await {
+                Ok(inverted) if inverted == in_service => {
+                    let stored = self.store.load_switch(&name).ok().flatten();
+                    match adopt(&self.store, &name, inverted, stored, SystemTime::now()) {
+                        Ok((switch, last_action)) => {
+                            self.metrics.set_in_service(&name, switch.in_service);
+                            if let Some(r) = lock(&self.shared)
+                                .regions
+                                .iter_mut()
+                                .find(|r| r.name == name)
+                            {
+                                r.switch = switch;
+                                r.last_action = last_action;
+                            }
+                        }
+                        Err(e) => {
+                            tracing::error!(region = %name, error = %e, "cannot adopt switch state")
+                        }
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(region = %name, error = %e, "cannot read switch"),
+            }
+        }
+    }
+}
+
+/// Reconciles Route 53's switch with the stored cause: Route 53 is the truth for
+/// in/out; the store keeps why. A switch found out with no record of why counts as a
+/// manual drain, so geoplan never undoes a change it did not make.
+fn adopt(
+    store: &Store,
+    region: &str,
+    inverted: bool,
+    stored: Option<StoredSwitch>,
+    now: SystemTime,
+) -> Result<(Switch, Option<SystemTime>), crate::store::StoreError> {
+    let last_action = stored.as_ref().and_then(|s| s.last_action);
+    let stored_out = stored.as_ref().filter(|s| !s.switch.in_service);
+    let (switch, note) = match (inverted, stored_out) {
+        (true, Some(s)) => (s.switch.clone(), None),
+        (true, None) => (
+            Switch {
+                in_service: false,
+                cause: Some(Cause::Manual),
+                reason: Some("found out of service in Route 53".into()),
+                since: Some(now),
+            },
+            Some(format!(
+                "{region} found out of service in Route 53 with no record of why; treating it as drained by hand"
+            )),
+        ),
+        (false, Some(_)) => (
+            Switch {
+                in_service: true,
+                cause: None,
+                reason: None,
+                since: Some(now),
+            },
+            Some(format!(
+                "{region} found back in service in Route 53 (restored outside geoplan)"
+            )),
+        ),
+        (false, None) => (
+            stored.map(|s| s.switch).unwrap_or_else(Switch::in_service),
+            None,
+        ),
+    };
+    if let Some(note) = note {
+        store.record(now, Some(region), "adopted", &note)?;
+        store.save_switch(
+            region,
+            &StoredSwitch {
+                switch: switch.clone(),
+                last_action,
+            },
+        )?;
+    }
+    Ok((switch, last_action))
+}

@@ -1,0 +1,245 @@
+//! The per-region health verdict: up → suspect → down → recovering → up, driven by
+//! probe outcomes and counted thresholds. Pure: no clock reads, no IO; the caller
+//! passes the time of each probe.
+
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// Answering; the normal state.
+    Up,
+    /// Failed at least once, fewer than `fail_after` times in a row.
+    Suspect,
+    /// Failed `fail_after` times in a row.
+    Down,
+    /// Down, then answered at least once, fewer than `recover_after` times in a row.
+    Recovering,
+}
+
+impl Verdict {
+    /// Whether the region counts as serving for failover decisions: a suspect region
+    /// still serves; a recovering one has not yet earned traffic back.
+    pub fn is_serving(self) -> bool {
+        matches!(self, Verdict::Up | Verdict::Suspect)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Up => "up",
+            Verdict::Suspect => "suspect",
+            Verdict::Down => "down",
+            Verdict::Recovering => "recovering",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Thresholds {
+    pub fail_after: u32,
+    pub recover_after: u32,
+}
+
+/// One probe's result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Probe {
+    pub at: SystemTime,
+    pub ok: bool,
+    pub latency: Duration,
+    /// Why it failed: a status code, a timeout, a refused connection.
+    pub error: Option<String>,
+}
+
+/// A region's health as the monitor sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegionHealth {
+    pub verdict: Verdict,
+    pub consecutive_failures: u32,
+    pub consecutive_successes: u32,
+    pub last_probe: Option<Probe>,
+    /// When the verdict last changed.
+    pub since: Option<SystemTime>,
+}
+
+/// A verdict change worth recording.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    pub from: Verdict,
+    pub to: Verdict,
+}
+
+impl Default for RegionHealth {
+    fn default() -> Self {
+        // A region starts up: geoplan does not fail over on startup before it has
+        // seen `fail_after` failures of its own.
+        RegionHealth {
+            verdict: Verdict::Up,
+            consecutive_failures: 0,
+            consecutive_successes: 0,
+            last_probe: None,
+            since: None,
+        }
+    }
+}
+
+impl RegionHealth {
+    /// Folds one probe in; returns the transition if the verdict changed.
+    pub fn observe(&mut self, probe: Probe, t: Thresholds) -> Option<Transition> {
+        let from = self.verdict;
+        if probe.ok {
+            self.consecutive_successes = self.consecutive_successes.saturating_add(1);
+            self.consecutive_failures = 0;
+        } else {
+            self.consecutive_failures = self.consecutive_failures.saturating_add(1);
+            self.consecutive_successes = 0;
+        }
+        let at = probe.at;
+        self.last_probe = Some(probe);
+        self.verdict = match (from, self.last_probe.as_ref().is_some_and(|p| p.ok)) {
+            (Verdict::Up | Verdict::Suspect, true) => Verdict::Up,
+            (Verdict::Up | Verdict::Suspect, false)
+                if self.consecutive_failures >= t.fail_after =>
+            {
+                Verdict::Down
+            }
+            (Verdict::Up | Verdict::Suspect, false) => Verdict::Suspect,
+            (Verdict::Down | Verdict::Recovering, true)
+                if self.consecutive_successes >= t.recover_after =>
+            {
+                Verdict::Up
+            }
+            (Verdict::Down | Verdict::Recovering, true) => Verdict::Recovering,
+            // A failure interrupts recovery: start counting again from down.
+            (Verdict::Down | Verdict::Recovering, false) => Verdict::Down,
+        };
+        (self.verdict != from).then(|| {
+            self.since = Some(at);
+            Transition {
+                from,
+                to: self.verdict,
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: Thresholds = Thresholds {
+        fail_after: 2,
+        recover_after: 3,
+    };
+
+    fn probe(ok: bool, s: u64) -> Probe {
+        Probe {
+            at: SystemTime::UNIX_EPOCH + Duration::from_secs(s),
+            ok,
+            latency: Duration::from_millis(5),
+            error: (!ok).then(|| "connection refused".into()),
+        }
+    }
+
+    /// Feeds a pattern like "ffxx" (f = fail, x = ok) and returns the verdict after each.
+    fn run(h: &mut RegionHealth, pattern: &str, t: Thresholds) -> Vec<&'static str> {
+        pattern
+            .chars()
+            .enumerate()
+            .map(|(i, c)| {
+                h.observe(probe(c == 'x', i as u64), t);
+                h.verdict.as_str()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn goes_down_after_fail_after_and_up_after_recover_after() {
+        let mut h = RegionHealth::default();
+        assert_eq!(
+            run(&mut h, "xffxxx", T),
+            ["up", "suspect", "down", "recovering", "recovering", "up"]
+        );
+    }
+
+    #[test]
+    fn a_single_failure_does_not_take_a_region_down() {
+        let mut h = RegionHealth::default();
+        assert_eq!(
+            run(&mut h, "fxfxfxfx", T),
+            [
+                "suspect", "up", "suspect", "up", "suspect", "up", "suspect", "up"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_failure_interrupts_recovery() {
+        let mut h = RegionHealth::default();
+        assert_eq!(
+            run(&mut h, "ffxxfxxx", T),
+            [
+                "suspect",
+                "down",
+                "recovering",
+                "recovering",
+                "down",
+                "recovering",
+                "recovering",
+                "up"
+            ]
+        );
+        assert_eq!(h.consecutive_successes, 3);
+    }
+
+    #[test]
+    fn thresholds_of_one_skip_the_intermediate_states() {
+        let t = Thresholds {
+            fail_after: 1,
+            recover_after: 1,
+        };
+        let mut h = RegionHealth::default();
+        assert_eq!(run(&mut h, "fxfx", t), ["down", "up", "down", "up"]);
+    }
+
+    #[test]
+    fn transitions_are_reported_once_with_their_time() {
+        let mut h = RegionHealth::default();
+        assert_eq!(
+            h.observe(probe(false, 1), T),
+            Some(Transition {
+                from: Verdict::Up,
+                to: Verdict::Suspect
+            })
+        );
+        assert_eq!(
+            h.observe(probe(false, 2), T),
+            Some(Transition {
+                from: Verdict::Suspect,
+                to: Verdict::Down
+            })
+        );
+        assert_eq!(
+            h.observe(probe(false, 3), T),
+            None,
+            "staying down is not a transition"
+        );
+        assert_eq!(
+            h.since,
+            Some(SystemTime::UNIX_EPOCH + Duration::from_secs(2))
+        );
+        assert_eq!(
+            h.last_probe.as_ref().unwrap().error.as_deref(),
+            Some("connection refused")
+        );
+    }
+
+    #[test]
+    fn only_up_and_suspect_serve() {
+        assert!(Verdict::Up.is_serving());
+        assert!(Verdict::Suspect.is_serving());
+        assert!(!Verdict::Down.is_serving());
+        assert!(!Verdict::Recovering.is_serving());
+    }
+}

@@ -1,0 +1,133 @@
+//! Prometheus metrics of the control plane (`GET /metrics`).
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::health::Verdict;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RegionLabel {
+    pub region: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ProbeLabel {
+    pub region: String,
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct VerdictLabel {
+    pub region: String,
+    pub verdict: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ActionLabel {
+    pub region: String,
+    pub action: String,
+}
+
+fn latency_histogram() -> Histogram {
+    // 1 ms .. ~8 s
+    Histogram::new(exponential_buckets(0.001, 2.0, 14))
+}
+
+pub struct Metrics {
+    registry: Registry,
+    pub probe_latency: Family<RegionLabel, Histogram, fn() -> Histogram>,
+    pub probes: Family<ProbeLabel, Counter>,
+    pub verdict: Family<VerdictLabel, Gauge>,
+    pub in_service: Family<RegionLabel, Gauge>,
+    pub actions: Family<ActionLabel, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("geoplan");
+        let probe_latency =
+            Family::<RegionLabel, Histogram, fn() -> Histogram>::new_with_constructor(
+                latency_histogram as fn() -> Histogram,
+            );
+        let probes = Family::<ProbeLabel, Counter>::default();
+        let verdict = Family::<VerdictLabel, Gauge>::default();
+        let in_service = Family::<RegionLabel, Gauge>::default();
+        let actions = Family::<ActionLabel, Counter>::default();
+        registry.register(
+            "probe_latency_seconds",
+            "Latency of endpoint probes",
+            probe_latency.clone(),
+        );
+        registry.register("probes", "Endpoint probes by outcome", probes.clone());
+        registry.register(
+            "region_verdict",
+            "1 for the region's current verdict",
+            verdict.clone(),
+        );
+        registry.register(
+            "region_in_service",
+            "1 while the region's switch is on",
+            in_service.clone(),
+        );
+        registry.register(
+            "actions",
+            "Switch flips by action (take-out, put-back, drain, restore)",
+            actions.clone(),
+        );
+        Metrics {
+            registry,
+            probe_latency,
+            probes,
+            verdict,
+            in_service,
+            actions,
+        }
+    }
+}
+
+impl Metrics {
+    pub fn set_verdict(&self, region: &str, current: Verdict) {
+        for v in [
+            Verdict::Up,
+            Verdict::Suspect,
+            Verdict::Down,
+            Verdict::Recovering,
+        ] {
+            let label = VerdictLabel {
+                region: region.into(),
+                verdict: v.as_str().into(),
+            };
+            self.verdict
+                .get_or_create(&label)
+                .set(i64::from(v == current));
+        }
+    }
+
+    pub fn set_in_service(&self, region: &str, on: bool) {
+        self.in_service
+            .get_or_create(&RegionLabel {
+                region: region.into(),
+            })
+            .set(i64::from(on));
+    }
+
+    pub fn count_action(&self, region: &str, action: &str) {
+        self.actions
+            .get_or_create(&ActionLabel {
+                region: region.into(),
+                action: action.into(),
+            })
+            .inc();
+    }
+
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("writing to a String cannot fail");
+        out
+    }
+}

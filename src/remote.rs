@@ -1,0 +1,158 @@
+//! The CLI side of the control plane's API: `status`, `drain`, `restore`.
+
+use serde_json::Value;
+
+use crate::api::StatusDoc;
+use crate::cli::Exit;
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(20))
+        .build()
+        .expect("a TLS backend is compiled in")
+}
+
+fn unreachable(url: &str, e: &reqwest::Error) -> Exit {
+    eprintln!(
+        "error: cannot reach the control plane at {url}: {e}\n  help: start it with `geoplan serve regions.toml`, or pass --url / GEOPLAN_URL"
+    );
+    Exit::Failure
+}
+
+/// Prints an API error body (`{"error": {"code", "message"}}`) and maps it to an exit code.
+fn api_error(status: reqwest::StatusCode, body: &str) -> Exit {
+    let v: Value = serde_json::from_str(body).unwrap_or_default();
+    let code = v["error"]["code"].as_str().unwrap_or("error");
+    let message = v["error"]["message"].as_str().unwrap_or(body);
+    eprintln!("error: {message} ({code}, HTTP {})", status.as_u16());
+    if status.is_client_error() {
+        Exit::Refused
+    } else {
+        Exit::Failure
+    }
+}
+
+pub async fn status(url: &str, json: bool) -> Exit {
+    let resp = match client().get(format!("{url}/v1/status")).send().await {
+        Ok(r) => r,
+        Err(e) => return unreachable(url, &e),
+    };
+    let code = resp.status();
+    let body = resp.text().await.unwrap_or_default();
+    if !code.is_success() {
+        return api_error(code, &body);
+    }
+    if json {
+        println!("{body}");
+        return Exit::Ok;
+    }
+    let Ok(doc) = serde_json::from_str::<StatusDoc>(&body) else {
+        eprintln!("error: the control plane at {url} sent a status this geoplan cannot read");
+        return Exit::Failure;
+    };
+    print!("{}", render_status(&doc));
+    Exit::Ok
+}
+
+/// The human form of a status document.
+pub fn render_status(doc: &StatusDoc) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let auto = if doc.auto_failover {
+        "automatic failover on"
+    } else {
+        "automatic failover OFF"
+    };
+    let _ = writeln!(out, "{} ({}), {auto}", doc.deployment, doc.pattern);
+    let _ = writeln!(
+        out,
+        "{:<16} {:<11} {:<10} {:<9} {:<14} LAST PROBE",
+        "REGION", "VERDICT", "ROUTE 53", "SWITCH", "CAUSE"
+    );
+    for r in &doc.regions {
+        let r53 = match r.route53_healthy {
+            Some(true) => "healthy",
+            Some(false) => "unhealthy",
+            None => "-",
+        };
+        let switch = if r.switch.in_service { "in" } else { "OUT" };
+        let cause = r.switch.cause.as_deref().unwrap_or("-");
+        let probe = match &r.last_probe {
+            Some(p) if p.ok => format!("ok {:.0} ms", p.latency_ms),
+            Some(p) => format!("failed: {}", p.error.as_deref().unwrap_or("?")),
+            None => "none yet".into(),
+        };
+        let _ = writeln!(
+            out,
+            "{:<16} {:<11} {:<10} {:<9} {:<14} {probe}",
+            r.name, r.verdict, r53, switch, cause
+        );
+        if let Some(reason) = r.switch.reason.as_deref().filter(|_| !r.switch.in_service) {
+            let _ = writeln!(out, "{:<16} └ {reason}", "");
+        }
+    }
+    let _ = writeln!(out, "\nROUTING");
+    for route in &doc.routing {
+        let open = if route.fail_open {
+            "  (fail-open: every candidate is unhealthy)"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "  {:<44} {:<9} → {}{open}",
+            route.name,
+            route.policy,
+            route.regions.join(", ")
+        );
+    }
+    out
+}
+
+async fn mutate(url: &str, token: Option<&str>, path: &str, body: Value) -> Exit {
+    let mut req = client().post(format!("{url}{path}")).json(&body);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let resp = match req.send().await {
+        Ok(r) => r,
+        Err(e) => return unreachable(url, &e),
+    };
+    let code = resp.status();
+    let text = resp.text().await.unwrap_or_default();
+    if !code.is_success() {
+        return api_error(code, &text);
+    }
+    let v: Value = serde_json::from_str(&text).unwrap_or_default();
+    let s = &v["switch"];
+    if s["in_service"].as_bool() == Some(true) {
+        println!("in service");
+    } else {
+        println!(
+            "out of service ({}): {}",
+            s["cause"].as_str().unwrap_or("-"),
+            s["reason"].as_str().unwrap_or("-")
+        );
+    }
+    Exit::Ok
+}
+
+pub async fn drain(url: &str, token: Option<&str>, region: &str, reason: &str) -> Exit {
+    mutate(
+        url,
+        token,
+        &format!("/v1/regions/{region}/drain"),
+        serde_json::json!({ "reason": reason }),
+    )
+    .await
+}
+
+pub async fn restore(url: &str, token: Option<&str>, region: &str) -> Exit {
+    mutate(
+        url,
+        token,
+        &format!("/v1/regions/{region}/restore"),
+        Value::Null,
+    )
+    .await
+}

@@ -1,0 +1,172 @@
+//! The geoplan-owned health checks in Route 53: found by their tags, read, and
+//! flipped. Flipping is `UpdateHealthCheck(Inverted)` — a data-plane change that moves
+//! traffic without editing records — confirmed by reading the check back.
+//! Throttling and `PriorRequestNotComplete` are retried with backoff by the SDK's
+//! standard retry policy (see `aws::sdk_config`).
+
+use std::collections::BTreeMap;
+
+use aws_sdk_route53::Client;
+use aws_sdk_route53::error::DisplayErrorContext;
+use aws_sdk_route53::types::TagResourceType;
+
+/// The three checks of one region, by id.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RegionChecks {
+    pub endpoint: String,
+    pub switch: String,
+    pub region: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SwitchError {
+    #[error("route 53 {op} failed: {message}")]
+    Api { op: &'static str, message: String },
+    #[error("switch {id} did not read back as {}", if *.inverted { "inverted" } else { "not inverted" })]
+    NotConfirmed { id: String, inverted: bool },
+    #[error(
+        "no geoplan health checks tagged geoplan:name = {0:?} in Route 53; run `geoplan apply` first"
+    )]
+    NotFound(String),
+}
+
+fn api<E: std::error::Error + 'static>(op: &'static str) -> impl FnOnce(E) -> SwitchError {
+    move |e| SwitchError::Api {
+        op,
+        message: DisplayErrorContext(&e).to_string(),
+    }
+}
+
+/// Finds the deployment's checks by their `geoplan:*` tags, per region.
+pub async fn discover(
+    client: &Client,
+    deployment: &str,
+) -> Result<BTreeMap<String, RegionChecks>, SwitchError> {
+    let mut ids = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let page = client
+            .list_health_checks()
+            .set_marker(marker.clone())
+            .max_items(1000)
+            .send()
+            .await
+            .map_err(api("ListHealthChecks"))?;
+        ids.extend(page.health_checks().iter().map(|h| h.id().to_owned()));
+        match page.next_marker() {
+            Some(m) if page.is_truncated() => marker = Some(m.to_owned()),
+            _ => break,
+        }
+    }
+    /// The checks of one region found so far: endpoint, switch, region.
+    type Partial = (Option<String>, Option<String>, Option<String>);
+    let mut found: BTreeMap<String, Partial> = BTreeMap::new();
+    for chunk in ids.chunks(10) {
+        let tags = client
+            .list_tags_for_resources()
+            .resource_type(TagResourceType::Healthcheck)
+            .set_resource_ids(Some(chunk.to_vec()))
+            .send()
+            .await
+            .map_err(api("ListTagsForResources"))?;
+        for set in tags.resource_tag_sets() {
+            let get = |k: &str| {
+                set.tags()
+                    .iter()
+                    .find(|t| t.key() == Some(k))
+                    .and_then(|t| t.value())
+                    .map(str::to_owned)
+            };
+            if get("geoplan:name").as_deref() != Some(deployment) {
+                continue;
+            }
+            let (Some(region), Some(role), Some(id)) = (
+                get("geoplan:region"),
+                get("geoplan:role"),
+                set.resource_id(),
+            ) else {
+                continue;
+            };
+            let slot = found.entry(region).or_default();
+            match role.as_str() {
+                "endpoint" => slot.0 = Some(id.to_owned()),
+                "switch" => slot.1 = Some(id.to_owned()),
+                "region" => slot.2 = Some(id.to_owned()),
+                _ => {}
+            }
+        }
+    }
+    let checks: BTreeMap<String, RegionChecks> = found
+        .into_iter()
+        .filter_map(|(r, (e, s, c))| {
+            Some((
+                r,
+                RegionChecks {
+                    endpoint: e?,
+                    switch: s?,
+                    region: c?,
+                },
+            ))
+        })
+        .collect();
+    if checks.is_empty() {
+        return Err(SwitchError::NotFound(deployment.to_owned()));
+    }
+    Ok(checks)
+}
+
+pub async fn is_inverted(client: &Client, id: &str) -> Result<bool, SwitchError> {
+    let hc = client
+        .get_health_check()
+        .health_check_id(id)
+        .send()
+        .await
+        .map_err(api("GetHealthCheck"))?;
+    Ok(hc
+        .health_check()
+        .and_then(|h| h.health_check_config())
+        .and_then(|c| c.inverted())
+        .unwrap_or(false))
+}
+
+/// Sets a switch and confirms it by reading it back.
+pub async fn set_inverted(client: &Client, id: &str, inverted: bool) -> Result<(), SwitchError> {
+    client
+        .update_health_check()
+        .health_check_id(id)
+        .inverted(inverted)
+        .send()
+        .await
+        .map_err(api("UpdateHealthCheck"))?;
+    if is_inverted(client, id).await? != inverted {
+        return Err(SwitchError::NotConfirmed {
+            id: id.to_owned(),
+            inverted,
+        });
+    }
+    Ok(())
+}
+
+/// Route 53's own view of an endpoint check: healthy when more than 18% of its
+/// checkers report success (AWS's rule). `None` when it has no observations yet.
+pub async fn route53_healthy(client: &Client, id: &str) -> Result<Option<bool>, SwitchError> {
+    let status = client
+        .get_health_check_status()
+        .health_check_id(id)
+        .send()
+        .await
+        .map_err(api("GetHealthCheckStatus"))?;
+    let obs = status.health_check_observations();
+    if obs.is_empty() {
+        return Ok(None);
+    }
+    let ok = obs
+        .iter()
+        .filter(|o| {
+            o.status_report()
+                .and_then(|r| r.status())
+                .is_some_and(|s| s.starts_with("Success"))
+        })
+        .count();
+    Ok(Some(ok as f64 / obs.len() as f64 > 0.18))
+}
