@@ -116,12 +116,50 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     cur.to_string()
 }
 
+/// How the probing loops run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Schedule {
+    pub interval: Duration,
+    pub timeout: Duration,
+    /// A failure that would make `fail_after` in a row is confirmed first.
+    pub fail_after: u32,
+    /// Parallel confirmation probes; the failure stands only if all of them fail.
+    /// Zero reports every failure as it comes.
+    pub confirm: u32,
+}
+
+/// Probes, confirming a failure that would reach the threshold: with k confirmations
+/// a random 10% loss yields a false "down" about once in 10^(k+2) probes, while a
+/// dead endpoint (refused, or hung past the timeout) fails them all at once.
+async fn probe_confirmed(
+    client: &reqwest::Client,
+    target: &Target,
+    schedule: &Schedule,
+    failures_so_far: u32,
+) -> Probe {
+    let first = probe(client, target, schedule.timeout).await;
+    if first.ok || schedule.confirm == 0 || failures_so_far + 1 < schedule.fail_after {
+        return first;
+    }
+    let confirmations = (0..schedule.confirm).map(|_| probe(client, target, schedule.timeout));
+    let results = futures_util::future::join_all(confirmations).await;
+    match results.into_iter().find(|p| p.ok) {
+        // One confirmation answered: the failure was a blip, not an outage.
+        Some(ok) => Probe {
+            at: first.at,
+            latency: ok.latency,
+            ok: true,
+            error: None,
+        },
+        None => first,
+    }
+}
+
 /// Starts one probing loop per target; each sends `(target index, probe)` until
 /// cancelled. Probes that would overlap are skipped, not queued.
 pub fn spawn(
     targets: Vec<Target>,
-    interval: Duration,
-    timeout: Duration,
+    schedule: Schedule,
     results: mpsc::Sender<(usize, Probe)>,
     cancel: CancellationToken,
 ) -> JoinSet<()> {
@@ -130,16 +168,18 @@ pub fn spawn(
     for (i, target) in targets.into_iter().enumerate() {
         let (client, results, cancel) = (client.clone(), results.clone(), cancel.clone());
         set.spawn(async move {
-            let mut tick = tokio::time::interval(interval);
+            let mut tick = tokio::time::interval(schedule.interval);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut failures = 0u32;
             loop {
                 tokio::select! {
                     _ = cancel.cancelled() => break,
                     _ = tick.tick() => {
                         let p = tokio::select! {
                             _ = cancel.cancelled() => break,
-                            p = probe(&client, &target, timeout) => p,
+                            p = probe_confirmed(&client, &target, &schedule, failures) => p,
                         };
+                        failures = if p.ok { 0 } else { failures + 1 };
                         if results.send((i, p)).await.is_err() {
                             break;
                         }
@@ -216,6 +256,72 @@ mod tests {
             "{refused:?}"
         );
         assert!(!probe(&c, &t(Protocol::Tcp, "/", closed), ms(500)).await.ok);
+    }
+
+    #[tokio::test]
+    async fn a_failure_at_the_threshold_is_confirmed_before_it_counts() {
+        // Fails the first request only.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let mut n = 0;
+            loop {
+                let (mut s, _) = listener.accept().await.unwrap();
+                n += 1;
+                let status = if n == 1 {
+                    "500 Internal Server Error"
+                } else {
+                    "200 OK"
+                };
+                let mut buf = [0u8; 512];
+                let _ = s.read(&mut buf).await;
+                let _ = s
+                    .write_all(
+                        format!(
+                            "HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                        )
+                        .as_bytes(),
+                    )
+                    .await;
+            }
+        });
+        let c = client();
+        let target = Target {
+            region: "r".into(),
+            protocol: Protocol::Http,
+            host: "127.0.0.1".into(),
+            port,
+            path: "/".into(),
+        };
+        let ms = Duration::from_millis;
+        let schedule = Schedule {
+            interval: ms(100),
+            timeout: ms(500),
+            fail_after: 2,
+            confirm: 2,
+        };
+        // One failure so far: this one would make two, so it is confirmed, and the
+        // confirmations succeed.
+        assert!(probe_confirmed(&c, &target, &schedule, 1).await.ok);
+
+        let dead = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let target = Target {
+            port: dead,
+            ..target
+        };
+        let p = probe_confirmed(&c, &target, &schedule, 1).await;
+        assert!(!p.ok, "a dead endpoint fails its confirmations too");
+        let unconfirmed = Schedule {
+            confirm: 0,
+            ..schedule
+        };
+        assert!(!probe_confirmed(&c, &target, &unconfirmed, 1).await.ok);
     }
 
     #[test]

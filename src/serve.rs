@@ -63,10 +63,15 @@ pub async fn run(
     };
 
     let (probe_tx, probe_rx) = mpsc::channel(1024);
+    let schedule = crate::probe::Schedule {
+        interval: config.monitor.probe_interval,
+        timeout: config.monitor.probe_timeout,
+        fail_after: config.monitor.fail_after,
+        confirm: config.monitor.confirm_probes,
+    };
     let mut probers = crate::probe::spawn(
         crate::probe::targets(&config),
-        config.monitor.probe_interval,
-        config.monitor.probe_timeout,
+        schedule,
         probe_tx,
         cancel.clone(),
     );

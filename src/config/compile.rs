@@ -32,6 +32,7 @@ const MONITOR_KEYS: &[&str] = &[
     "probe_timeout",
     "fail_after",
     "recover_after",
+    "confirm_probes",
     "hold_down",
     "min_in_service",
     "auto_failover",
@@ -526,6 +527,7 @@ impl Walker {
             };
         count(self, "fail_after", &mut m.fail_after, 1..=100);
         count(self, "recover_after", &mut m.recover_after, 1..=100);
+        count(self, "confirm_probes", &mut m.confirm_probes, 0..=10);
         count(self, "min_in_service", &mut m.min_in_service, 0..=64);
         if region_count > 0
             && m.min_in_service as usize > region_count

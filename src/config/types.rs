@@ -30,6 +30,8 @@ pub struct MonitorSettings {
     pub fail_after: u32,
     /// Consecutive good probes before a down region is declared up again.
     pub recover_after: u32,
+    /// Parallel probes that confirm a failure before it can take a region down.
+    pub confirm_probes: u32,
     /// Minimum time between two automatic actions on one region.
     pub hold_down: std::time::Duration,
     /// Never take the last N in-service regions out.
@@ -55,6 +57,7 @@ impl MonitorSettings {
             probe_timeout: std::time::Duration::from_millis(800),
             fail_after: 2,
             recover_after: 5,
+            confirm_probes: 3,
             hold_down: std::time::Duration::from_secs(30),
             min_in_service: 1,
             auto_failover: true,

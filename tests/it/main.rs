@@ -6,8 +6,10 @@
 //!   emulator with the real terraform binary, read back through the AWS SDK.
 //! - `bootstrap`: the hand-written remote-state module in terraform/.
 
+mod api;
 mod bootstrap;
 mod cli;
 mod emulator;
 mod golden;
+mod serve;
 mod support;

@@ -180,3 +180,55 @@ pub fn run_terraform(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (bool, 
     );
     (out.status.success(), text)
 }
+
+/// A regional endpoint the test controls: an HTTP server on 127.0.0.1 that answers
+/// 200 on every path, and can be stopped (connections refused) and started again on
+/// the same port.
+pub struct FakeRegion {
+    pub port: u16,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl FakeRegion {
+    pub async fn start_new() -> FakeRegion {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut r = FakeRegion { port, task: None };
+        r.start().await;
+        r
+    }
+
+    pub async fn start(&mut self) {
+        if self.task.is_some() {
+            return;
+        }
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_reuseaddr(true).unwrap();
+        socket.bind(([127, 0, 0, 1], self.port).into()).unwrap();
+        let listener = socket.listen(128).unwrap();
+        let app = axum::Router::new().fallback(|| async { "ok" });
+        self.task = Some(tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        }));
+    }
+
+    /// Stops accepting: the listener is closed, so probes get connection refused.
+    pub async fn stop(&mut self) {
+        if let Some(t) = self.task.take() {
+            t.abort();
+            let _ = t.await;
+        }
+    }
+}
+
+/// A free TCP port on 127.0.0.1 (bound and released; good enough for tests).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

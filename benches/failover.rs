@@ -1,0 +1,335 @@
+//! Failover benchmarks against the emulator, with the real control plane
+//! (`serve::run`) in process and real HTTP endpoints on 127.0.0.1.
+//!
+//! 1. Failover time: an endpoint stops answering (its listener closes) → how long
+//!    until its switch reads inverted in Route 53. probe_interval 1s, fail_after 2,
+//!    DRILLS drills (default 20). Reports median, p95, max.
+//! 2. False failovers: an endpoint that fails 10% of probes at random, probed every
+//!    20 ms (50× compressed time) for the equivalent of MINUTES minutes (default 25),
+//!    with and without confirmation probes. Counts failovers.
+//!
+//! Run: `cargo bench --bench failover` (needs python3 with moto, see localstack/setup.sh).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use aws_sdk_route53::types::{HealthCheckConfig, HealthCheckType, Tag, TagResourceType};
+
+struct Emulator(std::process::Child, String);
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+    }
+}
+
+fn emulator() -> Emulator {
+    let python = std::env::var("GEOPLAN_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/localstack/emulator.py");
+    let mut child = Command::new(python)
+        .args([script, "--port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("python3");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("geoplan-emulator listening on ")
+        .expect("emulator banner")
+        .to_owned();
+    Emulator(child, url)
+}
+
+/// Creates a region's three tagged checks, as the rendered Terraform would.
+async fn create_checks(r53: &aws_sdk_route53::Client, deployment: &str, region: &str, port: u16) {
+    let mut n = 0;
+    let mut create = async |config: HealthCheckConfig, role: &str| {
+        n += 1;
+        let id = r53
+            .create_health_check()
+            .caller_reference(format!("{deployment}-{region}-{role}-{n}"))
+            .health_check_config(config)
+            .send()
+            .await
+            .unwrap()
+            .health_check()
+            .unwrap()
+            .id()
+            .to_owned();
+        let tag = |k: &str, v: &str| Tag::builder().key(k).value(v).build();
+        r53.change_tags_for_resource()
+            .resource_type(TagResourceType::Healthcheck)
+            .resource_id(&id)
+            .add_tags(tag("geoplan:name", deployment))
+            .add_tags(tag("geoplan:region", region))
+            .add_tags(tag("geoplan:role", role))
+            .send()
+            .await
+            .unwrap();
+        id
+    };
+    let endpoint = create(
+        HealthCheckConfig::builder()
+            .r#type(HealthCheckType::Http)
+            .ip_address("127.0.0.1")
+            .port(port as i32)
+            .resource_path("/")
+            .build()
+            .unwrap(),
+        "endpoint",
+    )
+    .await;
+    let switch = create(
+        HealthCheckConfig::builder()
+            .r#type(HealthCheckType::Calculated)
+            .health_threshold(0)
+            .build()
+            .unwrap(),
+        "switch",
+    )
+    .await;
+    create(
+        HealthCheckConfig::builder()
+            .r#type(HealthCheckType::Calculated)
+            .health_threshold(2)
+            .child_health_checks(endpoint)
+            .child_health_checks(switch)
+            .build()
+            .unwrap(),
+        "region",
+    )
+    .await;
+}
+
+/// An endpoint that can be stopped (listener closed) and started on the same port,
+/// failing a given fraction of requests with 503 at random.
+struct Endpoint {
+    port: u16,
+    fail_per_mille: Arc<AtomicU64>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Endpoint {
+    async fn new() -> Endpoint {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut e = Endpoint {
+            port,
+            fail_per_mille: Arc::new(AtomicU64::new(0)),
+            task: None,
+        };
+        e.start();
+        e
+    }
+
+    fn start(&mut self) {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_reuseaddr(true).unwrap();
+        socket.bind(([127, 0, 0, 1], self.port).into()).unwrap();
+        let listener = socket.listen(1024).unwrap();
+        let fail = self.fail_per_mille.clone();
+        let seed = Arc::new(AtomicU64::new(0x9E37_79B9_7F4A_7C15));
+        let app = axum::Router::new().fallback(move || {
+            let (fail, seed) = (fail.clone(), seed.clone());
+            async move {
+                // xorshift64: a fresh pseudo-random draw per request.
+                let mut x = seed.load(Ordering::Relaxed);
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                seed.store(x, Ordering::Relaxed);
+                if x % 1000 < fail.load(Ordering::Relaxed) {
+                    axum::http::StatusCode::SERVICE_UNAVAILABLE
+                } else {
+                    axum::http::StatusCode::OK
+                }
+            }
+        });
+        self.task = Some(tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        }));
+    }
+
+    async fn stop(&mut self) {
+        if let Some(t) = self.task.take() {
+            t.abort();
+            let _ = t.await;
+        }
+    }
+}
+
+fn config_text(name: &str, ports: [u16; 2], monitor: &str, state: &std::path::Path) -> String {
+    format!(
+        "name = \"{name}\"\npattern = \"active-active\"\n[dns]\nzone = \"b.example.com\"\nrecord = \"api.b.example.com\"\n\
+         [[region]]\nname = \"us-east-1\"\nendpoint = \"127.0.0.1\"\n[region.health]\nprotocol = \"HTTP\"\nport = {}\n\
+         [[region]]\nname = \"eu-west-1\"\nendpoint = \"127.0.0.1\"\n[region.health]\nprotocol = \"HTTP\"\nport = {}\n\
+         [monitor]\nstate_dir = \"{}\"\n{monitor}\n",
+        ports[0],
+        ports[1],
+        state.display()
+    )
+}
+
+async fn start_serve(
+    emu: &Emulator,
+    text: &str,
+) -> (
+    tokio_util::sync::CancellationToken,
+    tokio::task::JoinHandle<()>,
+) {
+    let (config, d) = geoplan::config::compile("bench.toml", text, std::path::Path::new("/"));
+    let config = config.unwrap_or_else(|| panic!("{}", d.render(false)));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let stop = cancel.clone();
+    let options = geoplan::serve::ServeOptions {
+        endpoint_url: Some(emu.1.clone()),
+        token: None,
+    };
+    let task = tokio::spawn(async move {
+        geoplan::serve::run(
+            config,
+            listener,
+            options,
+            async move { stop.cancelled().await },
+        )
+        .await
+        .unwrap();
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    (cancel, task)
+}
+
+async fn inverted(r53: &aws_sdk_route53::Client, id: &str) -> bool {
+    let hc = r53
+        .get_health_check()
+        .health_check_id(id)
+        .send()
+        .await
+        .unwrap();
+    hc.health_check()
+        .unwrap()
+        .health_check_config()
+        .unwrap()
+        .inverted()
+        .unwrap_or(false)
+}
+
+async fn switch_id(r53: &aws_sdk_route53::Client, deployment: &str, region: &str) -> String {
+    geoplan::switches::discover(r53, deployment).await.unwrap()[region]
+        .switch
+        .clone()
+}
+
+fn pct(sorted: &[f64], q: f64) -> f64 {
+    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
+}
+
+async fn failover_drills(emu: &Emulator, r53: &aws_sdk_route53::Client, drills: usize) {
+    let state = tempfile::tempdir().unwrap();
+    let mut us = Endpoint::new().await;
+    let mut eu = Endpoint::new().await;
+    create_checks(r53, "drill", "us-east-1", us.port).await;
+    create_checks(r53, "drill", "eu-west-1", eu.port).await;
+    let monitor = "probe_interval = \"1s\"\nprobe_timeout = \"800ms\"\nfail_after = 2\nrecover_after = 2\nhold_down = \"1s\"";
+    let (cancel, task) = start_serve(
+        emu,
+        &config_text("drill", [us.port, eu.port], monitor, state.path()),
+    )
+    .await;
+    let id = switch_id(r53, "drill", "eu-west-1").await;
+    let mut times = Vec::new();
+    for i in 0..drills {
+        // Stop at a random phase of the probe interval, as a real outage would.
+        tokio::time::sleep(Duration::from_millis(1500 + (i as u64 * 379) % 1000)).await;
+        eu.stop().await;
+        let t0 = Instant::now();
+        while !inverted(r53, &id).await {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        times.push(t0.elapsed().as_secs_f64());
+        eu.start();
+        while inverted(r53, &id).await {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    cancel.cancel();
+    task.await.unwrap();
+    us.stop().await;
+    times.sort_by(f64::total_cmp);
+    println!(
+        "failover time over {drills} drills (probe_interval 1s, fail_after 2, confirm_probes 3): median {:.2} s  p95 {:.2} s  max {:.2} s  min {:.2} s",
+        pct(&times, 0.5),
+        pct(&times, 0.95),
+        times.last().unwrap(),
+        times[0]
+    );
+    println!(
+        "  (Route 53's own fastest checks: 10 s interval × 3 failures = 30 s to detect, before DNS propagation)"
+    );
+}
+
+async fn false_failovers(
+    emu: &Emulator,
+    r53: &aws_sdk_route53::Client,
+    minutes: u64,
+    confirm: u32,
+) {
+    let state = tempfile::tempdir().unwrap();
+    let name = format!("flaky{confirm}");
+    let us = Endpoint::new().await;
+    let eu = Endpoint::new().await;
+    eu.fail_per_mille.store(100, Ordering::Relaxed);
+    create_checks(r53, &name, "us-east-1", us.port).await;
+    create_checks(r53, &name, "eu-west-1", eu.port).await;
+    // 20 ms between probes stands for 1 s: 50× compressed.
+    let monitor = format!(
+        "probe_interval = \"20ms\"\nprobe_timeout = \"15ms\"\nfail_after = 2\nrecover_after = 5\nhold_down = \"0s\"\nconfirm_probes = {confirm}"
+    );
+    let (cancel, task) = start_serve(
+        emu,
+        &config_text(&name, [us.port, eu.port], &monitor, state.path()),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(minutes * 60 * 20)).await;
+    cancel.cancel();
+    task.await.unwrap();
+    let store = geoplan::store::Store::open(state.path()).unwrap();
+    let events = store.events(0, 100_000).unwrap();
+    let failovers = events.iter().filter(|e| e.kind == "failover").count();
+    let probes_failed = events
+        .iter()
+        .filter(|e| e.kind == "probe" && e.message.contains("→ suspect"))
+        .count();
+    println!(
+        "false failovers, 10% random probe failures, {minutes} min equivalent ({} probes), confirm_probes = {confirm}: {failovers} failovers ({probes_failed} suspect blips)",
+        minutes * 60
+    );
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let drills: usize = std::env::var("DRILLS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20);
+    let minutes: u64 = std::env::var("MINUTES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(25);
+    let emu = emulator();
+    let r53 = geoplan::aws::route53(Some(&emu.1)).await;
+    failover_drills(&emu, &r53, drills).await;
+    false_failovers(&emu, &r53, minutes, 3).await;
+    false_failovers(&emu, &r53, minutes, 0).await;
+}

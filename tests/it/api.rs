@@ -1,0 +1,368 @@
+//! The HTTP API through its router (no socket), plus one request against a real
+//! listening server. The controller's command loop is stood in for by a task that
+//! answers commands the way the controller does, so every HTTP path is exercised
+//! without AWS; the real controller is tested end to end in `serve`.
+
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use geoplan::api::{AppState, Deployment, Token};
+use geoplan::controller::{Command, CommandError, RegionState, Shared};
+use geoplan::failover::{Cause, Switch};
+use geoplan::health::RegionHealth;
+use geoplan::store::Store;
+use geoplan::switches::RegionChecks;
+use serde_json::Value;
+use tower::ServiceExt;
+
+struct Harness {
+    state: AppState,
+    _dir: tempfile::TempDir,
+}
+
+fn harness(token: Option<&str>) -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(dir.path()).unwrap());
+    store
+        .record(
+            SystemTime::now(),
+            Some("eu-west-1"),
+            "failover",
+            "eu-west-1 taken out of service: eu-west-1 is down",
+        )
+        .unwrap();
+    store
+        .record(SystemTime::now(), None, "start", "control plane started")
+        .unwrap();
+    let region = |name: &str, in_service: bool| RegionState {
+        name: name.into(),
+        health: RegionHealth::default(),
+        switch: if in_service {
+            Switch::in_service()
+        } else {
+            Switch {
+                in_service: false,
+                cause: Some(Cause::Automatic),
+                reason: Some("down".into()),
+                since: Some(SystemTime::now()),
+            }
+        },
+        last_action: None,
+        route53_healthy: Some(true),
+        checks: RegionChecks {
+            endpoint: format!("e-{name}"),
+            switch: format!("s-{name}"),
+            region: format!("r-{name}"),
+        },
+        last_problem: None,
+    };
+    let shared = Arc::new(Mutex::new(Shared {
+        regions: vec![region("us-east-1", true), region("eu-west-1", false)],
+        started: SystemTime::now(),
+    }));
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Command>(4);
+    tokio::spawn(async move {
+        while let Some(cmd) = rx.recv().await {
+            match cmd {
+                Command::Drain {
+                    region,
+                    reason,
+                    reply,
+                } => {
+                    let r = match region.as_str() {
+                        "us-east-1" => Err(CommandError::Refused(
+                            "draining us-east-1 would leave 0 region(s) in service".into(),
+                        )),
+                        "eu-west-1" => Ok(Switch {
+                            in_service: false,
+                            cause: Some(Cause::Manual),
+                            reason: Some(reason),
+                            since: None,
+                        }),
+                        _ => Err(CommandError::UnknownRegion(region)),
+                    };
+                    let _ = reply.send(r);
+                }
+                Command::Restore { region, reply } => {
+                    let r = if region == "nowhere-1" {
+                        Err(CommandError::UnknownRegion(region))
+                    } else {
+                        Ok(Switch::in_service())
+                    };
+                    let _ = reply.send(r);
+                }
+            }
+        }
+    });
+    let text = std::fs::read_to_string(crate::support::repo().join("examples/active-active.toml"))
+        .unwrap();
+    let (config, _) =
+        geoplan::config::compile("active-active.toml", &text, std::path::Path::new("/"));
+    let module = geoplan::model::build(&config.unwrap(), "active-active.toml", None);
+    let state = AppState {
+        shared,
+        commands: tx,
+        store,
+        metrics: Arc::new(geoplan::metrics::Metrics::default()),
+        token: token.and_then(Token::new),
+        deployment: Arc::new(Deployment {
+            name: "shop".into(),
+            pattern: "active-active",
+            automatic: true,
+            records: module.records,
+        }),
+        ready: Arc::new(AtomicBool::new(true)),
+    };
+    Harness { state, _dir: dir }
+}
+
+async fn call(
+    h: &Harness,
+    method: &str,
+    uri: &str,
+    auth: Option<&str>,
+    body: &str,
+) -> (StatusCode, String) {
+    let mut req = Request::builder().method(method).uri(uri);
+    if let Some(a) = auth {
+        req = req.header("authorization", a);
+    }
+    let resp = geoplan::api::router(h.state.clone())
+        .oneshot(req.body(Body::from(body.to_owned())).unwrap())
+        .await
+        .unwrap();
+    let status = resp.status();
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+fn json(s: &str) -> Value {
+    serde_json::from_str(s).unwrap_or_else(|e| panic!("not JSON ({e}): {s}"))
+}
+
+#[tokio::test]
+async fn status_reports_regions_switches_and_effective_routing() {
+    let h = harness(None);
+    let (code, body) = call(&h, "GET", "/v1/status", None, "").await;
+    assert_eq!(code, StatusCode::OK);
+    let doc = json(&body);
+    assert_eq!(doc["deployment"], "shop");
+    assert_eq!(doc["regions"][1]["name"], "eu-west-1");
+    assert_eq!(doc["regions"][1]["switch"]["in_service"], false);
+    assert_eq!(doc["regions"][1]["switch"]["cause"], "automatic");
+    assert_eq!(doc["routing"][0]["name"], "api.shop.example.com");
+    assert_eq!(
+        doc["routing"][0]["regions"],
+        serde_json::json!(["us-east-1"]),
+        "the region out of service gets no traffic"
+    );
+    assert_eq!(doc["routing"][0]["fail_open"], false);
+
+    let (code, body) = call(&h, "GET", "/v1/regions/eu-west-1", None, "").await;
+    assert_eq!(
+        (code, json(&body)["health_checks"]["switch"].clone()),
+        (StatusCode::OK, Value::from("s-eu-west-1"))
+    );
+    let (code, body) = call(&h, "GET", "/v1/regions/mars-1", None, "").await;
+    assert_eq!(
+        (code, json(&body)["error"]["code"].clone()),
+        (StatusCode::NOT_FOUND, Value::from("unknown_region"))
+    );
+}
+
+#[tokio::test]
+async fn events_page_with_a_cursor_and_reject_bad_queries() {
+    let h = harness(None);
+    let (code, body) = call(&h, "GET", "/v1/events?limit=1", None, "").await;
+    assert_eq!(code, StatusCode::OK);
+    let page = json(&body);
+    assert_eq!(page["events"].as_array().unwrap().len(), 1);
+    assert_eq!(page["events"][0]["kind"], "failover");
+    let next = page["next"].as_i64().unwrap();
+    let (_, body) = call(&h, "GET", &format!("/v1/events?since={next}"), None, "").await;
+    assert_eq!(json(&body)["events"][0]["kind"], "start");
+    for bad in [
+        "/v1/events?limit=0",
+        "/v1/events?limit=5000",
+        "/v1/events?since=yesterday",
+    ] {
+        let (code, body) = call(&h, "GET", bad, None, "").await;
+        assert_eq!(
+            (code, json(&body)["error"]["code"].clone()),
+            (StatusCode::BAD_REQUEST, Value::from("bad_query")),
+            "{bad}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn mutations_need_a_configured_token_and_the_right_bearer() {
+    let none = harness(None);
+    let (code, body) = call(
+        &none,
+        "POST",
+        "/v1/regions/eu-west-1/drain",
+        Some("Bearer anything"),
+        "",
+    )
+    .await;
+    assert_eq!(
+        (code, json(&body)["error"]["code"].clone()),
+        (StatusCode::FORBIDDEN, Value::from("mutations_disabled"))
+    );
+
+    let h = harness(Some("s3cret-token"));
+    for auth in [
+        None,
+        Some("Bearer wrong"),
+        Some("Basic s3cret-token"),
+        Some("Bearer s3cret-toke"),
+    ] {
+        let (code, body) = call(&h, "POST", "/v1/regions/eu-west-1/drain", auth, "").await;
+        assert_eq!(
+            (code, json(&body)["error"]["code"].clone()),
+            (StatusCode::UNAUTHORIZED, Value::from("unauthorized")),
+            "{auth:?}"
+        );
+        assert!(
+            !body.contains("s3cret"),
+            "the token never appears in a response"
+        );
+    }
+    let ok = Some("Bearer s3cret-token");
+    let (code, body) = call(
+        &h,
+        "POST",
+        "/v1/regions/eu-west-1/drain",
+        ok,
+        r#"{"reason": "maintenance"}"#,
+    )
+    .await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+    assert_eq!(json(&body)["switch"]["reason"], "maintenance");
+    let (code, body) = call(&h, "POST", "/v1/regions/us-east-1/drain", ok, "").await;
+    assert_eq!(
+        (code, json(&body)["error"]["code"].clone()),
+        (StatusCode::CONFLICT, Value::from("refused"))
+    );
+    let (code, _) = call(&h, "POST", "/v1/regions/mars-1/drain", ok, "").await;
+    assert_eq!(code, StatusCode::NOT_FOUND);
+    let (code, body) = call(
+        &h,
+        "POST",
+        "/v1/regions/eu-west-1/drain",
+        ok,
+        r#"{"reason": 5}"#,
+    )
+    .await;
+    assert_eq!(
+        (code, json(&body)["error"]["code"].clone()),
+        (StatusCode::BAD_REQUEST, Value::from("bad_body"))
+    );
+    let (code, _) = call(
+        &h,
+        "POST",
+        "/v1/regions/eu-west-1/drain",
+        ok,
+        r#"{"reasn": "typo"}"#,
+    )
+    .await;
+    assert_eq!(code, StatusCode::BAD_REQUEST, "unknown fields are rejected");
+    let (code, body) = call(&h, "POST", "/v1/regions/eu-west-1/restore", ok, "").await;
+    assert_eq!(
+        (code, json(&body)["switch"]["in_service"].clone()),
+        (StatusCode::OK, Value::from(true))
+    );
+    assert!(format!("{:?}", h.state.token).contains("redacted"));
+}
+
+#[tokio::test]
+async fn health_metrics_openapi_and_unknown_paths() {
+    let h = harness(None);
+    assert_eq!(
+        call(&h, "GET", "/healthz", None, "").await.0,
+        StatusCode::OK
+    );
+    assert_eq!(call(&h, "GET", "/readyz", None, "").await.0, StatusCode::OK);
+    h.state
+        .ready
+        .store(false, std::sync::atomic::Ordering::Release);
+    assert_eq!(
+        call(&h, "GET", "/readyz", None, "").await.0,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    h.state.metrics.set_in_service("eu-west-1", false);
+    let (code, text) = call(&h, "GET", "/metrics", None, "").await;
+    assert_eq!(code, StatusCode::OK);
+    assert!(
+        text.contains("geoplan_region_in_service{region=\"eu-west-1\"} 0"),
+        "{text}"
+    );
+    let (code, body) = call(&h, "GET", "/openapi.json", None, "").await;
+    assert_eq!(code, StatusCode::OK);
+    let doc = json(&body);
+    for path in [
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/v1/status",
+        "/v1/regions/{name}",
+        "/v1/events",
+        "/v1/regions/{name}/drain",
+        "/v1/regions/{name}/restore",
+    ] {
+        assert!(doc["paths"][path].is_object(), "OpenAPI documents {path}");
+    }
+    let (code, body) = call(&h, "GET", "/v2/nothing", None, "").await;
+    assert_eq!(
+        (code, json(&body)["error"]["code"].clone()),
+        (StatusCode::NOT_FOUND, Value::from("not_found"))
+    );
+}
+
+#[tokio::test]
+async fn a_real_server_on_port_zero_answers_and_the_cli_reads_it() {
+    let h = harness(Some("t0k"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server =
+        tokio::spawn(axum::serve(listener, geoplan::api::router(h.state.clone())).into_future());
+    let url = format!("http://{addr}");
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_geoplan"))
+        .args(["status", "--url", &url])
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.starts_with("shop (active-active), automatic failover on\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("eu-west-1        down") || text.contains("eu-west-1        up"),
+        "{text}"
+    );
+    assert!(text.contains("api.shop.example.com"), "{text}");
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_geoplan"))
+        .args(["drain", "us-east-1", "--url", &url, "--reason", "x"])
+        .env("GEOPLAN_API_TOKEN", "t0k")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(6), "a refused drain exits 6");
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("would leave 0 region(s) in service (refused, HTTP 409)")
+    );
+    server.abort();
+}

@@ -1,0 +1,336 @@
+//! `geoplan serve` end to end: the real binary against the emulator, probing local
+//! HTTP servers the test stops and starts. Covers failover, failback, the
+//! min_in_service guard, no Terraform drift after a failover, restart safety
+//! (adopting switches, keeping events), manual drain/restore, and clean shutdown.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::support::*;
+
+const TOKEN: &str = "drill-token";
+
+fn config(us: u16, eu: u16) -> String {
+    format!(
+        r#"name = "drill"
+pattern = "active-active"
+
+[dns]
+zone = "drill.example.com"
+record = "api.drill.example.com"
+
+[[region]]
+name = "us-east-1"
+endpoint = "127.0.0.1"
+[region.health]
+protocol = "HTTP"
+port = {us}
+
+[[region]]
+name = "eu-west-1"
+endpoint = "127.0.0.1"
+[region.health]
+protocol = "HTTP"
+port = {eu}
+
+[terraform]
+dir = "tf"
+
+[monitor]
+probe_interval = "200ms"
+probe_timeout = "150ms"
+fail_after = 2
+recover_after = 3
+hold_down = "1s"
+resync_interval = "2s"
+state_dir = "state"
+"#
+    )
+}
+
+struct Serve {
+    child: Child,
+    url: String,
+}
+
+impl Serve {
+    async fn start(dir: &Path, emu: &Emulator) -> Serve {
+        let port = free_port();
+        let child = Command::new(env!("CARGO_BIN_EXE_geoplan"))
+            .args([
+                "serve",
+                "regions.toml",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .current_dir(dir)
+            .env("AWS_ENDPOINT_URL", &emu.url)
+            .env("GEOPLAN_API_TOKEN", TOKEN)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start geoplan serve");
+        let serve = Serve {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(r) = client.get(format!("{}/readyz", serve.url)).send().await
+                && r.status().is_success()
+            {
+                return serve;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "geoplan serve did not become ready"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        reqwest::get(format!("{}{path}", self.url))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    async fn region(&self, name: &str) -> Value {
+        self.get(&format!("/v1/regions/{name}")).await
+    }
+
+    async fn events(&self) -> Vec<Value> {
+        self.get("/v1/events?limit=1000").await["events"]
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    fn terminate(mut self) -> std::process::ExitStatus {
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "geoplan serve did not stop within 10 s of SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn crash(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+async fn switch_inverted(emu: &Emulator, id: &str) -> bool {
+    let hc = emu
+        .route53()
+        .await
+        .get_health_check()
+        .health_check_id(id)
+        .send()
+        .await
+        .unwrap();
+    hc.health_check()
+        .unwrap()
+        .health_check_config()
+        .unwrap()
+        .inverted()
+        .unwrap_or(false)
+}
+
+/// Polls until the switch reads `inverted`; returns how long it took.
+async fn wait_switch(emu: &Emulator, id: &str, inverted: bool, within: Duration) -> Duration {
+    let started = Instant::now();
+    while switch_inverted(emu, id).await != inverted {
+        assert!(
+            started.elapsed() < within,
+            "switch {id} did not become inverted={inverted} within {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    started.elapsed()
+}
+
+fn kinds(events: &[Value]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_fails_over_and_back_safely_and_survives_restarts() {
+    let emu = Emulator::start();
+    let mut us = FakeRegion::start_new().await;
+    let mut eu = FakeRegion::start_new().await;
+    let wd = Workdir::with_text("regions.toml", &config(us.port, eu.port));
+    success(&geoplan(
+        wd.path(),
+        &["apply", "regions.toml", "--auto-approve", "--quiet"],
+        Some(&emu),
+    ));
+
+    let serve = Serve::start(wd.path(), &emu).await;
+    let eu_switch = serve.region("eu-west-1").await["health_checks"]["switch"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let us_switch = serve.region("us-east-1").await["health_checks"]["switch"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(
+        serve.region("eu-west-1").await["last_probe"]["ok"],
+        true,
+        "probing a live endpoint"
+    );
+
+    // 1. A region stops answering: its switch is inverted within the thresholds.
+    eu.stop().await;
+    let took = wait_switch(&emu, &eu_switch, true, Duration::from_secs(5)).await;
+    assert!(took < Duration::from_secs(3), "failover took {took:?}");
+    let status = serve.get("/v1/status").await;
+    assert_eq!(status["regions"][1]["verdict"], "down");
+    assert_eq!(status["regions"][1]["switch"]["in_service"], false);
+    assert_eq!(status["regions"][1]["switch"]["cause"], "automatic");
+    assert_eq!(
+        status["routing"][0]["regions"],
+        serde_json::json!(["us-east-1"])
+    );
+    assert!(kinds(&serve.events().await).contains(&"failover".to_owned()));
+
+    // 2. A failover is not drift: Terraform still sees no changes.
+    let plan: Value = serde_json::from_str(&success(&geoplan(
+        wd.path(),
+        &["plan", "regions.toml", "--json", "-q"],
+        Some(&emu),
+    )))
+    .unwrap();
+    assert_eq!(
+        plan["plan"]["totals"],
+        serde_json::json!({"add": 0, "change": 0, "destroy": 0})
+    );
+
+    // 3. It answers again: after recover_after good probes (and the hold-down) it is put back.
+    eu.start().await;
+    wait_switch(&emu, &eu_switch, false, Duration::from_secs(10)).await;
+    assert!(kinds(&serve.events().await).contains(&"failback".to_owned()));
+
+    // 4. Everything fails: one region is taken out, the last one never is.
+    tokio::time::sleep(Duration::from_millis(1200)).await; // past the hold-down
+    us.stop().await;
+    eu.stop().await;
+    let deadline = Instant::now() + Duration::from_secs(8);
+    while !(switch_inverted(&emu, &us_switch).await || switch_inverted(&emu, &eu_switch).await) {
+        assert!(Instant::now() < deadline, "no region was taken out");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let out = [
+        switch_inverted(&emu, &us_switch).await,
+        switch_inverted(&emu, &eu_switch).await,
+    ];
+    assert_eq!(
+        out.iter().filter(|o| **o).count(),
+        1,
+        "exactly one region out, the last kept in: {out:?}"
+    );
+    let events = serve.events().await;
+    let refusals: Vec<&Value> = events.iter().filter(|e| e["kind"] == "refused").collect();
+    assert_eq!(
+        refusals.len(),
+        1,
+        "the refusal is reported once, not on every probe: {events:#?}"
+    );
+    assert!(
+        refusals[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("below min_in_service = 1")
+    );
+
+    // 5. A crash mid-way loses nothing: the restarted control plane adopts the switch
+    // states (and their causes) and keeps every event.
+    let before = serve.events().await;
+    serve.crash();
+    let serve = Serve::start(wd.path(), &emu).await;
+    let after = serve.events().await;
+    assert_eq!(
+        &after[..before.len()],
+        &before[..],
+        "every event survives the crash"
+    );
+    assert_eq!(after.last().unwrap()["kind"], "start");
+    let out_region = if out[0] { "us-east-1" } else { "eu-west-1" };
+    assert_eq!(
+        serve.region(out_region).await["switch"]["cause"],
+        "automatic",
+        "the cause is remembered"
+    );
+
+    // Endpoints come back: the adopted automatic failover is undone.
+    us.start().await;
+    eu.start().await;
+    let out_switch = if out[0] { &us_switch } else { &eu_switch };
+    wait_switch(&emu, out_switch, false, Duration::from_secs(10)).await;
+
+    // 6. Manual drain and restore through the CLI, with the token.
+    let cli = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_geoplan"))
+            .args(args)
+            .env("GEOPLAN_URL", &serve.url)
+            .env("GEOPLAN_API_TOKEN", TOKEN)
+            .output()
+            .unwrap()
+    };
+    let out = cli(&["drain", "eu-west-1", "--reason", "maintenance"]);
+    assert_eq!(
+        stdout(&out),
+        "out of service (manual): maintenance\n",
+        "{}",
+        stderr(&out)
+    );
+    assert!(switch_inverted(&emu, &eu_switch).await);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        switch_inverted(&emu, &eu_switch).await,
+        "a manual drain is never undone automatically"
+    );
+    let refused = cli(&["drain", "us-east-1"]);
+    assert_eq!(
+        refused.status.code(),
+        Some(6),
+        "draining the last region in service is refused"
+    );
+    let out = cli(&["restore", "eu-west-1"]);
+    assert_eq!(stdout(&out), "in service\n");
+    assert!(!switch_inverted(&emu, &eu_switch).await);
+    let status = cli(&["status"]);
+    assert!(
+        stdout(&status).contains("eu-west-1        up"),
+        "{}",
+        stdout(&status)
+    );
+
+    // 7. SIGTERM: a clean, prompt shutdown.
+    let code = serve.terminate();
+    assert!(code.success(), "{code:?}");
+}
