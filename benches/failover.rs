@@ -329,7 +329,9 @@ async fn main() {
         .unwrap_or(25);
     let emu = emulator();
     let r53 = geoplan::aws::route53(Some(&emu.1)).await;
-    failover_drills(&emu, &r53, drills).await;
+    if drills > 0 {
+        failover_drills(&emu, &r53, drills).await;
+    }
     false_failovers(&emu, &r53, minutes, 3).await;
     false_failovers(&emu, &r53, minutes, 0).await;
 }

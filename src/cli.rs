@@ -115,6 +115,11 @@ struct RemoteArgs {
 
 #[derive(Debug, Args)]
 struct StatusArgs {
+    /// Read AWS directly for this config instead of asking a control plane
+    config: Option<PathBuf>,
+    /// AWS endpoint of a local emulator (with CONFIG)
+    #[arg(long, env = "AWS_ENDPOINT_URL", value_name = "URL")]
+    endpoint_url: Option<String>,
     #[command(flatten)]
     remote: RemoteArgs,
     /// Print the status document as JSON
@@ -197,7 +202,21 @@ async fn run(cli: Cli) -> Exit {
         Command::Apply(args) => apply(args, Operation::Apply).await,
         Command::Destroy(args) => apply(args, Operation::Destroy).await,
         Command::Serve(args) => serve(args).await,
-        Command::Status(args) => crate::remote::status(&args.remote.url, args.json).await,
+        Command::Status(args) => match &args.config {
+            Some(path) => {
+                let loaded = match config::load(path) {
+                    Ok(l) => l,
+                    Err(e) => return report_error(&DeployError::Config(e)),
+                };
+                let endpoint = args
+                    .endpoint_url
+                    .clone()
+                    .filter(|s| !s.is_empty())
+                    .or_else(|| loaded.config.aws.endpoint_url.clone());
+                crate::remote::status_direct(&loaded.config, endpoint.as_deref(), args.json).await
+            }
+            None => crate::remote::status(&args.remote.url, args.json).await,
+        },
         Command::Drain {
             region,
             reason,

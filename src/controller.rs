@@ -121,10 +121,15 @@ impl Controller {
             let stored = store.load_switch(&r.name)?;
             let (switch, last_action) = adopt(&store, &r.name, inverted, stored, now)?;
             metrics.set_in_service(&r.name, switch.in_service);
-            metrics.set_verdict(&r.name, Verdict::Up);
+            let health = if switch.in_service {
+                RegionHealth::default()
+            } else {
+                RegionHealth::starting_down()
+            };
+            metrics.set_verdict(&r.name, health.verdict);
             regions.push(RegionState {
                 name: r.name.clone(),
-                health: RegionHealth::default(),
+                health,
                 switch,
                 last_action,
                 route53_healthy: None,
@@ -589,4 +594,59 @@ fn adopt(
         )?;
     }
     Ok((switch, last_action))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(pattern: &str, monitor: &str) -> Config {
+        let text = format!(
+            "name = \"t\"\npattern = \"{pattern}\"\n[dns]\nzone = \"example.com\"\nrecord = \"api.example.com\"\n\
+             [[region]]\nname = \"us-east-1\"\nendpoint = \"192.0.2.1\"\n[[region]]\nname = \"eu-west-1\"\nendpoint = \"192.0.2.2\"\n[monitor]\n{monitor}\n"
+        );
+        let (c, d) = crate::config::compile("t.toml", &text, std::path::Path::new("/"));
+        c.unwrap_or_else(|| panic!("{}", d.render(false)))
+    }
+
+    #[test]
+    fn partitioned_deployments_fail_over_only_when_allowed() {
+        assert!(policy_of(&config("active-active", "")).automatic);
+        assert!(!policy_of(&config("partitioned", "")).automatic);
+        assert!(policy_of(&config("partitioned", "partitioned_failover = true")).automatic);
+        assert!(!policy_of(&config("active-active", "auto_failover = false")).automatic);
+    }
+
+    #[test]
+    fn adoption_keeps_known_causes_and_treats_unknown_ones_as_manual() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let now = SystemTime::now();
+        let auto = StoredSwitch {
+            switch: Switch {
+                in_service: false,
+                cause: Some(Cause::Automatic),
+                reason: Some("down".into()),
+                since: Some(now),
+            },
+            last_action: Some(now),
+        };
+        let (s, last) = adopt(&store, "a", true, Some(auto.clone()), now).unwrap();
+        assert_eq!((s.cause, last), (Some(Cause::Automatic), Some(now)));
+        let (s, _) = adopt(&store, "b", true, None, now).unwrap();
+        assert_eq!(
+            s.cause,
+            Some(Cause::Manual),
+            "found off with no record: never undone automatically"
+        );
+        let (s, _) = adopt(&store, "a", false, Some(auto), now).unwrap();
+        assert!(s.in_service, "Route 53 is the truth for in/out");
+        let kinds: Vec<String> = store
+            .events(0, 10)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.kind)
+            .collect();
+        assert_eq!(kinds, ["adopted", "adopted"], "each surprise is recorded");
+    }
 }

@@ -85,6 +85,15 @@ impl Default for RegionHealth {
 }
 
 impl RegionHealth {
+    /// For a region found out of service: it must earn `recover_after` good probes
+    /// before it counts as up, so a restart never puts back an unprobed region.
+    pub fn starting_down() -> Self {
+        RegionHealth {
+            verdict: Verdict::Down,
+            ..RegionHealth::default()
+        }
+    }
+
     /// Folds one probe in; returns the transition if the verdict changed.
     pub fn observe(&mut self, probe: Probe, t: Thresholds) -> Option<Transition> {
         let from = self.verdict;
@@ -233,6 +242,12 @@ mod tests {
             h.last_probe.as_ref().unwrap().error.as_deref(),
             Some("connection refused")
         );
+    }
+
+    #[test]
+    fn a_region_starting_down_must_earn_its_way_back() {
+        let mut h = RegionHealth::starting_down();
+        assert_eq!(run(&mut h, "xxx", T), ["recovering", "recovering", "up"]);
     }
 
     #[test]

@@ -54,6 +54,102 @@ pub async fn status(url: &str, json: bool) -> Exit {
     Exit::Ok
 }
 
+/// Status read from AWS directly: every switch and Route 53's endpoint statuses, with
+/// the causes the local store remembers. No probe data: only a control plane probes.
+pub async fn status_direct(
+    config: &crate::config::Config,
+    endpoint_url: Option<&str>,
+    json: bool,
+) -> Exit {
+    use crate::api::{RegionDoc, SwitchDoc};
+    let r53 = crate::aws::route53(endpoint_url).await;
+    let checks = match crate::switches::discover(&r53, &config.name).await {
+        Ok(c) => c,
+        Err(e) => {
+            crate::cli::print_chain(&e);
+            return Exit::Failure;
+        }
+    };
+    let store_file = config.monitor.state_dir.join("geoplan.sqlite3");
+    let store = if store_file.exists() {
+        crate::store::Store::open(&config.monitor.state_dir).ok()
+    } else {
+        None
+    };
+    let mut regions = Vec::new();
+    for r in &config.regions {
+        let Some(ids) = checks.get(&r.name) else {
+            eprintln!(
+                "error: region {} has no geoplan health checks in Route 53; run `geoplan apply`",
+                r.name
+            );
+            return Exit::Failure;
+        };
+        let read = async {
+            let inverted = crate::switches::is_inverted(&r53, &ids.switch).await?;
+            let healthy = crate::switches::route53_healthy(&r53, &ids.endpoint).await?;
+            Ok::<_, crate::switches::SwitchError>((inverted, healthy))
+        };
+        let (inverted, route53_healthy) = match read.await {
+            Ok(v) => v,
+            Err(e) => {
+                crate::cli::print_chain(&e);
+                return Exit::Failure;
+            }
+        };
+        let stored = store
+            .as_ref()
+            .and_then(|s| s.load_switch(&r.name).ok().flatten())
+            .filter(|s| s.switch.in_service != inverted);
+        let switch = match stored {
+            Some(s) => s.switch,
+            None if inverted => crate::failover::Switch {
+                in_service: false,
+                cause: None,
+                reason: Some("cause unknown (no local store)".into()),
+                since: None,
+            },
+            None => crate::failover::Switch::in_service(),
+        };
+        regions.push(RegionDoc {
+            name: r.name.clone(),
+            verdict: "-".into(),
+            verdict_since: None,
+            consecutive_failures: 0,
+            consecutive_successes: 0,
+            last_probe: None,
+            route53_healthy,
+            switch: SwitchDoc::from(&switch),
+            health_checks: ids.clone(),
+        });
+    }
+    let module = crate::model::build(config, "regions.toml", None);
+    let healthy = |name: &str| {
+        regions
+            .iter()
+            .any(|r| r.name == name && r.switch.in_service && r.route53_healthy != Some(false))
+    };
+    let routing = crate::routing::effective(&module.records, &healthy);
+    let doc = StatusDoc {
+        deployment: config.name.clone(),
+        pattern: config.pattern.as_str().into(),
+        auto_failover: false,
+        started_at: None,
+        regions,
+        routing,
+    };
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&doc).expect("serialisable")
+        );
+    } else {
+        println!("(read from AWS directly; no control plane: no probe data)");
+        print!("{}", render_status(&doc));
+    }
+    Exit::Ok
+}
+
 /// The human form of a status document.
 pub fn render_status(doc: &StatusDoc) -> String {
     use std::fmt::Write;

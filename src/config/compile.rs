@@ -500,8 +500,8 @@ impl Walker {
                 }
             };
         let ms = std::time::Duration::from_millis;
-        dur(self, "probe_interval", &mut m.probe_interval, ms(100));
-        dur(self, "probe_timeout", &mut m.probe_timeout, ms(10));
+        dur(self, "probe_interval", &mut m.probe_interval, ms(10));
+        dur(self, "probe_timeout", &mut m.probe_timeout, ms(5));
         dur(self, "hold_down", &mut m.hold_down, ms(0));
         dur(self, "resync_interval", &mut m.resync_interval, ms(1000));
         if m.probe_timeout > m.probe_interval

@@ -289,7 +289,6 @@ async fn serve_fails_over_and_back_safely_and_survives_restarts() {
     // Endpoints come back: the adopted automatic failover is undone.
     us.start().await;
     eu.start().await;
-    let out_switch = if out[0] { &us_switch } else { &eu_switch };
     wait_switch(&emu, out_switch, false, Duration::from_secs(10)).await;
 
     // 6. Manual drain and restore through the CLI, with the token.
@@ -313,6 +312,17 @@ async fn serve_fails_over_and_back_safely_and_survives_restarts() {
     assert!(
         switch_inverted(&emu, &eu_switch).await,
         "a manual drain is never undone automatically"
+    );
+    // Without a control plane, status reads AWS (and the local store) directly.
+    let direct = geoplan(wd.path(), &["status", "regions.toml"], Some(&emu));
+    let text = success(&direct);
+    assert!(
+        text.contains("eu-west-1        -           healthy    OUT       manual"),
+        "{text}"
+    );
+    assert!(
+        text.contains("api.drill.example.com                        latency   → us-east-1\n"),
+        "{text}"
     );
     let refused = cli(&["drain", "us-east-1"]);
     assert_eq!(
