@@ -285,6 +285,13 @@ async fn serve_fails_over_and_back_safely_and_survives_restarts() {
         "automatic",
         "the cause is remembered"
     );
+    let out_switch = if out[0] { &us_switch } else { &eu_switch };
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(
+        switch_inverted(&emu, out_switch).await,
+        "a restart does not put back a region it has not seen recover"
+    );
+    assert!(!kinds(&serve.events().await[after.len()..]).contains(&"failback".to_owned()));
 
     // Endpoints come back: the adopted automatic failover is undone.
     us.start().await;
