@@ -117,6 +117,7 @@ async fn main() {
     while probers.join_next().await.is_some() {}
     let (ok, failed, latency) = counter.await.unwrap();
     let _ = server.kill();
+    let _ = server.wait();
     let total = ok + failed;
     println!(
         "{targets_n} targets every 1 s for {seconds} s (+5 s warm-up): CPU {:.1}% of one core, peak RSS {:.1} MB, {:.0} probes/s, {failed} failed of {total}, mean latency {:.2} ms",
