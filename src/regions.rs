@@ -41,6 +41,55 @@ pub const REGIONS: &[&str] = &[
     "us-west-2",
 ];
 
+/// Billing short codes (the prefix of usage types such as `USE1-EU-AWS-Out-Bytes`),
+/// from AWS's "Region billing codes" table. eu-west-1 is `EU`; a usage type with no
+/// prefix is us-east-1.
+pub const BILLING_CODES: &[(&str, &str)] = &[
+    ("AFS1", "af-south-1"),
+    ("APE1", "ap-east-1"),
+    ("APE2", "ap-east-2"),
+    ("APN1", "ap-northeast-1"),
+    ("APN2", "ap-northeast-2"),
+    ("APN3", "ap-northeast-3"),
+    ("APS1", "ap-southeast-1"),
+    ("APS2", "ap-southeast-2"),
+    ("APS3", "ap-south-1"),
+    ("APS4", "ap-southeast-3"),
+    ("APS5", "ap-south-2"),
+    ("APS6", "ap-southeast-4"),
+    ("APS7", "ap-southeast-5"),
+    ("APS8", "ap-southeast-6"),
+    ("APS9", "ap-southeast-7"),
+    ("CAN1", "ca-central-1"),
+    ("CAN2", "ca-west-1"),
+    ("EU", "eu-west-1"),
+    ("EUC1", "eu-central-1"),
+    ("EUC2", "eu-central-2"),
+    ("EUN1", "eu-north-1"),
+    ("EUS1", "eu-south-1"),
+    ("EUS2", "eu-south-2"),
+    ("EUW1", "eu-west-1"),
+    ("EUW2", "eu-west-2"),
+    ("EUW3", "eu-west-3"),
+    ("ILC1", "il-central-1"),
+    ("MEC1", "me-central-1"),
+    ("MES1", "me-south-1"),
+    ("MXC1", "mx-central-1"),
+    ("SAE1", "sa-east-1"),
+    ("USE1", "us-east-1"),
+    ("USE2", "us-east-2"),
+    ("USW1", "us-west-1"),
+    ("USW2", "us-west-2"),
+];
+
+/// The region a billing code stands for.
+pub fn from_billing_code(code: &str) -> Option<&'static str> {
+    BILLING_CODES
+        .iter()
+        .find(|(c, _)| *c == code)
+        .map(|(_, r)| *r)
+}
+
 /// Route 53's API (and so every record change) is served from us-east-1.
 pub const ROUTE53_CONTROL_REGION: &str = "us-east-1";
 
@@ -63,6 +112,22 @@ mod tests {
         sorted.sort_unstable();
         sorted.dedup();
         assert_eq!(sorted, REGIONS);
+    }
+
+    #[test]
+    fn every_region_has_a_billing_code_and_every_code_a_known_region() {
+        for region in REGIONS {
+            assert!(
+                BILLING_CODES.iter().any(|(_, r)| r == region),
+                "{region} has no billing code"
+            );
+        }
+        for (code, region) in BILLING_CODES {
+            assert!(is_known(region), "{code} maps to unknown {region}");
+        }
+        assert_eq!(from_billing_code("EU"), Some("eu-west-1"));
+        assert_eq!(from_billing_code("APS3"), Some("ap-south-1"));
+        assert_eq!(from_billing_code("XXX1"), None);
     }
 
     #[test]
