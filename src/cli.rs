@@ -70,6 +70,8 @@ enum Command {
     Apply(ApplyArgs),
     /// Plan the destruction of everything the config created, ask, then apply it
     Destroy(ApplyArgs),
+    /// Cross-region transfer spend per region pair, against the budget
+    Cost(CostArgs),
     /// Run the control plane: probe regions, fail over and back, serve the API
     Serve(ServeArgs),
     /// Show a running control plane's view of every region and record
@@ -89,6 +91,24 @@ enum Command {
         #[command(flatten)]
         remote: RemoteArgs,
     },
+}
+
+#[derive(Debug, Args)]
+struct CostArgs {
+    /// The deployment config
+    config: PathBuf,
+    /// The month, YYYY-MM (default: this month)
+    #[arg(long)]
+    month: Option<String>,
+    /// Read Cost and Usage Report files (a file or a directory of *.csv / *.csv.gz) instead of Cost Explorer
+    #[arg(long, value_name = "PATH")]
+    cur: Option<PathBuf>,
+    /// Print the report as JSON
+    #[arg(long)]
+    json: bool,
+    /// AWS endpoint of a local emulator
+    #[arg(long, env = "AWS_ENDPOINT_URL", value_name = "URL")]
+    endpoint_url: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -201,6 +221,7 @@ async fn run(cli: Cli) -> Exit {
         Command::Plan(args) => plan(args).await,
         Command::Apply(args) => apply(args, Operation::Apply).await,
         Command::Destroy(args) => apply(args, Operation::Destroy).await,
+        Command::Cost(args) => cost(args).await,
         Command::Serve(args) => serve(args).await,
         Command::Status(args) => match &args.config {
             Some(path) => {
@@ -224,6 +245,54 @@ async fn run(cli: Cli) -> Exit {
         } => crate::remote::drain(&remote.url, remote.token.as_deref(), &region, &reason).await,
         Command::Restore { region, remote } => {
             crate::remote::restore(&remote.url, remote.token.as_deref(), &region).await
+        }
+    }
+}
+
+async fn cost(args: CostArgs) -> Exit {
+    let loaded = match config::load(&args.config) {
+        Ok(l) => l,
+        Err(e) => return report_error(&DeployError::Config(e)),
+    };
+    print_diagnostics(&loaded.diagnostics);
+    let now = std::time::SystemTime::now();
+    let month = match args
+        .month
+        .as_deref()
+        .map(str::parse::<crate::cost::budget::Month>)
+    {
+        Some(Ok(m)) => m,
+        Some(Err(e)) => {
+            eprintln!("error: --month {e}");
+            return Exit::Usage;
+        }
+        None => crate::cost::budget::civil(now).0,
+    };
+    let report = match &args.cur {
+        Some(path) => crate::cost::from_cur(&loaded.config, path, month, now),
+        None => {
+            let endpoint = args
+                .endpoint_url
+                .filter(|s| !s.is_empty())
+                .or_else(|| loaded.config.aws.endpoint_url.clone());
+            crate::cost::from_explorer(&loaded.config, endpoint.as_deref(), month, now).await
+        }
+    };
+    match report {
+        Ok(r) if args.json => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&r).expect("serialisable")
+            );
+            Exit::Ok
+        }
+        Ok(r) => {
+            print!("{}", crate::cost::render(&r));
+            Exit::Ok
+        }
+        Err(e) => {
+            print_chain(&e);
+            Exit::Failure
         }
     }
 }
@@ -408,6 +477,8 @@ struct RunReport<'a> {
     module_dir: String,
     plan: &'a PlanSummary,
     applied: bool,
+    /// The expected monthly cost of the replication this config creates.
+    estimate: crate::cost::estimate::Estimate,
     /// Seconds spent in terraform, per step, and in all.
     terraform_seconds: Vec<(String, f64)>,
     total_seconds: f64,
@@ -566,6 +637,7 @@ fn print_outcome(
             module_dir: prepared.module_dir.display().to_string(),
             plan: summary,
             applied,
+            estimate: crate::cost::estimate::estimate(&prepared.config),
             terraform_seconds: timings.steps.clone(),
             total_seconds: started.elapsed().as_secs_f64(),
         };
@@ -597,6 +669,10 @@ fn print_outcome(
         );
     } else {
         print_plan(summary);
+        print!(
+            "{}",
+            crate::cost::render_estimate(&crate::cost::estimate::estimate(&prepared.config))
+        );
     }
 }
 

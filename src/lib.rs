@@ -7,6 +7,7 @@ pub mod aws;
 pub mod cli;
 pub mod config;
 pub mod controller;
+pub mod cost;
 pub mod deploy;
 pub mod diagnostic;
 pub mod failover;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// `[a-z0-9-]`, 1..32 characters; prefixes resource names and tags.
     pub name: String,
@@ -18,6 +18,21 @@ pub struct Config {
     pub terraform: TerraformSettings,
     pub aws: AwsSettings,
     pub monitor: MonitorSettings,
+    /// `[cost]`; `None` when the section is absent.
+    pub cost: Option<CostSettings>,
+}
+
+/// `[cost]`: the transfer budget and how it is watched.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CostSettings {
+    pub monthly_budget_usd: f64,
+    /// Fractions of the budget that raise an alert, ascending.
+    pub alert_at: Vec<f64>,
+    pub webhook: Option<String>,
+    /// How often the control plane asks Cost Explorer ($0.01 a call).
+    pub poll: std::time::Duration,
+    /// USD per GB overrides, per (from, to).
+    pub price_per_gb: std::collections::BTreeMap<(String, String), f64>,
 }
 
 /// `[monitor]`: the control plane's probing and failover policy.
@@ -180,7 +195,7 @@ pub struct HealthCheck {
     pub failure_threshold: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Table {
     pub name: String,
     pub partition_key: Key,
@@ -191,6 +206,10 @@ pub struct Table {
     pub regions: Vec<String>,
     pub point_in_time_recovery: bool,
     pub deletion_protection: bool,
+    /// For estimates only: the table's total write rate.
+    pub writes_per_second: Option<f64>,
+    /// For estimates only: the average item size in KB.
+    pub avg_item_kb: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

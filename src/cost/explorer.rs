@@ -1,0 +1,87 @@
+//! Cost Explorer: the month's cost and usage, daily, grouped by usage type, every page
+//! followed. Each call costs $0.01, so calls are counted and reported.
+
+use aws_sdk_costexplorer::Client;
+use aws_sdk_costexplorer::error::DisplayErrorContext;
+use aws_sdk_costexplorer::types::{
+    DateInterval, Granularity, GroupDefinition, GroupDefinitionType,
+};
+
+use super::budget::Month;
+use super::matrix::Line;
+
+#[derive(Debug, thiserror::Error)]
+#[error("cost explorer GetCostAndUsage failed: {0}")]
+pub struct ExplorerError(String);
+
+pub async fn client(endpoint_url: Option<&str>) -> Client {
+    // Cost Explorer is a global service answered from us-east-1.
+    Client::new(&crate::aws::sdk_config("us-east-1", endpoint_url).await)
+}
+
+/// The month's usage lines (one per usage type per day) and the number of calls made.
+/// `today` (`YYYY-MM-DD`) bounds the period: Cost Explorer has no data for the future.
+pub async fn month_lines(
+    client: &Client,
+    month: Month,
+    today: &str,
+) -> Result<(Vec<Line>, u32), ExplorerError> {
+    let start = month.date(1);
+    let next = month.next().date(1);
+    let end = if today > start.as_str() && today < next.as_str() {
+        today.to_owned()
+    } else {
+        next
+    };
+    let period = DateInterval::builder()
+        .start(&start)
+        .end(&end)
+        .build()
+        .map_err(|e| ExplorerError(e.to_string()))?;
+    let group = GroupDefinition::builder()
+        .r#type(GroupDefinitionType::Dimension)
+        .key("USAGE_TYPE")
+        .build();
+    let mut lines = Vec::new();
+    let mut calls = 0;
+    let mut token: Option<String> = None;
+    loop {
+        let resp = client
+            .get_cost_and_usage()
+            .time_period(period.clone())
+            .granularity(Granularity::Daily)
+            .metrics("UnblendedCost")
+            .metrics("UsageQuantity")
+            .group_by(group.clone())
+            .set_next_page_token(token.clone())
+            .send()
+            .await
+            .map_err(|e| ExplorerError(DisplayErrorContext(&e).to_string()))?;
+        calls += 1;
+        for day in resp.results_by_time() {
+            for g in day.groups() {
+                let Some(usage_type) = g.keys().first() else {
+                    continue;
+                };
+                let metric = |name: &str| {
+                    g.metrics()
+                        .and_then(|m| m.get(name))
+                        .and_then(|v| v.amount())
+                        .and_then(|a| a.parse::<f64>().ok())
+                        .unwrap_or(0.0)
+                };
+                lines.push(Line {
+                    usage_type: usage_type.clone(),
+                    quantity: metric("UsageQuantity"),
+                    usd: metric("UnblendedCost"),
+                    resource: None,
+                });
+            }
+        }
+        match resp.next_page_token() {
+            Some(t) if !t.is_empty() => token = Some(t.to_owned()),
+            _ => break,
+        }
+    }
+    Ok((lines, calls))
+}

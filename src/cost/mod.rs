@@ -1,0 +1,243 @@
+//! Cross-region transfer spend: per region pair, against a budget, from Cost Explorer
+//! or from Cost and Usage Report files, and estimated before apply.
+
+pub mod budget;
+pub mod cur;
+pub mod estimate;
+pub mod explorer;
+pub mod matrix;
+pub mod prices;
+pub mod usage;
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+use budget::{BudgetState, Month};
+use matrix::Matrix;
+
+use crate::config::Config;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CostError {
+    #[error(transparent)]
+    Explorer(#[from] explorer::ExplorerError),
+    #[error(transparent)]
+    Cur(#[from] cur::CurError),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CostReport {
+    /// `cost-explorer` or `cur`.
+    pub source: &'static str,
+    pub month: Month,
+    /// Cost Explorer calls made ($0.01 each).
+    pub calls: Option<u32>,
+    /// CUR rows read.
+    pub rows: Option<u64>,
+    pub matrix: Matrix,
+    pub budget: Option<BudgetState>,
+}
+
+fn regions(config: &Config) -> Vec<String> {
+    config.regions.iter().map(|r| r.name.clone()).collect()
+}
+
+fn budget_of(config: &Config, month: Month, m: &Matrix, now: SystemTime) -> Option<BudgetState> {
+    config.cost.as_ref().map(|c| {
+        budget::state(
+            month,
+            m.budgeted_usd(),
+            c.monthly_budget_usd,
+            &c.alert_at,
+            now,
+        )
+    })
+}
+
+pub async fn from_explorer(
+    config: &Config,
+    endpoint_url: Option<&str>,
+    month: Month,
+    now: SystemTime,
+) -> Result<CostReport, CostError> {
+    let client = explorer::client(endpoint_url).await;
+    let (today_month, elapsed) = budget::civil(now);
+    let today = today_month.date(elapsed as u32 + 1);
+    let (lines, calls) = explorer::month_lines(&client, month, &today).await?;
+    let matrix = matrix::aggregate(lines, &regions(config));
+    Ok(CostReport {
+        source: "cost-explorer",
+        month,
+        calls: Some(calls),
+        rows: None,
+        budget: budget_of(config, month, &matrix, now),
+        matrix,
+    })
+}
+
+pub fn from_cur(
+    config: &Config,
+    path: &Path,
+    month: Month,
+    now: SystemTime,
+) -> Result<CostReport, CostError> {
+    let totals = cur::read(path, Some(&month.to_string()))?;
+    let rows = totals.rows;
+    let matrix = matrix::aggregate(totals.into_lines(), &regions(config));
+    Ok(CostReport {
+        source: "cur",
+        month,
+        calls: None,
+        rows: Some(rows),
+        budget: budget_of(config, month, &matrix, now),
+        matrix,
+    })
+}
+
+fn usd(x: f64) -> String {
+    format!("${x:.2}")
+}
+
+/// The human form of a cost report.
+pub fn render(r: &CostReport) -> String {
+    let mut out = String::new();
+    let m = &r.matrix;
+    let source = match (r.source, r.calls, r.rows) {
+        (_, Some(calls), _) => format!(
+            "Cost Explorer, {calls} call{} (${:.2})",
+            if calls == 1 { "" } else { "s" },
+            calls as f64 * 0.01
+        ),
+        (_, _, Some(rows)) => format!("CUR files, {rows} rows"),
+        _ => r.source.to_owned(),
+    };
+    let _ = writeln!(out, "Cross-region transfer, {} (from {source})", r.month);
+    let mut cols: Vec<String> = m.regions.clone();
+    if m.pairs
+        .iter()
+        .any(|p| p.to == matrix::OTHER || p.from == matrix::OTHER)
+    {
+        cols.push(matrix::OTHER.into());
+    }
+    let w = cols.iter().map(String::len).max().unwrap_or(5).max(16);
+    let _ = write!(out, "  {:<w$}", "from \\ to");
+    for c in &cols {
+        let _ = write!(out, " {c:>w$}");
+    }
+    let _ = writeln!(out);
+    for from in &cols {
+        let _ = write!(out, "  {from:<w$}");
+        for to in &cols {
+            let cell = match m.pair(from, to) {
+                Some(p) => format!("{:.1} GB {}", p.gb, usd(p.usd)),
+                None if from == to => "-".into(),
+                None => "0".into(),
+            };
+            let _ = write!(out, " {cell:>w$}");
+        }
+        let _ = writeln!(out);
+    }
+    let _ = writeln!(out, "  inter-region transfer {}", usd(m.transfer_usd));
+    if !m.replicated_writes.is_empty() {
+        let per: Vec<String> = m
+            .replicated_writes
+            .iter()
+            .map(|(r, c)| format!("{r} {}", usd(c.usd)))
+            .collect();
+        let _ = writeln!(
+            out,
+            "  replicated writes     {} ({})",
+            usd(m.replication_usd),
+            per.join(", ")
+        );
+        for (t, u) in &m.replicated_writes_by_table {
+            let _ = writeln!(out, "    table {t}: {}", usd(*u));
+        }
+    }
+    if !m.cross_az.is_empty() {
+        let per: Vec<String> = m
+            .cross_az
+            .iter()
+            .map(|(r, c)| format!("{r} {}", usd(c.usd)))
+            .collect();
+        let _ = writeln!(out, "  cross-AZ (not budgeted) {}", per.join(", "));
+    }
+    for u in &m.unknown {
+        let _ = writeln!(
+            out,
+            "  unplaced: {} {} ({})",
+            u.usage_type,
+            usd(u.usd),
+            u.why
+        );
+    }
+    if let Some(b) = &r.budget {
+        let _ = writeln!(
+            out,
+            "Budget {}: spent {} ({:.0}%), forecast {} ({:.0}%){}",
+            usd(b.budget_usd),
+            usd(b.spend_usd),
+            b.fraction * 100.0,
+            usd(b.forecast_usd),
+            b.forecast_fraction * 100.0,
+            if b.crossed.is_empty() {
+                String::new()
+            } else {
+                format!(", alert thresholds crossed: {:?}", b.crossed)
+            }
+        );
+    }
+    out
+}
+
+/// The human form of a pre-apply estimate.
+pub fn render_estimate(e: &estimate::Estimate) -> String {
+    let mut out = String::new();
+    if e.tables.is_empty() {
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "Estimated replication cost: {} / month",
+        usd(e.usd_per_month)
+    );
+    for t in &e.tables {
+        let _ = writeln!(
+            out,
+            "  table {} ({} writes/s × {} KB, written in {}): {}",
+            t.table,
+            t.writes_per_second,
+            t.avg_item_kb,
+            t.writes_from.join(", "),
+            usd(t.usd)
+        );
+        for w in &t.replicated_writes {
+            let _ = writeln!(
+                out,
+                "    replicated writes into {:<16} {:>14.0} units  {}",
+                w.region,
+                w.replicated_write_units,
+                usd(w.usd)
+            );
+        }
+        for p in &t.transfer {
+            let _ = writeln!(
+                out,
+                "    transfer {:>14} → {:<16} {:>10.1} GB × ${}/GB  {}",
+                p.from,
+                p.to,
+                p.gb,
+                p.usd_per_gb,
+                usd(p.usd)
+            );
+        }
+    }
+    for s in &e.skipped {
+        let _ = writeln!(out, "  not estimated: {s}");
+    }
+    let _ = writeln!(out, "  assumptions: {}", e.assumptions.join("; "));
+    out
+}
