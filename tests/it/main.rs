@@ -9,6 +9,7 @@
 mod api;
 mod bootstrap;
 mod cli;
+mod cost;
 mod emulator;
 mod golden;
 mod serve;

@@ -1,0 +1,224 @@
+//! `geoplan cost` against the emulator's Cost Explorer (seeded, two pages) and CUR
+//! files in both column styles, plain and gzip: the same rows give the same matrix.
+
+use std::io::Write;
+
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+/// (day, usage type, quantity, USD): a realistic month for a 3-region deployment.
+/// Amounts are binary fractions so sums are exact whatever the order.
+const ROWS: &[(&str, &str, f64, f64)] = &[
+    ("2026-10-01", "USE1-EU-AWS-Out-Bytes", 512.0, 10.25),
+    ("2026-10-02", "USE1-EU-AWS-Out-Bytes", 256.0, 5.125),
+    ("2026-10-01", "USE1-EU-AWS-In-Bytes", 768.0, 0.0),
+    ("2026-10-01", "EU-USE1-AWS-Out-Bytes", 128.0, 2.5),
+    ("2026-10-02", "USE1-APN1-AWS-Out-Bytes", 64.0, 1.25),
+    ("2026-10-02", "APN1-EU-AWS-Out-Bytes", 32.0, 2.875),
+    ("2026-10-01", "EU-APS3-AWS-Out-Bytes", 16.0, 0.5),
+    ("2026-10-02", "EU-DataTransfer-Regional-Bytes", 1024.0, 10.0),
+    (
+        "2026-10-02",
+        "USE1-ReplWriteRequestUnits",
+        2_000_000.0,
+        1.25,
+    ),
+    (
+        "2026-10-02",
+        "APN1-ReplWriteRequestUnits",
+        1_000_000.0,
+        0.75,
+    ),
+    ("2026-10-01", "ZZZ9-USE1-AWS-Out-Bytes", 8.0, 0.25),
+    ("2026-10-01", "USE1-TimedStorage-ByteHrs", 100.0, 25.0),
+];
+
+const CONFIG: &str = r#"name = "shop"
+pattern = "active-active"
+[dns]
+zone = "shop.example.com"
+record = "api.shop.example.com"
+[[region]]
+name = "us-east-1"
+endpoint = "192.0.2.1"
+[[region]]
+name = "eu-west-1"
+endpoint = "192.0.2.2"
+[[region]]
+name = "ap-northeast-1"
+endpoint = "192.0.2.3"
+[cost]
+monthly_budget_usd = 30
+alert_at = [0.5, 0.8, 1.0]
+"#;
+
+fn page(rows: &[(&str, &str, f64, f64)], next: Option<&str>) -> Value {
+    let mut days: Vec<&str> = rows.iter().map(|r| r.0).collect();
+    days.sort_unstable();
+    days.dedup();
+    let by_time: Vec<Value> = days
+        .iter()
+        .map(|day| {
+            let groups: Vec<Value> = rows
+                .iter()
+                .filter(|r| r.0 == *day)
+                .map(|r| json!({"Keys": [r.1], "Metrics": {
+                    "UnblendedCost": {"Amount": r.3.to_string(), "Unit": "USD"},
+                    "UsageQuantity": {"Amount": r.2.to_string(), "Unit": "N/A"}}}))
+                .collect();
+            json!({"TimePeriod": {"Start": day, "End": day}, "Total": {}, "Groups": groups, "Estimated": false})
+        })
+        .collect();
+    let mut p = json!({"ResultsByTime": by_time, "DimensionValueAttributes": []});
+    if let Some(t) = next {
+        p["NextPageToken"] = json!(t);
+    }
+    p
+}
+
+async fn seed(emu: &Emulator) {
+    let (first, second) = ROWS.split_at(6);
+    let body = json!({"results": [page(first, Some("page-2")), page(second, None)]});
+    let resp = reqwest::Client::new()
+        .post(format!(
+            "{}/moto-api/static/ce/cost-and-usage-results",
+            emu.url
+        ))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        resp.status().is_success(),
+        "seeding Cost Explorer: {}",
+        resp.status()
+    );
+}
+
+fn write_cur(dir: &std::path::Path) {
+    let mut legacy = String::from(
+        "identity/LineItemId,lineItem/UsageStartDate,lineItem/UsageType,lineItem/UsageAmount,lineItem/UnblendedCost\n",
+    );
+    let mut v2 = String::from(
+        "line_item_usage_start_date,line_item_usage_type,line_item_usage_amount,line_item_unblended_cost\n",
+    );
+    for (i, (day, t, q, usd)) in ROWS.iter().enumerate() {
+        legacy += &format!("{i},{day}T00:00:00Z,{t},{q},{usd}\n");
+        v2 += &format!("{day}T00:00:00Z,{t},{q},{usd}\n");
+    }
+    std::fs::create_dir_all(dir.join("legacy")).unwrap();
+    std::fs::create_dir_all(dir.join("v2")).unwrap();
+    std::fs::write(dir.join("legacy/2026-10.csv"), legacy).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(dir.join("v2/part-0.csv.gz")).unwrap(),
+        flate2::Compression::fast(),
+    );
+    gz.write_all(v2.as_bytes()).unwrap();
+    gz.finish().unwrap();
+}
+
+fn cost_json(wd: &Workdir, args: &[&str], emu: Option<&Emulator>) -> Value {
+    let mut all = vec!["cost", "regions.toml", "--month", "2026-10", "--json"];
+    all.extend_from_slice(args);
+    serde_json::from_str(&success(&geoplan(wd.path(), &all, emu))).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cost_explorer_and_cur_files_give_the_same_matrix() {
+    let emu = Emulator::start();
+    seed(&emu).await;
+    let wd = Workdir::with_text("regions.toml", CONFIG);
+    write_cur(wd.path());
+
+    let ce = cost_json(&wd, &[], Some(&emu));
+    assert_eq!(ce["calls"], 2, "both pages were followed, and counted");
+    let m = &ce["matrix"];
+    let pair = |from: &str, to: &str| {
+        m["pairs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["from"] == from && p["to"] == to)
+            .cloned()
+    };
+    assert_eq!(
+        pair("us-east-1", "eu-west-1").unwrap(),
+        json!({"from": "us-east-1", "to": "eu-west-1", "gb": 768.0, "usd": 15.375})
+    );
+    assert_eq!(pair("eu-west-1", "us-east-1").unwrap()["usd"], 2.5);
+    assert_eq!(pair("us-east-1", "ap-northeast-1").unwrap()["usd"], 1.25);
+    assert_eq!(pair("ap-northeast-1", "eu-west-1").unwrap()["usd"], 2.875);
+    assert_eq!(
+        pair("eu-west-1", "other").unwrap()["gb"],
+        16.0,
+        "ap-south-1 is outside the deployment"
+    );
+    assert!(pair("eu-west-1", "us-east-2").is_none());
+    assert_eq!(m["transfer_usd"], 22.5);
+    assert_eq!(m["replication_usd"], 2.0);
+    assert_eq!(m["replicated_writes"]["us-east-1"]["quantity"], 2_000_000.0);
+    assert_eq!(m["cross_az"]["eu-west-1"]["usd"], 10.0);
+    assert_eq!(
+        m["unknown"],
+        json!([{"usage_type": "ZZZ9-USE1-AWS-Out-Bytes", "usd": 0.25, "why": "unknown region code \"ZZZ9\""}])
+    );
+    assert_eq!(m["other_usd"], 25.0);
+    let b = &ce["budget"];
+    assert_eq!(
+        (b["spend_usd"].clone(), b["complete"].clone()),
+        (json!(24.5), json!(true))
+    );
+    assert_eq!(b["crossed"], json!([0.5, 0.8]), "24.5 of 30 is past 80%");
+
+    let legacy = cost_json(&wd, &["--cur", "legacy"], None);
+    let v2 = cost_json(&wd, &["--cur", "v2"], None);
+    assert_eq!(legacy["rows"], ROWS.len());
+    assert_eq!(
+        legacy["matrix"], ce["matrix"],
+        "CUR (legacy, plain) and Cost Explorer agree"
+    );
+    assert_eq!(
+        v2["matrix"], ce["matrix"],
+        "CUR 2.0 (gzip) and Cost Explorer agree"
+    );
+    assert_eq!(legacy["budget"], ce["budget"]);
+
+    let text = success(&geoplan(
+        wd.path(),
+        &[
+            "cost",
+            "regions.toml",
+            "--month",
+            "2026-10",
+            "--cur",
+            "legacy",
+        ],
+        None,
+    ));
+    assert!(
+        text.contains("unplaced: ZZZ9-USE1-AWS-Out-Bytes $0.25 (unknown region code \"ZZZ9\")"),
+        "{text}"
+    );
+    assert!(text.contains("Budget $30.00: spent $24.50 (82%)"), "{text}");
+}
+
+#[test]
+fn bad_cur_input_is_located() {
+    let wd = Workdir::with_text("regions.toml", CONFIG);
+    std::fs::create_dir_all(wd.path().join("cur")).unwrap();
+    std::fs::write(wd.path().join("cur/a.csv"), "lineItem/UsageType,lineItem/UsageAmount,lineItem/UnblendedCost\nUSE1-EU-AWS-Out-Bytes,1,n/a\n").unwrap();
+    let out = geoplan(wd.path(), &["cost", "regions.toml", "--cur", "cur"], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("cur/a.csv:2:3: lineItem/UnblendedCost is not a number: \"n/a\""),
+        "{}",
+        stderr(&out)
+    );
+    let out = geoplan(
+        wd.path(),
+        &["cost", "regions.toml", "--month", "2026-13", "--cur", "cur"],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+}
