@@ -195,6 +195,7 @@ async fn start_serve(
     let options = geoplan::serve::ServeOptions {
         endpoint_url: Some(emu.1.clone()),
         token: None,
+        webhook_backoff: Vec::new(),
     };
     let task = tokio::spawn(async move {
         geoplan::serve::run(

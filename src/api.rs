@@ -67,6 +67,8 @@ pub struct AppState {
     pub token: Option<Token>,
     pub deployment: Arc<Deployment>,
     pub ready: Arc<AtomicBool>,
+    /// The latest cost report; `None` inside when `[cost]` is absent or not yet polled.
+    pub cost: Option<crate::cost::monitor::Latest>,
 }
 
 /// An error as the API shows it: a stable code and a message with no internals.
@@ -109,6 +111,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/status", get(status))
         .route("/v1/regions/{name}", get(region))
         .route("/v1/events", get(events))
+        .route("/v1/cost", get(cost))
         .route("/v1/regions/{name}/drain", post(drain))
         .route("/v1/regions/{name}/restore", post(restore))
         .fallback(|| async {
@@ -293,6 +296,25 @@ async fn events(
     })?;
     let next = events.last().map_or(since, |e| e.id);
     Ok(axum::Json(json!({ "events": events, "next": next })).into_response())
+}
+
+async fn cost(State(s): State<AppState>) -> Result<Response, ApiError> {
+    let Some(latest) = &s.cost else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "cost_not_configured",
+            "this deployment has no [cost] section",
+        ));
+    };
+    let report = latest.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    match report {
+        Some(r) => Ok(axum::Json(r).into_response()),
+        None => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "cost_pending",
+            "the first Cost Explorer poll has not completed",
+        )),
+    }
 }
 
 fn authorize(s: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {

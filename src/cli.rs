@@ -347,6 +347,7 @@ async fn serve(args: ServeArgs) -> Exit {
     let options = crate::serve::ServeOptions {
         endpoint_url,
         token,
+        webhook_backoff: crate::cost::monitor::default_backoff(),
     };
     match crate::serve::run(config, listener, options, shutdown_signal()).await {
         Ok(()) => Exit::Ok,

@@ -6,6 +6,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
 
 use crate::health::Verdict;
 
@@ -27,6 +28,12 @@ pub struct VerdictLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PairLabel {
+    pub from: String,
+    pub to: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ActionLabel {
     pub region: String,
     pub action: String,
@@ -44,6 +51,9 @@ pub struct Metrics {
     pub verdict: Family<VerdictLabel, Gauge>,
     pub in_service: Family<RegionLabel, Gauge>,
     pub actions: Family<ActionLabel, Counter>,
+    pub transfer_usd: Family<PairLabel, Gauge<f64, AtomicU64>>,
+    pub transfer_gb: Family<PairLabel, Gauge<f64, AtomicU64>>,
+    pub budget_fraction: Gauge<f64, AtomicU64>,
 }
 
 impl Default for Metrics {
@@ -78,6 +88,24 @@ impl Default for Metrics {
             "Switch flips by action (take-out, put-back, drain, restore)",
             actions.clone(),
         );
+        let transfer_usd = Family::<PairLabel, Gauge<f64, AtomicU64>>::default();
+        let transfer_gb = Family::<PairLabel, Gauge<f64, AtomicU64>>::default();
+        let budget_fraction = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "transfer_usd",
+            "Inter-region transfer USD this month, per pair",
+            transfer_usd.clone(),
+        );
+        registry.register(
+            "transfer_gb",
+            "Inter-region transfer GB this month, per pair",
+            transfer_gb.clone(),
+        );
+        registry.register(
+            "budget_fraction",
+            "Budgeted spend this month as a fraction of the budget",
+            budget_fraction.clone(),
+        );
         Metrics {
             registry,
             probe_latency,
@@ -85,6 +113,9 @@ impl Default for Metrics {
             verdict,
             in_service,
             actions,
+            transfer_usd,
+            transfer_gb,
+            budget_fraction,
         }
     }
 }

@@ -28,6 +28,8 @@ pub enum ServeError {
 pub struct ServeOptions {
     pub endpoint_url: Option<String>,
     pub token: Option<Token>,
+    /// Delays between webhook attempts (see `cost::monitor::default_backoff`).
+    pub webhook_backoff: Vec<std::time::Duration>,
 }
 
 /// Serves until `shutdown` completes. Takes its listener from the caller, so tests
@@ -46,6 +48,8 @@ pub async fn run(
     let ready = Arc::new(AtomicBool::new(false));
 
     let module = crate::model::build(&config, "regions.toml", None);
+    let cost_latest: Option<crate::cost::monitor::Latest> =
+        config.cost.as_ref().map(|_| Default::default());
     let (commands_tx, commands_rx) = mpsc::channel(16);
     let state = AppState {
         shared: controller.shared(),
@@ -60,6 +64,7 @@ pub async fn run(
             records: module.records,
         }),
         ready: ready.clone(),
+        cost: cost_latest.clone(),
     };
 
     let (probe_tx, probe_rx) = mpsc::channel(1024);
@@ -76,6 +81,17 @@ pub async fn run(
         cancel.clone(),
     );
     let control = tokio::spawn(controller.run(probe_rx, commands_rx, cancel.clone()));
+    let cost = cost_latest.map(|latest| {
+        let monitor = crate::cost::monitor::CostMonitor {
+            config: config.clone(),
+            endpoint_url: options.endpoint_url.clone(),
+            store: state.store.clone(),
+            metrics: state.metrics.clone(),
+            latest,
+            webhook_backoff: options.webhook_backoff.clone(),
+        };
+        tokio::spawn(monitor.run(cancel.clone()))
+    });
     ready.store(true, Ordering::Release);
     tracing::info!(listen = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), deployment = %config.name, "control plane serving");
 
@@ -91,5 +107,8 @@ pub async fn run(
     cancel.cancel();
     while probers.join_next().await.is_some() {}
     let _ = control.await;
+    if let Some(cost) = cost {
+        let _ = cost.await;
+    }
     server.map_err(ServeError::Server)
 }

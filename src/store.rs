@@ -88,6 +88,12 @@ impl Store {
                  kind TEXT NOT NULL,
                  message TEXT NOT NULL
              );
+             CREATE TABLE IF NOT EXISTS alerts (
+                 month TEXT NOT NULL,
+                 threshold REAL NOT NULL,
+                 at_ms INTEGER NOT NULL,
+                 PRIMARY KEY (month, threshold)
+             );
              CREATE TABLE IF NOT EXISTS switches (
                  region TEXT PRIMARY KEY,
                  in_service INTEGER NOT NULL,
@@ -157,6 +163,24 @@ impl Store {
             })
             .map_err(|e| self.err(e))?;
         rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
+    /// Claims the alert for `threshold` in `month`: true the first time only, across
+    /// restarts, so each threshold alerts once a month.
+    pub fn claim_alert(
+        &self,
+        month: &str,
+        threshold: f64,
+        at: SystemTime,
+    ) -> Result<bool, StoreError> {
+        let n = self
+            .conn()
+            .execute(
+                "INSERT OR IGNORE INTO alerts (month, threshold, at_ms) VALUES (?1, ?2, ?3)",
+                params![month, threshold, millis(at)],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(n == 1)
     }
 
     pub fn save_switch(&self, region: &str, s: &StoredSwitch) -> Result<(), StoreError> {
@@ -243,5 +267,11 @@ mod tests {
         assert_eq!(s.switch.cause, Some(Cause::Manual));
         assert_eq!(s.switch.reason.as_deref(), Some("maintenance"));
         assert!(store.load_switch("us-east-1").unwrap().is_none());
+        assert!(store.claim_alert("2026-11", 0.5, t0).unwrap());
+        assert!(
+            !store.claim_alert("2026-11", 0.5, t0).unwrap(),
+            "once a month"
+        );
+        assert!(store.claim_alert("2026-12", 0.5, t0).unwrap());
     }
 }

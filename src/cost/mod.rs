@@ -6,6 +6,7 @@ pub mod cur;
 pub mod estimate;
 pub mod explorer;
 pub mod matrix;
+pub mod monitor;
 pub mod prices;
 pub mod usage;
 

@@ -115,6 +115,7 @@ fn harness(token: Option<&str>) -> Harness {
             records: module.records,
         }),
         ready: Arc::new(AtomicBool::new(true)),
+        cost: None,
     };
     Harness { state, _dir: dir }
 }

@@ -222,3 +222,132 @@ fn bad_cur_input_is_located() {
     );
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_polls_cost_and_alerts_once_per_threshold() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    let emu = Emulator::start();
+    seed(&emu).await;
+    let r53 = emu.route53().await;
+    for region in ["us-east-1", "eu-west-1", "ap-northeast-1"] {
+        create_region_checks(&r53, "shop", region, free_port()).await;
+    }
+
+    // A webhook receiver that fails its first two requests, then accepts.
+    let calls = Arc::new(AtomicUsize::new(0));
+    let received: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let (c, r) = (calls.clone(), received.clone());
+    let hook = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
+            let (c, r) = (c.clone(), r.clone());
+            async move {
+                if c.fetch_add(1, Ordering::SeqCst) < 2 {
+                    return axum::http::StatusCode::INTERNAL_SERVER_ERROR;
+                }
+                r.lock().unwrap().push(body);
+                axum::http::StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let hook_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook_port = hook_listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(hook_listener, hook).await.unwrap() });
+
+    let state = tempfile::tempdir().unwrap();
+    let text = format!(
+        "{CONFIG}webhook = \"http://127.0.0.1:{hook_port}/hook\"\npoll = \"1s\"\n[monitor]\nauto_failover = false\nstate_dir = \"{}\"\n",
+        state.path().display()
+    );
+    let (config, d) = geoplan::config::compile("regions.toml", &text, std::path::Path::new("/"));
+    let config = config.unwrap_or_else(|| panic!("{}", d.render(false)));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let stop = tokio_util::sync::CancellationToken::new();
+    let options = geoplan::serve::ServeOptions {
+        endpoint_url: Some(emu.url.clone()),
+        token: None,
+        webhook_backoff: vec![
+            std::time::Duration::from_millis(100),
+            std::time::Duration::from_millis(200),
+            std::time::Duration::from_millis(400),
+        ],
+    };
+    let s = stop.clone();
+    let server = tokio::spawn(geoplan::serve::run(config, listener, options, async move {
+        s.cancelled().await
+    }));
+
+    // Several polls happen in this time; each threshold must alert once only.
+    tokio::time::sleep(std::time::Duration::from_millis(4500)).await;
+    let cost: Value = reqwest::get(format!("{url}/v1/cost"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let metrics = reqwest::get(format!("{url}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let events: Value = reqwest::get(format!("{url}/v1/events?limit=1000"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    stop.cancel();
+    server.await.unwrap().unwrap();
+
+    let got = received.lock().unwrap().clone();
+    let thresholds: Vec<f64> = got
+        .iter()
+        .map(|b| b["threshold"].as_f64().unwrap())
+        .collect();
+    assert_eq!(
+        thresholds,
+        [0.5, 0.8],
+        "one delivered POST per crossed threshold"
+    );
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        4,
+        "two failures retried, then one POST each"
+    );
+    assert_eq!(got[0]["deployment"], "shop");
+    assert_eq!(got[0]["spend_usd"], 24.5);
+    let budget_events = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "budget")
+        .count();
+    assert_eq!(
+        budget_events, 2,
+        "one event per threshold, not one per poll"
+    );
+
+    let pairs = cost["matrix"]["pairs"].as_array().unwrap();
+    let p = pairs
+        .iter()
+        .find(|p| p["from"] == "us-east-1" && p["to"] == "eu-west-1")
+        .unwrap();
+    assert_eq!(
+        (p["gb"].clone(), p["usd"].clone()),
+        (json!(768.0), json!(15.375)),
+        "exactly the seeded amounts"
+    );
+    assert_eq!(cost["matrix"]["transfer_usd"], 22.5);
+    assert!(
+        metrics.contains("geoplan_transfer_usd{from=\"us-east-1\",to=\"eu-west-1\"} 15.375"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("geoplan_budget_fraction 0.8166"),
+        "{metrics}"
+    );
+}

@@ -232,3 +232,53 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// Creates one region's three tagged health checks directly through the SDK, as the
+/// rendered Terraform would, for tests of the control plane that do not test apply.
+pub async fn create_region_checks(
+    r53: &aws_sdk_route53::Client,
+    deployment: &str,
+    region: &str,
+    port: u16,
+) {
+    use aws_sdk_route53::types::{HealthCheckConfig, HealthCheckType, Tag, TagResourceType};
+    let mut ids = Vec::new();
+    for role in ["endpoint", "switch", "region"] {
+        let config = match role {
+            "endpoint" => HealthCheckConfig::builder()
+                .r#type(HealthCheckType::Http)
+                .ip_address("127.0.0.1")
+                .port(port as i32)
+                .resource_path("/"),
+            "switch" => HealthCheckConfig::builder()
+                .r#type(HealthCheckType::Calculated)
+                .health_threshold(0),
+            _ => HealthCheckConfig::builder()
+                .r#type(HealthCheckType::Calculated)
+                .health_threshold(2)
+                .set_child_health_checks(Some(ids.clone())),
+        };
+        let id = r53
+            .create_health_check()
+            .caller_reference(format!("{deployment}-{region}-{role}"))
+            .health_check_config(config.build().unwrap())
+            .send()
+            .await
+            .unwrap()
+            .health_check()
+            .unwrap()
+            .id()
+            .to_owned();
+        let tag = |k: &str, v: &str| Tag::builder().key(k).value(v).build();
+        r53.change_tags_for_resource()
+            .resource_type(TagResourceType::Healthcheck)
+            .resource_id(&id)
+            .add_tags(tag("geoplan:name", deployment))
+            .add_tags(tag("geoplan:region", region))
+            .add_tags(tag("geoplan:role", role))
+            .send()
+            .await
+            .unwrap();
+        ids.push(id);
+    }
+}
