@@ -316,9 +316,15 @@ async fn health_metrics_openapi_and_unknown_paths() {
         "/v1/events",
         "/v1/regions/{name}/drain",
         "/v1/regions/{name}/restore",
+        "/v1/cost",
     ] {
         assert!(doc["paths"][path].is_object(), "OpenAPI documents {path}");
     }
+    let (code, body) = call(&h, "GET", "/v1/cost", None, "").await;
+    assert_eq!(
+        (code, json(&body)["error"]["code"].clone()),
+        (StatusCode::NOT_FOUND, Value::from("cost_not_configured"))
+    );
     let (code, body) = call(&h, "GET", "/v2/nothing", None, "").await;
     assert_eq!(
         (code, json(&body)["error"]["code"].clone()),

@@ -290,6 +290,30 @@ async fn full_cycle(expect: Expect, between: impl AsyncFnOnce(&Emulator, &Workdi
 
     let first = apply_json(&wd, &emu, "apply");
     assert_eq!(first["applied"], true);
+    if expect.example == "active-active" {
+        // The example declares writes_per_second: the plan carries its replication estimate.
+        let t = &first["estimate"]["tables"][0];
+        assert_eq!(t["table"], "carts");
+        let pairs: Vec<(String, String)> = t["transfer"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p["from"].as_str().unwrap().into(),
+                    p["to"].as_str().unwrap().into(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                ("us-east-1".into(), "eu-west-1".into()),
+                ("eu-west-1".into(), "us-east-1".into())
+            ]
+        );
+        assert!(first["estimate"]["usd_per_month"].as_f64().unwrap() > 0.0);
+    }
     assert_eq!(
         totals(&first),
         json!({"add": expect.resources, "change": 0, "destroy": 0})
