@@ -32,6 +32,18 @@ pub struct RegionState {
     pub last_problem: Option<String>,
 }
 
+impl RegionState {
+    /// The facts the failover logic decides on.
+    pub fn view(&self) -> RegionView<'_> {
+        RegionView {
+            name: &self.name,
+            verdict: self.health.verdict,
+            switch: &self.switch,
+            last_action: self.last_action,
+        }
+    }
+}
+
 /// What the API reads. Guarded by a std mutex: every critical section is a short
 /// copy or update and none spans an await.
 #[derive(Debug)]
@@ -263,16 +275,7 @@ impl Controller {
     async fn reconcile(&mut self) {
         let decisions = {
             let shared = lock(&self.shared);
-            let views: Vec<RegionView<'_>> = shared
-                .regions
-                .iter()
-                .map(|r| RegionView {
-                    name: &r.name,
-                    verdict: r.health.verdict,
-                    switch: &r.switch,
-                    last_action: r.last_action,
-                })
-                .collect();
+            let views: Vec<RegionView<'_>> = shared.regions.iter().map(RegionState::view).collect();
             failover::decide(&views, &self.policy, SystemTime::now())
         };
         let mut troubled = Vec::new();
@@ -434,16 +437,7 @@ impl Controller {
     async fn drain(&mut self, region: &str, reason: &str) -> Result<Switch, CommandError> {
         let check = {
             let shared = lock(&self.shared);
-            let views: Vec<RegionView<'_>> = shared
-                .regions
-                .iter()
-                .map(|r| RegionView {
-                    name: &r.name,
-                    verdict: r.health.verdict,
-                    switch: &r.switch,
-                    last_action: r.last_action,
-                })
-                .collect();
+            let views: Vec<RegionView<'_>> = shared.regions.iter().map(RegionState::view).collect();
             if !views.iter().any(|v| v.name == region) {
                 return Err(CommandError::UnknownRegion(region.to_owned()));
             }
