@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job in one command, against a local AWS emulator: start the emulator,
 # `geoplan apply` an example, show that a second plan has nothing to do, show the
-# records geoplan created, then stop the emulator (pass --keep to leave it running).
+# switches and effective routing read back from AWS, then stop the emulator (pass --keep to leave it running).
 # Usage: localstack/demo.sh [examples/active-active.toml] [--keep]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,12 +18,24 @@ done
 PYTHON=${GEOPLAN_PYTHON:-python3}
 export GEOPLAN_PLUGIN_MIRROR=${GEOPLAN_PLUGIN_MIRROR:-/opt/tf-plugins}
 cargo build --quiet
-geoplan=target/debug/geoplan
+geoplan=$PWD/target/debug/geoplan
+
+# A fresh emulator has none of a previous run's resources: work on a copy, so no
+# stale Terraform state from an earlier demo is involved.
+work=$(mktemp -d)
+cp "$config" "$work/"
+config=$work/$(basename "$config")
 
 log=$(mktemp)
 "$PYTHON" localstack/emulator.py --port "${GEOPLAN_EMULATOR_PORT:-0}" >"$log" 2>&1 &
 pid=$!
-cleanup() { if ! $keep; then kill "$pid" 2>/dev/null || true; fi; rm -f "$log"; }
+cleanup() {
+  if ! $keep; then
+    kill "$pid" 2>/dev/null || true
+    rm -rf "$work"
+  fi
+  rm -f "$log"
+}
 trap cleanup EXIT
 for _ in $(seq 1 100); do grep -q 'listening on' "$log" && break; sleep 0.1; done
 export AWS_ENDPOINT_URL=$(sed -n 's/^geoplan-emulator listening on //p' "$log")
@@ -35,21 +47,11 @@ $geoplan apply "$config" --auto-approve
 echo; echo "demo: a second apply finds nothing to do:"
 $geoplan apply "$config" --auto-approve --quiet
 
-zone=$(cd "$($geoplan render "$config" 2>/dev/null)" && terraform output -raw zone_id)
-echo; echo "demo: records in zone $zone:"
-curl -fsS "$AWS_ENDPOINT_URL/2013-04-01/hostedzone/$zone/rrset" \
-  | "$PYTHON" -c '
-import sys, xml.etree.ElementTree as ET
-ns = {"r": "https://route53.amazonaws.com/doc/2013-04-01/"}
-for rr in ET.parse(sys.stdin).getroot().iterfind(".//r:ResourceRecordSet", ns):
-    get = lambda k: rr.findtext("r:" + k, default="", namespaces=ns)
-    if get("Type") in ("NS", "SOA"):
-        continue
-    routing = get("Region") or get("Failover") or "simple"
-    values = [v.text for v in rr.iterfind(".//r:Value", ns)] or [rr.findtext(".//r:DNSName", namespaces=ns)]
-    print(f"  {get(\"Name\"):40} {get(\"Type\"):5} {routing:14} {\",\".join(values)}")
-'
+echo; echo "demo: what Route 53 now routes, read back from the emulator:"
+$geoplan status "$config"
+
 if $keep; then
   echo; echo "demo: emulator left running at $AWS_ENDPOINT_URL (pid $pid)"
+  echo "      config and state in $work"
   echo "      export AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL GEOPLAN_PLUGIN_MIRROR=$GEOPLAN_PLUGIN_MIRROR"
 fi

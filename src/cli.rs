@@ -529,6 +529,12 @@ async fn apply(args: ApplyArgs, operation: Operation) -> Exit {
     }
     if !run.json {
         print_plan(&summary);
+        if operation == Operation::Apply {
+            print!(
+                "{}",
+                crate::cost::render_estimate(&crate::cost::estimate::estimate(&prepared.config))
+            );
+        }
     }
     if !args.auto_approve {
         match confirm(operation, &prepared) {

@@ -154,12 +154,13 @@ pub async fn status_direct(
 pub fn render_status(doc: &StatusDoc) -> String {
     use std::fmt::Write;
     let mut out = String::new();
-    let auto = if doc.auto_failover {
-        "automatic failover on"
-    } else {
-        "automatic failover OFF"
+    // A status read from AWS directly has no control plane, so no failover mode.
+    let mode = match (&doc.started_at, doc.auto_failover) {
+        (None, _) => String::new(),
+        (Some(_), true) => ", automatic failover on".into(),
+        (Some(_), false) => ", automatic failover OFF".into(),
     };
-    let _ = writeln!(out, "{} ({}), {auto}", doc.deployment, doc.pattern);
+    let _ = writeln!(out, "{} ({}){mode}", doc.deployment, doc.pattern);
     let _ = writeln!(
         out,
         "{:<16} {:<11} {:<10} {:<9} {:<14} LAST PROBE",
