@@ -265,28 +265,26 @@ async fn events(
     State(s): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    let number = |key: &str, default: i64| -> Result<i64, ApiError> {
-        match q.get(key) {
-            None => Ok(default),
-            Some(v) => v.parse().map_err(|_| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "bad_query",
-                    format!("`{key}` must be an integer"),
-                )
-            }),
+    let bad = |m: &str| ApiError::new(StatusCode::BAD_REQUEST, "bad_query", m);
+    let limit: i64 = match q.get("limit") {
+        None => 100,
+        Some(v) => v.parse().map_err(|_| bad("`limit` must be an integer"))?,
+    };
+    if !(1..=1000).contains(&limit) {
+        return Err(bad("`limit` must be between 1 and 1000"));
+    }
+    // `since` is an event id (the `next` cursor of the previous page) or an RFC 3339 time.
+    let since = q.get("since").map(String::as_str).unwrap_or("0");
+    let result = match since.parse::<i64>() {
+        Ok(id) => s.store.events(id, limit as u32),
+        Err(_) => {
+            let t = humantime::parse_rfc3339_weak(since).map_err(|_| {
+                bad("`since` must be an event id or an RFC 3339 time such as 2026-11-27T17:00:00Z")
+            })?;
+            s.store.events_since_time(t, limit as u32)
         }
     };
-    let since = number("since", 0)?;
-    let limit = number("limit", 100)?;
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "bad_query",
-            "`limit` must be between 1 and 1000",
-        ));
-    }
-    let events = s.store.events(since, limit as u32).map_err(|e| {
+    let events = result.map_err(|e| {
         tracing::error!(error = %e, "cannot read events");
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -294,7 +292,9 @@ async fn events(
             "cannot read events",
         )
     })?;
-    let next = events.last().map_or(since, |e| e.id);
+    let next = events
+        .last()
+        .map_or_else(|| since.parse::<i64>().unwrap_or(0), |e| e.id);
     Ok(axum::Json(json!({ "events": events, "next": next })).into_response())
 }
 

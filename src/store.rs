@@ -147,12 +147,31 @@ impl Store {
 
     /// Events with id greater than `after`, oldest first, at most `limit`.
     pub fn events(&self, after: i64, limit: u32) -> Result<Vec<Event>, StoreError> {
+        self.query_events("id > ?1", after, limit)
+    }
+
+    /// Events at or after `since`, oldest first, at most `limit`.
+    pub fn events_since_time(
+        &self,
+        since: SystemTime,
+        limit: u32,
+    ) -> Result<Vec<Event>, StoreError> {
+        self.query_events("at_ms >= ?1", millis(since), limit)
+    }
+
+    fn query_events(
+        &self,
+        condition: &str,
+        bound: i64,
+        limit: u32,
+    ) -> Result<Vec<Event>, StoreError> {
         let conn = self.conn();
-        let mut stmt = conn
-            .prepare_cached("SELECT id, at_ms, region, kind, message FROM events WHERE id > ?1 ORDER BY id LIMIT ?2")
-            .map_err(|e| self.err(e))?;
+        let sql = format!(
+            "SELECT id, at_ms, region, kind, message FROM events WHERE {condition} ORDER BY id LIMIT ?2"
+        );
+        let mut stmt = conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
         let rows = stmt
-            .query_map(params![after, limit], |r| {
+            .query_map(params![bound, limit], |r| {
                 Ok(Event {
                     id: r.get(0)?,
                     at: time(r.get(1)?),

@@ -187,6 +187,14 @@ async fn events_page_with_a_cursor_and_reject_bad_queries() {
     let next = page["next"].as_i64().unwrap();
     let (_, body) = call(&h, "GET", &format!("/v1/events?since={next}"), None, "").await;
     assert_eq!(json(&body)["events"][0]["kind"], "start");
+    let (_, body) = call(&h, "GET", "/v1/events?since=2000-01-01T00:00:00Z", None, "").await;
+    assert_eq!(
+        json(&body)["events"].as_array().unwrap().len(),
+        2,
+        "a time selects by when"
+    );
+    let (_, body) = call(&h, "GET", "/v1/events?since=2999-01-01T00:00:00Z", None, "").await;
+    assert!(json(&body)["events"].as_array().unwrap().is_empty());
     for bad in [
         "/v1/events?limit=0",
         "/v1/events?limit=5000",
