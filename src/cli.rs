@@ -465,6 +465,13 @@ fn prepare(args: &CommonArgs, progress: Progress) -> Result<Prepared, Exit> {
 fn render(args: CommonArgs) -> Exit {
     match prepare(&args, Progress::Silent) {
         Ok(p) => {
+            let w = &p.written;
+            eprintln!(
+                "geoplan: {} written, {} unchanged, {} removed",
+                w.written.len(),
+                w.unchanged.len(),
+                w.removed.len()
+            );
             println!("{}", p.module_dir.display());
             Exit::Ok
         }

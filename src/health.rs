@@ -20,12 +20,6 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    /// Whether the region counts as serving for failover decisions: a suspect region
-    /// still serves; a recovering one has not yet earned traffic back.
-    pub fn is_serving(self) -> bool {
-        matches!(self, Verdict::Up | Verdict::Suspect)
-    }
-
     pub fn as_str(self) -> &'static str {
         match self {
             Verdict::Up => "up",
@@ -248,13 +242,5 @@ mod tests {
     fn a_region_starting_down_must_earn_its_way_back() {
         let mut h = RegionHealth::starting_down();
         assert_eq!(run(&mut h, "xxx", T), ["recovering", "recovering", "up"]);
-    }
-
-    #[test]
-    fn only_up_and_suspect_serve() {
-        assert!(Verdict::Up.is_serving());
-        assert!(Verdict::Suspect.is_serving());
-        assert!(!Verdict::Down.is_serving());
-        assert!(!Verdict::Recovering.is_serving());
     }
 }

@@ -431,19 +431,6 @@ impl Terraform {
             source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
         })
     }
-
-    /// `terraform version`, to fail early with a clear message when it is missing.
-    pub async fn version(&self) -> Result<String, TerraformError> {
-        let mut timings = Timings::default();
-        let out = self
-            .run("version", &["version", "-json"], Mode::Keep, &mut timings)
-            .await?;
-        let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_default();
-        Ok(v["terraform_version"]
-            .as_str()
-            .unwrap_or("unknown")
-            .to_owned())
-    }
 }
 
 #[derive(Debug, Clone, Copy)]

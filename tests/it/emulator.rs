@@ -37,7 +37,7 @@ struct Deployed {
 }
 
 async fn read_deployed(module_dir: &std::path::Path) -> Deployed {
-    let outputs = terraform_outputs(module_dir);
+    let outputs = terraform_outputs(module_dir).await;
     let zone_id = outputs["zone_id"]["value"]
         .as_str()
         .expect("zone_id output")

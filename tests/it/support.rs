@@ -145,19 +145,17 @@ pub fn success(o: &Output) -> String {
     stdout(o)
 }
 
-/// Runs `terraform output -json` in a module dir.
-pub fn terraform_outputs(module_dir: &Path) -> serde_json::Value {
-    let out = Command::new("terraform")
-        .args(["output", "-json"])
-        .current_dir(module_dir)
-        .output()
-        .expect("run terraform output");
-    assert!(
-        out.status.success(),
-        "terraform output failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("terraform output is JSON")
+/// The module's outputs, through geoplan's own terraform runner.
+pub async fn terraform_outputs(module_dir: &Path) -> serde_json::Value {
+    let tf = geoplan::terraform::Terraform {
+        binary: "terraform".into(),
+        dir: module_dir.to_owned(),
+        cli_config: Some(module_dir.join("geoplan.tfrc")),
+        progress: geoplan::terraform::Progress::Silent,
+    };
+    tf.outputs(&mut geoplan::terraform::Timings::default())
+        .await
+        .expect("terraform output")
 }
 
 /// Runs terraform in `dir` with the offline provider mirror (and `env`), returning
