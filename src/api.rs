@@ -198,6 +198,17 @@ pub struct StatusDoc {
     pub routing: Vec<RecordRouting>,
 }
 
+/// Effective routing as Route 53 decides it: by its own view of each endpoint check
+/// (as last read) and the switch.
+pub fn routing_of(records: &[Record], regions: &[RegionDoc]) -> Vec<RecordRouting> {
+    let healthy = |name: &str| {
+        regions
+            .iter()
+            .any(|r| r.name == name && r.switch.in_service && r.route53_healthy != Some(false))
+    };
+    routing::effective(records, &healthy)
+}
+
 pub fn status_doc(s: &AppState) -> StatusDoc {
     let shared = lock(&s.shared);
     let regions: Vec<RegionDoc> = shared
@@ -220,15 +231,7 @@ pub fn status_doc(s: &AppState) -> StatusDoc {
             health_checks: r.checks.clone(),
         })
         .collect();
-    // Route 53 routes by its own checks: the endpoint check (as Route 53 last reported
-    // it) and the switch.
-    let healthy = |name: &str| {
-        shared
-            .regions
-            .iter()
-            .any(|r| r.name == name && r.switch.in_service && r.route53_healthy != Some(false))
-    };
-    let routing = routing::effective(&s.deployment.records, &healthy);
+    let routing = routing_of(&s.deployment.records, &regions);
     StatusDoc {
         deployment: s.deployment.name.clone(),
         pattern: s.deployment.pattern.to_owned(),

@@ -225,15 +225,11 @@ async fn run(cli: Cli) -> Exit {
         Command::Serve(args) => serve(args).await,
         Command::Status(args) => match &args.config {
             Some(path) => {
-                let loaded = match config::load(path) {
+                let loaded = match load_config(path) {
                     Ok(l) => l,
-                    Err(e) => return report_error(&DeployError::Config(e)),
+                    Err(exit) => return exit,
                 };
-                let endpoint = args
-                    .endpoint_url
-                    .clone()
-                    .filter(|s| !s.is_empty())
-                    .or_else(|| loaded.config.aws.endpoint_url.clone());
+                let endpoint = endpoint(args.endpoint_url.clone(), &loaded.config);
                 crate::remote::status_direct(&loaded.config, endpoint.as_deref(), args.json).await
             }
             None => crate::remote::status(&args.remote.url, args.json).await,
@@ -250,11 +246,10 @@ async fn run(cli: Cli) -> Exit {
 }
 
 async fn cost(args: CostArgs) -> Exit {
-    let loaded = match config::load(&args.config) {
+    let loaded = match load_config(&args.config) {
         Ok(l) => l,
-        Err(e) => return report_error(&DeployError::Config(e)),
+        Err(exit) => return exit,
     };
-    print_diagnostics(&loaded.diagnostics);
     let now = std::time::SystemTime::now();
     let month = match args
         .month
@@ -271,10 +266,7 @@ async fn cost(args: CostArgs) -> Exit {
     let report = match &args.cur {
         Some(path) => crate::cost::from_cur(&loaded.config, path, month, now),
         None => {
-            let endpoint = args
-                .endpoint_url
-                .filter(|s| !s.is_empty())
-                .or_else(|| loaded.config.aws.endpoint_url.clone());
+            let endpoint = endpoint(args.endpoint_url, &loaded.config);
             crate::cost::from_explorer(&loaded.config, endpoint.as_deref(), month, now).await
         }
     };
@@ -305,16 +297,12 @@ async fn serve(args: ServeArgs) -> Exit {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
-    let loaded = match config::load(&args.config) {
+    let loaded = match load_config(&args.config) {
         Ok(l) => l,
-        Err(e) => return report_error(&DeployError::Config(e)),
+        Err(exit) => return exit,
     };
-    print_diagnostics(&loaded.diagnostics);
     let config = loaded.config;
-    let endpoint_url = args
-        .endpoint_url
-        .filter(|s| !s.is_empty())
-        .or_else(|| config.aws.endpoint_url.clone());
+    let endpoint_url = endpoint(args.endpoint_url, &config);
     let token = match std::env::var("GEOPLAN_API_TOKEN") {
         Ok(t) => crate::api::Token::new(t),
         Err(_) => match &config.monitor.token_file {
@@ -437,6 +425,20 @@ fn validate(path: PathBuf, json: bool) -> Exit {
         }
         Err(e) => report_error(&DeployError::Config(e)),
     }
+}
+
+/// Loads a config for a command that needs no Terraform: prints its warnings, or
+/// reports its errors and gives the exit code.
+fn load_config(path: &std::path::Path) -> Result<config::Loaded, Exit> {
+    let loaded = config::load(path).map_err(|e| report_error(&DeployError::Config(e)))?;
+    print_diagnostics(&loaded.diagnostics);
+    Ok(loaded)
+}
+
+/// The emulator endpoint in effect: the flag or environment, else the config's.
+fn endpoint(flag: Option<String>, config: &config::Config) -> Option<String> {
+    flag.filter(|s| !s.is_empty())
+        .or_else(|| config.aws.endpoint_url.clone())
 }
 
 fn overrides(args: &CommonArgs) -> Overrides {

@@ -124,12 +124,7 @@ pub async fn status_direct(
         });
     }
     let module = crate::model::build(config, "regions.toml", None);
-    let healthy = |name: &str| {
-        regions
-            .iter()
-            .any(|r| r.name == name && r.switch.in_service && r.route53_healthy != Some(false))
-    };
-    let routing = crate::routing::effective(&module.records, &healthy);
+    let routing = crate::api::routing_of(&module.records, &regions);
     let doc = StatusDoc {
         deployment: config.name.clone(),
         pattern: config.pattern.as_str().into(),
