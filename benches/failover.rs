@@ -227,7 +227,9 @@ async fn inverted(r53: &aws_sdk_route53::Client, id: &str) -> bool {
 }
 
 async fn switch_id(r53: &aws_sdk_route53::Client, deployment: &str, region: &str) -> String {
-    geoplan::switches::discover(r53, deployment).await.unwrap()[region]
+    geoplan::control::switches::discover(r53, deployment)
+        .await
+        .unwrap()[region]
         .switch
         .clone()
 }
@@ -305,7 +307,7 @@ async fn false_failovers(
     tokio::time::sleep(Duration::from_millis(minutes * 60 * 20)).await;
     cancel.cancel();
     task.await.unwrap();
-    let store = geoplan::store::Store::open(state.path()).unwrap();
+    let store = geoplan::control::store::Store::open(state.path()).unwrap();
     let events = store.events(0, 100_000).unwrap();
     let failovers = events.iter().filter(|e| e.kind == "failover").count();
     let probes_failed = events

@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use geoplan::config::Protocol;
-use geoplan::probe::{Schedule, Target};
+use geoplan::control::probe::{Schedule, Target};
 
 const SERVER_PORTS: usize = 8;
 
@@ -95,7 +95,7 @@ async fn main() {
     };
     let (tx, mut rx) = tokio::sync::mpsc::channel(4096);
     let cancel = tokio_util::sync::CancellationToken::new();
-    let mut probers = geoplan::probe::spawn(targets, schedule, tx, cancel.clone());
+    let mut probers = geoplan::control::probe::spawn(targets, schedule, tx, cancel.clone());
     let counter = tokio::spawn(async move {
         let (mut ok, mut failed, mut latency) = (0u64, 0u64, 0f64);
         while let Some((_, p)) = rx.recv().await {

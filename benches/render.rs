@@ -9,7 +9,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 fn large_config() -> String {
-    let regions: Vec<&str> = geoplan::regions::REGIONS
+    let regions: Vec<&str> = geoplan::aws::regions::REGIONS
         .iter()
         .copied()
         .filter(|r| *r != "us-east-1")
@@ -50,8 +50,8 @@ fn main() {
     let (config, diagnostics) = geoplan::config::compile("bench.toml", &text, Path::new("/tmp"));
     assert!(!diagnostics.has_errors(), "{}", diagnostics.render(false));
     let config = config.unwrap();
-    let module = geoplan::model::build(&config, "bench.toml", None);
-    let files = geoplan::render::render(&module).unwrap();
+    let module = geoplan::deploy::model::build(&config, "bench.toml", None);
+    let files = geoplan::deploy::render::render(&module).unwrap();
     let bytes: usize = files.iter().map(|f| f.contents.len()).sum();
     println!(
         "config: {} bytes, 30 regions, 200 tables → {} bytes of Terraform",
@@ -63,8 +63,8 @@ fn main() {
     for _ in 0..50 {
         let t = Instant::now();
         let (config, _) = geoplan::config::compile("bench.toml", &text, Path::new("/tmp"));
-        let module = geoplan::model::build(&config.unwrap(), "bench.toml", None);
-        std::hint::black_box(geoplan::render::render(&module).unwrap());
+        let module = geoplan::deploy::model::build(&config.unwrap(), "bench.toml", None);
+        std::hint::black_box(geoplan::deploy::render::render(&module).unwrap());
         pure.push(t.elapsed());
     }
     stats("validate + render, in process", pure);

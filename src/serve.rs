@@ -9,11 +9,12 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::api::{self, AppState, Deployment, Token};
+use crate::api::{self, AppState, Token};
 use crate::config::Config;
-use crate::controller::{Controller, ControllerError};
-use crate::metrics::Metrics;
-use crate::store::{Store, StoreError};
+use crate::control::controller::{Controller, ControllerError};
+use crate::control::metrics::Metrics;
+use crate::control::status::Deployment;
+use crate::control::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -47,7 +48,7 @@ pub async fn run(
     let cancel = CancellationToken::new();
     let ready = Arc::new(AtomicBool::new(false));
 
-    let module = crate::model::build(&config, "regions.toml", None);
+    let module = crate::deploy::model::build(&config, "regions.toml", None);
     let cost_latest: Option<crate::cost::monitor::Latest> =
         config.cost.as_ref().map(|_| Default::default());
     let (commands_tx, commands_rx) = mpsc::channel(16);
@@ -68,14 +69,14 @@ pub async fn run(
     };
 
     let (probe_tx, probe_rx) = mpsc::channel(1024);
-    let schedule = crate::probe::Schedule {
+    let schedule = crate::control::probe::Schedule {
         interval: config.monitor.probe_interval,
         timeout: config.monitor.probe_timeout,
         fail_after: config.monitor.fail_after,
         confirm: config.monitor.confirm_probes,
     };
-    let mut probers = crate::probe::spawn(
-        crate::probe::targets(&config),
+    let mut probers = crate::control::probe::spawn(
+        crate::control::probe::targets(&config),
         schedule,
         probe_tx,
         cancel.clone(),

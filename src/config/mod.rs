@@ -5,6 +5,8 @@
 //! Nothing here does IO: the caller reads the file.
 
 mod compile;
+pub mod diagnostic;
+pub mod suggest;
 mod types;
 
 pub use compile::compile;
@@ -12,7 +14,7 @@ pub use types::*;
 
 use std::path::{Path, PathBuf};
 
-use crate::diagnostic::Diagnostics;
+use crate::config::diagnostic::Diagnostics;
 
 /// Why a config could not be loaded.
 #[derive(Debug, thiserror::Error)]

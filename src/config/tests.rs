@@ -29,8 +29,8 @@ fn issues(text: &str) -> Vec<String> {
         .map(|i| {
             let at = d.source.position(i.span.start);
             let sev = match i.severity {
-                crate::diagnostic::Severity::Error => "error",
-                crate::diagnostic::Severity::Warning => "warning",
+                crate::config::diagnostic::Severity::Error => "error",
+                crate::config::diagnostic::Severity::Warning => "warning",
             };
             format!("{}:{} {sev} {}: {}", at.line, at.column, i.field, i.message)
         })
@@ -55,7 +55,7 @@ fn minimal_config_gets_defaults() {
     assert_eq!(c.dns.write_record, None);
     assert_eq!(
         c.regions[0].health,
-        HealthCheck {
+        HealthCheckSettings {
             protocol: Protocol::Https,
             port: 443,
             path: Some("/healthz".into()),
@@ -427,5 +427,22 @@ fn rendering_shows_file_line_column_and_a_caret() {
     assert!(
         out.ends_with("regions.toml: 1 error, 0 warnings\n"),
         "{out}"
+    );
+}
+
+#[test]
+fn a_bad_value_does_not_hide_its_siblings_errors() {
+    let text = BASE.replace(
+        "endpoint = \"203.0.113.20\"",
+        "endpoint = \"203.0.113.20\"\n[region.health]\nprotocol = 7\nport = 0",
+    ) + "\n[[table]]\nname = \"users\"\npartition_key = { name = \"id\", type = \"S\" }\nbilling = \"reserved\"\nread_capacity = 0\n";
+    check(
+        &text,
+        &[
+            "17:12 error region[1].health.protocol: `region[1].health.protocol` must be a string, found an integer",
+            "18:8 error region[1].health.port: `region[1].health.port` must be between 1 and 65535, found 0",
+            "23:11 error table[0].billing: unknown billing mode \"reserved\"",
+            "24:17 error table[0].read_capacity: `table[0].read_capacity` must be between 1 and 40000, found 0",
+        ],
     );
 }

@@ -139,7 +139,7 @@ pub struct Region {
     pub name: String,
     pub primary: bool,
     pub endpoint: Endpoint,
-    pub health: HealthCheck,
+    pub health: HealthCheckSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -184,7 +184,7 @@ impl Protocol {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HealthCheck {
+pub struct HealthCheckSettings {
     pub protocol: Protocol,
     pub port: u16,
     /// `None` for TCP.

@@ -64,7 +64,6 @@ struct Total {
 pub struct Totals {
     by_type: HashMap<Box<[u8]>, Total>,
     pub rows: u64,
-    pub bytes: u64,
 }
 
 impl Totals {
@@ -129,7 +128,6 @@ pub fn read_into(totals: &mut Totals, path: &Path, month: Option<&str>) -> Resul
         source,
     };
     let file = std::fs::File::open(path).map_err(io)?;
-    totals.bytes += file.metadata().map(|m| m.len()).unwrap_or(0);
     let reader: Box<dyn Read> = if path.extension().is_some_and(|e| e == "gz") {
         Box::new(flate2::read::MultiGzDecoder::new(
             std::io::BufReader::with_capacity(1 << 16, file),

@@ -11,8 +11,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::CostReport;
 use crate::config::Config;
-use crate::metrics::{Metrics, PairLabel};
-use crate::store::Store;
+use crate::control::metrics::{Metrics, PairLabel};
+use crate::control::store::Store;
 
 /// The latest report, shared with the API. A std mutex: held only to swap a value.
 pub type Latest = Arc<Mutex<Option<CostReport>>>;

@@ -2,7 +2,7 @@
 //! regions, cross-AZ transfer, DynamoDB replicated writes — or something else.
 //! Pure; the region codes come from `regions::BILLING_CODES`.
 
-use crate::regions;
+use crate::aws::regions;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Usage {

@@ -9,12 +9,13 @@ use std::time::SystemTime;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use geoplan::api::{AppState, Deployment, Token};
-use geoplan::controller::{Command, CommandError, RegionState, Shared};
-use geoplan::failover::{Cause, Switch};
-use geoplan::health::RegionHealth;
-use geoplan::store::Store;
-use geoplan::switches::RegionChecks;
+use geoplan::api::{AppState, Token};
+use geoplan::control::controller::{Command, CommandError, RegionState, Shared};
+use geoplan::control::failover::{Cause, Switch};
+use geoplan::control::status::Deployment;
+use geoplan::control::store::Store;
+use geoplan::control::switches::CheckIds;
+use geoplan::control::verdict::Tracker;
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -39,7 +40,7 @@ fn harness(token: Option<&str>) -> Harness {
         .unwrap();
     let region = |name: &str, in_service: bool| RegionState {
         name: name.into(),
-        health: RegionHealth::default(),
+        tracker: Tracker::default(),
         switch: if in_service {
             Switch::in_service()
         } else {
@@ -51,8 +52,8 @@ fn harness(token: Option<&str>) -> Harness {
             }
         },
         last_action: None,
-        route53_healthy: Some(true),
-        checks: RegionChecks {
+        route53_status: Some(true),
+        checks: CheckIds {
             endpoint: format!("e-{name}"),
             switch: format!("s-{name}"),
             region: format!("r-{name}"),
@@ -101,12 +102,12 @@ fn harness(token: Option<&str>) -> Harness {
         .unwrap();
     let (config, _) =
         geoplan::config::compile("active-active.toml", &text, std::path::Path::new("/"));
-    let module = geoplan::model::build(&config.unwrap(), "active-active.toml", None);
+    let module = geoplan::deploy::model::build(&config.unwrap(), "active-active.toml", None);
     let state = AppState {
         shared,
         commands: tx,
         store,
-        metrics: Arc::new(geoplan::metrics::Metrics::default()),
+        metrics: Arc::new(geoplan::control::metrics::Metrics::default()),
         token: token.and_then(Token::new),
         deployment: Arc::new(Deployment {
             name: "shop".into(),

@@ -152,7 +152,7 @@ fn render_prints_the_module_dir_and_writes_every_file() {
     let out = geoplan(wd.path(), &["render", "active-active.toml"], None);
     let dir = wd.path().join(".geoplan/active-active");
     assert_eq!(success(&out), format!("{}\n", dir.display()));
-    for f in geoplan::render::MODULE_FILES {
+    for f in geoplan::deploy::render::MODULE_FILES {
         assert!(dir.join(f).is_file(), "{f} written");
     }
     assert!(

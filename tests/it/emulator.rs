@@ -571,7 +571,7 @@ async fn apply_without_approval_changes_nothing() {
     assert!(
         !wd.path()
             .join(".geoplan/active-active")
-            .join(geoplan::terraform::PLAN_FILE)
+            .join(geoplan::deploy::terraform::PLAN_FILE)
             .exists(),
         "the unapproved plan is discarded"
     );

@@ -24,13 +24,13 @@ fn golden_dir(case: &str) -> PathBuf {
     repo().join("tests/golden").join(case_name(case))
 }
 
-fn render_case(case: &str) -> Vec<geoplan::render::RenderedFile> {
+fn render_case(case: &str) -> Vec<geoplan::deploy::render::RenderedFile> {
     let path = repo().join(case);
     let loaded = geoplan::config::load(&path).unwrap_or_else(|e| panic!("{case}: {e}"));
     let c = &loaded.config;
     let source = path.file_name().unwrap().to_str().unwrap();
-    let module = geoplan::model::build(c, source, c.aws.endpoint_url.as_deref());
-    geoplan::render::render(&module).expect("renders")
+    let module = geoplan::deploy::model::build(c, source, c.aws.endpoint_url.as_deref());
+    geoplan::deploy::render::render(&module).expect("renders")
 }
 
 #[test]

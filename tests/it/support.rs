@@ -147,13 +147,13 @@ pub fn success(o: &Output) -> String {
 
 /// The module's outputs, through geoplan's own terraform runner.
 pub async fn terraform_outputs(module_dir: &Path) -> serde_json::Value {
-    let tf = geoplan::terraform::Terraform {
+    let tf = geoplan::deploy::terraform::Terraform {
         binary: "terraform".into(),
         dir: module_dir.to_owned(),
         cli_config: Some(module_dir.join("geoplan.tfrc")),
-        progress: geoplan::terraform::Progress::Silent,
+        progress: geoplan::deploy::terraform::Progress::Silent,
     };
-    tf.outputs(&mut geoplan::terraform::Timings::default())
+    tf.outputs(&mut geoplan::deploy::terraform::Timings::default())
         .await
         .expect("terraform output")
 }
@@ -162,7 +162,8 @@ pub async fn terraform_outputs(module_dir: &Path) -> serde_json::Value {
 /// whether it succeeded and everything it printed.
 pub fn run_terraform(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
     let cli = dir.join("geoplan.tfrc");
-    std::fs::write(&cli, geoplan::render::cli_config(&plugin_mirror())).expect("write CLI config");
+    std::fs::write(&cli, geoplan::deploy::render::cli_config(&plugin_mirror()))
+        .expect("write CLI config");
     let out = Command::new("terraform")
         .args(args)
         .current_dir(dir)

@@ -1,4 +1,7 @@
-//! AWS SDK clients, pointed at real AWS or at a local emulator.
+//! AWS SDK clients, pointed at real AWS or at a local emulator, and the table of
+//! region codes.
+
+pub mod regions;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
@@ -24,7 +27,7 @@ pub async fn sdk_config(region: &str, endpoint_url: Option<&str>) -> SdkConfig {
 }
 
 pub async fn route53(endpoint_url: Option<&str>) -> aws_sdk_route53::Client {
-    let config = sdk_config(crate::regions::ROUTE53_CONTROL_REGION, endpoint_url).await;
+    let config = sdk_config(crate::aws::regions::ROUTE53_CONTROL_REGION, endpoint_url).await;
     aws_sdk_route53::Client::new(&config)
 }
 

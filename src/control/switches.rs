@@ -12,7 +12,7 @@ use aws_sdk_route53::types::TagResourceType;
 
 /// The three checks of one region, by id.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct RegionChecks {
+pub struct CheckIds {
     pub endpoint: String,
     pub switch: String,
     pub region: String,
@@ -41,7 +41,7 @@ fn api<E: std::error::Error + 'static>(op: &'static str) -> impl FnOnce(E) -> Sw
 pub async fn discover(
     client: &Client,
     deployment: &str,
-) -> Result<BTreeMap<String, RegionChecks>, SwitchError> {
+) -> Result<BTreeMap<String, CheckIds>, SwitchError> {
     let mut ids = Vec::new();
     let mut marker: Option<String> = None;
     loop {
@@ -96,12 +96,12 @@ pub async fn discover(
             }
         }
     }
-    let checks: BTreeMap<String, RegionChecks> = found
+    let checks: BTreeMap<String, CheckIds> = found
         .into_iter()
         .filter_map(|(r, (e, s, c))| {
             Some((
                 r,
-                RegionChecks {
+                CheckIds {
                     endpoint: e?,
                     switch: s?,
                     region: c?,
@@ -149,7 +149,7 @@ pub async fn set_inverted(client: &Client, id: &str, inverted: bool) -> Result<(
 
 /// Route 53's own view of an endpoint check: healthy when more than 18% of its
 /// checkers report success (AWS's rule). `None` when it has no observations yet.
-pub async fn route53_healthy(client: &Client, id: &str) -> Result<Option<bool>, SwitchError> {
+pub async fn route53_status(client: &Client, id: &str) -> Result<Option<bool>, SwitchError> {
     let status = client
         .get_health_check_status()
         .health_check_id(id)

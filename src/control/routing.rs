@@ -10,7 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::Record;
+use crate::deploy::model::Record;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordRouting {
@@ -112,7 +112,7 @@ mod tests {
 
     use super::*;
 
-    fn module(pattern: &str, regions: &[(&str, bool)]) -> crate::model::Module {
+    fn module(pattern: &str, regions: &[(&str, bool)]) -> crate::deploy::model::Module {
         let mut text = format!(
             "name = \"t\"\npattern = \"{pattern}\"\n[dns]\nzone = \"example.com\"\nrecord = \"api.example.com\"\n"
         );
@@ -124,7 +124,7 @@ mod tests {
         }
         let (config, d) = crate::config::compile("t.toml", &text, Path::new("/"));
         assert!(!d.has_errors(), "{}", d.render(false));
-        crate::model::build(&config.unwrap(), "t.toml", None)
+        crate::deploy::model::build(&config.unwrap(), "t.toml", None)
     }
 
     fn regions_of(routing: &[RecordRouting], name: &str) -> (Vec<String>, bool) {

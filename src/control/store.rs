@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
-use crate::failover::{Cause, Switch};
+use crate::control::failover::{Cause, Switch};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

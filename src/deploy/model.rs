@@ -10,8 +10,8 @@
 
 use serde::Serialize;
 
+use crate::aws::regions::ROUTE53_CONTROL_REGION;
 use crate::config::{Backend, Billing, Config, Endpoint, Key, Pattern, Protocol, S3Backend};
-use crate::regions::ROUTE53_CONTROL_REGION;
 
 /// One Terraform root module's worth of desired state.
 #[derive(Debug, Clone, Serialize)]
@@ -27,7 +27,7 @@ pub struct Module {
     pub emulator: Option<Emulator>,
     pub backend: Option<S3Backend>,
     pub zone: Zone,
-    pub health_checks: Vec<RegionChecks>,
+    pub health_checks: Vec<CheckResources>,
     pub records: Vec<Record>,
     pub tables: Vec<TableResource>,
 }
@@ -54,7 +54,7 @@ pub struct Zone {
 
 /// The three health checks of one region.
 #[derive(Debug, Clone, Serialize)]
-pub struct RegionChecks {
+pub struct CheckResources {
     pub region: String,
     /// The region as a Terraform identifier (`us_east_1`).
     pub ident: String,
@@ -161,7 +161,7 @@ pub fn build(config: &Config, source: &str, endpoint_url: Option<&str>) -> Modul
                 Endpoint::Hostname(h) => (None, Some(h.clone())),
                 Endpoint::Alias { name, .. } => (None, Some(name.clone())),
             };
-            RegionChecks {
+            CheckResources {
                 region: r.name.clone(),
                 ident: ident(&r.name),
                 endpoint: EndpointCheck {

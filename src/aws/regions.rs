@@ -97,11 +97,6 @@ pub fn is_known(code: &str) -> bool {
     REGIONS.binary_search(&code).is_ok()
 }
 
-/// The closest known region code, for "did you mean" hints.
-pub fn closest(code: &str) -> Option<&'static str> {
-    crate::suggest::closest(code, REGIONS.iter().copied())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,12 +126,9 @@ mod tests {
     }
 
     #[test]
-    fn knows_real_codes_and_suggests_for_typos() {
+    fn knows_real_codes() {
         assert!(is_known("eu-west-1"));
         assert!(!is_known("eu-west-9"));
         assert!(!is_known("us-east"));
-        assert_eq!(closest("us-eats-1"), Some("us-east-1"));
-        assert_eq!(closest("eu-wset-1"), Some("eu-west-1"));
-        assert_eq!(closest("zzzzzz"), None);
     }
 }

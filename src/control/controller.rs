@@ -12,22 +12,22 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, Pattern};
-use crate::failover::{self, Action, Cause, Decision, Policy, RegionView, Switch};
-use crate::health::{Probe, RegionHealth, Thresholds, Verdict};
-use crate::metrics::{Metrics, ProbeLabel, RegionLabel};
-use crate::store::{Store, StoredSwitch};
-use crate::switches::{self, RegionChecks, SwitchError};
+use crate::control::failover::{self, Action, Cause, Decision, Policy, RegionView, Switch};
+use crate::control::metrics::{Metrics, ProbeLabel, RegionLabel};
+use crate::control::store::{Store, StoredSwitch};
+use crate::control::switches::{self, CheckIds, SwitchError};
+use crate::control::verdict::{Probe, Thresholds, Tracker, Verdict};
 
 /// One region as the control plane knows it.
 #[derive(Debug, Clone)]
 pub struct RegionState {
     pub name: String,
-    pub health: RegionHealth,
+    pub tracker: Tracker,
     pub switch: Switch,
     pub last_action: Option<SystemTime>,
     /// Route 53's own verdict on the endpoint check; `None` until read.
-    pub route53_healthy: Option<bool>,
-    pub checks: RegionChecks,
+    pub route53_status: Option<bool>,
+    pub checks: CheckIds,
     /// The last refusal or failure reported for this region, to report each once.
     pub last_problem: Option<String>,
 }
@@ -37,7 +37,7 @@ impl RegionState {
     pub fn view(&self) -> RegionView<'_> {
         RegionView {
             name: &self.name,
-            verdict: self.health.verdict,
+            verdict: self.tracker.verdict,
             switch: &self.switch,
             last_action: self.last_action,
         }
@@ -86,7 +86,7 @@ pub enum ControllerError {
     #[error(transparent)]
     Switch(#[from] SwitchError),
     #[error(transparent)]
-    Store(#[from] crate::store::StoreError),
+    Store(#[from] crate::control::store::StoreError),
     #[error(
         "region {0} is in the config but has no geoplan health checks in Route 53; run `geoplan apply`"
     )]
@@ -133,18 +133,18 @@ impl Controller {
             let stored = store.load_switch(&r.name)?;
             let (switch, last_action) = adopt(&store, &r.name, inverted, stored, now)?;
             metrics.set_in_service(&r.name, switch.in_service);
-            let health = if switch.in_service {
-                RegionHealth::default()
+            let tracker = if switch.in_service {
+                Tracker::default()
             } else {
-                RegionHealth::starting_down()
+                Tracker::starting_down()
             };
-            metrics.set_verdict(&r.name, health.verdict);
+            metrics.set_verdict(&r.name, tracker.verdict);
             regions.push(RegionState {
                 name: r.name.clone(),
-                health,
+                tracker,
                 switch,
                 last_action,
-                route53_healthy: None,
+                route53_status: None,
                 checks,
                 last_problem: None,
             });
@@ -241,12 +241,12 @@ impl Controller {
                 })
                 .inc();
             let error = probe.error.clone();
-            let t = r.health.observe(probe, self.thresholds);
+            let t = r.tracker.observe(probe, self.thresholds);
             (
                 r.name.clone(),
                 t,
-                r.health.consecutive_failures,
-                r.health.consecutive_successes,
+                r.tracker.consecutive_failures,
+                r.tracker.consecutive_successes,
                 error,
             )
         };
@@ -489,20 +489,20 @@ impl Controller {
     /// Re-reads every switch and Route 53's endpoint statuses; adopts changes made
     /// outside geoplan.
     async fn resync(&mut self) {
-        let regions: Vec<(String, RegionChecks, bool)> = lock(&self.shared)
+        let regions: Vec<(String, CheckIds, bool)> = lock(&self.shared)
             .regions
             .iter()
             .map(|r| (r.name.clone(), r.checks.clone(), r.switch.in_service))
             .collect();
         for (name, checks, in_service) in regions {
-            match switches::route53_healthy(&self.route53, &checks.endpoint).await {
+            match switches::route53_status(&self.route53, &checks.endpoint).await {
                 Ok(h) => {
                     if let Some(r) = lock(&self.shared)
                         .regions
                         .iter_mut()
                         .find(|r| r.name == name)
                     {
-                        r.route53_healthy = h;
+                        r.route53_status = h;
                     }
                 }
                 Err(e) => {
@@ -545,7 +545,7 @@ fn adopt(
     inverted: bool,
     stored: Option<StoredSwitch>,
     now: SystemTime,
-) -> Result<(Switch, Option<SystemTime>), crate::store::StoreError> {
+) -> Result<(Switch, Option<SystemTime>), crate::control::store::StoreError> {
     let last_action = stored.as_ref().and_then(|s| s.last_action);
     let stored_out = stored.as_ref().filter(|s| !s.switch.in_service);
     let (switch, note) = match (inverted, stored_out) {

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -13,50 +13,23 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::controller::{Command, CommandError, SharedState, lock};
-use crate::failover::Switch;
-use crate::metrics::Metrics;
-use crate::model::Record;
-use crate::routing::{self, RecordRouting};
-use crate::store::Store;
+use crate::control::controller::{Command, CommandError, SharedState, lock};
+use crate::control::failover::Switch;
+use crate::control::metrics::Metrics;
+use crate::control::status::{self, Deployment, RegionDoc, StatusDoc, SwitchDoc};
+use crate::control::store::Store;
+
+mod auth;
+mod error;
+
+pub use auth::Token;
+pub use error::ApiError;
 
 pub const OPENAPI: &str = include_str!("openapi.json");
-
-/// The API token. Its Debug form is redacted so it never reaches a log.
-#[derive(Clone)]
-pub struct Token(String);
-
-impl Token {
-    pub fn new(s: impl Into<String>) -> Option<Token> {
-        let s = s.into().trim().to_owned();
-        (!s.is_empty()).then_some(Token(s))
-    }
-
-    /// Constant-time comparison: the time taken does not depend on how much matches.
-    fn matches(&self, presented: &str) -> bool {
-        use subtle::ConstantTimeEq;
-        self.0.as_bytes().ct_eq(presented.as_bytes()).into()
-    }
-}
-
-impl std::fmt::Debug for Token {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Token(<redacted>)")
-    }
-}
-
-/// Facts about the deployment that do not change while serving.
-#[derive(Debug)]
-pub struct Deployment {
-    pub name: String,
-    pub pattern: &'static str,
-    pub automatic: bool,
-    pub records: Vec<Record>,
-}
 
 #[derive(Clone)]
 pub struct AppState {
@@ -69,34 +42,6 @@ pub struct AppState {
     pub ready: Arc<AtomicBool>,
     /// The latest cost report; `None` inside when `[cost]` is absent or not yet polled.
     pub cost: Option<crate::cost::monitor::Latest>,
-}
-
-/// An error as the API shows it: a stable code and a message with no internals.
-#[derive(Debug)]
-pub struct ApiError {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
-}
-
-impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError {
-            status,
-            code,
-            message: message.into(),
-        }
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        (
-            self.status,
-            axum::Json(json!({ "error": { "code": self.code, "message": self.message } })),
-        )
-            .into_response()
-    }
 }
 
 pub fn router(state: AppState) -> Router {
@@ -143,103 +88,8 @@ async fn metrics(State(s): State<AppState>) -> Response {
         .into_response()
 }
 
-fn time(t: Option<SystemTime>) -> Option<String> {
-    t.map(|t| humantime::format_rfc3339_millis(t).to_string())
-}
-
-#[derive(Debug, Serialize, Deserialize, PartialEq)]
-pub struct ProbeDoc {
-    pub at: Option<String>,
-    pub ok: bool,
-    pub latency_ms: f64,
-    pub error: Option<String>,
-}
-
-#[derive(Debug, Serialize, Deserialize, PartialEq)]
-pub struct SwitchDoc {
-    pub in_service: bool,
-    pub cause: Option<String>,
-    pub reason: Option<String>,
-    pub since: Option<String>,
-}
-
-impl From<&Switch> for SwitchDoc {
-    fn from(s: &Switch) -> Self {
-        SwitchDoc {
-            in_service: s.in_service,
-            cause: s.cause.map(|c| c.as_str().to_owned()),
-            reason: s.reason.clone(),
-            since: time(s.since),
-        }
-    }
-}
-
-#[derive(Debug, Serialize, Deserialize, PartialEq)]
-pub struct RegionDoc {
-    pub name: String,
-    pub verdict: String,
-    pub verdict_since: Option<String>,
-    pub consecutive_failures: u32,
-    pub consecutive_successes: u32,
-    pub last_probe: Option<ProbeDoc>,
-    /// Route 53's own view of the endpoint check (always healthy in the emulator).
-    pub route53_healthy: Option<bool>,
-    pub switch: SwitchDoc,
-    pub health_checks: crate::switches::RegionChecks,
-}
-
-#[derive(Debug, Serialize, Deserialize, PartialEq)]
-pub struct StatusDoc {
-    pub deployment: String,
-    pub pattern: String,
-    pub auto_failover: bool,
-    pub started_at: Option<String>,
-    pub regions: Vec<RegionDoc>,
-    pub routing: Vec<RecordRouting>,
-}
-
-/// Effective routing as Route 53 decides it: by its own view of each endpoint check
-/// (as last read) and the switch.
-pub fn routing_of(records: &[Record], regions: &[RegionDoc]) -> Vec<RecordRouting> {
-    let healthy = |name: &str| {
-        regions
-            .iter()
-            .any(|r| r.name == name && r.switch.in_service && r.route53_healthy != Some(false))
-    };
-    routing::effective(records, &healthy)
-}
-
 pub fn status_doc(s: &AppState) -> StatusDoc {
-    let shared = lock(&s.shared);
-    let regions: Vec<RegionDoc> = shared
-        .regions
-        .iter()
-        .map(|r| RegionDoc {
-            name: r.name.clone(),
-            verdict: r.health.verdict.as_str().to_owned(),
-            verdict_since: time(r.health.since),
-            consecutive_failures: r.health.consecutive_failures,
-            consecutive_successes: r.health.consecutive_successes,
-            last_probe: r.health.last_probe.as_ref().map(|p| ProbeDoc {
-                at: time(Some(p.at)),
-                ok: p.ok,
-                latency_ms: p.latency.as_secs_f64() * 1e3,
-                error: p.error.clone(),
-            }),
-            route53_healthy: r.route53_healthy,
-            switch: SwitchDoc::from(&r.switch),
-            health_checks: r.checks.clone(),
-        })
-        .collect();
-    let routing = routing_of(&s.deployment.records, &regions);
-    StatusDoc {
-        deployment: s.deployment.name.clone(),
-        pattern: s.deployment.pattern.to_owned(),
-        auto_failover: s.deployment.automatic,
-        started_at: time(Some(shared.started)),
-        regions,
-        routing,
-    }
+    status::document(&lock(&s.shared), &s.deployment)
 }
 
 async fn status(State(s): State<AppState>) -> axum::Json<StatusDoc> {
@@ -320,36 +170,6 @@ async fn cost(State(s): State<AppState>) -> Result<Response, ApiError> {
     }
 }
 
-fn authorize(s: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
-    let Some(token) = &s.token else {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "mutations_disabled",
-            "no API token is configured; set GEOPLAN_API_TOKEN or monitor.token_file to allow drain and restore",
-        ));
-    };
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "a bearer token is required",
-            )
-        })?;
-    if token.matches(presented.trim()) {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "the bearer token is not valid",
-        ))
-    }
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct DrainBody {
@@ -395,7 +215,7 @@ async fn drain(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    authorize(&s, &headers)?;
+    auth::authorize(s.token.as_ref(), &headers)?;
     let body: DrainBody = if body.iter().all(u8::is_ascii_whitespace) {
         DrainBody {
             reason: String::new(),
@@ -422,7 +242,7 @@ async fn restore(
     Path(name): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    authorize(&s, &headers)?;
+    auth::authorize(s.token.as_ref(), &headers)?;
     send(&s, |reply| Command::Restore {
         region: name,
         reply,

@@ -1,17 +1,20 @@
-//! The deploy path shared by every command: config → desired state → rendered module
-//! on disk → terraform plan → apply of that exact plan. The CLI adds prompts and
-//! printing; the control plane (later) calls the same functions.
+//! Plan and apply: config → desired state (`model`, pure) → rendered files (`render`,
+//! pure) → module on disk (`workspace`) → `terraform` plan → apply of that exact plan.
+//! This file is the one path every deploy command takes; the CLI adds prompts and
+//! printing on top.
+
+pub mod model;
+pub mod render;
+pub mod terraform;
+pub mod workspace;
 
 use std::path::{Path, PathBuf};
 
+use crate::config::diagnostic::Diagnostics;
 use crate::config::{self, Config, ConfigError};
-use crate::diagnostic::Diagnostics;
-use crate::model;
-use crate::render::{self, RenderError};
-use crate::terraform::{
-    self, Operation, PlanSummary, Progress, Terraform, TerraformError, Timings,
-};
-use crate::workspace::{self, CLI_CONFIG_FILE, WorkspaceError, WriteReport};
+use render::RenderError;
+use terraform::{Operation, PlanSummary, Progress, Terraform, TerraformError, Timings};
+use workspace::{CLI_CONFIG_FILE, WorkspaceError, WriteReport};
 
 /// Settings that come from the command line or environment rather than the file.
 #[derive(Debug, Clone, Default)]

@@ -1,9 +1,89 @@
-//! The CLI side of the control plane's API: `status`, `drain`, `restore`.
+//! The control-plane commands: `serve` (run it), and `status`, `drain`, `restore`
+//! against a running one (or `status CONFIG`, read from AWS directly).
 
 use serde_json::Value;
 
-use crate::api::StatusDoc;
-use crate::cli::Exit;
+use super::ServeArgs;
+use super::exit::{Exit, print_chain};
+use super::{endpoint, load_config};
+use crate::control::status::StatusDoc;
+
+pub(super) async fn serve(args: ServeArgs) -> Exit {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("GEOPLAN_LOG")
+        .unwrap_or_else(|_| "geoplan=info".into());
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+    let loaded = match load_config(&args.config) {
+        Ok(l) => l,
+        Err(exit) => return exit,
+    };
+    let config = loaded.config;
+    let endpoint_url = endpoint(args.endpoint_url, &config);
+    let token = match std::env::var("GEOPLAN_API_TOKEN") {
+        Ok(t) => crate::api::Token::new(t),
+        Err(_) => match &config.monitor.token_file {
+            Some(path) => match std::fs::read_to_string(path) {
+                Ok(t) => crate::api::Token::new(t),
+                Err(e) => {
+                    eprintln!(
+                        "error: cannot read monitor.token_file {}: {e}",
+                        path.display()
+                    );
+                    return Exit::Failure;
+                }
+            },
+            None => None,
+        },
+    };
+    if token.is_none() {
+        tracing::warn!(
+            "no API token configured: drain and restore are refused (set GEOPLAN_API_TOKEN or monitor.token_file)"
+        );
+    }
+    let addr = args.listen.unwrap_or(config.monitor.listen);
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: cannot listen on {addr}: {e}");
+            return Exit::Failure;
+        }
+    };
+    let options = crate::serve::ServeOptions {
+        endpoint_url,
+        token,
+        webhook_backoff: crate::cost::monitor::default_backoff(),
+    };
+    match crate::serve::run(config, listener, options, shutdown_signal()).await {
+        Ok(()) => Exit::Ok,
+        Err(e) => {
+            print_chain(&e);
+            Exit::Failure
+        }
+    }
+}
+
+/// Completes on ctrl-c or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+    tracing::info!("shutdown requested");
+}
 
 fn client() -> reqwest::Client {
     reqwest::Client::builder()
@@ -61,18 +141,18 @@ pub async fn status_direct(
     endpoint_url: Option<&str>,
     json: bool,
 ) -> Exit {
-    use crate::api::{RegionDoc, SwitchDoc};
+    use crate::control::status::{RegionDoc, SwitchDoc};
     let r53 = crate::aws::route53(endpoint_url).await;
-    let checks = match crate::switches::discover(&r53, &config.name).await {
+    let checks = match crate::control::switches::discover(&r53, &config.name).await {
         Ok(c) => c,
         Err(e) => {
-            crate::cli::print_chain(&e);
+            print_chain(&e);
             return Exit::Failure;
         }
     };
     let store_file = config.monitor.state_dir.join("geoplan.sqlite3");
     let store = if store_file.exists() {
-        crate::store::Store::open(&config.monitor.state_dir).ok()
+        crate::control::store::Store::open(&config.monitor.state_dir).ok()
     } else {
         None
     };
@@ -86,14 +166,14 @@ pub async fn status_direct(
             return Exit::Failure;
         };
         let read = async {
-            let inverted = crate::switches::is_inverted(&r53, &ids.switch).await?;
-            let healthy = crate::switches::route53_healthy(&r53, &ids.endpoint).await?;
-            Ok::<_, crate::switches::SwitchError>((inverted, healthy))
+            let inverted = crate::control::switches::is_inverted(&r53, &ids.switch).await?;
+            let healthy = crate::control::switches::route53_status(&r53, &ids.endpoint).await?;
+            Ok::<_, crate::control::switches::SwitchError>((inverted, healthy))
         };
         let (inverted, route53_healthy) = match read.await {
             Ok(v) => v,
             Err(e) => {
-                crate::cli::print_chain(&e);
+                print_chain(&e);
                 return Exit::Failure;
             }
         };
@@ -103,13 +183,13 @@ pub async fn status_direct(
             .filter(|s| s.switch.in_service != inverted);
         let switch = match stored {
             Some(s) => s.switch,
-            None if inverted => crate::failover::Switch {
+            None if inverted => crate::control::failover::Switch {
                 in_service: false,
                 cause: None,
                 reason: Some("cause unknown (no local store)".into()),
                 since: None,
             },
-            None => crate::failover::Switch::in_service(),
+            None => crate::control::failover::Switch::in_service(),
         };
         regions.push(RegionDoc {
             name: r.name.clone(),
@@ -123,8 +203,8 @@ pub async fn status_direct(
             health_checks: ids.clone(),
         });
     }
-    let module = crate::model::build(config, "regions.toml", None);
-    let routing = crate::api::routing_of(&module.records, &regions);
+    let module = crate::deploy::model::build(config, "regions.toml", None);
+    let routing = crate::control::status::routing_of(&module.records, &regions);
     let doc = StatusDoc {
         deployment: config.name.clone(),
         pattern: config.pattern.as_str().into(),

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -131,12 +131,6 @@ impl PlanSummary {
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Timings {
     pub steps: Vec<(String, f64)>,
-}
-
-impl Timings {
-    pub fn total(&self) -> Duration {
-        Duration::from_secs_f64(self.steps.iter().map(|(_, s)| s).sum())
-    }
 }
 
 // --- Terraform's machine-readable UI (https://developer.hashicorp.com/terraform/internals/machine-readable-ui)

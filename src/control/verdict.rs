@@ -46,9 +46,10 @@ pub struct Probe {
     pub error: Option<String>,
 }
 
-/// A region's health as the monitor sees it.
+/// The verdict machine of one region: geoplan's own probes folded into a verdict
+/// (not Route 53's status of the endpoint check, which is read separately).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RegionHealth {
+pub struct Tracker {
     pub verdict: Verdict,
     pub consecutive_failures: u32,
     pub consecutive_successes: u32,
@@ -64,11 +65,11 @@ pub struct Transition {
     pub to: Verdict,
 }
 
-impl Default for RegionHealth {
+impl Default for Tracker {
     fn default() -> Self {
         // A region starts up: geoplan does not fail over on startup before it has
         // seen `fail_after` failures of its own.
-        RegionHealth {
+        Tracker {
             verdict: Verdict::Up,
             consecutive_failures: 0,
             consecutive_successes: 0,
@@ -78,13 +79,13 @@ impl Default for RegionHealth {
     }
 }
 
-impl RegionHealth {
+impl Tracker {
     /// For a region found out of service: it must earn `recover_after` good probes
     /// before it counts as up, so a restart never puts back an unprobed region.
     pub fn starting_down() -> Self {
-        RegionHealth {
+        Tracker {
             verdict: Verdict::Down,
-            ..RegionHealth::default()
+            ..Tracker::default()
         }
     }
 
@@ -146,7 +147,7 @@ mod tests {
     }
 
     /// Feeds a pattern like "ffxx" (f = fail, x = ok) and returns the verdict after each.
-    fn run(h: &mut RegionHealth, pattern: &str, t: Thresholds) -> Vec<&'static str> {
+    fn run(h: &mut Tracker, pattern: &str, t: Thresholds) -> Vec<&'static str> {
         pattern
             .chars()
             .enumerate()
@@ -159,7 +160,7 @@ mod tests {
 
     #[test]
     fn goes_down_after_fail_after_and_up_after_recover_after() {
-        let mut h = RegionHealth::default();
+        let mut h = Tracker::default();
         assert_eq!(
             run(&mut h, "xffxxx", T),
             ["up", "suspect", "down", "recovering", "recovering", "up"]
@@ -168,7 +169,7 @@ mod tests {
 
     #[test]
     fn a_single_failure_does_not_take_a_region_down() {
-        let mut h = RegionHealth::default();
+        let mut h = Tracker::default();
         assert_eq!(
             run(&mut h, "fxfxfxfx", T),
             [
@@ -179,7 +180,7 @@ mod tests {
 
     #[test]
     fn a_failure_interrupts_recovery() {
-        let mut h = RegionHealth::default();
+        let mut h = Tracker::default();
         assert_eq!(
             run(&mut h, "ffxxfxxx", T),
             [
@@ -202,13 +203,13 @@ mod tests {
             fail_after: 1,
             recover_after: 1,
         };
-        let mut h = RegionHealth::default();
+        let mut h = Tracker::default();
         assert_eq!(run(&mut h, "fxfx", t), ["down", "up", "down", "up"]);
     }
 
     #[test]
     fn transitions_are_reported_once_with_their_time() {
-        let mut h = RegionHealth::default();
+        let mut h = Tracker::default();
         assert_eq!(
             h.observe(probe(false, 1), T),
             Some(Transition {
@@ -240,7 +241,7 @@ mod tests {
 
     #[test]
     fn a_region_starting_down_must_earn_its_way_back() {
-        let mut h = RegionHealth::starting_down();
+        let mut h = Tracker::starting_down();
         assert_eq!(run(&mut h, "xxx", T), ["recovering", "recovering", "up"]);
     }
 }

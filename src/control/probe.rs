@@ -10,7 +10,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, Endpoint, Protocol};
-use crate::health::Probe;
+use crate::control::verdict::Probe;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {

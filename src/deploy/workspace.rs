@@ -4,7 +4,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::render::{GENERATED_MARKER, RenderedFile};
+use crate::deploy::render::{GENERATED_MARKER, RenderedFile};
 
 /// The Terraform CLI config geoplan writes beside the module (not a `.tf` file, so
 /// Terraform does not read it as configuration).

@@ -1,5 +1,10 @@
 //! "Did you mean" suggestions for misspelt keys and values.
 
+/// The closest known AWS region code.
+pub fn region(code: &str) -> Option<&'static str> {
+    closest(code, crate::aws::regions::REGIONS.iter().copied())
+}
+
 /// The candidate closest to `input`, if one is close enough to be a likely typo.
 pub fn closest<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     candidates
@@ -21,5 +26,12 @@ mod tests {
         );
         assert_eq!(super::closest("intervall", keys), Some("interval"));
         assert_eq!(super::closest("colour", keys), None);
+    }
+
+    #[test]
+    fn suggests_region_codes_for_typos() {
+        assert_eq!(super::region("us-eats-1"), Some("us-east-1"));
+        assert_eq!(super::region("eu-wset-1"), Some("eu-west-1"));
+        assert_eq!(super::region("zzzzzz"), None);
     }
 }

@@ -1,0 +1,58 @@
+//! Who may drain and restore: the API token and the bearer-token check.
+
+use axum::http::{HeaderMap, StatusCode, header};
+
+use super::error::ApiError;
+
+/// The API token. Its Debug form is redacted so it never reaches a log.
+#[derive(Clone)]
+pub struct Token(String);
+
+impl Token {
+    pub fn new(s: impl Into<String>) -> Option<Token> {
+        let s = s.into().trim().to_owned();
+        (!s.is_empty()).then_some(Token(s))
+    }
+
+    /// Constant-time comparison: the time taken does not depend on how much matches.
+    fn matches(&self, presented: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        self.0.as_bytes().ct_eq(presented.as_bytes()).into()
+    }
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Token(<redacted>)")
+    }
+}
+
+pub(super) fn authorize(token: Option<&Token>, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(token) = token else {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "mutations_disabled",
+            "no API token is configured; set GEOPLAN_API_TOKEN or monitor.token_file to allow drain and restore",
+        ));
+    };
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "a bearer token is required",
+            )
+        })?;
+    if token.matches(presented.trim()) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "the bearer token is not valid",
+        ))
+    }
+}

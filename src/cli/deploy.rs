@@ -1,0 +1,318 @@
+//! The deploy commands: `validate`, `render`, `plan`, `apply`, `destroy` — prompts and
+//! printing on top of `deploy`, which does the work.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use super::exit::{Exit, print_diagnostics, report_error};
+use super::{ApplyArgs, CommonArgs, RunArgs};
+use crate::config::{self, ConfigError};
+use crate::deploy::terraform::{Operation, PlanSummary, Progress, Timings};
+use crate::deploy::{self, DeployError, Overrides, Prepared};
+
+#[derive(Serialize)]
+struct ValidateReport<'a> {
+    valid: bool,
+    file: &'a str,
+    issues: Vec<crate::config::diagnostic::IssueRecord<'a>>,
+}
+
+pub(super) fn validate(path: PathBuf, json: bool) -> Exit {
+    match config::load(&path) {
+        Ok(loaded) => {
+            if json {
+                let report = ValidateReport {
+                    valid: true,
+                    file: &loaded.diagnostics.source.name,
+                    issues: loaded.diagnostics.records(),
+                };
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).expect("serialisable")
+                );
+            } else {
+                print_diagnostics(&loaded.diagnostics);
+                let c = &loaded.config;
+                println!(
+                    "{}: valid — {} ({}), {} regions, {} table{}",
+                    path.display(),
+                    c.name,
+                    c.pattern.as_str(),
+                    c.regions.len(),
+                    c.tables.len(),
+                    if c.tables.len() == 1 { "" } else { "s" }
+                );
+            }
+            Exit::Ok
+        }
+        Err(ConfigError::Invalid(d)) if json => {
+            let report = ValidateReport {
+                valid: false,
+                file: &d.source.name,
+                issues: d.records(),
+            };
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).expect("serialisable")
+            );
+            Exit::InvalidConfig
+        }
+        Err(e) => report_error(&DeployError::Config(e)),
+    }
+}
+
+/// Loads a config for a command that needs no Terraform: prints its warnings, or
+/// reports its errors and gives the exit code.
+fn overrides(args: &CommonArgs) -> Overrides {
+    Overrides {
+        endpoint_url: args.endpoint_url.clone().filter(|s| !s.is_empty()),
+        plugin_mirror: args
+            .plugin_mirror
+            .clone()
+            .filter(|p| !p.as_os_str().is_empty()),
+        terraform: args.terraform.clone().filter(|p| !p.as_os_str().is_empty()),
+    }
+}
+
+fn prepare(args: &CommonArgs, progress: Progress) -> Result<Prepared, Exit> {
+    let prepared =
+        deploy::prepare(&args.config, &overrides(args), progress).map_err(|e| report_error(&e))?;
+    print_diagnostics(&prepared.diagnostics);
+    if let Some(url) = &prepared.endpoint_url {
+        eprintln!(
+            "geoplan: using AWS endpoint {url}: the module carries emulator-only provider settings"
+        );
+    }
+    Ok(prepared)
+}
+
+pub(super) fn render(args: CommonArgs) -> Exit {
+    match prepare(&args, Progress::Silent) {
+        Ok(p) => {
+            let w = &p.written;
+            eprintln!(
+                "geoplan: {} written, {} unchanged, {} removed",
+                w.written.len(),
+                w.unchanged.len(),
+                w.removed.len()
+            );
+            println!("{}", p.module_dir.display());
+            Exit::Ok
+        }
+        Err(exit) => exit,
+    }
+}
+
+#[derive(Serialize)]
+struct RunReport<'a> {
+    config: String,
+    module_dir: String,
+    plan: &'a PlanSummary,
+    applied: bool,
+    /// The expected monthly cost of the replication this config creates.
+    estimate: crate::cost::estimate::Estimate,
+    /// Seconds spent in terraform, per step, and in all.
+    terraform_seconds: Vec<(String, f64)>,
+    total_seconds: f64,
+}
+
+pub(super) async fn plan(args: RunArgs) -> Exit {
+    let started = Instant::now();
+    let progress = if args.quiet {
+        Progress::Silent
+    } else {
+        Progress::Stderr
+    };
+    let prepared = match prepare(&args.common, progress) {
+        Ok(p) => p,
+        Err(exit) => return exit,
+    };
+    let mut timings = Timings::default();
+    let summary = match deploy::plan(&prepared, Operation::Apply, &mut timings).await {
+        Ok(s) => s,
+        Err(e) => return report_error(&e),
+    };
+    print_outcome(&args, &prepared, &summary, false, &timings, started);
+    Exit::Ok
+}
+
+pub(super) async fn apply(args: ApplyArgs, operation: Operation) -> Exit {
+    let started = Instant::now();
+    let run = &args.run;
+    let progress = if run.quiet {
+        Progress::Silent
+    } else {
+        Progress::Stderr
+    };
+    let prepared = match prepare(&run.common, progress) {
+        Ok(p) => p,
+        Err(exit) => return exit,
+    };
+    let mut timings = Timings::default();
+    let summary = match deploy::plan(&prepared, operation, &mut timings).await {
+        Ok(s) => s,
+        Err(e) => return report_error(&e),
+    };
+    if !summary.has_changes() {
+        deploy::discard_plan(&prepared);
+        print_outcome(run, &prepared, &summary, false, &timings, started);
+        return Exit::Ok;
+    }
+    if !run.json {
+        print_plan(&summary);
+        if operation == Operation::Apply {
+            print!(
+                "{}",
+                crate::cost::render_estimate(&crate::cost::estimate::estimate(&prepared.config))
+            );
+        }
+    }
+    if !args.auto_approve {
+        match confirm(operation, &prepared) {
+            Ok(true) => {}
+            Ok(false) => {
+                deploy::discard_plan(&prepared);
+                eprintln!(
+                    "geoplan: {} cancelled; nothing was changed",
+                    verb(operation)
+                );
+                return Exit::Declined;
+            }
+            Err(exit) => {
+                deploy::discard_plan(&prepared);
+                return exit;
+            }
+        }
+    }
+    if let Err(e) = deploy::apply(&prepared, &mut timings).await {
+        eprintln!(
+            "geoplan: the {} stopped part-way; terraform saved the state of what it did. Run the same command again to converge.",
+            verb(operation)
+        );
+        return report_error(&e);
+    }
+    print_outcome(run, &prepared, &summary, true, &timings, started);
+    Exit::Ok
+}
+
+fn verb(op: Operation) -> &'static str {
+    match op {
+        Operation::Apply => "apply",
+        Operation::Destroy => "destroy",
+    }
+}
+
+fn confirm(operation: Operation, prepared: &Prepared) -> Result<bool, Exit> {
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        eprintln!(
+            "error: cannot ask for confirmation: standard input is not a terminal\n  help: pass --auto-approve to {} without asking",
+            verb(operation)
+        );
+        return Err(Exit::Usage);
+    }
+    eprint!(
+        "\nDo you want to {} these changes to {}? Only 'yes' is accepted: ",
+        verb(operation),
+        prepared.config.name
+    );
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    stdin
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|_| Exit::Failure)?;
+    Ok(answer.trim() == "yes")
+}
+
+fn print_plan(summary: &PlanSummary) {
+    let t = summary.totals;
+    let what = if summary.operation == Some(Operation::Destroy) {
+        "Destroy plan"
+    } else {
+        "Plan"
+    };
+    println!(
+        "{what}: {} to add, {} to change, {} to destroy.",
+        t.add, t.change, t.destroy
+    );
+    let width = summary.by_type.keys().map(String::len).max().unwrap_or(0);
+    for (kind, c) in &summary.by_type {
+        let mut parts = Vec::new();
+        if c.add > 0 {
+            parts.push(format!("+{}", c.add));
+        }
+        if c.change > 0 {
+            parts.push(format!("~{}", c.change));
+        }
+        if c.destroy > 0 {
+            parts.push(format!("-{}", c.destroy));
+        }
+        println!("  {kind:<width$}  {}", parts.join(" "));
+    }
+    if !summary.drift.is_empty() {
+        println!(
+            "Drift: {} resource(s) changed outside geoplan since the last apply:",
+            summary.drift.len()
+        );
+        for d in &summary.drift {
+            println!("  {} ({})", d.address, d.action);
+        }
+    }
+}
+
+fn print_outcome(
+    args: &RunArgs,
+    prepared: &Prepared,
+    summary: &PlanSummary,
+    applied: bool,
+    timings: &Timings,
+    started: Instant,
+) {
+    if args.json {
+        let report = RunReport {
+            config: args.common.config.display().to_string(),
+            module_dir: prepared.module_dir.display().to_string(),
+            plan: summary,
+            applied,
+            estimate: crate::cost::estimate::estimate(&prepared.config),
+            terraform_seconds: timings.steps.clone(),
+            total_seconds: started.elapsed().as_secs_f64(),
+        };
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).expect("serialisable")
+        );
+        return;
+    }
+    if !summary.has_changes() {
+        let what = if summary.operation == Some(Operation::Destroy) {
+            "nothing to destroy"
+        } else {
+            "AWS matches the config"
+        };
+        println!("No changes: {what} ({}).", prepared.config.name);
+        return;
+    }
+    if applied {
+        let t = summary.totals;
+        let done = if summary.operation == Some(Operation::Destroy) {
+            "Destroy"
+        } else {
+            "Apply"
+        };
+        println!(
+            "{done} complete: {} added, {} changed, {} destroyed.",
+            t.add, t.change, t.destroy
+        );
+    } else {
+        print_plan(summary);
+        print!(
+            "{}",
+            crate::cost::render_estimate(&crate::cost::estimate::estimate(&prepared.config))
+        );
+    }
+}

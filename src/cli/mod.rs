@@ -1,0 +1,239 @@
+//! The command line: arguments and dispatch. Each command's printing lives in the
+//! submodule of its part of the product (`deploy`, `control`, `cost`); exit codes and
+//! error printing in `exit`. Nothing outside `cli` imports from it.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config;
+use crate::deploy::DeployError;
+use crate::deploy::terraform::Operation;
+
+mod control;
+mod cost;
+mod deploy;
+mod exit;
+
+pub use exit::Exit;
+use exit::{print_diagnostics, report_error};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "geoplan",
+    version,
+    about = "Plan, apply and operate one service across several AWS regions"
+)]
+#[command(
+    after_help = "Exit codes: 0 ok, 1 failure, 2 usage error, 3 invalid config, 4 terraform failed, 5 declined at the prompt"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check a config and report every problem at once, with file:line:column
+    Validate {
+        /// The deployment config
+        config: PathBuf,
+        /// Print the result as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write the Terraform root module and print its directory
+    Render(CommonArgs),
+    /// Render, then terraform init and plan; print what would change
+    Plan(RunArgs),
+    /// Render, plan, ask, then apply exactly that plan
+    Apply(ApplyArgs),
+    /// Plan the destruction of everything the config created, ask, then apply it
+    Destroy(ApplyArgs),
+    /// Cross-region transfer spend per region pair, against the budget
+    Cost(CostArgs),
+    /// Run the control plane: probe regions, fail over and back, serve the API
+    Serve(ServeArgs),
+    /// Show a running control plane's view of every region and record
+    Status(StatusArgs),
+    /// Take a region out of service by hand (through a running control plane)
+    Drain {
+        region: String,
+        /// Why; recorded in the event log
+        #[arg(long, default_value = "")]
+        reason: String,
+        #[command(flatten)]
+        remote: RemoteArgs,
+    },
+    /// Put a drained region back in service
+    Restore {
+        region: String,
+        #[command(flatten)]
+        remote: RemoteArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+struct CostArgs {
+    /// The deployment config
+    config: PathBuf,
+    /// The month, YYYY-MM (default: this month)
+    #[arg(long)]
+    month: Option<String>,
+    /// Read Cost and Usage Report files (a file or a directory of *.csv / *.csv.gz) instead of Cost Explorer
+    #[arg(long, value_name = "PATH")]
+    cur: Option<PathBuf>,
+    /// Print the report as JSON
+    #[arg(long)]
+    json: bool,
+    /// AWS endpoint of a local emulator
+    #[arg(long, env = "AWS_ENDPOINT_URL", value_name = "URL")]
+    endpoint_url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// The deployment config
+    config: PathBuf,
+    /// AWS endpoint of a local emulator
+    #[arg(long, env = "AWS_ENDPOINT_URL", value_name = "URL")]
+    endpoint_url: Option<String>,
+    /// Listen address; overrides monitor.listen
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<std::net::SocketAddr>,
+}
+
+#[derive(Debug, Args)]
+struct RemoteArgs {
+    /// The control plane's address
+    #[arg(long, env = "GEOPLAN_URL", default_value = "http://127.0.0.1:7700")]
+    url: String,
+    /// Bearer token for drain and restore
+    #[arg(long, env = "GEOPLAN_API_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct StatusArgs {
+    /// Read AWS directly for this config instead of asking a control plane
+    config: Option<PathBuf>,
+    /// AWS endpoint of a local emulator (with CONFIG)
+    #[arg(long, env = "AWS_ENDPOINT_URL", value_name = "URL")]
+    endpoint_url: Option<String>,
+    #[command(flatten)]
+    remote: RemoteArgs,
+    /// Print the status document as JSON
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct CommonArgs {
+    /// The deployment config
+    config: PathBuf,
+    /// AWS endpoint of a local emulator; renders emulator-only provider settings
+    #[arg(long, env = "AWS_ENDPOINT_URL", value_name = "URL")]
+    endpoint_url: Option<String>,
+    /// Provider filesystem mirror for offline `terraform init`
+    #[arg(long, env = "GEOPLAN_PLUGIN_MIRROR", value_name = "DIR")]
+    plugin_mirror: Option<PathBuf>,
+    /// The terraform binary (default: `terraform` on PATH)
+    #[arg(long, env = "GEOPLAN_TERRAFORM", value_name = "PATH")]
+    terraform: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Print the summary as JSON on stdout (progress still goes to stderr)
+    #[arg(long)]
+    json: bool,
+    /// Do not stream terraform's progress
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(Debug, Args)]
+struct ApplyArgs {
+    #[command(flatten)]
+    run: RunArgs,
+    /// Apply without asking
+    #[arg(long)]
+    auto_approve: bool,
+}
+
+/// Parses the arguments and runs the command.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return Exit::Failure.into();
+        }
+    };
+    runtime.block_on(run(cli)).into()
+}
+
+async fn run(cli: Cli) -> Exit {
+    if matches!(
+        cli.command,
+        Command::Plan(_) | Command::Apply(_) | Command::Destroy(_)
+    ) {
+        // Terraform receives ctrl-c too (same process group) and stops cleanly, saving
+        // state; geoplan must outlive it rather than die first and hide its result.
+        tokio::spawn(async {
+            while tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!(
+                    "geoplan: interrupt received; waiting for terraform to stop and save its state"
+                );
+            }
+        });
+    }
+    match cli.command {
+        Command::Validate { config, json } => deploy::validate(config, json),
+        Command::Render(args) => deploy::render(args),
+        Command::Plan(args) => deploy::plan(args).await,
+        Command::Apply(args) => deploy::apply(args, Operation::Apply).await,
+        Command::Destroy(args) => deploy::apply(args, Operation::Destroy).await,
+        Command::Cost(args) => cost::cost(args).await,
+        Command::Serve(args) => control::serve(args).await,
+        Command::Status(args) => match &args.config {
+            Some(path) => {
+                let loaded = match load_config(path) {
+                    Ok(l) => l,
+                    Err(exit) => return exit,
+                };
+                let endpoint = endpoint(args.endpoint_url.clone(), &loaded.config);
+                control::status_direct(&loaded.config, endpoint.as_deref(), args.json).await
+            }
+            None => control::status(&args.remote.url, args.json).await,
+        },
+        Command::Drain {
+            region,
+            reason,
+            remote,
+        } => control::drain(&remote.url, remote.token.as_deref(), &region, &reason).await,
+        Command::Restore { region, remote } => {
+            control::restore(&remote.url, remote.token.as_deref(), &region).await
+        }
+    }
+}
+
+pub(super) fn load_config(path: &std::path::Path) -> Result<config::Loaded, Exit> {
+    let loaded = config::load(path).map_err(|e| report_error(&DeployError::Config(e)))?;
+    print_diagnostics(&loaded.diagnostics);
+    Ok(loaded)
+}
+
+/// The emulator endpoint in effect: the flag or environment, else the config's.
+pub(super) fn endpoint(flag: Option<String>, config: &config::Config) -> Option<String> {
+    flag.filter(|s| !s.is_empty())
+        .or_else(|| config.aws.endpoint_url.clone())
+}

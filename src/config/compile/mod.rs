@@ -1,0 +1,514 @@
+//! One pass over the TOML tree: types, ranges, references and cross-field rules,
+//! every problem recorded with its span; a `Config` only when there were no errors.
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::ops::Range;
+use std::path::Path;
+
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use super::types::*;
+use crate::aws::regions;
+use crate::config::diagnostic::{Diagnostics, Issue, Severity, SourceFile};
+use crate::config::suggest;
+
+mod cost;
+mod dns;
+mod monitor;
+mod region;
+mod tables;
+mod terraform;
+
+type Value<'i> = Spanned<DeValue<'i>>;
+
+const ROOT_KEYS: &[&str] = &[
+    "name",
+    "pattern",
+    "dns",
+    "region",
+    "table",
+    "terraform",
+    "aws",
+    "monitor",
+    "cost",
+];
+const COST_KEYS: &[&str] = &[
+    "monthly_budget_usd",
+    "alert_at",
+    "webhook",
+    "poll",
+    "price_per_gb",
+];
+const MONITOR_KEYS: &[&str] = &[
+    "listen",
+    "probe_interval",
+    "probe_timeout",
+    "fail_after",
+    "recover_after",
+    "confirm_probes",
+    "hold_down",
+    "min_in_service",
+    "auto_failover",
+    "partitioned_failover",
+    "resync_interval",
+    "state_dir",
+    "token_file",
+];
+const DNS_KEYS: &[&str] = &["zone", "zone_id", "record", "write_record", "ttl"];
+const REGION_KEYS: &[&str] = &["name", "primary", "endpoint", "health"];
+const ALIAS_KEYS: &[&str] = &["alias", "zone_id"];
+const HEALTH_KEYS: &[&str] = &["protocol", "port", "path", "interval", "failure_threshold"];
+const TABLE_KEYS: &[&str] = &[
+    "name",
+    "partition_key",
+    "sort_key",
+    "billing",
+    "read_capacity",
+    "write_capacity",
+    "autoscaling",
+    "regions",
+    "point_in_time_recovery",
+    "deletion_protection",
+    "writes_per_second",
+    "avg_item_kb",
+];
+const KEY_KEYS: &[&str] = &["name", "type"];
+const AUTOSCALING_KEYS: &[&str] = &["min_capacity", "max_capacity", "target_utilization"];
+const TERRAFORM_KEYS: &[&str] = &["dir", "binary", "plugin_mirror", "backend"];
+const BACKEND_KEYS: &[&str] = &["s3"];
+const S3_KEYS: &[&str] = &["bucket", "key", "region", "dynamodb_table"];
+const AWS_KEYS: &[&str] = &["endpoint_url"];
+
+pub const DEFAULT_TERRAFORM_DIR: &str = ".geoplan/terraform";
+
+/// Compiles the text of a config file. `name` is how the file is named in messages;
+/// `base_dir` resolves relative paths. Returns a config only when there are no errors.
+pub fn compile(name: &str, text: &str, base_dir: &Path) -> (Option<Config>, Diagnostics) {
+    let mut walker = Walker { issues: Vec::new() };
+    let config = match DeTable::parse(text) {
+        Ok(root) => walker.root(root.get_ref(), base_dir),
+        Err(err) => {
+            let span = err.span().unwrap_or(0..0);
+            walker.error(
+                "",
+                span,
+                format!("invalid TOML: {}", err.message().trim_end()),
+                "here",
+            );
+            None
+        }
+    };
+    walker.issues.sort_by_key(|i| (i.span.start, i.span.end));
+    let diagnostics = Diagnostics {
+        source: SourceFile {
+            name: name.to_owned(),
+            text: text.to_owned(),
+        },
+        issues: walker.issues,
+    };
+    let config = if diagnostics.has_errors() {
+        None
+    } else {
+        config
+    };
+    (config, diagnostics)
+}
+
+struct Walker {
+    issues: Vec<Issue>,
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+fn type_name(v: &DeValue<'_>) -> &'static str {
+    match v {
+        DeValue::String(_) => "a string",
+        DeValue::Integer(_) => "an integer",
+        DeValue::Float(_) => "a float",
+        DeValue::Boolean(_) => "a boolean",
+        DeValue::Datetime(_) => "a datetime",
+        DeValue::Array(_) => "an array",
+        DeValue::Table(_) => "a table",
+    }
+}
+
+/// A value and where it stands.
+#[derive(Debug, Clone)]
+struct At<T> {
+    value: T,
+    span: Range<usize>,
+}
+
+impl Walker {
+    fn push(
+        &mut self,
+        severity: Severity,
+        field: &str,
+        span: Range<usize>,
+        message: String,
+        label: &str,
+    ) -> &mut Issue {
+        self.issues.push(Issue {
+            severity,
+            field: field.to_owned(),
+            message,
+            span,
+            label: label.to_owned(),
+            help: None,
+            related: None,
+        });
+        self.issues.last_mut().expect("just pushed")
+    }
+
+    fn error(
+        &mut self,
+        field: &str,
+        span: Range<usize>,
+        message: impl Into<String>,
+        label: &str,
+    ) -> &mut Issue {
+        self.push(Severity::Error, field, span, message.into(), label)
+    }
+
+    fn warn(
+        &mut self,
+        field: &str,
+        span: Range<usize>,
+        message: impl Into<String>,
+        label: &str,
+    ) -> &mut Issue {
+        self.push(Severity::Warning, field, span, message.into(), label)
+    }
+
+    /// Reports keys the schema does not know, with a suggestion where one is close.
+    fn check_keys(&mut self, table: &DeTable<'_>, path: &str, known: &[&str]) {
+        for key in table.keys() {
+            let name: &str = key.get_ref().as_ref();
+            if known.contains(&name) {
+                continue;
+            }
+            let field = join(path, name);
+            let where_ = if path.is_empty() {
+                "at the top level".to_owned()
+            } else {
+                format!("in `{path}`")
+            };
+            let issue = self.error(
+                &field,
+                key.span(),
+                format!("unknown key `{name}` {where_}"),
+                "unknown key",
+            );
+            issue.help = Some(match suggest::closest(name, known.iter().copied()) {
+                Some(near) => format!("did you mean `{near}`?"),
+                None => format!("known keys here: {}", known.join(", ")),
+            });
+        }
+    }
+
+    fn string(&mut self, v: &Value<'_>, field: &str) -> Option<At<String>> {
+        match v.get_ref() {
+            DeValue::String(s) => Some(At {
+                value: s.to_string(),
+                span: v.span(),
+            }),
+            other => {
+                let t = type_name(other);
+                self.error(
+                    field,
+                    v.span(),
+                    format!("`{field}` must be a string, found {t}"),
+                    "expected a string",
+                );
+                None
+            }
+        }
+    }
+
+    fn integer(&mut self, v: &Value<'_>, field: &str) -> Option<At<i64>> {
+        match v.get_ref() {
+            DeValue::Integer(i) => match i64::from_str_radix(i.as_str(), i.radix()) {
+                Ok(n) => Some(At {
+                    value: n,
+                    span: v.span(),
+                }),
+                Err(_) => {
+                    self.error(
+                        field,
+                        v.span(),
+                        format!("`{field}` is out of range"),
+                        "too large",
+                    );
+                    None
+                }
+            },
+            other => {
+                let t = type_name(other);
+                self.error(
+                    field,
+                    v.span(),
+                    format!("`{field}` must be an integer, found {t}"),
+                    "expected an integer",
+                );
+                None
+            }
+        }
+    }
+
+    /// An integer within `range`, else an error naming the range.
+    fn integer_in(
+        &mut self,
+        v: &Value<'_>,
+        field: &str,
+        range: std::ops::RangeInclusive<i64>,
+    ) -> Option<i64> {
+        let n = self.integer(v, field)?;
+        if range.contains(&n.value) {
+            Some(n.value)
+        } else {
+            self.error(
+                field,
+                n.span,
+                format!(
+                    "`{field}` must be between {} and {}, found {}",
+                    range.start(),
+                    range.end(),
+                    n.value
+                ),
+                "out of range",
+            );
+            None
+        }
+    }
+
+    fn boolean(&mut self, v: &Value<'_>, field: &str) -> Option<bool> {
+        match v.get_ref() {
+            DeValue::Boolean(b) => Some(*b),
+            other => {
+                let t = type_name(other);
+                self.error(
+                    field,
+                    v.span(),
+                    format!("`{field}` must be true or false, found {t}"),
+                    "expected a boolean",
+                );
+                None
+            }
+        }
+    }
+
+    fn table<'a, 'i>(&mut self, v: &'a Value<'i>, field: &str) -> Option<&'a DeTable<'i>> {
+        match v.get_ref() {
+            DeValue::Table(t) => Some(t),
+            other => {
+                let t = type_name(other);
+                self.error(
+                    field,
+                    v.span(),
+                    format!("`{field}` must be a table, found {t}"),
+                    "expected a table",
+                );
+                None
+            }
+        }
+    }
+
+    fn array<'a, 'i>(&mut self, v: &'a Value<'i>, field: &str) -> Option<&'a [Value<'i>]> {
+        match v.get_ref() {
+            DeValue::Array(a) => Some(a.as_ref()),
+            other => {
+                let t = type_name(other);
+                self.error(
+                    field,
+                    v.span(),
+                    format!("`{field}` must be an array, found {t}"),
+                    "expected an array",
+                );
+                None
+            }
+        }
+    }
+
+    /// A key that must be present; a missing one is reported at `at` (the table).
+    fn required<'a, 'i>(
+        &mut self,
+        table: &'a DeTable<'i>,
+        at: Range<usize>,
+        path: &str,
+        key: &str,
+    ) -> Option<&'a Value<'i>> {
+        let found = get(table, key);
+        if found.is_none() {
+            let field = join(path, key);
+            let place = if path.is_empty() {
+                "the file".to_owned()
+            } else {
+                format!("`{path}`")
+            };
+            self.error(
+                &field,
+                at,
+                format!("missing required key `{key}` in {place}"),
+                &format!("`{key}` is missing"),
+            );
+        }
+        found
+    }
+
+    fn root(&mut self, root: &DeTable<'_>, base_dir: &Path) -> Option<Config> {
+        self.check_keys(root, "", ROOT_KEYS);
+        let top = 0..0;
+
+        let name = self
+            .required(root, top.clone(), "", "name")
+            .and_then(|v| self.deployment_name(v));
+        let pattern = self
+            .required(root, top.clone(), "", "pattern")
+            .and_then(|v| self.pattern(v));
+
+        let dns = self
+            .required(root, top.clone(), "", "dns")
+            .and_then(|v| self.table(v, "dns").map(|t| (t, v.span())))
+            .and_then(|(t, span)| self.dns(t, span, pattern));
+
+        let regions = match get(root, "region") {
+            Some(v) => self.regions(v, pattern),
+            None => {
+                let issue = self.error(
+                    "region",
+                    top.clone(),
+                    "no regions declared: at least two `[[region]]` tables are needed",
+                    "",
+                );
+                issue.help = Some("add `[[region]]` tables with `name` and `endpoint`".into());
+                None
+            }
+        };
+
+        let region_names: Vec<String> = regions
+            .iter()
+            .flatten()
+            .flatten()
+            .map(|r| r.name.clone())
+            .collect();
+        let tables = match get(root, "table") {
+            Some(v) => self.tables(v, &region_names, pattern),
+            None => Some(Vec::new()),
+        };
+
+        let terraform = match get(root, "terraform") {
+            Some(v) => self
+                .table(v, "terraform")
+                .and_then(|t| self.terraform(t, base_dir)),
+            None => Some(TerraformSettings {
+                dir: base_dir.join(DEFAULT_TERRAFORM_DIR),
+                binary: None,
+                plugin_mirror: None,
+                backend: Backend::Local,
+            }),
+        };
+
+        let aws = match get(root, "aws") {
+            Some(v) => self.table(v, "aws").and_then(|t| self.aws(t)),
+            None => Some(AwsSettings::default()),
+        };
+
+        if let (Some(dns), Some(regions)) = (&dns, &regions) {
+            self.apex_cname(dns, regions, get(root, "region"));
+        }
+
+        let cost = match get(root, "cost") {
+            Some(v) => self
+                .table(v, "cost")
+                .and_then(|t| self.cost(t, v.span()))
+                .map(Some),
+            None => Some(None),
+        };
+        let monitor = match get(root, "monitor") {
+            Some(v) => self
+                .table(v, "monitor")
+                .and_then(|t| self.monitor(t, base_dir, regions.as_ref().map_or(0, Vec::len))),
+            None => Some(MonitorSettings::defaults(base_dir)),
+        };
+
+        Some(Config {
+            name: name?,
+            pattern: pattern?,
+            dns: dns?,
+            regions: regions?.into_iter().collect::<Option<Vec<_>>>()?,
+            tables: tables?,
+            terraform: terraform?,
+            aws: aws?,
+            monitor: monitor?,
+            cost: cost?,
+        })
+    }
+
+    /// An integer or a float, as f64.
+    fn number(&mut self, v: &Value<'_>, field: &str) -> Option<At<f64>> {
+        match v.get_ref() {
+            DeValue::Integer(_) => self.integer(v, field).map(|n| At {
+                value: n.value as f64,
+                span: n.span,
+            }),
+            DeValue::Float(f) => match f.as_str().replace('_', "").parse::<f64>() {
+                Ok(x) if x.is_finite() => Some(At {
+                    value: x,
+                    span: v.span(),
+                }),
+                _ => {
+                    self.error(
+                        field,
+                        v.span(),
+                        format!("`{field}` must be a finite number"),
+                        "not a finite number",
+                    );
+                    None
+                }
+            },
+            other => {
+                let t = type_name(other);
+                self.error(
+                    field,
+                    v.span(),
+                    format!("`{field}` must be a number, found {t}"),
+                    "expected a number",
+                );
+                None
+            }
+        }
+    }
+
+    fn positive(&mut self, v: &Value<'_>, field: &str) -> Option<f64> {
+        let n = self.number(v, field)?;
+        if n.value > 0.0 {
+            Some(n.value)
+        } else {
+            self.error(
+                field,
+                n.span,
+                format!("`{field}` must be greater than 0"),
+                "not positive",
+            );
+            None
+        }
+    }
+}
+
+fn get<'a, 'i>(table: &'a DeTable<'i>, key: &str) -> Option<&'a Value<'i>> {
+    table
+        .iter()
+        .find(|(k, _)| {
+            let name: &str = k.get_ref().as_ref();
+            name == key
+        })
+        .map(|(_, v)| v)
+}

@@ -1,0 +1,151 @@
+//! `[monitor]`: the control plane's probing, thresholds and failover policy.
+
+use super::*;
+
+impl Walker {
+    pub(super) fn duration(
+        &mut self,
+        v: &Value<'_>,
+        field: &str,
+    ) -> Option<At<std::time::Duration>> {
+        let s = self.string(v, field)?;
+        match humantime::parse_duration(&s.value) {
+            Ok(d) => Some(At {
+                value: d,
+                span: s.span,
+            }),
+            Err(e) => {
+                let issue = self.error(
+                    field,
+                    s.span,
+                    format!("`{field}` is not a duration: {e}"),
+                    "not a duration",
+                );
+                issue.help = Some("write a duration such as \"800ms\", \"1s\" or \"5m\"".into());
+                None
+            }
+        }
+    }
+
+    pub(super) fn monitor(
+        &mut self,
+        t: &DeTable<'_>,
+        base_dir: &Path,
+        region_count: usize,
+    ) -> Option<MonitorSettings> {
+        self.check_keys(t, "monitor", MONITOR_KEYS);
+        let mut m = MonitorSettings::defaults(base_dir);
+        let mut ok = true;
+        if let Some(v) = get(t, "listen") {
+            match self.string(v, "monitor.listen") {
+                Some(s) => match s.value.parse() {
+                    Ok(addr) => m.listen = addr,
+                    Err(_) => {
+                        let issue = self.error(
+                            "monitor.listen",
+                            s.span,
+                            format!(
+                                "`monitor.listen` {:?} is not an address with a port",
+                                s.value
+                            ),
+                            "not host:port",
+                        );
+                        issue.help = Some("for example \"127.0.0.1:7700\"".into());
+                        ok = false;
+                    }
+                },
+                None => ok = false,
+            }
+        }
+        let mut dur =
+            |w: &mut Self, key: &str, slot: &mut std::time::Duration, min: std::time::Duration| {
+                if let Some(v) = get(t, key) {
+                    let field = join("monitor", key);
+                    match w.duration(v, &field) {
+                        Some(d) if d.value >= min => *slot = d.value,
+                        Some(d) => {
+                            w.error(
+                                &field,
+                                d.span,
+                                format!(
+                                    "`{field}` must be at least {}",
+                                    humantime::format_duration(min)
+                                ),
+                                "too short",
+                            );
+                            ok = false;
+                        }
+                        None => ok = false,
+                    }
+                }
+            };
+        let ms = std::time::Duration::from_millis;
+        dur(self, "probe_interval", &mut m.probe_interval, ms(10));
+        dur(self, "probe_timeout", &mut m.probe_timeout, ms(5));
+        dur(self, "hold_down", &mut m.hold_down, ms(0));
+        dur(self, "resync_interval", &mut m.resync_interval, ms(1000));
+        if m.probe_timeout > m.probe_interval
+            && let Some(v) = get(t, "probe_timeout")
+        {
+            let issue = self.error(
+                "monitor.probe_timeout",
+                v.span(),
+                "`monitor.probe_timeout` is longer than `monitor.probe_interval`",
+                "longer than the interval",
+            );
+            issue.help = Some("a probe must finish before the next one starts".into());
+            ok = false;
+        }
+        let mut count =
+            |w: &mut Self, key: &str, slot: &mut u32, range: std::ops::RangeInclusive<i64>| {
+                if let Some(v) = get(t, key) {
+                    match w.integer_in(v, &join("monitor", key), range) {
+                        Some(n) => *slot = n as u32,
+                        None => ok = false,
+                    }
+                }
+            };
+        count(self, "fail_after", &mut m.fail_after, 1..=100);
+        count(self, "recover_after", &mut m.recover_after, 1..=100);
+        count(self, "confirm_probes", &mut m.confirm_probes, 0..=10);
+        count(self, "min_in_service", &mut m.min_in_service, 0..=64);
+        if region_count > 0
+            && m.min_in_service as usize > region_count
+            && let Some(v) = get(t, "min_in_service")
+        {
+            self.error(
+                "monitor.min_in_service",
+                v.span(),
+                format!(
+                    "`monitor.min_in_service` is {} but only {region_count} regions are declared",
+                    m.min_in_service
+                ),
+                "more than the regions",
+            );
+            ok = false;
+        }
+        let mut flag = |w: &mut Self, key: &str, slot: &mut bool| {
+            if let Some(v) = get(t, key) {
+                match w.boolean(v, &join("monitor", key)) {
+                    Some(b) => *slot = b,
+                    None => ok = false,
+                }
+            }
+        };
+        flag(self, "auto_failover", &mut m.auto_failover);
+        flag(self, "partitioned_failover", &mut m.partitioned_failover);
+        if let Some(v) = get(t, "state_dir") {
+            match self.string(v, "monitor.state_dir") {
+                Some(s) => m.state_dir = base_dir.join(s.value),
+                None => ok = false,
+            }
+        }
+        if let Some(v) = get(t, "token_file") {
+            match self.string(v, "monitor.token_file") {
+                Some(s) => m.token_file = Some(base_dir.join(s.value)),
+                None => ok = false,
+            }
+        }
+        ok.then_some(m)
+    }
+}

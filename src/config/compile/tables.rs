@@ -1,0 +1,354 @@
+//! `[[table]]`: keys, billing and capacity, the regions a table lives in.
+
+use super::*;
+
+impl Walker {
+    pub(super) fn tables(
+        &mut self,
+        v: &Value<'_>,
+        region_names: &[String],
+        pattern: Option<Pattern>,
+    ) -> Option<Vec<Table>> {
+        let items = self.array(v, "table")?;
+        let mut out = Vec::new();
+        let mut all_ok = true;
+        let mut seen: HashMap<String, Range<usize>> = HashMap::new();
+        for (i, item) in items.iter().enumerate() {
+            let path = format!("table[{i}]");
+            let Some(t) = self.table(item, &path) else {
+                all_ok = false;
+                continue;
+            };
+            match self.one_table(t, item.span(), &path, region_names, pattern, &mut seen) {
+                Some(table) => out.push(table),
+                None => all_ok = false,
+            }
+        }
+        all_ok.then_some(out)
+    }
+
+    pub(super) fn one_table(
+        &mut self,
+        t: &DeTable<'_>,
+        span: Range<usize>,
+        path: &str,
+        region_names: &[String],
+        pattern: Option<Pattern>,
+        seen: &mut HashMap<String, Range<usize>>,
+    ) -> Option<Table> {
+        self.check_keys(t, path, TABLE_KEYS);
+        let name = self.required(t, span.clone(), path, "name").and_then(|v| {
+            let s = self.string(v, &join(path, "name"))?;
+            let valid = (3..=200).contains(&s.value.len())
+                && s.value
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+            if !valid {
+                let issue = self.error(
+                    &join(path, "name"),
+                    s.span,
+                    format!("invalid table name {:?}", s.value),
+                    "not a valid table name",
+                );
+                issue.help =
+                    Some("use 3 to 200 characters of a-z, A-Z, 0-9, `_`, `-` and `.`".into());
+                return None;
+            }
+            if let Some(first) = seen.get(&s.value).cloned() {
+                let issue = self.error(
+                    &join(path, "name"),
+                    s.span,
+                    format!("table \"{}\" is declared twice", s.value),
+                    "duplicate table",
+                );
+                issue.related = Some(first);
+                return None;
+            }
+            seen.insert(s.value.clone(), s.span.clone());
+            Some(s.value)
+        });
+        let partition_key = self
+            .required(t, span.clone(), path, "partition_key")
+            .and_then(|v| self.key(v, &join(path, "partition_key")));
+        let sort_key = match get(t, "sort_key") {
+            Some(v) => self.key(v, &join(path, "sort_key")).map(Some),
+            None => Some(None),
+        };
+        if let (Some(pk), Some(Some(sk)), Some(v)) = (&partition_key, &sort_key, get(t, "sort_key"))
+            && pk.name == sk.name
+        {
+            self.error(
+                &join(path, "sort_key"),
+                v.span(),
+                format!("sort key and partition key are both named {:?}", sk.name),
+                "same name as the partition key",
+            );
+        }
+        let billing = self.billing(t, path);
+        let regions = match get(t, "regions") {
+            Some(v) => self.table_regions(v, &join(path, "regions"), region_names, pattern),
+            None => Some(region_names.to_vec()),
+        };
+        if let (Some(regions), Some(p)) = (&regions, pattern)
+            && p.replicates_tables()
+            && regions.len() == 1
+            && region_names.len() > 1
+        {
+            let at = get(t, "regions").map_or(span.clone(), |v| v.span());
+            self.warn(
+                &join(path, "regions"),
+                at,
+                format!(
+                    "table is in one region only ({}): it gets no replicas",
+                    regions[0]
+                ),
+                "no replicas",
+            );
+        }
+        let pitr = match get(t, "point_in_time_recovery") {
+            Some(v) => self.boolean(v, &join(path, "point_in_time_recovery")),
+            None => Some(false),
+        };
+        let deletion_protection = match get(t, "deletion_protection") {
+            Some(v) => self.boolean(v, &join(path, "deletion_protection")),
+            None => Some(false),
+        };
+        let writes_per_second = match get(t, "writes_per_second") {
+            Some(v) => self.positive(v, &join(path, "writes_per_second")).map(Some),
+            None => Some(None),
+        };
+        let avg_item_kb = match get(t, "avg_item_kb") {
+            Some(v) => self.positive(v, &join(path, "avg_item_kb")).and_then(|kb| {
+                if kb > 400.0 {
+                    self.error(
+                        &join(path, "avg_item_kb"),
+                        v.span(),
+                        "DynamoDB items are at most 400 KB",
+                        "too large",
+                    );
+                    None
+                } else {
+                    Some(Some(kb))
+                }
+            }),
+            None => Some(None),
+        };
+        Some(Table {
+            writes_per_second: writes_per_second?,
+            avg_item_kb: avg_item_kb?,
+            name: name?,
+            partition_key: partition_key?,
+            sort_key: sort_key?,
+            billing: billing?,
+            regions: regions?,
+            point_in_time_recovery: pitr?,
+            deletion_protection: deletion_protection?,
+        })
+    }
+
+    pub(super) fn key(&mut self, v: &Value<'_>, path: &str) -> Option<Key> {
+        let t = self.table(v, path)?;
+        self.check_keys(t, path, KEY_KEYS);
+        let name = self
+            .required(t, v.span(), path, "name")
+            .and_then(|n| self.string(n, &join(path, "name")));
+        let name = name.and_then(|n| {
+            if n.value.is_empty() || n.value.len() > 255 {
+                self.error(
+                    &join(path, "name"),
+                    n.span,
+                    "key attribute name must be 1 to 255 characters",
+                    "invalid name",
+                );
+                None
+            } else {
+                Some(n.value)
+            }
+        });
+        let kind = self.required(t, v.span(), path, "type").and_then(|k| {
+            let s = self.string(k, &join(path, "type"))?;
+            match s.value.as_str() {
+                "S" => Some(KeyType::S),
+                "N" => Some(KeyType::N),
+                "B" => Some(KeyType::B),
+                other => {
+                    let issue = self.error(
+                        &join(path, "type"),
+                        s.span,
+                        format!("key type {other:?} is not S, N or B"),
+                        "not S, N or B",
+                    );
+                    issue.help =
+                        Some("DynamoDB keys are strings (S), numbers (N) or binary (B)".into());
+                    None
+                }
+            }
+        });
+        Some(Key {
+            name: name?,
+            kind: kind?,
+        })
+    }
+
+    pub(super) fn billing(&mut self, t: &DeTable<'_>, path: &str) -> Option<Billing> {
+        // An unknown mode is reported, and the capacity keys are still checked as if
+        // provisioned, so their own errors are not hidden behind it.
+        let mode = match get(t, "billing") {
+            Some(v) => match self.string(v, &join(path, "billing")) {
+                None => None,
+                Some(s) => match s.value.as_str() {
+                    "on-demand" => Some("on-demand"),
+                    "provisioned" => Some("provisioned"),
+                    other => {
+                        let issue = self.error(
+                            &join(path, "billing"),
+                            s.span,
+                            format!("unknown billing mode {other:?}"),
+                            "unknown billing mode",
+                        );
+                        issue.help = Some("choose \"on-demand\" or \"provisioned\"".into());
+                        None
+                    }
+                },
+            },
+            None => Some("on-demand"),
+        };
+        let capacity_keys = ["read_capacity", "write_capacity", "autoscaling"];
+        if mode == Some("on-demand") {
+            for key in capacity_keys {
+                if let Some(v) = get(t, key) {
+                    let issue = self.error(
+                        &join(path, key),
+                        v.span(),
+                        format!("`{key}` needs `billing = \"provisioned\"`"),
+                        "only for provisioned billing",
+                    );
+                    issue.help = Some("on-demand tables scale by themselves; remove it or set `billing = \"provisioned\"`".into());
+                }
+            }
+            return Some(Billing::OnDemand);
+        }
+        let capacity = |w: &mut Self, key: &str| match get(t, key) {
+            Some(v) => w
+                .integer_in(v, &join(path, key), 1..=40_000)
+                .map(|n| n as u32),
+            // Missing capacity is an error of provisioned billing only.
+            None if mode.is_none() => None,
+            None => {
+                let at = get(t, "billing").map_or(0..0, |v| v.span());
+                let issue = w.error(
+                    &join(path, key),
+                    at,
+                    format!("provisioned billing needs `{key}`"),
+                    &format!("`{key}` is missing"),
+                );
+                issue.help =
+                    Some("set `read_capacity` and `write_capacity` (units per second)".into());
+                None
+            }
+        };
+        let read = capacity(self, "read_capacity");
+        let write = capacity(self, "write_capacity");
+        let autoscaling = match get(t, "autoscaling") {
+            Some(v) => self.autoscaling(v, &join(path, "autoscaling")).map(Some),
+            None => Some(None),
+        };
+        mode?;
+        Some(Billing::Provisioned {
+            read_capacity: read?,
+            write_capacity: write?,
+            autoscaling: autoscaling?,
+        })
+    }
+
+    pub(super) fn autoscaling(&mut self, v: &Value<'_>, path: &str) -> Option<Autoscaling> {
+        let t = self.table(v, path)?;
+        self.check_keys(t, path, AUTOSCALING_KEYS);
+        let min = self
+            .required(t, v.span(), path, "min_capacity")
+            .and_then(|n| self.integer_in(n, &join(path, "min_capacity"), 1..=40_000));
+        let max = self
+            .required(t, v.span(), path, "max_capacity")
+            .and_then(|n| self.integer_in(n, &join(path, "max_capacity"), 1..=40_000));
+        let target = match get(t, "target_utilization") {
+            Some(n) => self.integer_in(n, &join(path, "target_utilization"), 20..=90),
+            None => Some(70),
+        };
+        if let (Some(lo), Some(hi)) = (min, max)
+            && lo > hi
+        {
+            self.error(
+                &join(path, "max_capacity"),
+                get(t, "max_capacity").map_or(v.span(), |n| n.span()),
+                format!("max_capacity {hi} is below min_capacity {lo}"),
+                "below min_capacity",
+            );
+            return None;
+        }
+        Some(Autoscaling {
+            min_capacity: min? as u32,
+            max_capacity: max? as u32,
+            target_utilization: target? as u32,
+        })
+    }
+
+    pub(super) fn table_regions(
+        &mut self,
+        v: &Value<'_>,
+        path: &str,
+        declared: &[String],
+        pattern: Option<Pattern>,
+    ) -> Option<Vec<String>> {
+        let items = self.array(v, path)?;
+        let mut out: Vec<String> = Vec::new();
+        let mut ok = true;
+        for (i, item) in items.iter().enumerate() {
+            let field = format!("{path}[{i}]");
+            let Some(s) = self.string(item, &field) else {
+                ok = false;
+                continue;
+            };
+            if out.contains(&s.value) {
+                self.error(
+                    &field,
+                    s.span,
+                    format!("region \"{}\" is listed twice", s.value),
+                    "duplicate",
+                );
+                ok = false;
+            } else if !declared.contains(&s.value) {
+                let issue = self.error(
+                    &field,
+                    s.span.clone(),
+                    format!("region \"{}\" is not declared as a `[[region]]`", s.value),
+                    "not a declared region",
+                );
+                issue.help = Some(
+                    match suggest::closest(&s.value, declared.iter().map(String::as_str)) {
+                        Some(near) => format!("did you mean \"{near}\"?"),
+                        None => format!("declared regions: {}", declared.join(", ")),
+                    },
+                );
+                ok = false;
+            } else {
+                out.push(s.value);
+            }
+        }
+        if items.is_empty() {
+            let issue = self.error(path, v.span(), "a table needs at least one region", "empty");
+            issue.help = Some("omit `regions` to use every region".into());
+            ok = false;
+        }
+        if pattern == Some(Pattern::Partitioned) && items.len() > 1 {
+            let issue = self.error(
+                path,
+                v.span(),
+                "a partitioned table lives in one region, but this lists several",
+                "more than one region",
+            );
+            issue.help = Some("list one owning region, or omit `regions` to give every region its own independent table".into());
+            ok = false;
+        }
+        ok.then_some(out)
+    }
+}

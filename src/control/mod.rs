@@ -1,0 +1,16 @@
+//! The control plane's logic: probing endpoints, folding probes into verdicts,
+//! deciding failover, flipping the geoplan-owned switches, and remembering why.
+//!
+//! Pure: `verdict`, `failover`, `routing`, `status` (the document). IO: `probe` (HTTP
+//! and TCP), `switches` (Route 53), `store` (SQLite), `controller` (the loop that ties
+//! them together). Nothing here knows about HTTP serving or cost.
+
+pub mod controller;
+pub mod failover;
+pub mod metrics;
+pub mod probe;
+pub mod routing;
+pub mod status;
+pub mod store;
+pub mod switches;
+pub mod verdict;
