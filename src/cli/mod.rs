@@ -26,7 +26,7 @@ use exit::{print_diagnostics, report_error};
     about = "Plan, apply and operate one service across several AWS regions"
 )]
 #[command(
-    after_help = "Exit codes: 0 ok, 1 failure, 2 usage error, 3 invalid config, 4 terraform failed, 5 declined at the prompt"
+    after_help = "Exit codes: 0 ok, 1 failure, 2 usage error, 3 invalid config, 4 terraform failed, 5 declined at the prompt, 6 refused by the control plane"
 )]
 pub struct Cli {
     #[command(subcommand)]

@@ -34,6 +34,11 @@ pub struct PairLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabel {
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ActionLabel {
     pub region: String,
     pub action: String,
@@ -54,6 +59,7 @@ pub struct Metrics {
     pub transfer_usd: Family<PairLabel, Gauge<f64, AtomicU64>>,
     pub transfer_gb: Family<PairLabel, Gauge<f64, AtomicU64>>,
     pub budget_fraction: Gauge<f64, AtomicU64>,
+    pub cost_polls: Family<OutcomeLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -106,6 +112,12 @@ impl Default for Metrics {
             "Budgeted spend this month as a fraction of the budget",
             budget_fraction.clone(),
         );
+        let cost_polls = Family::<OutcomeLabel, Counter>::default();
+        registry.register(
+            "cost_polls",
+            "Cost source polls by outcome (ok, failed)",
+            cost_polls.clone(),
+        );
         Metrics {
             registry,
             probe_latency,
@@ -116,6 +128,7 @@ impl Default for Metrics {
             transfer_usd,
             transfer_gb,
             budget_fraction,
+            cost_polls,
         }
     }
 }
@@ -151,6 +164,15 @@ impl Metrics {
             .get_or_create(&ActionLabel {
                 region: region.into(),
                 action: action.into(),
+            })
+            .inc();
+    }
+
+    pub fn count_cost_poll(&self, ok: bool) {
+        let outcome = if ok { "ok" } else { "failed" };
+        self.cost_polls
+            .get_or_create(&OutcomeLabel {
+                outcome: outcome.into(),
             })
             .inc();
     }

@@ -47,12 +47,14 @@ impl CostMonitor {
                     let month = super::budget::civil(now).0;
                     match super::from_explorer(&self.config, self.endpoint_url.as_deref(), month, now).await {
                         Ok(report) => {
+                            self.metrics.count_cost_poll(true);
                             last_error = None;
                             self.publish(&report);
                             self.alert(&report, &http, &cancel).await;
                             *self.latest.lock().unwrap_or_else(|p| p.into_inner()) = Some(report);
                         }
                         Err(e) => {
+                            self.metrics.count_cost_poll(false);
                             let message = format!("cost poll failed: {e}");
                             tracing::warn!(error = %e, "cost poll failed");
                             if last_error.as_deref() != Some(message.as_str()) {

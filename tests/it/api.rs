@@ -364,8 +364,11 @@ async fn a_real_server_on_port_zero_answers_and_the_cli_reads_it() {
         text.starts_with("shop (active-active), automatic failover on\n"),
         "{text}"
     );
+    // The harness's eu-west-1: verdict up (no probes yet), switch out automatically.
     assert!(
-        text.contains("eu-west-1        down") || text.contains("eu-west-1        up"),
+        text.contains(
+            "eu-west-1        up          healthy    OUT       automatic      none yet\n                 └ down\n"
+        ),
         "{text}"
     );
     assert!(text.contains("api.shop.example.com"), "{text}");

@@ -67,6 +67,40 @@ async fn bootstrap_module_creates_state_bucket_and_lock_table() {
         "the key Terraform's S3 backend locks on"
     );
 
+    // The bucket's protections, read back through the S3 REST API (path style).
+    let s3 = |query: &'static str| {
+        let url = format!("{}/geoplan-test-state?{query}", emu.url);
+        async move {
+            let resp = reqwest::get(&url).await.unwrap();
+            let status = resp.status();
+            let body = resp.text().await.unwrap();
+            assert!(status.is_success(), "GET ?{query}: HTTP {status}: {body}");
+            body
+        }
+    };
+    let versioning = s3("versioning").await;
+    assert!(
+        versioning.contains("<Status>Enabled</Status>"),
+        "versioning is on: {versioning}"
+    );
+    let encryption = s3("encryption").await;
+    assert!(
+        encryption.contains("<SSEAlgorithm>AES256</SSEAlgorithm>"),
+        "encrypted by default: {encryption}"
+    );
+    let block = s3("publicAccessBlock").await;
+    for setting in [
+        "BlockPublicAcls",
+        "IgnorePublicAcls",
+        "BlockPublicPolicy",
+        "RestrictPublicBuckets",
+    ] {
+        assert!(
+            block.contains(&format!("<{setting}>true</{setting}>")),
+            "{setting} is on: {block}"
+        );
+    }
+
     let plan: Vec<&str> = ["plan", "-input=false", "-no-color", "-detailed-exitcode"]
         .into_iter()
         .chain(vars)

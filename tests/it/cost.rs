@@ -280,8 +280,37 @@ async fn serve_polls_cost_and_alerts_once_per_threshold() {
         s.cancelled().await
     }));
 
-    // Several polls happen in this time; each threshold must alert once only.
-    tokio::time::sleep(std::time::Duration::from_millis(4500)).await;
+    // Both alerts delivered, then two more polls: each threshold must alert once only.
+    let polls = |metrics: &str| -> u64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("geoplan_cost_polls_total{outcome=\"ok\"} "))
+            .map_or(0, |n| n.trim().parse().unwrap())
+    };
+    let metrics_now = || async {
+        reqwest::get(format!("{url}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while received.lock().unwrap().len() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "alerts not delivered in 20 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let delivered_at = polls(&metrics_now().await);
+    while polls(&metrics_now().await) < delivered_at + 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no further polls in 20 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let cost: Value = reqwest::get(format!("{url}/v1/cost"))
         .await
         .unwrap()

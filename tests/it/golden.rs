@@ -1,6 +1,6 @@
 //! The rendered Terraform of every example and fixture, pinned byte for byte in
 //! tests/golden/<case>/. A template change shows up as a reviewable diff; run with
-//! `UPDATE_GOLDEN=1` to accept it. The golden modules must also pass
+//! `UPDATE_GOLDEN=1` to accept it (that run still fails while anything changed). The golden modules must also pass
 //! `terraform fmt -check` and `terraform validate`.
 
 use std::path::{Path, PathBuf};
@@ -33,30 +33,59 @@ fn render_case(case: &str) -> Vec<geoplan::deploy::render::RenderedFile> {
     geoplan::deploy::render::render(&module).expect("renders")
 }
 
+/// Compares every rendered file with its golden copy, and flags golden folders and
+/// files that no case renders any more. With `UPDATE_GOLDEN` set it rewrites (and
+/// removes) them but still fails when anything changed, so a run that updates can
+/// never pass unreviewed; run again without it to go green.
 #[test]
 fn rendered_modules_match_golden_files() {
     let update = std::env::var_os("UPDATE_GOLDEN").is_some();
-    let mut mismatches = Vec::new();
-    for case in CASES {
-        let dir = golden_dir(case);
-        for file in render_case(case) {
-            let path = dir.join(file.name);
+    let mut problems = Vec::new();
+    let root = repo().join("tests/golden");
+    let cases: Vec<&str> = CASES.iter().map(|c| case_name(c)).collect();
+    for entry in std::fs::read_dir(&root).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        if !cases.contains(&name.as_str()) {
+            problems.push(format!("{}: no case renders this folder", path.display()));
             if update {
-                std::fs::create_dir_all(&dir).unwrap();
-                std::fs::write(&path, &file.contents).unwrap();
-                continue;
-            }
-            let want = std::fs::read_to_string(&path).unwrap_or_default();
-            if want != file.contents {
-                mismatches.push(format!("{}", path.display()));
+                std::fs::remove_dir_all(&path).unwrap();
             }
         }
     }
-    assert!(
-        mismatches.is_empty(),
-        "rendering differs from the golden files (UPDATE_GOLDEN=1 to accept, then review the diff):\n{}",
-        mismatches.join("\n")
-    );
+    for case in CASES {
+        let dir = golden_dir(case);
+        let files = render_case(case);
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            for entry in entries {
+                let path = entry.unwrap().path();
+                let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+                if !files.iter().any(|f| f.name == name) {
+                    problems.push(format!("{}: no longer rendered", path.display()));
+                    if update {
+                        std::fs::remove_file(&path).unwrap();
+                    }
+                }
+            }
+        }
+        for file in files {
+            let path = dir.join(file.name);
+            let want = std::fs::read_to_string(&path).unwrap_or_default();
+            if want != file.contents {
+                problems.push(format!("{}: differs", path.display()));
+                if update {
+                    std::fs::create_dir_all(&dir).unwrap();
+                    std::fs::write(&path, &file.contents).unwrap();
+                }
+            }
+        }
+    }
+    let advice = if update {
+        "golden files rewritten; review the diff, then run again without UPDATE_GOLDEN"
+    } else {
+        "rendering differs from the golden files (UPDATE_GOLDEN=1 to accept, then review the diff)"
+    };
+    assert!(problems.is_empty(), "{advice}:\n{}", problems.join("\n"));
 }
 
 #[test]

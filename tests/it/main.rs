@@ -5,6 +5,11 @@
 //! - `emulator`: apply / re-apply / destroy of every example against the AWS
 //!   emulator with the real terraform binary, read back through the AWS SDK.
 //! - `bootstrap`: the hand-written remote-state module in terraform/.
+//! - `api`: the HTTP API through its router, and one real server the CLI reads.
+//! - `serve`: `geoplan serve` end to end: failover, failback, restarts, drain.
+//! - `cost`: Cost Explorer and CUR files give one matrix; alerts from `serve`.
+//! - `layout`: the module graph has no cycle; the architecture doc names every file.
+//! - `support`: the harness (emulator per test, the binary in a temp dir).
 
 mod api;
 mod bootstrap;
@@ -12,5 +17,6 @@ mod cli;
 mod cost;
 mod emulator;
 mod golden;
+mod layout;
 mod serve;
 mod support;

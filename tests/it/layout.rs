@@ -1,0 +1,185 @@
+//! The source tree's shape, checked: top-level modules depend on each other in one
+//! direction only, sibling files inside a folder have no import cycle, and
+//! docs/ARCHITECTURE.md's code map names every file under src/.
+//!
+//! Dependencies are read from the text (`crate::a::b` and `super::b` paths), which is
+//! how every module here refers to another; a `use` of a re-export would hide an edge,
+//! and the crate uses none across modules.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use crate::support::repo;
+
+/// Top-level modules from the outermost (may use everything after it) to the
+/// innermost (uses nothing before it).
+const LAYERS: &[&str] = &[
+    "cli", "serve", "api", "cost", "control", "deploy", "config", "aws",
+];
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// A file's module path relative to the crate: `src/control/store.rs` → `control::store`,
+/// `src/control/mod.rs` → `control`, `src/lib.rs` → ``.
+fn module_of(src: &Path, file: &Path) -> String {
+    let rel = file.strip_prefix(src).unwrap().with_extension("");
+    let mut parts: Vec<String> = rel
+        .components()
+        .map(|c| c.as_os_str().to_str().unwrap().to_owned())
+        .collect();
+    if matches!(
+        parts.last().map(String::as_str),
+        Some("mod" | "lib" | "main")
+    ) {
+        parts.pop();
+    }
+    parts.join("::")
+}
+
+/// The longest known module named by a path that starts at `prefix`.
+fn resolve(modules: &BTreeSet<String>, prefix: &[&str]) -> Option<String> {
+    (1..=prefix.len())
+        .rev()
+        .map(|n| prefix[..n].join("::"))
+        .find(|m| modules.contains(m))
+}
+
+fn path_after<'a>(text: &'a str, marker: &str) -> Vec<Vec<&'a str>> {
+    text.match_indices(marker)
+        .map(|(i, _)| {
+            text[i + marker.len()..]
+                .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
+                .next()
+                .unwrap_or("")
+                .split("::")
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
+        .collect()
+}
+
+/// Edges between modules (file level), parent-to-child declarations excluded.
+fn graph() -> BTreeMap<String, BTreeSet<String>> {
+    let src = repo().join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let modules: BTreeSet<String> = files.iter().map(|f| module_of(&src, f)).collect();
+    let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for file in &files {
+        let from = module_of(&src, file);
+        let text = std::fs::read_to_string(file).unwrap();
+        let is_folder = file.ends_with("mod.rs");
+        let parent: Vec<&str> = if is_folder {
+            from.split("::").collect()
+        } else {
+            let mut p: Vec<&str> = from.split("::").collect();
+            p.pop();
+            p
+        };
+        let mut targets = BTreeSet::new();
+        for path in path_after(&text, "crate::") {
+            if let Some(m) = resolve(&modules, &path) {
+                targets.insert(m);
+            }
+        }
+        for path in path_after(&text, "super::") {
+            let mut base: Vec<&str> = parent.clone();
+            if is_folder {
+                base.pop();
+            }
+            base.extend(path);
+            if let Some(m) = resolve(&modules, &base) {
+                targets.insert(m);
+            }
+        }
+        targets.remove(&from);
+        edges.entry(from).or_default().extend(targets);
+    }
+    edges
+}
+
+fn top(m: &str) -> &str {
+    m.split("::").next().unwrap()
+}
+
+#[test]
+fn top_level_modules_depend_inwards_only() {
+    let mut wrong = Vec::new();
+    for (from, tos) in graph() {
+        let Some(i) = LAYERS.iter().position(|l| *l == top(&from)) else {
+            continue;
+        };
+        for to in tos {
+            let Some(j) = LAYERS.iter().position(|l| *l == top(&to)) else {
+                continue;
+            };
+            if j < i {
+                wrong.push(format!("{from} → {to}"));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "these imports point outwards (order: {}):\n{}",
+        LAYERS.join(" → "),
+        wrong.join("\n")
+    );
+}
+
+#[test]
+fn sibling_files_have_no_import_cycle() {
+    let graph = graph();
+    // Within each folder, edges between its child files (the folder's mod.rs is the
+    // folder itself, and may use its children and be used by them).
+    let mut cycles = Vec::new();
+    for start in graph.keys() {
+        let folder = start.rsplit_once("::").map(|(f, _)| f);
+        let siblings = |m: &str| m.rsplit_once("::").map(|(f, _)| f) == folder;
+        // Depth-first search for a path back to `start` through siblings only.
+        let mut stack = vec![(start.clone(), vec![start.clone()])];
+        let mut seen = BTreeSet::new();
+        while let Some((node, trail)) = stack.pop() {
+            for next in graph.get(&node).into_iter().flatten() {
+                if !siblings(next) || folder.is_none() {
+                    continue;
+                }
+                if next == start {
+                    cycles.push(format!("{} → {start}", trail.join(" → ")));
+                } else if seen.insert(next.clone()) {
+                    let mut t = trail.clone();
+                    t.push(next.clone());
+                    stack.push((next.clone(), t));
+                }
+            }
+        }
+    }
+    assert!(cycles.is_empty(), "import cycles:\n{}", cycles.join("\n"));
+}
+
+#[test]
+fn the_architecture_doc_names_every_source_file() {
+    let doc = std::fs::read_to_string(repo().join("docs/ARCHITECTURE.md")).unwrap();
+    let src = repo().join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut missing: Vec<String> = files
+        .iter()
+        .map(|f| f.strip_prefix(repo()).unwrap().to_str().unwrap().to_owned())
+        .filter(|f| !doc.contains(&format!("`{f}`")))
+        .collect();
+    missing.sort();
+    assert!(
+        missing.is_empty(),
+        "docs/ARCHITECTURE.md's code map does not name:\n{}",
+        missing.join("\n")
+    );
+}
