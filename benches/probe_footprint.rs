@@ -95,7 +95,12 @@ async fn main() {
     };
     let (tx, mut rx) = tokio::sync::mpsc::channel(4096);
     let cancel = tokio_util::sync::CancellationToken::new();
-    let mut probers = geoplan::control::probe::spawn(targets, schedule, tx, cancel.clone());
+    let watchdog = std::sync::Arc::new(geoplan::control::watchdog::Watchdog::new(
+        (0..targets.len()).map(|i| format!("prober {i}")).collect(),
+        Duration::from_secs(5),
+    ));
+    let beat = geoplan::control::probe::Beat { watchdog, first: 0 };
+    let mut probers = geoplan::control::probe::spawn(targets, schedule, tx, beat, cancel.clone());
     let counter = tokio::spawn(async move {
         let (mut ok, mut failed, mut latency) = (0u64, 0u64, 0f64);
         while let Some((_, p)) = rx.recv().await {

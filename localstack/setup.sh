@@ -29,6 +29,13 @@ if [ "$installed" != "$MOTO_VERSION" ]; then
 fi
 say "moto $("$PYTHON" -c 'import moto; print(moto.__version__)')"
 
+# The strict OpenMetrics parser the tests check `/metrics` with.
+PROMCLIENT_VERSION=0.21.1
+if [ "$("$PYTHON" -c 'from importlib.metadata import version; print(version("prometheus_client"))' 2>/dev/null || true)" != "$PROMCLIENT_VERSION" ]; then
+  say "installing prometheus_client==$PROMCLIENT_VERSION"
+  "$PYTHON" -m pip install --quiet "prometheus_client==$PROMCLIENT_VERSION"
+fi
+
 # Smoke test: the emulator starts, serves and stops.
 log=$(mktemp)
 "$PYTHON" localstack/emulator.py --port 0 >"$log" 2>&1 &

@@ -11,10 +11,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, AppState, Token};
 use crate::config::Config;
+use crate::config::EventRetention as Retention;
 use crate::control::controller::{Controller, ControllerError};
 use crate::control::metrics::Metrics;
+use crate::control::probe::Beat;
 use crate::control::status::Deployment;
 use crate::control::store::{Store, StoreError};
+use crate::control::watchdog::Watchdog;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -22,8 +25,6 @@ pub enum ServeError {
     Store(#[from] StoreError),
     #[error("cannot start the controller")]
     Controller(#[from] ControllerError),
-    #[error("the API server failed")]
-    Server(#[source] std::io::Error),
 }
 
 pub struct ServeOptions {
@@ -41,7 +42,10 @@ pub async fn run(
     options: ServeOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let store = Arc::new(Store::open(&config.monitor.state_dir)?);
+    let store_dir = crate::control::store::dir_of(&config.monitor.state_dir, &config.name);
+    // Held until `run` returns: a second `serve` on this store exits at once.
+    let _lock = crate::control::store::lock_dir(&store_dir)?;
+    let store = Arc::new(Store::open(&store_dir, &config.name)?);
     let metrics = Arc::new(Metrics::default());
     let route53 = crate::aws::route53(options.endpoint_url.as_deref()).await;
     let controller = Controller::start(&config, route53, store.clone(), metrics.clone()).await?;
@@ -51,6 +55,14 @@ pub async fn run(
     let module = crate::deploy::model::build(&config, "regions.toml", None);
     let cost_latest: Option<crate::cost::monitor::Latest> =
         config.cost.as_ref().map(|_| Default::default());
+    let targets = crate::control::probe::targets(&config);
+    let loops = std::iter::once("controller".to_owned())
+        .chain(targets.iter().map(|t| format!("prober {}", t.region)))
+        .collect();
+    let watchdog = Arc::new(Watchdog::new(
+        loops,
+        Watchdog::bound_for(config.monitor.probe_interval, config.monitor.probe_timeout),
+    ));
     let (commands_tx, commands_rx) = mpsc::channel(16);
     let state = AppState {
         shared: controller.shared(),
@@ -66,6 +78,7 @@ pub async fn run(
         }),
         ready: ready.clone(),
         cost: cost_latest.clone(),
+        watchdog: watchdog.clone(),
     };
 
     let (probe_tx, probe_rx) = mpsc::channel(1024);
@@ -76,12 +89,29 @@ pub async fn run(
         confirm: config.monitor.confirm_probes,
     };
     let mut probers = crate::control::probe::spawn(
-        crate::control::probe::targets(&config),
+        targets,
         schedule,
         probe_tx,
+        crate::control::probe::Beat {
+            watchdog: watchdog.clone(),
+            first: 1,
+        },
         cancel.clone(),
     );
-    let control = tokio::spawn(controller.run(probe_rx, commands_rx, cancel.clone()));
+    let control = tokio::spawn(controller.run(
+        probe_rx,
+        commands_rx,
+        Beat {
+            watchdog: watchdog.clone(),
+            first: 0,
+        },
+        cancel.clone(),
+    ));
+    let retention = tokio::spawn(prune_events(
+        state.store.clone(),
+        config.monitor.retention,
+        cancel.clone(),
+    ));
     let cost = cost_latest.map(|latest| {
         let monitor = crate::cost::monitor::CostMonitor {
             config: config.clone(),
@@ -101,15 +131,37 @@ pub async fn run(
         shutdown.await;
         stop.cancel();
     });
-    let server = axum::serve(listener, api::router(state))
-        .with_graceful_shutdown(cancel.clone().cancelled_owned())
-        .await;
-    // However the server ended, stop everything else and wait for it.
+    api::serve(listener, api::router(state), cancel.clone()).await;
+    // The server ends only on cancellation; stop everything else and wait for it.
     cancel.cancel();
     while probers.join_next().await.is_some() {}
     let _ = control.await;
     if let Some(cost) = cost {
         let _ = cost.await;
     }
-    server.map_err(ServeError::Server)
+    let _ = retention.await;
+    Ok(())
+}
+
+/// Applies the event retention at start and every hour, off the async workers.
+async fn prune_events(store: Arc<Store>, retention: Retention, cancel: CancellationToken) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            _ = tick.tick() => {
+                let store = store.clone();
+                let pruned = tokio::task::spawn_blocking(move || {
+                    store.prune(retention, std::time::SystemTime::now())
+                })
+                .await;
+                match pruned {
+                    Ok(Ok(0)) => {}
+                    Ok(Ok(n)) => tracing::info!(events = n, "old events pruned"),
+                    Ok(Err(e)) => tracing::error!(error = %e, "cannot prune events"),
+                    Err(e) => tracing::error!(error = %e, "event pruning panicked"),
+                }
+            }
+        }
+    }
 }

@@ -27,18 +27,33 @@ impl std::fmt::Debug for Token {
     }
 }
 
-pub(super) fn authorize(token: Option<&Token>, headers: &HeaderMap) -> Result<(), ApiError> {
+/// Middleware on the mutating routes: the token is checked before the body is read.
+pub(super) async fn require_token(
+    axum::extract::State(s): axum::extract::State<super::AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    match authorize(s.token.as_ref(), request.headers()) {
+        Ok(()) => next.run(request).await,
+        Err(e) => axum::response::IntoResponse::into_response(e),
+    }
+}
+
+fn authorize(token: Option<&Token>, headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(token) = token else {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "mutations_disabled",
-            "no API token is configured; set GEOPLAN_API_TOKEN or monitor.token_file to allow drain and restore",
+            "this control plane has no API token configured, so it refuses drain and restore; start it with GEOPLAN_API_TOKEN or monitor.token_file",
         ));
     };
+    // The scheme is case-insensitive (RFC 7235 §2.1).
     let presented = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t)
         .ok_or_else(|| {
             ApiError::new(
                 StatusCode::UNAUTHORIZED,

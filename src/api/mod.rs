@@ -10,7 +10,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -22,6 +22,7 @@ use crate::control::failover::Switch;
 use crate::control::metrics::Metrics;
 use crate::control::status::{self, Deployment, RegionDoc, StatusDoc, SwitchDoc};
 use crate::control::store::Store;
+use crate::control::watchdog::Watchdog;
 
 mod auth;
 mod error;
@@ -30,6 +31,54 @@ pub use auth::Token;
 pub use error::ApiError;
 
 pub const OPENAPI: &str = include_str!("openapi.json");
+
+/// How long a connection may take to send a request's headers, and how long it may
+/// sit idle between requests, before it is closed.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// hyper's read buffer: headers beyond it get hyper's own bare 431.
+const READ_BUFFER: usize = 64 * 1024;
+
+/// Serves `app` on `listener` until `cancel`, then lets requests in flight finish (at
+/// most 10 s). Connections are HTTP/1.1 with a header-read and idle timeout, so a
+/// half-sent or idle connection cannot hold a task and a socket forever.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    cancel: tokio_util::sync::CancellationToken,
+) {
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_buf_size(READ_BUFFER);
+    loop {
+        let stream = tokio::select! {
+            _ = cancel.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait, never give up serving.
+                    tracing::warn!(error = %e, "cannot accept a connection");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let connection =
+            graceful.watch(builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+    }
+    tokio::select! {
+        _ = graceful.shutdown() => {}
+        _ = tokio::time::sleep(Duration::from_secs(10)) => {
+            tracing::warn!("requests still in flight after 10 s; closing them");
+        }
+    }
+}
 
 #[derive(Clone)]
 pub struct AppState {
@@ -42,11 +91,27 @@ pub struct AppState {
     pub ready: Arc<AtomicBool>,
     /// The latest cost report; `None` inside when `[cost]` is absent or not yet polled.
     pub cost: Option<crate::cost::monitor::Latest>,
+    /// Progress of the control loop and the probers, for `/healthz`.
+    pub watchdog: Arc<Watchdog>,
 }
 
+/// The largest request body any endpoint takes (a drain reason is at most
+/// `MAX_REASON` bytes; nothing else has a body).
+pub const MAX_BODY: usize = 4096;
+/// The longest drain reason, in bytes.
+pub const MAX_REASON: usize = 512;
+
 pub fn router(state: AppState) -> Router {
+    // Mutations check the token before anything reads their body.
+    let mutations = Router::new()
+        .route("/v1/regions/{name}/drain", post(drain))
+        .route("/v1/regions/{name}/restore", post(restore))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token,
+        ));
     Router::new()
-        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route(
@@ -57,16 +122,43 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/regions/{name}", get(region))
         .route("/v1/events", get(events))
         .route("/v1/cost", get(cost))
-        .route("/v1/regions/{name}/drain", post(drain))
-        .route("/v1/regions/{name}/restore", post(restore))
+        .merge(mutations)
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
         })
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(15),
         ))
+        .layer(axum::middleware::from_fn(error::limits))
+        .layer(axum::middleware::map_response(error::as_json))
         .with_state(state)
+}
+
+/// Healthy while the control loop and every prober make progress; a stuck instance
+/// answers 503 so that an orchestrator restarts it.
+async fn healthz(State(s): State<AppState>) -> Response {
+    let stalls = s.watchdog.stalls(std::time::Instant::now());
+    if stalls.is_empty() {
+        return "ok\n".into_response();
+    }
+    let which: Vec<String> = stalls
+        .iter()
+        .map(|st| {
+            format!(
+                "{} (silent for {:.1} s)",
+                st.name,
+                st.silent_for.as_secs_f64()
+            )
+        })
+        .collect();
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "stalled",
+        format!("no progress: {}", which.join(", ")),
+    )
+    .into_response()
 }
 
 async fn readyz(State(s): State<AppState>) -> Response {
@@ -78,10 +170,11 @@ async fn readyz(State(s): State<AppState>) -> Response {
 }
 
 async fn metrics(State(s): State<AppState>) -> Response {
+    // The encoder writes OpenMetrics text (counters as `_total`, a closing `# EOF`).
     (
         [(
             header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
         s.metrics.encode(),
     )
@@ -127,27 +220,53 @@ async fn events(
         return Err(bad("`limit` must be between 1 and 1000"));
     }
     // `since` is an event id (the `next` cursor of the previous page) or an RFC 3339 time.
-    let since = q.get("since").map(String::as_str).unwrap_or("0");
-    let result = match since.parse::<i64>() {
-        Ok(id) => s.store.events(id, limit as u32),
-        Err(_) => {
-            let t = humantime::parse_rfc3339_weak(since).map_err(|_| {
-                bad("`since` must be an event id or an RFC 3339 time such as 2026-11-27T17:00:00Z")
-            })?;
-            s.store.events_since_time(t, limit as u32)
+    enum Since {
+        Id(i64),
+        Time(std::time::SystemTime),
+    }
+    let since = match q.get("since").map(String::as_str).unwrap_or("0") {
+        s if s.parse::<i64>().is_ok() => Since::Id(s.parse().unwrap_or(0)),
+        s => Since::Time(humantime::parse_rfc3339_weak(s).map_err(|_| {
+            bad("`since` must be an event id or an RFC 3339 time such as 2026-11-27T17:00:00Z")
+        })?),
+    };
+    // SQLite reads run on the blocking pool, on the store's reader connection, so a
+    // long scan holds neither an async worker nor the controller's writer.
+    let store = s.store.clone();
+    let read = tokio::task::spawn_blocking(move || {
+        let events = match since {
+            Since::Id(id) => store.events(id, limit as u32)?,
+            Since::Time(t) => store.events_since_time(t, limit as u32)?,
+        };
+        // The cursor never goes backwards: an empty page keeps the caller's id, or,
+        // for a time after every event, points past the newest event.
+        let next = match (events.last(), since) {
+            (Some(e), _) => e.id,
+            (None, Since::Id(id)) => id,
+            (None, Since::Time(_)) => store.last_event_id()?,
+        };
+        Ok::<_, crate::control::store::StoreError>((events, next))
+    })
+    .await;
+    let (events, next) = match read {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "cannot read events");
+            return Err(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "cannot read events",
+            ));
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "event read panicked");
+            return Err(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "cannot read events",
+            ));
         }
     };
-    let events = result.map_err(|e| {
-        tracing::error!(error = %e, "cannot read events");
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "cannot read events",
-        )
-    })?;
-    let next = events
-        .last()
-        .map_or_else(|| since.parse::<i64>().unwrap_or(0), |e| e.id);
     Ok(axum::Json(json!({ "events": events, "next": next })).into_response())
 }
 
@@ -212,10 +331,8 @@ async fn send(
 async fn drain(
     State(s): State<AppState>,
     Path(name): Path<String>,
-    headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    auth::authorize(s.token.as_ref(), &headers)?;
     let body: DrainBody = if body.iter().all(u8::is_ascii_whitespace) {
         DrainBody {
             reason: String::new(),
@@ -229,6 +346,16 @@ async fn drain(
             )
         })?
     };
+    if body.reason.len() > MAX_REASON {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_body",
+            format!(
+                "the reason is {} bytes; at most {MAX_REASON} are kept",
+                body.reason.len()
+            ),
+        ));
+    }
     send(&s, |reply| Command::Drain {
         region: name,
         reason: body.reason,
@@ -240,9 +367,7 @@ async fn drain(
 async fn restore(
     State(s): State<AppState>,
     Path(name): Path<String>,
-    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    auth::authorize(s.token.as_ref(), &headers)?;
     send(&s, |reply| Command::Restore {
         region: name,
         reply,

@@ -14,7 +14,8 @@ pub(super) async fn serve(args: ServeArgs) -> Exit {
     let _ = tracing_subscriber::fmt()
         .json()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| crate::control::metrics::LogSink)
+        .log_internal_errors(false)
         .try_init();
     let loaded = match load_config(&args.config) {
         Ok(l) => l,
@@ -150,9 +151,15 @@ pub async fn status_direct(
             return Exit::Failure;
         }
     };
-    let store_file = config.monitor.state_dir.join("geoplan.sqlite3");
-    let store = if store_file.exists() {
-        crate::control::store::Store::open(&config.monitor.state_dir).ok()
+    let store_dir = crate::control::store::dir_of(&config.monitor.state_dir, &config.name);
+    let store = if crate::control::store::Store::exists(&store_dir) {
+        match crate::control::store::Store::open(&store_dir, &config.name) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                print_chain(&e);
+                return Exit::Failure;
+            }
+        }
     } else {
         None
     };

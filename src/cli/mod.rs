@@ -167,6 +167,16 @@ struct ApplyArgs {
 /// Parses the arguments and runs the command.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve(_)) {
+        // Like other Unix tools, a command whose output pipe closes (`| head`) ends
+        // quietly. Rust ignores SIGPIPE, which turns the closed pipe into a panic in
+        // `println!`; the default disposition ends the process instead. `serve` keeps it
+        // ignored: its logs must never stop it.
+        // SAFETY: called before any thread exists; SIG_DFL is a valid disposition.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

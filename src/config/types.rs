@@ -62,6 +62,15 @@ pub struct MonitorSettings {
     pub state_dir: PathBuf,
     /// A file holding the API token (GEOPLAN_API_TOKEN wins when set).
     pub token_file: Option<PathBuf>,
+    /// How long and how many events the store keeps.
+    pub retention: EventRetention,
+}
+
+/// Events older than `max_age` are deleted, and the oldest beyond `max_events`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventRetention {
+    pub max_age: std::time::Duration,
+    pub max_events: u32,
 }
 
 impl MonitorSettings {
@@ -80,6 +89,10 @@ impl MonitorSettings {
             resync_interval: std::time::Duration::from_secs(30),
             state_dir: base_dir.join(".geoplan/state"),
             token_file: None,
+            retention: EventRetention {
+                max_age: std::time::Duration::from_secs(90 * 86_400),
+                max_events: 5_000_000,
+            },
         }
     }
 }

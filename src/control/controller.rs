@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{Config, Pattern};
 use crate::control::failover::{self, Action, Cause, Decision, Policy, RegionView, Switch};
 use crate::control::metrics::{Metrics, ProbeLabel, RegionLabel};
-use crate::control::store::{Store, StoredSwitch};
+use crate::control::store::{Intent, Store, StoredSwitch};
 use crate::control::switches::{self, CheckIds, SwitchError};
 use crate::control::verdict::{Probe, Thresholds, Tracker, Verdict};
 
@@ -189,11 +189,13 @@ impl Controller {
         mut self,
         mut probes: mpsc::Receiver<(usize, Probe)>,
         mut commands: mpsc::Receiver<Command>,
+        beat: crate::control::probe::Beat,
         cancel: CancellationToken,
     ) {
         let mut resync = tokio::time::interval(self.resync);
         resync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            beat.beat(0);
             tokio::select! {
                 _ = cancel.cancelled() => break,
                 Some((i, probe)) = probes.recv() => {
@@ -384,7 +386,6 @@ impl Controller {
         let Some(id) = id else {
             return Err(SwitchError::NotFound(region.to_owned()));
         };
-        switches::set_inverted(&self.route53, &id, take_out).await?;
         let now = SystemTime::now();
         let switch = if take_out {
             Switch {
@@ -401,6 +402,17 @@ impl Controller {
                 since: Some(now),
             }
         };
+        // Write-ahead: if the call reaches Route 53 but its confirmation does not reach
+        // us (a failed read-back, a crash), adoption finds this intent and knows the
+        // change was geoplan's own, with its cause.
+        let intent = Intent {
+            switch: switch.clone(),
+            at: now,
+        };
+        if let Err(e) = self.store.save_intent(region, &intent) {
+            tracing::error!(region, error = %e, "cannot record the intent of a flip");
+        }
+        switches::set_inverted(&self.route53, &id, take_out).await?;
         {
             let mut shared = lock(&self.shared);
             if let Some(r) = shared.regions.iter_mut().find(|r| r.name == region) {
@@ -413,7 +425,11 @@ impl Controller {
             switch: switch.clone(),
             last_action: Some(now),
         };
-        if let Err(e) = self.store.save_switch(region, &saved) {
+        if let Err(e) = self
+            .store
+            .save_switch(region, &saved)
+            .and_then(|()| self.store.clear_intent(region))
+        {
             tracing::error!(region, error = %e, "cannot persist switch state");
         }
         Ok(switch)
@@ -435,13 +451,14 @@ impl Controller {
     }
 
     async fn drain(&mut self, region: &str, reason: &str) -> Result<Switch, CommandError> {
-        let check = {
+        let (check, current) = {
             let shared = lock(&self.shared);
             let views: Vec<RegionView<'_>> = shared.regions.iter().map(RegionState::view).collect();
-            if !views.iter().any(|v| v.name == region) {
+            let Some(current) = views.iter().find(|v| v.name == region) else {
                 return Err(CommandError::UnknownRegion(region.to_owned()));
-            }
-            failover::check_drain(&views, region, &self.policy)
+            };
+            let current = current.switch.clone();
+            (failover::check_drain(&views, region, &self.policy), current)
         };
         if let Err(why) = check {
             self.event(
@@ -451,15 +468,15 @@ impl Controller {
             );
             return Err(CommandError::Refused(why));
         }
-        let reason = if reason.trim().is_empty() {
-            "drained by hand".to_owned()
+        let reason = failover::drain_reason(&current, reason);
+        let switch = if current.in_service {
+            self.flip(region, true, Some(Cause::Manual), &reason)
+                .await
+                .map_err(|e| CommandError::Aws(e.to_string()))?
         } else {
-            reason.trim().to_owned()
+            // Already out: no Route 53 call, only the cause and reason change.
+            self.record_cause(region, Cause::Manual, &reason)
         };
-        let switch = self
-            .flip(region, true, Some(Cause::Manual), &reason)
-            .await
-            .map_err(|e| CommandError::Aws(e.to_string()))?;
         self.metrics.count_action(region, "drain");
         self.event(
             Some(region),
@@ -467,6 +484,24 @@ impl Controller {
             &format!("{region} drained: {reason}"),
         );
         Ok(switch)
+    }
+
+    /// Records a new cause and reason for a region that is already out.
+    fn record_cause(&mut self, region: &str, cause: Cause, reason: &str) -> Switch {
+        let mut shared = lock(&self.shared);
+        let Some(r) = shared.regions.iter_mut().find(|r| r.name == region) else {
+            return Switch::in_service();
+        };
+        r.switch.cause = Some(cause);
+        r.switch.reason = Some(reason.to_owned());
+        let saved = StoredSwitch {
+            switch: r.switch.clone(),
+            last_action: r.last_action,
+        };
+        if let Err(e) = self.store.save_switch(region, &saved) {
+            tracing::error!(region, error = %e, "cannot persist switch state");
+        }
+        saved.switch
     }
 
     async fn restore(&mut self, region: &str) -> Result<Switch, CommandError> {
@@ -537,8 +572,10 @@ impl Controller {
 }
 
 /// Reconciles Route 53's switch with the stored cause: Route 53 is the truth for
-/// in/out; the store keeps why. A switch found out with no record of why counts as a
-/// manual drain, so geoplan never undoes a change it did not make.
+/// in/out; the store keeps why. A flip geoplan recorded as intended and Route 53 shows
+/// done is geoplan's own (its confirmation was lost to a crash or a failed read-back).
+/// A switch found out with no record of why counts as a manual drain, so geoplan never
+/// undoes a change it did not make.
 fn adopt(
     store: &Store,
     region: &str,
@@ -546,6 +583,31 @@ fn adopt(
     stored: Option<StoredSwitch>,
     now: SystemTime,
 ) -> Result<(Switch, Option<SystemTime>), crate::control::store::StoreError> {
+    if let Some(intent) = store.load_intent(region)? {
+        store.clear_intent(region)?;
+        if intent.switch.in_service != inverted {
+            let what = if intent.switch.in_service {
+                "restore"
+            } else {
+                "take-out"
+            };
+            store.record(
+                now,
+                Some(region),
+                "adopted",
+                &format!(
+                    "{region}: geoplan's own {what} reached Route 53 but was not confirmed before; recorded as done"
+                ),
+            )?;
+            let done = StoredSwitch {
+                switch: intent.switch.clone(),
+                last_action: Some(intent.at),
+            };
+            store.save_switch(region, &done)?;
+            return Ok((intent.switch, Some(intent.at)));
+        }
+        // The intended flip never took effect: what the store says still holds.
+    }
     let last_action = stored.as_ref().and_then(|s| s.last_action);
     let stored_out = stored.as_ref().filter(|s| !s.switch.in_service);
     let (switch, note) = match (inverted, stored_out) {
@@ -614,7 +676,7 @@ mod tests {
     #[test]
     fn adoption_keeps_known_causes_and_treats_unknown_ones_as_manual() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
+        let store = Store::open(dir.path(), "t").unwrap();
         let now = SystemTime::now();
         let auto = StoredSwitch {
             switch: Switch {
@@ -642,5 +704,87 @@ mod tests {
             .map(|e| e.kind)
             .collect();
         assert_eq!(kinds, ["adopted", "adopted"], "each surprise is recorded");
+    }
+
+    #[test]
+    fn adoption_recognises_geoplans_own_unconfirmed_flips() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), "t").unwrap();
+        // Whole milliseconds: the store keeps times to the millisecond.
+        let t = std::time::UNIX_EPOCH + Duration::from_millis(1_795_000_000_000);
+        let out = |cause| Switch {
+            in_service: false,
+            cause: Some(cause),
+            reason: Some("eu-west-1 is down".into()),
+            since: Some(t),
+        };
+        // A take-out whose read-back failed: Route 53 shows it done.
+        store
+            .save_intent(
+                "a",
+                &Intent {
+                    switch: out(Cause::Automatic),
+                    at: t,
+                },
+            )
+            .unwrap();
+        let (s, last) = adopt(&store, "a", true, None, t).unwrap();
+        assert_eq!(
+            (s.cause, last),
+            (Some(Cause::Automatic), Some(t)),
+            "not mistaken for a manual drain, so failback stays automatic"
+        );
+        assert_eq!(
+            store.load_intent("a").unwrap(),
+            None,
+            "the intent is resolved"
+        );
+        // A restore killed after it reached Route 53: not "restored outside geoplan".
+        store
+            .save_switch(
+                "b",
+                &StoredSwitch {
+                    switch: out(Cause::Manual),
+                    last_action: Some(t),
+                },
+            )
+            .unwrap();
+        store
+            .save_intent(
+                "b",
+                &Intent {
+                    switch: Switch::in_service(),
+                    at: t,
+                },
+            )
+            .unwrap();
+        let stored = store.load_switch("b").unwrap();
+        let (s, _) = adopt(&store, "b", false, stored, t).unwrap();
+        assert!(s.in_service);
+        // An intent that never took effect changes nothing.
+        store
+            .save_intent(
+                "c",
+                &Intent {
+                    switch: out(Cause::Automatic),
+                    at: t,
+                },
+            )
+            .unwrap();
+        let (s, _) = adopt(&store, "c", false, None, t).unwrap();
+        assert!(s.in_service);
+        let messages: Vec<String> = store
+            .events(0, 10)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.message)
+            .collect();
+        assert_eq!(
+            messages,
+            [
+                "a: geoplan's own take-out reached Route 53 but was not confirmed before; recorded as done",
+                "b: geoplan's own restore reached Route 53 but was not confirmed before; recorded as done",
+            ]
+        );
     }
 }

@@ -203,9 +203,42 @@ pub fn check_drain(
     Ok(())
 }
 
+/// The reason a manual drain records: the one given, else the reason a region already
+/// drained by hand has (a second drain without a reason keeps the first one), else a
+/// plain "drained by hand".
+pub fn drain_reason(current: &Switch, given: &str) -> String {
+    let given = given.trim();
+    if !given.is_empty() {
+        return given.to_owned();
+    }
+    match (&current.cause, &current.reason) {
+        (Some(Cause::Manual), Some(r)) if !current.in_service => r.clone(),
+        _ => "drained by hand".to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_drain_without_a_reason_keeps_the_earlier_one() {
+        let drained = Switch {
+            in_service: false,
+            cause: Some(Cause::Manual),
+            reason: Some("kernel upgrade".into()),
+            since: None,
+        };
+        assert_eq!(drain_reason(&drained, "  "), "kernel upgrade");
+        assert_eq!(drain_reason(&drained, "new window"), "new window");
+        assert_eq!(drain_reason(&Switch::in_service(), ""), "drained by hand");
+        let automatic = Switch {
+            cause: Some(Cause::Automatic),
+            reason: Some("3 failed probes".into()),
+            ..drained
+        };
+        assert_eq!(drain_reason(&automatic, ""), "drained by hand");
+    }
 
     const POLICY: Policy = Policy {
         hold_down: Duration::from_secs(30),

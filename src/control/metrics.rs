@@ -44,6 +44,30 @@ pub struct ActionLabel {
     pub action: String,
 }
 
+/// Log lines that could not be written (a closed stderr pipe, a full disk): counted
+/// and dropped, since logging must never stop the control plane. Global because the
+/// log writer is installed before any `Metrics` exists.
+pub static LOG_WRITE_ERRORS: std::sync::LazyLock<Counter> =
+    std::sync::LazyLock::new(Counter::default);
+
+/// Standard error for the logs, where a failed write is counted, not returned: the
+/// tracing subscriber would report it with `eprintln!`, which panics on a closed pipe.
+pub struct LogSink;
+
+impl std::io::Write for LogSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if std::io::stderr().write_all(buf).is_err() {
+            LOG_WRITE_ERRORS.inc();
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let _ = std::io::stderr().flush();
+        Ok(())
+    }
+}
+
 fn latency_histogram() -> Histogram {
     // 1 ms .. ~8 s
     Histogram::new(exponential_buckets(0.001, 2.0, 14))
@@ -111,6 +135,11 @@ impl Default for Metrics {
             "budget_fraction",
             "Budgeted spend this month as a fraction of the budget",
             budget_fraction.clone(),
+        );
+        registry.register(
+            "log_write_errors",
+            "Log lines dropped because standard error could not be written",
+            LOG_WRITE_ERRORS.clone(),
         );
         let cost_polls = Family::<OutcomeLabel, Counter>::default();
         registry.register(

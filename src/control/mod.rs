@@ -3,7 +3,8 @@
 //!
 //! Pure: `verdict`, `failover`, `routing`, `status` (the document). IO: `probe` (HTTP
 //! and TCP), `switches` (Route 53), `store` (SQLite), `controller` (the loop that ties
-//! them together). Nothing here knows about HTTP serving or cost.
+//! them together), `watchdog` (liveness of those loops). Nothing here knows about HTTP
+//! serving or cost.
 
 pub mod controller;
 pub mod failover;
@@ -14,3 +15,4 @@ pub mod status;
 pub mod store;
 pub mod switches;
 pub mod verdict;
+pub mod watchdog;

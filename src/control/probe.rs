@@ -155,18 +155,34 @@ async fn probe_confirmed(
     }
 }
 
+/// Where a loop reports its progress: loop `first + i` of the watchdog.
+#[derive(Clone)]
+pub struct Beat {
+    pub watchdog: std::sync::Arc<crate::control::watchdog::Watchdog>,
+    pub first: usize,
+}
+
+impl Beat {
+    pub fn beat(&self, offset: usize) {
+        self.watchdog.beat(self.first + offset);
+    }
+}
+
 /// Starts one probing loop per target; each sends `(target index, probe)` until
-/// cancelled. Probes that would overlap are skipped, not queued.
+/// cancelled, and beats once its probe is handed over. Probes that would overlap are
+/// skipped, not queued.
 pub fn spawn(
     targets: Vec<Target>,
     schedule: Schedule,
     results: mpsc::Sender<(usize, Probe)>,
+    beat: Beat,
     cancel: CancellationToken,
 ) -> JoinSet<()> {
     let client = client();
     let mut set = JoinSet::new();
     for (i, target) in targets.into_iter().enumerate() {
         let (client, results, cancel) = (client.clone(), results.clone(), cancel.clone());
+        let beat = beat.clone();
         set.spawn(async move {
             let mut tick = tokio::time::interval(schedule.interval);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -183,6 +199,7 @@ pub fn spawn(
                         if results.send((i, p)).await.is_err() {
                             break;
                         }
+                        beat.beat(i);
                     }
                 }
             }

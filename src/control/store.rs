@@ -1,6 +1,11 @@
-//! The control plane's memory across restarts and crashes: an SQLite file under the
-//! state directory holding the event log and each switch's cause (Route 53 knows only
-//! whether a switch is inverted, not who inverted it or why).
+//! The control plane's memory across restarts and crashes: an SQLite file holding the
+//! event log, each switch's cause (Route 53 knows only whether a switch is inverted,
+//! not who inverted it or why), write-ahead intents of flips in flight, and claimed
+//! cost alerts.
+//!
+//! One file per deployment, under `<state_dir>/<deployment>/`; the file records the
+//! deployment it belongs to and is refused for any other. A zero-length or foreign file
+//! is an error, never a silent new history.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -9,6 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
+use crate::config::EventRetention as Retention;
 use crate::control::failover::{Cause, Switch};
 
 #[derive(Debug, thiserror::Error)]
@@ -18,6 +24,36 @@ pub enum StoreError {
         path: PathBuf,
         #[source]
         source: std::io::Error,
+    },
+    #[error(
+        "another geoplan serve (pid {pid}) is running on the state directory {}; two would both act",
+        dir.display()
+    )]
+    Locked { dir: PathBuf, pid: String },
+    #[error("cannot lock the state directory {}", path.display())]
+    Lock {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "event store {} is empty (0 bytes): its history is lost or it was truncated; move it aside to start a new history, or restore it from a backup",
+        path.display()
+    )]
+    Empty { path: PathBuf },
+    #[error(
+        "{} is not a geoplan event store; move it aside to start a new history",
+        path.display()
+    )]
+    Foreign { path: PathBuf },
+    #[error(
+        "event store {} belongs to deployment {found:?}, not {expected:?}; set monitor.state_dir apart for each deployment",
+        path.display()
+    )]
+    OtherDeployment {
+        path: PathBuf,
+        found: String,
+        expected: String,
     },
     #[error("event store {} failed", path.display())]
     Sql {
@@ -49,11 +85,25 @@ pub struct StoredSwitch {
     pub last_action: Option<SystemTime>,
 }
 
+/// A flip geoplan is about to make, recorded before the Route 53 call so that a restart
+/// (or a read-back that failed) can tell geoplan's own change from someone else's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Intent {
+    pub switch: Switch,
+    pub at: SystemTime,
+}
+
+/// `PRAGMA application_id` of a geoplan store: "geop".
+const APPLICATION_ID: i64 = 0x6765_6f70;
+const FILE_NAME: &str = "geoplan.sqlite3";
+
 pub struct Store {
     path: PathBuf,
-    /// A std mutex, not tokio's: every statement is short and none is held across an
-    /// await, and SQLite serialises writers anyway.
+    /// Std mutexes, not tokio's: every statement is short and none is held across an
+    /// await. Two connections: in WAL mode a reader never blocks the writer, so the
+    /// API's scans of the event log never hold up the controller's writes.
     conn: Mutex<Connection>,
+    reader: Mutex<Connection>,
 }
 
 fn millis(t: SystemTime) -> i64 {
@@ -64,18 +114,104 @@ fn time(ms: i64) -> SystemTime {
     UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64)
 }
 
+/// An exclusive hold on a store directory for as long as it lives: one acting control
+/// plane per store. The OS releases it when the process dies, however it dies.
+#[derive(Debug)]
+pub struct DirLock {
+    _file: std::fs::File,
+}
+
+/// Takes the store directory's lock, or says which process holds it.
+pub fn lock_dir(dir: &Path) -> Result<DirLock, StoreError> {
+    use std::io::{Read, Seek, Write};
+    std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir {
+        path: dir.to_owned(),
+        source,
+    })?;
+    let path = dir.join("serve.lock");
+    let io = |source| StoreError::Lock {
+        path: path.clone(),
+        source,
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(io)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut pid = String::new();
+            let _ = file.read_to_string(&mut pid);
+            let pid = pid.trim();
+            return Err(StoreError::Locked {
+                dir: dir.to_owned(),
+                pid: if pid.is_empty() {
+                    "unknown".into()
+                } else {
+                    pid.to_owned()
+                },
+            });
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+    }
+    file.set_len(0).map_err(io)?;
+    file.rewind().map_err(io)?;
+    writeln!(file, "{}", std::process::id()).map_err(io)?;
+    Ok(DirLock { _file: file })
+}
+
+/// The directory of one deployment's store under the configured state directory.
+pub fn dir_of(state_dir: &Path, deployment: &str) -> PathBuf {
+    state_dir.join(deployment)
+}
+
 impl Store {
-    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+    /// Whether a store exists in `dir` (for readers that must not create one).
+    pub fn exists(dir: &Path) -> bool {
+        dir.join(FILE_NAME).exists()
+    }
+
+    /// Opens (or creates) the store of `deployment` in `dir`.
+    pub fn open(dir: &Path, deployment: &str) -> Result<Store, StoreError> {
         std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir {
             path: dir.to_owned(),
             source,
         })?;
-        let path = dir.join("geoplan.sqlite3");
-        let sql = |source| StoreError::Sql {
-            path: path.clone(),
-            source,
+        let path = dir.join(FILE_NAME);
+        let existed = match std::fs::metadata(&path) {
+            Ok(m) if !m.is_file() => return Err(StoreError::Foreign { path }),
+            Ok(m) if m.len() == 0 => return Err(StoreError::Empty { path }),
+            Ok(_) => true,
+            Err(_) => false,
+        };
+        let sql = |source: rusqlite::Error| match source.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::NotADatabase) => StoreError::Foreign { path: path.clone() },
+            _ => StoreError::Sql {
+                path: path.clone(),
+                source,
+            },
         };
         let conn = Connection::open(&path).map_err(sql)?;
+        let app_id: i64 = conn
+            .query_row("PRAGMA application_id", [], |r| r.get(0))
+            .map_err(sql)?;
+        if existed && app_id != APPLICATION_ID {
+            // Stores written before the id was set have the events table; anything
+            // else is some other SQLite file.
+            let ours: bool = conn
+                .query_row(
+                    "SELECT count(*) = 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'",
+                    [],
+                    |r| r.get(0),
+                )
+                .map_err(sql)?;
+            if !ours || app_id != 0 {
+                return Err(StoreError::Foreign { path });
+            }
+        }
         // WAL + synchronous=NORMAL: a committed event survives a crash of geoplan (the
         // WAL is written before commit returns); only an OS crash can lose the tail.
         conn.execute_batch(
@@ -101,12 +237,49 @@ impl Store {
                  reason TEXT,
                  since_ms INTEGER,
                  last_action_ms INTEGER
-             );",
+             );
+             CREATE TABLE IF NOT EXISTS intents (
+                 region TEXT PRIMARY KEY,
+                 in_service INTEGER NOT NULL,
+                 cause TEXT,
+                 reason TEXT,
+                 at_ms INTEGER NOT NULL
+             );
+             CREATE TABLE IF NOT EXISTS meta (
+                 key TEXT PRIMARY KEY,
+                 value TEXT NOT NULL
+             );
+             CREATE INDEX IF NOT EXISTS events_at ON events (at_ms);",
+        )
+        .map_err(sql)?;
+        conn.pragma_update(None, "application_id", APPLICATION_ID)
+            .map_err(sql)?;
+        conn.execute(
+            "INSERT OR IGNORE INTO meta (key, value) VALUES ('deployment', ?1)",
+            params![deployment],
+        )
+        .map_err(sql)?;
+        let found: String = conn
+            .query_row("SELECT value FROM meta WHERE key = 'deployment'", [], |r| {
+                r.get(0)
+            })
+            .map_err(sql)?;
+        if found != deployment {
+            return Err(StoreError::OtherDeployment {
+                path,
+                found,
+                expected: deployment.to_owned(),
+            });
+        }
+        let reader = Connection::open_with_flags(
+            &path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(sql)?;
         Ok(Store {
             path,
             conn: Mutex::new(conn),
+            reader: Mutex::new(reader),
         })
     }
 
@@ -121,6 +294,10 @@ impl Store {
         // A panic while holding the lock cannot leave SQLite inconsistent (statements
         // are atomic), so a poisoned lock is still safe to use.
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn reader(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.reader.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub fn record(
@@ -165,7 +342,7 @@ impl Store {
         bound: i64,
         limit: u32,
     ) -> Result<Vec<Event>, StoreError> {
-        let conn = self.conn();
+        let conn = self.reader();
         let sql = format!(
             "SELECT id, at_ms, region, kind, message FROM events WHERE {condition} ORDER BY id LIMIT ?2"
         );
@@ -221,6 +398,87 @@ impl Store {
         Ok(())
     }
 
+    /// Records a flip about to be made; replaced by the next one for the region.
+    pub fn save_intent(&self, region: &str, intent: &Intent) -> Result<(), StoreError> {
+        self.conn()
+            .execute(
+                "INSERT INTO intents (region, in_service, cause, reason, at_ms) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT(region) DO UPDATE SET in_service = ?2, cause = ?3, reason = ?4, at_ms = ?5",
+                params![
+                    region,
+                    intent.switch.in_service,
+                    intent.switch.cause.map(Cause::as_str),
+                    intent.switch.reason,
+                    millis(intent.at)
+                ],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    pub fn load_intent(&self, region: &str) -> Result<Option<Intent>, StoreError> {
+        self.conn()
+            .query_row(
+                "SELECT in_service, cause, reason, at_ms FROM intents WHERE region = ?1",
+                params![region],
+                |r| {
+                    let cause: Option<String> = r.get(1)?;
+                    let at = time(r.get(3)?);
+                    Ok(Intent {
+                        switch: Switch {
+                            in_service: r.get(0)?,
+                            cause: cause.as_deref().and_then(Cause::parse),
+                            reason: r.get(2)?,
+                            since: Some(at),
+                        },
+                        at,
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    pub fn clear_intent(&self, region: &str) -> Result<(), StoreError> {
+        self.conn()
+            .execute("DELETE FROM intents WHERE region = ?1", params![region])
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Deletes events older than `max_age` before `now`, then the oldest beyond
+    /// `max_events`; returns how many went. The newest event is always kept, so
+    /// event ids (the API's cursor) never go backwards.
+    pub fn prune(&self, retention: Retention, now: SystemTime) -> Result<u64, StoreError> {
+        let cutoff = millis(now).saturating_sub(retention.max_age.as_millis() as i64);
+        let conn = self.conn();
+        let by_age = conn
+            .execute(
+                "DELETE FROM events WHERE at_ms < ?1 AND id < (SELECT max(id) FROM events)",
+                params![cutoff],
+            )
+            .map_err(|e| self.err(e))?;
+        let by_count = conn
+            .execute(
+                "DELETE FROM events WHERE id <= (SELECT max(id) FROM events) - ?1",
+                params![i64::from(retention.max_events.max(1))],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok((by_age + by_count) as u64)
+    }
+
+    /// The newest event id, 0 when there is none.
+    pub fn last_event_id(&self) -> Result<i64, StoreError> {
+        // AUTOINCREMENT keeps ids growing even after the newest rows were deleted.
+        self.reader()
+            .query_row(
+                "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.err(e))
+    }
+
     pub fn load_switch(&self, region: &str) -> Result<Option<StoredSwitch>, StoreError> {
         let conn = self.conn();
         conn.query_row(
@@ -253,7 +511,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let t0 = UNIX_EPOCH + Duration::from_millis(1_700_000_000_123);
         {
-            let store = Store::open(dir.path()).unwrap();
+            let store = Store::open(dir.path(), "shop").unwrap();
             store
                 .record(t0, Some("eu-west-1"), "failover", "eu-west-1 is down")
                 .unwrap();
@@ -271,7 +529,7 @@ mod tests {
             };
             store.save_switch("eu-west-1", &s).unwrap();
         }
-        let store = Store::open(dir.path()).unwrap();
+        let store = Store::open(dir.path(), "shop").unwrap();
         let events = store.events(0, 10).unwrap();
         assert_eq!(events.len(), 2);
         assert_eq!(events[0].kind, "failover");
@@ -292,5 +550,109 @@ mod tests {
             "once a month"
         );
         assert!(store.claim_alert("2026-12", 0.5, t0).unwrap());
+    }
+
+    #[test]
+    fn a_store_is_refused_when_empty_foreign_or_another_deployments() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(FILE_NAME);
+        std::fs::write(&file, b"").unwrap();
+        assert!(matches!(
+            Store::open(dir.path(), "shop"),
+            Err(StoreError::Empty { .. })
+        ));
+        std::fs::write(&file, b"not a database at all, but long enough to look like one......................................................................").unwrap();
+        assert!(matches!(
+            Store::open(dir.path(), "shop"),
+            Err(StoreError::Foreign { .. })
+        ));
+        std::fs::remove_file(&file).unwrap();
+        Connection::open(&file)
+            .unwrap()
+            .execute_batch("CREATE TABLE orders (id INTEGER)")
+            .unwrap();
+        assert!(matches!(
+            Store::open(dir.path(), "shop"),
+            Err(StoreError::Foreign { .. })
+        ));
+        std::fs::remove_file(&file).unwrap();
+        drop(Store::open(dir.path(), "shop").unwrap());
+        let err = Store::open(dir.path(), "blog").err().unwrap();
+        assert!(
+            err.to_string()
+                .contains("belongs to deployment \"shop\", not \"blog\""),
+            "{err}"
+        );
+        assert!(Store::open(dir.path(), "shop").is_ok());
+    }
+
+    #[test]
+    fn a_store_written_before_scoping_is_adopted() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = Connection::open(dir.path().join(FILE_NAME)).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, at_ms INTEGER NOT NULL, region TEXT, kind TEXT NOT NULL, message TEXT NOT NULL);
+             INSERT INTO events (at_ms, region, kind, message) VALUES (1, NULL, 'start', 'old');",
+        )
+        .unwrap();
+        drop(conn);
+        let store = Store::open(dir.path(), "shop").unwrap();
+        assert_eq!(store.events(0, 10).unwrap()[0].message, "old");
+    }
+
+    #[test]
+    fn intents_are_kept_until_cleared() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), "shop").unwrap();
+        let t = UNIX_EPOCH + Duration::from_millis(1_700_000_000_000);
+        let intent = Intent {
+            switch: Switch {
+                in_service: false,
+                cause: Some(Cause::Automatic),
+                reason: Some("down".into()),
+                since: Some(t),
+            },
+            at: t,
+        };
+        store.save_intent("eu-west-1", &intent).unwrap();
+        assert_eq!(store.load_intent("eu-west-1").unwrap(), Some(intent));
+        store.clear_intent("eu-west-1").unwrap();
+        assert_eq!(store.load_intent("eu-west-1").unwrap(), None);
+    }
+
+    #[test]
+    fn pruning_keeps_recent_events_and_never_moves_ids_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), "shop").unwrap();
+        let day = Duration::from_secs(86_400);
+        let now = UNIX_EPOCH + 1000 * day;
+        for age in [200, 100, 50, 10, 1] {
+            store.record(now - age * day, None, "probe", "x").unwrap();
+        }
+        let retention = Retention {
+            max_age: 90 * day,
+            max_events: 2,
+        };
+        assert_eq!(store.prune(retention, now).unwrap(), 3);
+        let left: Vec<i64> = store.events(0, 10).unwrap().iter().map(|e| e.id).collect();
+        assert_eq!(left, [4, 5], "the newest two, within 90 days");
+        // Everything old: the newest is still kept, and new ids continue from it.
+        assert_eq!(store.prune(retention, now + 1000 * day).unwrap(), 1);
+        assert_eq!(store.last_event_id().unwrap(), 5);
+        assert_eq!(store.record(now, None, "start", "x").unwrap().id, 6);
+    }
+
+    #[test]
+    fn one_holder_of_a_store_directory_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = lock_dir(dir.path()).unwrap();
+        let err = lock_dir(dir.path()).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains(&format!("(pid {})", std::process::id())),
+            "names the holder: {err}"
+        );
+        drop(held);
+        assert!(lock_dir(dir.path()).is_ok(), "released when dropped");
     }
 }

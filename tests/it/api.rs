@@ -5,7 +5,7 @@
 
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -16,6 +16,7 @@ use geoplan::control::status::Deployment;
 use geoplan::control::store::Store;
 use geoplan::control::switches::CheckIds;
 use geoplan::control::verdict::Tracker;
+use geoplan::control::watchdog::Watchdog;
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -26,7 +27,7 @@ struct Harness {
 
 fn harness(token: Option<&str>) -> Harness {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(Store::open(dir.path()).unwrap());
+    let store = Arc::new(Store::open(dir.path(), "shop").unwrap());
     store
         .record(
             SystemTime::now(),
@@ -117,6 +118,10 @@ fn harness(token: Option<&str>) -> Harness {
         }),
         ready: Arc::new(AtomicBool::new(true)),
         cost: None,
+        watchdog: Arc::new(Watchdog::new(
+            vec!["controller".into()],
+            Duration::from_secs(5),
+        )),
     };
     Harness { state, _dir: dir }
 }
@@ -195,7 +200,18 @@ async fn events_page_with_a_cursor_and_reject_bad_queries() {
         "a time selects by when"
     );
     let (_, body) = call(&h, "GET", "/v1/events?since=2999-01-01T00:00:00Z", None, "").await;
-    assert!(json(&body)["events"].as_array().unwrap().is_empty());
+    let page = json(&body);
+    assert!(page["events"].as_array().unwrap().is_empty());
+    assert_eq!(
+        page["next"], 2,
+        "a time after every event points past the newest, never back to 0"
+    );
+    let (_, body) = call(&h, "GET", "/v1/events?since=2", None, "").await;
+    assert_eq!(
+        json(&body)["next"],
+        2,
+        "an empty page keeps the caller's cursor"
+    );
     for bad in [
         "/v1/events?limit=0",
         "/v1/events?limit=5000",
@@ -384,4 +400,235 @@ async fn a_real_server_on_port_zero_answers_and_the_cli_reads_it() {
             .contains("would leave 0 region(s) in service (refused, HTTP 409)")
     );
     server.abort();
+}
+
+async fn call_with(
+    h: &Harness,
+    req: axum::http::request::Builder,
+    body: Vec<u8>,
+) -> (StatusCode, axum::http::HeaderMap, Value) {
+    let resp = geoplan::api::router(h.state.clone())
+        .oneshot(req.body(Body::from(body)).unwrap())
+        .await
+        .unwrap();
+    let (parts, body) = resp.into_parts();
+    let bytes = axum::body::to_bytes(body, 1 << 20).await.unwrap();
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    (parts.status, parts.headers, json(&text))
+}
+
+#[tokio::test]
+async fn the_token_is_checked_before_the_body_and_every_error_is_json() {
+    let h = harness(Some("s3cret-token"));
+    let drain = || {
+        Request::builder()
+            .method("POST")
+            .uri("/v1/regions/eu-west-1/drain")
+    };
+    // 10 MB without a token: refused for the token, not for the size.
+    let (code, _, body) = call_with(&h, drain(), vec![b' '; 10 << 20]).await;
+    assert_eq!(
+        (code, body["error"]["code"].clone()),
+        (StatusCode::UNAUTHORIZED, Value::from("unauthorized"))
+    );
+    let authed = || drain().header("authorization", "bearer s3cret-token");
+    let (code, _, body) = call_with(&h, authed(), vec![b' '; 5000]).await;
+    assert_eq!(
+        (code, body["error"]["code"].clone()),
+        (StatusCode::PAYLOAD_TOO_LARGE, Value::from("body_too_large")),
+        "a lowercase scheme is accepted; the body is bounded"
+    );
+    let long = format!(r#"{{"reason": "{}"}}"#, "x".repeat(513));
+    let (code, _, body) = call_with(&h, authed(), long.into_bytes()).await;
+    assert_eq!(
+        (code, body["error"]["code"].clone()),
+        (StatusCode::BAD_REQUEST, Value::from("bad_body"))
+    );
+    assert_eq!(
+        body["error"]["message"],
+        "the reason is 513 bytes; at most 512 are kept"
+    );
+    let (code, headers, body) = call_with(
+        &h,
+        Request::builder()
+            .method("GET")
+            .uri("/v1/regions/eu-west-1/drain")
+            .header("authorization", "Bearer s3cret-token"),
+        vec![],
+    )
+    .await;
+    assert_eq!(
+        (code, body["error"]["code"].clone()),
+        (
+            StatusCode::METHOD_NOT_ALLOWED,
+            Value::from("method_not_allowed")
+        )
+    );
+    assert_eq!(
+        headers["allow"], "POST",
+        "the allowed method is still named"
+    );
+    let uri = format!("/v1/status?pad={}", "a".repeat(9000));
+    let (code, _, body) = call_with(&h, Request::builder().uri(uri), vec![]).await;
+    assert_eq!(
+        (code, body["error"]["code"].clone()),
+        (StatusCode::URI_TOO_LONG, Value::from("uri_too_long"))
+    );
+    let (code, _, body) = call_with(
+        &h,
+        Request::builder()
+            .uri("/v1/status")
+            .header("x-pad", "b".repeat(17_000)),
+        vec![],
+    )
+    .await;
+    assert_eq!(
+        (code, body["error"]["code"].clone()),
+        (
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            Value::from("headers_too_large")
+        )
+    );
+}
+
+#[tokio::test]
+async fn healthz_fails_when_a_loop_stops_making_progress() {
+    let mut h = harness(None);
+    let (code, _) = call(&h, "GET", "/healthz", None, "").await;
+    assert_eq!(code, StatusCode::OK);
+    // A bound of zero: any loop that has not beaten this instant counts as stalled.
+    h.state.watchdog = Arc::new(Watchdog::new(vec!["controller".into()], Duration::ZERO));
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let (code, body) = call(&h, "GET", "/healthz", None, "").await;
+    assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE);
+    let body = json(&body);
+    assert_eq!(body["error"]["code"], "stalled");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("no progress: controller (silent for "),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn a_half_sent_request_is_closed_after_the_header_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let h = harness(None);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let server = tokio::spawn(geoplan::api::serve(
+        listener,
+        geoplan::api::router(h.state.clone()),
+        cancel.clone(),
+    ));
+    let mut idle = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut half = tokio::net::TcpStream::connect(addr).await.unwrap();
+    half.write_all(b"GET /v1/status HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let limit = geoplan::api::HEADER_READ_TIMEOUT + Duration::from_secs(5);
+    for (what, conn) in [("idle", &mut idle), ("half-sent", &mut half)] {
+        let mut buf = Vec::new();
+        let read = tokio::time::timeout(limit, conn.read_to_end(&mut buf)).await;
+        assert!(
+            read.is_ok(),
+            "the {what} connection was not closed within {limit:?}"
+        );
+    }
+    assert!(started.elapsed() >= geoplan::api::HEADER_READ_TIMEOUT - Duration::from_secs(1));
+    cancel.cancel();
+    server.await.unwrap();
+}
+
+/// The metrics as a strict OpenMetrics parser sees them (Python's prometheus_client,
+/// installed by localstack/setup.sh): the family names, or the parser's complaint.
+fn parse_openmetrics(text: &str) -> Result<Vec<String>, String> {
+    use std::io::Write;
+    let python = std::env::var("GEOPLAN_PYTHON").unwrap_or_else(|_| "python3".into());
+    let mut child = std::process::Command::new(&python)
+        .args([
+            "-c",
+            "import sys\nfrom prometheus_client.openmetrics.parser import text_string_to_metric_families as p\nprint('\\n'.join(sorted(f.name for f in p(sys.stdin.read()))))",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {python}: {e}; run localstack/setup.sh"));
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("No module named"),
+        "{stderr}\nthe OpenMetrics parser is missing: run localstack/setup.sh"
+    );
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_owned)
+            .collect())
+    } else {
+        Err(stderr.into_owned())
+    }
+}
+
+#[tokio::test]
+async fn metrics_are_valid_openmetrics_with_the_matching_content_type() {
+    let h = harness(None);
+    let m = &h.state.metrics;
+    m.set_in_service("eu-west-1", false);
+    m.set_verdict("eu-west-1", geoplan::control::verdict::Verdict::Down);
+    m.count_action("eu-west-1", "take-out");
+    m.count_cost_poll(true);
+    m.budget_fraction.set(0.5);
+    m.probe_latency
+        .get_or_create(&geoplan::control::metrics::RegionLabel {
+            region: "eu-west-1".into(),
+        })
+        .observe(0.012);
+    m.probes
+        .get_or_create(&geoplan::control::metrics::ProbeLabel {
+            region: "eu-west-1".into(),
+            outcome: "ok".into(),
+        })
+        .inc();
+    let resp = geoplan::api::router(h.state.clone())
+        .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.headers()["content-type"],
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    );
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    let text = String::from_utf8(bytes.to_vec()).unwrap();
+    let families = parse_openmetrics(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    for family in [
+        "geoplan_actions",
+        "geoplan_budget_fraction",
+        "geoplan_cost_polls",
+        "geoplan_log_write_errors",
+        "geoplan_probe_latency_seconds",
+        "geoplan_probes",
+        "geoplan_region_in_service",
+        "geoplan_region_verdict",
+    ] {
+        assert!(
+            families.iter().any(|f| f == family),
+            "{family} in {families:?}"
+        );
+    }
+    // The parser is strict: a TYPE that does not match its samples is rejected.
+    assert!(parse_openmetrics("# TYPE x counter\nx 1\n# EOF\n").is_err());
 }

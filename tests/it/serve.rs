@@ -400,3 +400,103 @@ async fn serve_fails_over_and_back_safely_and_survives_restarts() {
     let code = serve.terminate();
     assert!(code.success(), "{code:?}");
 }
+
+/// Regressions: a closed log pipe must not stop failover (it used to panic a worker and
+/// leave SIGTERM ignored), and a second `serve` on the same store must not act.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_closed_log_pipe_stops_nothing_and_a_second_instance_is_refused() {
+    use std::io::BufRead;
+    let emu = Emulator::start();
+    let us = FakeRegion::start_new().await;
+    let mut eu = FakeRegion::start_new().await;
+    let r53 = emu.route53().await;
+    create_region_checks(&r53, "pipes", "us-east-1", us.port).await;
+    create_region_checks(&r53, "pipes", "eu-west-1", eu.port).await;
+    let text = config(us.port, eu.port).replace("name = \"drill\"", "name = \"pipes\"");
+    let wd = Workdir::with_text("regions.toml", &text);
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_geoplan"))
+        .args([
+            "serve",
+            "regions.toml",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .current_dir(wd.path())
+        .env("AWS_ENDPOINT_URL", &emu.url)
+        .env("GEOPLAN_LOG", "geoplan=debug")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read the first log line, then close the pipe: every later log write fails.
+    let mut first = String::new();
+    std::io::BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let serve = Serve {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    };
+    let eu_switch = eventually(&serve, "serving", |st, _| st["regions"][1].is_object()).await
+        ["regions"][1]["health_checks"]["switch"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    eu.stop().await;
+    wait_switch(&emu, &eu_switch, true, Duration::from_secs(10)).await;
+    let metrics = reqwest::get(format!("{}/metrics", serve.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let dropped: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("geoplan_log_write_errors_total "))
+        .expect("the counter is exported")
+        .parse()
+        .unwrap();
+    assert!(
+        dropped > 0.0,
+        "log lines were dropped, not fatal: {metrics}"
+    );
+    let health = reqwest::get(format!("{}/healthz", serve.url))
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200, "the loops still make progress");
+
+    // A second instance on the same state directory exits at once, naming the first.
+    let pid = serve.child.id();
+    let second = Command::new(env!("CARGO_BIN_EXE_geoplan"))
+        .args([
+            "serve",
+            "regions.toml",
+            "--listen",
+            &format!("127.0.0.1:{}", free_port()),
+        ])
+        .current_dir(wd.path())
+        .env("AWS_ENDPOINT_URL", &emu.url)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(second.status.code(), Some(1));
+    assert!(
+        stderr(&second).contains(&format!(
+            "another geoplan serve (pid {pid}) is running on the state directory"
+        )),
+        "{}",
+        stderr(&second)
+    );
+    let events = serve.events().await;
+    assert_eq!(
+        events.iter().filter(|e| e["kind"] == "start").count(),
+        1,
+        "the refused instance recorded nothing: {events:#?}"
+    );
+
+    let code = serve.terminate();
+    assert!(code.success(), "SIGTERM still stops it cleanly: {code:?}");
+}

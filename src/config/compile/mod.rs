@@ -42,6 +42,8 @@ const COST_KEYS: &[&str] = &[
     "price_per_gb",
 ];
 const MONITOR_KEYS: &[&str] = &[
+    "event_retention",
+    "max_events",
     "listen",
     "probe_interval",
     "probe_timeout",

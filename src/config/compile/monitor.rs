@@ -84,6 +84,12 @@ impl Walker {
         dur(self, "probe_timeout", &mut m.probe_timeout, ms(5));
         dur(self, "hold_down", &mut m.hold_down, ms(0));
         dur(self, "resync_interval", &mut m.resync_interval, ms(1000));
+        dur(
+            self,
+            "event_retention",
+            &mut m.retention.max_age,
+            std::time::Duration::from_secs(86_400),
+        );
         if m.probe_timeout > m.probe_interval
             && let Some(v) = get(t, "probe_timeout")
         {
@@ -109,6 +115,12 @@ impl Walker {
         count(self, "recover_after", &mut m.recover_after, 1..=100);
         count(self, "confirm_probes", &mut m.confirm_probes, 0..=10);
         count(self, "min_in_service", &mut m.min_in_service, 0..=64);
+        count(
+            self,
+            "max_events",
+            &mut m.retention.max_events,
+            1000..=1_000_000_000,
+        );
         if region_count > 0
             && m.min_in_service as usize > region_count
             && let Some(v) = get(t, "min_in_service")
