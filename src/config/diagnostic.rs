@@ -36,7 +36,11 @@ pub struct Issue {
 #[derive(Debug, Clone)]
 pub struct SourceFile {
     pub name: String,
-    pub text: String,
+    /// Shared, not copied, by every rendered issue.
+    pub text: std::sync::Arc<str>,
+    /// Byte offset of each line's start, so locating an issue is a binary search, not
+    /// a scan from the top (which made N issues cost N × the file).
+    line_starts: Vec<usize>,
 }
 
 /// A 1-based position, columns counted in characters.
@@ -47,15 +51,31 @@ pub struct Position {
 }
 
 impl SourceFile {
+    pub fn new(name: impl Into<String>, text: &str) -> SourceFile {
+        let line_starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        SourceFile {
+            name: name.into(),
+            text: text.into(),
+            line_starts,
+        }
+    }
+
     pub fn position(&self, offset: usize) -> Position {
-        let offset = offset.min(self.text.len());
-        let before = &self.text[..offset];
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let mut offset = offset.min(self.text.len());
+        while !self.text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let line = self.line_starts.partition_point(|&start| start <= offset);
+        let line_start = self.line_starts[line - 1];
         let column = self.text[line_start..offset].chars().count() + 1;
         Position { line, column }
     }
 }
+
+/// How many issues the text rendering shows in full; the rest are counted.
+pub const MAX_SHOWN: usize = 50;
 
 /// Every problem found in one config file.
 #[derive(Debug, Clone)]
@@ -119,7 +139,12 @@ impl Diagnostics {
         };
         let handler = GraphicalReportHandler::new_themed(theme).with_context_lines(1);
         let mut out = String::new();
-        for issue in &self.issues {
+        // Errors first: with more issues than are shown, the ones that block matter most.
+        let mut shown: Vec<&Issue> = self.errors().chain(self.warnings()).collect();
+        let hidden = shown.len().saturating_sub(MAX_SHOWN);
+        shown.truncate(MAX_SHOWN);
+        shown.sort_by_key(|i| (i.span.start, i.span.end));
+        for issue in shown {
             let at = self.source.position(issue.span.start);
             let kind = match issue.severity {
                 Severity::Error => "error",
@@ -157,6 +182,14 @@ impl Diagnostics {
             ));
             let _ = handler.render_report(&mut out, report.as_ref());
         }
+        if hidden > 0 {
+            let _ = writeln!(
+                out,
+                "{}: {hidden} more issue{} not shown (`geoplan validate --json` lists them all)",
+                self.source.name,
+                plural(hidden)
+            );
+        }
         let errors = self.errors().count();
         let warnings = self.warnings().count();
         if errors > 0 {
@@ -184,14 +217,44 @@ mod tests {
 
     #[test]
     fn positions_are_one_based_and_count_characters() {
-        let src = SourceFile {
-            name: "f.toml".into(),
-            text: "a = 1\nbé = \"x\"\n".into(),
-        };
+        let src = SourceFile::new("f.toml", "a = 1\nbé = \"x\"\n");
         assert_eq!(src.position(0), Position { line: 1, column: 1 });
         assert_eq!(src.position(6), Position { line: 2, column: 1 });
         // "bé = " is 6 bytes but 5 characters.
         assert_eq!(src.position(12), Position { line: 2, column: 6 });
         assert_eq!(src.position(10_000), Position { line: 3, column: 1 });
+        assert_eq!(
+            src.position(9),
+            Position { line: 2, column: 3 },
+            "inside a character: its start"
+        );
+    }
+
+    #[test]
+    fn rendering_shows_the_first_fifty_errors_and_counts_the_rest() {
+        let text = "x = 1\n".repeat(60);
+        let issue = |i: usize| Issue {
+            severity: Severity::Error,
+            field: format!("x{i}"),
+            message: format!("problem {i}"),
+            span: i * 6..i * 6 + 1,
+            label: "here".into(),
+            help: None,
+            related: None,
+        };
+        let d = Diagnostics {
+            source: SourceFile::new("f.toml", &text),
+            issues: (0..60).map(issue).collect(),
+        };
+        let out = d.render(false);
+        assert_eq!(out.matches(": error: problem").count(), 50);
+        assert!(out.contains("f.toml:50:1: error: problem 49\n"), "{out}");
+        assert!(!out.contains("problem 50\n"));
+        assert!(
+            out.ends_with(
+                "f.toml: 10 more issues not shown (`geoplan validate --json` lists them all)\nf.toml: 60 errors, 0 warnings\n"
+            ),
+            "{out}"
+        );
     }
 }

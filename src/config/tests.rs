@@ -446,3 +446,59 @@ fn a_bad_value_does_not_hide_its_siblings_errors() {
         ],
     );
 }
+
+#[test]
+fn backend_names_paths_and_health_paths_follow_aws_rules() {
+    let text = format!(
+        "{BASE}\n[region.health]\npath = \"/a\\bb c\"\n\n[monitor]\nstate_dir = \"st\\u0000ate\"\n\n[terraform]\ndir = \"{}\"\n[terraform.backend.s3]\nbucket = \"My_Bucket\"\nkey = \"/state\\f.tfstate\"\nregion = \"eu-west-1\"\ndynamodb_table = \"locks!\"\n",
+        "d".repeat(5000)
+    );
+    let got = issues(&text);
+    let fields: Vec<&str> = got
+        .iter()
+        .map(|l| l.split(' ').nth(2).unwrap().trim_end_matches(':'))
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "region[1].health.path",
+            "monitor.state_dir",
+            "terraform.dir",
+            "terraform.backend.s3.bucket",
+            "terraform.backend.s3.key",
+            "terraform.backend.s3.dynamodb_table",
+        ],
+        "{got:#?}"
+    );
+    assert!(
+        got[1].ends_with("path holds the control character '\\0'"),
+        "{got:#?}"
+    );
+    assert!(got[2].ends_with("path is 5000 bytes; at most 4096"));
+    assert!(got[3].ends_with(
+        "S3 bucket name \"My_Bucket\" may hold only lower-case letters, digits, dots and hyphens, not 'M'"
+    ));
+    assert!(
+        got[4].ends_with("S3 key \"/state\\u{c}.tfstate\" must not start or end with `/`"),
+        "{got:#?}"
+    );
+    for (bucket, why) in [
+        ("ab", "must be 3 to 63 characters"),
+        ("-abc", "must begin and end with a letter or digit"),
+        ("a..b", "must not hold two dots in a row"),
+        ("192.168.1.1", "must not look like an IP address"),
+        ("xn--abc", "uses a prefix or suffix AWS reserves"),
+    ] {
+        let text = format!(
+            "{BASE}\n[terraform.backend.s3]\nbucket = \"{bucket}\"\nkey = \"k\"\nregion = \"eu-west-1\"\n"
+        );
+        let got = issues(&text);
+        assert!(
+            got.len() == 1 && got[0].ends_with(why),
+            "{bucket}: {got:#?}"
+        );
+    }
+    ok(&format!(
+        "{BASE}\n[terraform.backend.s3]\nbucket = \"my-org.state-1\"\nkey = \"geoplan/shop.tfstate\"\nregion = \"eu-west-1\"\ndynamodb_table = \"geoplan_locks-1.x\"\n"
+    ));
+}

@@ -29,6 +29,16 @@ pub enum CurError {
         wanted: &'static str,
         wanted2: &'static str,
     },
+    #[error("{}:{line}: a CSV record longer than {} MiB; not a CUR file?", path.display(), MAX_RECORD >> 20)]
+    TooLong { path: PathBuf, line: u64 },
+    #[error("{}: byte {offset} of the compressed file: {message}", path.display())]
+    Gzip {
+        path: PathBuf,
+        offset: u64,
+        message: String,
+    },
+    #[error("{} is not a regular file (a device, pipe or socket)", .0.display())]
+    NotAFile(PathBuf),
     #[error("{}:{line}:{column}: {name} is not a number: {value:?}", path.display())]
     BadNumber {
         path: PathBuf,
@@ -39,6 +49,73 @@ pub enum CurError {
     },
     #[error("no CUR files (*.csv, *.csv.gz) in {}", .0.display())]
     Empty(PathBuf),
+}
+
+/// The longest CSV record read. Real CUR rows are a few KB (tags included); the bound
+/// keeps memory flat whatever the input holds.
+pub const MAX_RECORD: usize = 1 << 20;
+
+/// Counts what passes through, shared with the reader's owner.
+type Shared<T> = std::rc::Rc<std::cell::Cell<T>>;
+
+/// Counts the bytes read from the compressed file, to say where gzip data went bad.
+struct Counted<R> {
+    inner: R,
+    bytes: Shared<u64>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.bytes.set(self.bytes.get() + n as u64);
+        Ok(n)
+    }
+}
+
+/// Tracks lines and bounds every CSV record (a quoted field may hold line breaks) to
+/// `MAX_RECORD` bytes, so no input can make the CSV reader's buffer grow without end.
+struct Bounded<R> {
+    inner: R,
+    /// Line breaks seen so far.
+    lines: Shared<u64>,
+    /// The line a too-long record started on, once one is found.
+    too_long: Shared<Option<u64>>,
+    record_bytes: usize,
+    in_quotes: bool,
+}
+
+impl<R: Read> Read for Bounded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let mut last = 0;
+        for i in memchr::memchr2_iter(b'"', b'\n', &buf[..n]) {
+            self.record_bytes += i - last;
+            last = i + 1;
+            if buf[i] == b'"' {
+                self.in_quotes = !self.in_quotes;
+                self.record_bytes += 1;
+            } else {
+                self.lines.set(self.lines.get() + 1);
+                if self.in_quotes {
+                    self.record_bytes += 1;
+                } else {
+                    self.record_bytes = 0;
+                }
+            }
+            if self.record_bytes > MAX_RECORD {
+                break;
+            }
+        }
+        self.record_bytes += n - last;
+        if self.record_bytes > MAX_RECORD {
+            self.too_long.set(Some(self.lines.get() + 1));
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "record too long",
+            ));
+        }
+        Ok(n)
+    }
 }
 
 /// Both spellings of each column geoplan reads.
@@ -97,20 +174,26 @@ impl Totals {
 }
 
 /// The CUR files under `path` (a file or a directory), sorted.
+/// Only regular files are read: a FIFO would block forever, a device never end.
 pub fn files(path: &Path) -> Result<Vec<PathBuf>, CurError> {
-    if path.is_file() {
-        return Ok(vec![path.to_owned()]);
-    }
     let io = |source| CurError::Io {
         path: path.to_owned(),
         source,
     };
+    let kind = std::fs::metadata(path).map_err(io)?.file_type();
+    if kind.is_file() {
+        return Ok(vec![path.to_owned()]);
+    }
+    if !kind.is_dir() {
+        return Err(CurError::NotAFile(path.to_owned()));
+    }
     let mut out: Vec<PathBuf> = std::fs::read_dir(path)
         .map_err(io)?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
             let n = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            n.ends_with(".csv") || n.ends_with(".csv.gz")
+            (n.ends_with(".csv") || n.ends_with(".csv.gz"))
+                && std::fs::metadata(p).is_ok_and(|m| m.is_file())
         })
         .collect();
     out.sort();
@@ -127,21 +210,61 @@ pub fn read_into(totals: &mut Totals, path: &Path, month: Option<&str>) -> Resul
         path: path.to_owned(),
         source,
     };
+    if !std::fs::metadata(path).map_err(io)?.is_file() {
+        return Err(CurError::NotAFile(path.to_owned()));
+    }
     let file = std::fs::File::open(path).map_err(io)?;
-    let reader: Box<dyn Read> = if path.extension().is_some_and(|e| e == "gz") {
+    let compressed = Shared::<u64>::default();
+    let gzip = path.extension().is_some_and(|e| e == "gz");
+    let decoded: Box<dyn Read> = if gzip {
         Box::new(flate2::read::MultiGzDecoder::new(
-            std::io::BufReader::with_capacity(1 << 16, file),
+            std::io::BufReader::with_capacity(
+                1 << 16,
+                Counted {
+                    inner: file,
+                    bytes: compressed.clone(),
+                },
+            ),
         ))
     } else {
         Box::new(file)
     };
+    let (lines, too_long) = (Shared::<u64>::default(), Shared::<Option<u64>>::default());
+    let reader = Bounded {
+        inner: decoded,
+        lines: lines.clone(),
+        too_long: too_long.clone(),
+        record_bytes: 0,
+        in_quotes: false,
+    };
     let mut csv = csv::ReaderBuilder::new()
         .buffer_capacity(1 << 20)
         .from_reader(reader);
-    let csv_err = |e: csv::Error| CurError::Csv {
-        path: path.to_owned(),
-        line: e.position().map_or(0, |p| p.line()),
-        message: e.to_string(),
+    let csv_err = |e: csv::Error| {
+        if let Some(line) = too_long.get() {
+            return CurError::TooLong {
+                path: path.to_owned(),
+                line,
+            };
+        }
+        match (e.position(), e.kind()) {
+            (Some(p), _) => CurError::Csv {
+                path: path.to_owned(),
+                line: p.line(),
+                message: e.to_string(),
+            },
+            // Not a CSV error but a read error: in gzip data, or of the file itself.
+            (None, csv::ErrorKind::Io(source)) if gzip => CurError::Gzip {
+                path: path.to_owned(),
+                offset: compressed.get(),
+                message: source.to_string(),
+            },
+            (None, _) => CurError::Csv {
+                path: path.to_owned(),
+                line: lines.get() + 1,
+                message: e.to_string(),
+            },
+        }
     };
     let headers = csv.byte_headers().map_err(csv_err)?.clone();
     let find = |(legacy, v2): (&'static str, &'static str)| {
@@ -174,9 +297,12 @@ pub fn read_into(totals: &mut Totals, path: &Path, month: Option<&str>) -> Resul
             if raw.is_empty() {
                 return Ok(0.0);
             }
+            // NaN and infinity parse as f64, but no bill holds them: they would poison
+            // every sum and comparison downstream.
             std::str::from_utf8(raw)
                 .ok()
                 .and_then(|s| s.trim().parse::<f64>().ok())
+                .filter(|n| n.is_finite())
                 .ok_or_else(|| CurError::BadNumber {
                     path: path.to_owned(),
                     line,
@@ -294,5 +420,83 @@ mod tests {
             read(&dir.path().join("none"), None),
             Err(CurError::Io { .. })
         ));
+    }
+
+    #[test]
+    fn non_finite_numbers_are_located_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("nan.csv");
+        for (bad, column) in [("NaN,1", 2), ("1,inf", 3), ("1,-Infinity", 3)] {
+            std::fs::write(
+                &p,
+                format!("lineItem/UsageType,lineItem/UsageAmount,lineItem/UnblendedCost\nUSE1-EU-AWS-Out-Bytes,{bad}\n"),
+            )
+            .unwrap();
+            let e = read(&p, None).err().unwrap().to_string();
+            assert!(
+                e.starts_with(&format!("{}:2:{column}: ", p.display())),
+                "{bad}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn memory_stays_bounded_whatever_the_field_length() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("long.csv.gz");
+        // 64 MiB of one field, compressed to a few KB.
+        let mut gz = flate2::write::GzEncoder::new(
+            std::fs::File::create(&p).unwrap(),
+            flate2::Compression::default(),
+        );
+        gz.write_all(b"lineItem/UsageType,lineItem/UsageAmount,lineItem/UnblendedCost\nUSE1-EU-AWS-Out-Bytes,1,1\n\"")
+            .unwrap();
+        let chunk = vec![b'a'; 1 << 20];
+        for _ in 0..64 {
+            gz.write_all(&chunk).unwrap();
+        }
+        gz.finish().unwrap();
+        let e = read(&p, None).err().unwrap().to_string();
+        assert_eq!(
+            e,
+            format!(
+                "{}:3: a CSV record longer than 1 MiB; not a CUR file?",
+                p.display()
+            )
+        );
+    }
+
+    #[test]
+    fn corrupt_gzip_names_the_byte_and_special_files_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("bad.csv.gz");
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(&b"lineItem/UsageType,lineItem/UsageAmount,lineItem/UnblendedCost\nUSE1-EU-AWS-Out-Bytes,1,1\n".repeat(200))
+            .unwrap();
+        let mut bytes = gz.finish().unwrap();
+        // Cut short: the gzip stream ends mid-block.
+        bytes.truncate(bytes.len() / 2);
+        std::fs::write(&p, &bytes).unwrap();
+        let e = read(&p, None).err().unwrap().to_string();
+        assert!(
+            e.starts_with(&format!("{}: byte ", p.display())),
+            "names the byte: {e}"
+        );
+        assert!(!e.contains(":0:"), "{e}");
+        let e = read(Path::new("/dev/zero"), None)
+            .err()
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            e,
+            "/dev/zero is not a regular file (a device, pipe or socket)"
+        );
+        // A FIFO among the files of a directory is left alone, not read (it would block).
+        let fifo = dir.path().join("pipe.csv");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        std::fs::remove_file(&p).unwrap();
+        assert!(matches!(read(dir.path(), None), Err(CurError::Empty(_))));
     }
 }

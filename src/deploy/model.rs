@@ -16,7 +16,8 @@ use crate::config::{Backend, Billing, Config, Endpoint, Key, Pattern, Protocol, 
 /// One Terraform root module's worth of desired state.
 #[derive(Debug, Clone, Serialize)]
 pub struct Module {
-    /// Where the config came from, for the generated-file header.
+    /// Where the config came from, for the generated-file header; safe inside a `#`
+    /// comment (see `comment_text`).
     pub source: String,
     pub version: &'static str,
     pub name: String,
@@ -300,7 +301,7 @@ pub fn build(config: &Config, source: &str, endpoint_url: Option<&str>) -> Modul
         .collect();
 
     Module {
-        source: source.to_owned(),
+        source: comment_text(source),
         version: env!("CARGO_PKG_VERSION"),
         name: config.name.clone(),
         pattern: config.pattern.as_str(),
@@ -437,9 +438,47 @@ fn failover_records(out: &mut Vec<Record>, config: &Config, name: &str, zone_exp
 }
 
 /// A string as an HCL literal: JSON escaping plus HCL's template sequences.
+/// A quoted HCL string literal. HCL's escapes are `\\ \" \n \r \t \uNNNN`
+/// (not JSON's `\b` or `\f`), and `${` / `%{` start templates unless doubled.
 pub fn hcl_string(s: &str) -> String {
-    let json = serde_json::to_string(s).expect("strings always serialise");
-    json.replace("${", "$${").replace("%{", "%%{")
+    use std::fmt::Write;
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '$' | '%' if chars.peek() == Some(&'{') => {
+                out.push(c);
+                out.push(c);
+            }
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{:04X}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Text from outside (a file name) made safe for a `#` comment: a comment ends at a
+/// line break, so control characters are shown escaped rather than written.
+pub fn comment_text(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| {
+            let escaped: Vec<char> = if c.is_control() || c == '\u{2028}' || c == '\u{2029}' {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            };
+            escaped
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -458,5 +497,23 @@ mod tests {
     fn hcl_strings_escape_templates() {
         assert_eq!(hcl_string("a\"b"), r#""a\"b""#);
         assert_eq!(hcl_string("${x} %{y}"), r#""$${x} %%{y}""#);
+        assert_eq!(hcl_string("$x %y"), r#""$x %y""#);
+    }
+
+    #[test]
+    fn hcl_strings_use_hcl_escapes_only() {
+        // JSON would write \b and \f, which terraform rejects as invalid escapes.
+        assert_eq!(hcl_string("/a\u{8}b\u{c}c"), r#""/a\u0008b\u000Cc""#);
+        assert_eq!(hcl_string("tab\there\nline\\"), r#""tab\there\nline\\""#);
+        assert_eq!(hcl_string("é ü"), "\"é ü\"");
+    }
+
+    #[test]
+    fn comment_text_cannot_end_the_comment() {
+        assert_eq!(
+            comment_text("evil\nlocals { injected = \"pwned\" }\n#.toml"),
+            "evil\\nlocals { injected = \"pwned\" }\\n#.toml"
+        );
+        assert_eq!(comment_text("regions.toml"), "regions.toml");
     }
 }

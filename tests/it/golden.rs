@@ -135,3 +135,30 @@ fn golden_modules_are_fmt_clean_and_valid() {
         assert!(ok, "{case}: terraform validate failed:\n{out}");
     }
 }
+
+/// Regression: JSON escapes (`\b`, `\f`) are not HCL escapes, and terraform refused
+/// the rendered file. Any string geoplan renders must survive `terraform fmt`.
+#[test]
+fn control_characters_in_strings_render_as_valid_hcl() {
+    let path = repo().join("tests/fixtures/existing-zone-aliases.toml");
+    let loaded = geoplan::config::load(&path).unwrap();
+    let mut module = geoplan::deploy::model::build(&loaded.config, "x.toml", None);
+    let backend = module
+        .backend
+        .as_mut()
+        .expect("the fixture has an S3 backend");
+    backend.key = "state/\u{8}back\u{c}feed\ttab\"quote\\${x}.tfstate".into();
+    let tmp = tempfile::tempdir().unwrap();
+    for file in geoplan::deploy::render::render(&module).unwrap() {
+        std::fs::write(tmp.path().join(file.name), file.contents).unwrap();
+    }
+    let (ok, out) = terraform(tmp.path(), &["fmt", "-check", "-diff", "-no-color"]);
+    assert!(ok, "terraform fmt rejects the rendered strings:\n{out}");
+    let versions = std::fs::read_to_string(tmp.path().join("versions.tf")).unwrap();
+    assert!(
+        versions.contains(
+            r#"key            = "state/\u0008back\u000Cfeed\ttab\"quote\\$${x}.tfstate""#
+        ),
+        "{versions}"
+    );
+}

@@ -104,10 +104,7 @@ pub fn compile(name: &str, text: &str, base_dir: &Path) -> (Option<Config>, Diag
     };
     walker.issues.sort_by_key(|i| (i.span.start, i.span.end));
     let diagnostics = Diagnostics {
-        source: SourceFile {
-            name: name.to_owned(),
-            text: text.to_owned(),
-        },
+        source: SourceFile::new(name, text),
         issues: walker.issues,
     };
     let config = if diagnostics.has_errors() {
@@ -340,6 +337,23 @@ impl Walker {
     }
 
     /// A key that must be present; a missing one is reported at `at` (the table).
+    /// Keeps a string that `problem` finds nothing wrong with; otherwise records the
+    /// problem at the value.
+    fn checked(
+        &mut self,
+        s: At<String>,
+        field: &str,
+        problem: impl Fn(&str) -> Option<String>,
+    ) -> Option<At<String>> {
+        match problem(&s.value) {
+            None => Some(s),
+            Some(message) => {
+                self.error(field, s.span, message, "invalid");
+                None
+            }
+        }
+    }
+
     fn required<'a, 'i>(
         &mut self,
         table: &'a DeTable<'i>,

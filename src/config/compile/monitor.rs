@@ -147,13 +147,19 @@ impl Walker {
         flag(self, "auto_failover", &mut m.auto_failover);
         flag(self, "partitioned_failover", &mut m.partitioned_failover);
         if let Some(v) = get(t, "state_dir") {
-            match self.string(v, "monitor.state_dir") {
+            match self
+                .string(v, "monitor.state_dir")
+                .and_then(|s| self.checked(s, "monitor.state_dir", terraform::path_problem))
+            {
                 Some(s) => m.state_dir = base_dir.join(s.value),
                 None => ok = false,
             }
         }
         if let Some(v) = get(t, "token_file") {
-            match self.string(v, "monitor.token_file") {
+            match self
+                .string(v, "monitor.token_file")
+                .and_then(|s| self.checked(s, "monitor.token_file", terraform::path_problem))
+            {
                 Some(s) => m.token_file = Some(base_dir.join(s.value)),
                 None => ok = false,
             }

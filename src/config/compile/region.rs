@@ -241,8 +241,23 @@ impl Walker {
                     issue.help = Some("remove `path`, or use protocol HTTP or HTTPS".into());
                     ok = false;
                 }
-                Some(p) if !p.value.starts_with('/') || p.value.len() > 255 => {
-                    self.error(&join(path, "path"), p.span, format!("health-check path {:?} must start with `/` and be at most 255 characters", p.value), "invalid path");
+                // Route 53 takes at most 255 characters; it is an HTTP request target,
+                // so printable ASCII with no spaces (anything else percent-encoded).
+                Some(p)
+                    if !p.value.starts_with('/')
+                        || p.value.len() > 255
+                        || !p.value.bytes().all(|b| b.is_ascii_graphic()) =>
+                {
+                    let issue = self.error(
+                        &join(path, "path"),
+                        p.span,
+                        format!(
+                            "health-check path {:?} must start with `/`, be at most 255 characters, and hold only printable ASCII without spaces",
+                            p.value
+                        ),
+                        "invalid path",
+                    );
+                    issue.help = Some("percent-encode anything else, e.g. %20 for a space".into());
                     ok = false;
                 }
                 Some(p) => health.path = Some(p.value),

@@ -10,31 +10,37 @@ impl Walker {
     ) -> Option<TerraformSettings> {
         self.check_keys(t, "terraform", TERRAFORM_KEYS);
         let path_field = |w: &mut Self, key: &str| match get(t, key) {
-            Some(v) => w.string(v, &join("terraform", key)).and_then(|s| {
-                if s.value.is_empty() {
-                    w.error(
-                        &join("terraform", key),
-                        s.span,
-                        format!("`terraform.{key}` is empty"),
-                        "empty path",
-                    );
-                    None
-                } else {
-                    Some(Some(base_dir.join(s.value)))
-                }
-            }),
+            Some(v) => w
+                .string(v, &join("terraform", key))
+                .and_then(|s| w.checked(s, &join("terraform", key), path_problem))
+                .and_then(|s| {
+                    if s.value.is_empty() {
+                        w.error(
+                            &join("terraform", key),
+                            s.span,
+                            format!("`terraform.{key}` is empty"),
+                            "empty path",
+                        );
+                        None
+                    } else {
+                        Some(Some(base_dir.join(s.value)))
+                    }
+                }),
             None => Some(None),
         };
         let dir = path_field(self, "dir");
         let binary = match get(t, "binary") {
             // A bare name is looked up on PATH, like a shell would.
-            Some(v) => self.string(v, "terraform.binary").map(|s| {
-                if s.value.contains('/') {
-                    Some(base_dir.join(s.value))
-                } else {
-                    Some(s.value.into())
-                }
-            }),
+            Some(v) => self
+                .string(v, "terraform.binary")
+                .and_then(|s| self.checked(s, "terraform.binary", path_problem))
+                .map(|s| {
+                    if s.value.contains('/') {
+                        Some(base_dir.join(s.value))
+                    } else {
+                        Some(s.value.into())
+                    }
+                }),
             None => Some(None),
         };
         let plugin_mirror = path_field(self, "plugin_mirror");
@@ -69,16 +75,19 @@ impl Walker {
         self.check_keys(s3, path, S3_KEYS);
         let bucket = self
             .required(s3, v.span(), path, "bucket")
-            .and_then(|b| self.string(b, &join(path, "bucket")));
+            .and_then(|b| self.string(b, &join(path, "bucket")))
+            .and_then(|b| self.checked(b, &join(path, "bucket"), bucket_problem));
         let key = self
             .required(s3, v.span(), path, "key")
-            .and_then(|b| self.string(b, &join(path, "key")));
+            .and_then(|b| self.string(b, &join(path, "key")))
+            .and_then(|k| self.checked(k, &join(path, "key"), key_problem));
         let region = self
             .required(s3, v.span(), path, "region")
             .and_then(|b| self.region_code(b, &join(path, "region")));
         let lock = match get(s3, "dynamodb_table") {
             Some(b) => self
                 .string(b, &join(path, "dynamodb_table"))
+                .and_then(|s| self.checked(s, &join(path, "dynamodb_table"), table_problem))
                 .map(|s| Some(s.value)),
             None => Some(None),
         };
@@ -114,4 +123,87 @@ impl Walker {
         };
         Some(AwsSettings { endpoint_url })
     }
+}
+
+/// Why `name` is not an S3 general-purpose bucket name, by AWS's naming rules.
+fn bucket_problem(name: &str) -> Option<String> {
+    let bad = |why: &str| Some(format!("S3 bucket name {name:?} {why}"));
+    if !(3..=63).contains(&name.len()) {
+        return bad("must be 3 to 63 characters");
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '.' || *c == '-'))
+    {
+        return bad(&format!(
+            "may hold only lower-case letters, digits, dots and hyphens, not {c:?}"
+        ));
+    }
+    let alnum = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    if !alnum(name.chars().next()) || !alnum(name.chars().last()) {
+        return bad("must begin and end with a letter or digit");
+    }
+    if name.contains("..") {
+        return bad("must not hold two dots in a row");
+    }
+    if name.parse::<std::net::Ipv4Addr>().is_ok() {
+        return bad("must not look like an IP address");
+    }
+    if ["xn--", "sthree-", "amzn-s3-demo-"]
+        .iter()
+        .any(|p| name.starts_with(p))
+        || ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"]
+            .iter()
+            .any(|s| name.ends_with(s))
+    {
+        return bad("uses a prefix or suffix AWS reserves");
+    }
+    None
+}
+
+/// Why `key` cannot be the S3 backend's state object key.
+fn key_problem(key: &str) -> Option<String> {
+    if key.is_empty() || key.len() > 1024 {
+        return Some(format!(
+            "S3 key must be 1 to 1024 bytes, found {}",
+            key.len()
+        ));
+    }
+    if key.starts_with('/') || key.ends_with('/') {
+        return Some(format!("S3 key {key:?} must not start or end with `/`"));
+    }
+    control_problem("S3 key", key)
+}
+
+/// Why `name` is not a DynamoDB table name (3 to 255 of `a-z A-Z 0-9 _ - .`).
+fn table_problem(name: &str) -> Option<String> {
+    if !(3..=255).contains(&name.len()) {
+        return Some(format!(
+            "DynamoDB table name must be 3 to 255 characters, found {}",
+            name.len()
+        ));
+    }
+    name.chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
+        .map(|c| {
+            format!("DynamoDB table name {name:?} may hold only letters, digits, `_`, `-` and `.`, not {c:?}")
+        })
+}
+
+/// Control characters, which AWS refuses in names and keys and which have no place in
+/// a file name either.
+pub(super) fn control_problem(what: &str, value: &str) -> Option<String> {
+    value
+        .chars()
+        .find(|c| c.is_control())
+        .map(|c| format!("{what} holds the control character {c:?}"))
+}
+
+/// Why `path` cannot be a file path (NUL is the one byte no path may hold; longer
+/// than PATH_MAX no call will take it).
+pub(super) fn path_problem(path: &str) -> Option<String> {
+    if path.len() > 4096 {
+        return Some(format!("path is {} bytes; at most 4096", path.len()));
+    }
+    control_problem("path", path)
 }
