@@ -39,3 +39,56 @@ pub async fn route53(endpoint_url: Option<&str>) -> aws_sdk_route53::Client {
 pub async fn dynamodb(region: &str, endpoint_url: Option<&str>) -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::new(&sdk_config(region, endpoint_url).await)
 }
+
+/// An AWS call that failed, said for a person: what failed and, when the cause is on
+/// the caller's side (no credentials, no connection), what to do about it. The SDK's
+/// own account, long and nested, is the source: the CLI shows it only with `-v`.
+#[derive(Debug, thiserror::Error)]
+#[error("{summary}")]
+pub struct CallError {
+    pub summary: String,
+    #[source]
+    pub detail: Detail,
+}
+
+/// The SDK's full error text.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Detail(pub String);
+
+/// Explains a failed call to `service` `operation`.
+pub fn explain<E, R>(
+    service: &str,
+    operation: &str,
+    e: &aws_sdk_route53::error::SdkError<E, R>,
+) -> CallError
+where
+    E: aws_sdk_route53::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    use aws_sdk_route53::error::SdkError;
+    let detail = aws_sdk_route53::error::DisplayErrorContext(e).to_string();
+    let what = format!("{service} {operation} failed");
+    let summary = match e {
+        SdkError::DispatchFailure(_) if detail.contains("CredentialsNotLoaded") => format!(
+            "{what}: no AWS credentials found\n  help: provide them the usual way (AWS_PROFILE, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, ~/.aws/credentials, an instance or task role), or point --endpoint-url / [aws] endpoint_url at a local emulator"
+        ),
+        SdkError::DispatchFailure(d) if d.is_timeout() || d.is_io() => format!(
+            "{what}: cannot reach the AWS endpoint (a network problem, or a wrong --endpoint-url / [aws] endpoint_url)"
+        ),
+        SdkError::TimeoutError(_) => format!("{what}: timed out"),
+        SdkError::ServiceError(s) => {
+            let err = s.err();
+            match (err.code(), err.message()) {
+                (Some(code), Some(message)) => format!("{what}: {code}: {message}"),
+                (Some(code), None) => format!("{what}: {code}"),
+                _ => format!("{what}: {e}"),
+            }
+        }
+        _ => format!("{what}: {e}"),
+    };
+    CallError {
+        summary,
+        detail: Detail(detail),
+    }
+}

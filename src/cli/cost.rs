@@ -29,17 +29,25 @@ pub(super) async fn cost(args: CostArgs) -> Exit {
             crate::cost::from_explorer(&loaded.config, endpoint.as_deref(), month, now).await
         }
     };
+    let over = |r: &crate::cost::CostReport| {
+        // Scripts act on the exit code: 7 once the month's budgeted spend reaches it.
+        if r.budget.as_ref().is_some_and(|b| b.fraction >= 1.0) {
+            Exit::OverBudget
+        } else {
+            Exit::Ok
+        }
+    };
     match report {
         Ok(r) if args.json => {
             println!(
                 "{}",
                 serde_json::to_string_pretty(&r).expect("serialisable")
             );
-            Exit::Ok
+            over(&r)
         }
         Ok(r) => {
             print!("{}", crate::cost::render(&r));
-            Exit::Ok
+            over(&r)
         }
         Err(e) => {
             print_chain(&e);

@@ -7,10 +7,12 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::exit::{Exit, print_diagnostics, report_error};
+use super::exit::{Exit, json_error, print_diagnostics, report_error};
 use super::{ApplyArgs, CommonArgs, RunArgs};
 use crate::config::{self, ConfigError};
-use crate::deploy::terraform::{Operation, PlanSummary, Progress, Timings};
+use crate::deploy::terraform::{Operation, PlanSummary, Progress, TerraformError, Timings};
+
+type Interrupts = tokio::sync::watch::Receiver<u32>;
 use crate::deploy::{self, DeployError, Overrides, Prepared};
 
 #[derive(Serialize)]
@@ -66,8 +68,10 @@ pub(super) fn validate(path: PathBuf, json: bool) -> Exit {
 
 /// Loads a config for a command that needs no Terraform: prints its warnings, or
 /// reports its errors and gives the exit code.
-fn overrides(args: &CommonArgs) -> Overrides {
+fn overrides(args: &CommonArgs, interrupts: Option<Interrupts>) -> Overrides {
     Overrides {
+        lock_timeout: args.lock_timeout,
+        interrupts,
         endpoint_url: args.endpoint_url.clone().filter(|s| !s.is_empty()),
         plugin_mirror: args
             .plugin_mirror
@@ -77,9 +81,19 @@ fn overrides(args: &CommonArgs) -> Overrides {
     }
 }
 
-fn prepare(args: &CommonArgs, progress: Progress) -> Result<Prepared, Exit> {
-    let prepared =
-        deploy::prepare(&args.config, &overrides(args), progress).map_err(|e| report_error(&e))?;
+fn prepare(
+    args: &CommonArgs,
+    progress: Progress,
+    interrupts: Option<Interrupts>,
+    json: bool,
+) -> Result<Prepared, Exit> {
+    let prepared = deploy::prepare(&args.config, &overrides(args, interrupts), progress)
+        .map_err(|e| fail(&e, json))?;
+    for file in &prepared.lock.cleaned {
+        eprintln!(
+            "geoplan: removed {file}, left in the module directory by an earlier run that was stopped"
+        );
+    }
     print_diagnostics(&prepared.diagnostics);
     if let Some(url) = &prepared.endpoint_url {
         eprintln!(
@@ -89,8 +103,16 @@ fn prepare(args: &CommonArgs, progress: Progress) -> Result<Prepared, Exit> {
     Ok(prepared)
 }
 
+/// Reports an error; with `--json`, also as a JSON object on stdout.
+fn fail(e: &DeployError, json: bool) -> Exit {
+    if json {
+        json_error(e);
+    }
+    report_error(e)
+}
+
 pub(super) fn render(args: CommonArgs) -> Exit {
-    match prepare(&args, Progress::Silent) {
+    match prepare(&args, Progress::Silent, None, false) {
         Ok(p) => {
             let w = &p.written;
             eprintln!(
@@ -119,27 +141,35 @@ struct RunReport<'a> {
     total_seconds: f64,
 }
 
-pub(super) async fn plan(args: RunArgs) -> Exit {
+pub(super) async fn plan(args: RunArgs, interrupts: Option<Interrupts>) -> Exit {
     let started = Instant::now();
     let progress = if args.quiet {
         Progress::Silent
     } else {
         Progress::Stderr
     };
-    let prepared = match prepare(&args.common, progress) {
+    let prepared = match prepare(&args.common, progress, interrupts, args.json) {
         Ok(p) => p,
         Err(exit) => return exit,
     };
     let mut timings = Timings::default();
-    let summary = match deploy::plan(&prepared, Operation::Apply, &mut timings).await {
+    let planned = deploy::plan(&prepared, Operation::Apply, &mut timings).await;
+    // `geoplan plan` shows; `apply` plans afresh. No plan file is left to be applied
+    // by hand later, against a world that has moved on.
+    deploy::discard_plan(&prepared);
+    let summary = match planned {
         Ok(s) => s,
-        Err(e) => return report_error(&e),
+        Err(e) => return fail(&e, args.json),
     };
     print_outcome(&args, &prepared, &summary, false, &timings, started);
     Exit::Ok
 }
 
-pub(super) async fn apply(args: ApplyArgs, operation: Operation) -> Exit {
+pub(super) async fn apply(
+    args: ApplyArgs,
+    operation: Operation,
+    interrupts: Option<Interrupts>,
+) -> Exit {
     let started = Instant::now();
     let run = &args.run;
     let progress = if run.quiet {
@@ -147,14 +177,17 @@ pub(super) async fn apply(args: ApplyArgs, operation: Operation) -> Exit {
     } else {
         Progress::Stderr
     };
-    let prepared = match prepare(&run.common, progress) {
+    let prepared = match prepare(&run.common, progress, interrupts, run.json) {
         Ok(p) => p,
         Err(exit) => return exit,
     };
     let mut timings = Timings::default();
     let summary = match deploy::plan(&prepared, operation, &mut timings).await {
         Ok(s) => s,
-        Err(e) => return report_error(&e),
+        Err(e) => {
+            deploy::discard_plan(&prepared);
+            return fail(&e, run.json);
+        }
     };
     if !summary.has_changes() {
         deploy::discard_plan(&prepared);
@@ -188,11 +221,19 @@ pub(super) async fn apply(args: ApplyArgs, operation: Operation) -> Exit {
         }
     }
     if let Err(e) = deploy::apply(&prepared, &mut timings).await {
-        eprintln!(
-            "geoplan: the {} stopped part-way; terraform saved the state of what it did. Run the same command again to converge.",
-            verb(operation)
-        );
-        return report_error(&e);
+        let what = match &e {
+            DeployError::Terraform(TerraformError::Interrupted { .. }) => Some("was interrupted"),
+            DeployError::Terraform(TerraformError::Failed { .. }) => Some("stopped part-way"),
+            // A lock held by another run: nothing was applied.
+            _ => None,
+        };
+        if let Some(what) = what {
+            eprintln!(
+                "geoplan: the {} {what}; terraform saved the state of what it did. Run the same command again to converge.",
+                verb(operation)
+            );
+        }
+        return fail(&e, run.json);
     }
     print_outcome(run, &prepared, &summary, true, &timings, started);
     Exit::Ok

@@ -25,6 +25,10 @@ pub enum Exit {
     Declined = 5,
     /// The control plane refused a drain or restore (safety guard, auth, unknown region).
     Refused = 6,
+    /// `cost`: this month's budgeted spend has reached the budget.
+    OverBudget = 7,
+    /// Interrupted (SIGINT/SIGTERM); terraform stopped and saved its state.
+    Interrupted = 130,
 }
 
 impl From<Exit> for ExitCode {
@@ -49,12 +53,35 @@ pub(super) fn report_error(e: &DeployError) -> Exit {
             print_diagnostics(d);
             Exit::InvalidConfig
         }
-        DeployError::Terraform(TerraformError::Failed { errors, .. }) => {
+        DeployError::Terraform(TerraformError::Failed { errors, shown, .. }) => {
             eprintln!("error: {e}");
-            for err in errors {
-                eprintln!("{err}");
+            // Streamed as progress already: printing them again doubles every line.
+            if !shown {
+                for err in errors {
+                    eprintln!("{err}");
+                }
+            }
+            if errors.iter().any(|e| registry_unreachable(e)) {
+                eprintln!(
+                    "  help: terraform cannot reach its provider registry; point [terraform] plugin_mirror, --plugin-mirror or GEOPLAN_PLUGIN_MIRROR at a provider mirror (e.g. /opt/tf-plugins)"
+                );
             }
             Exit::Terraform
+        }
+        DeployError::Terraform(TerraformError::Locked { .. }) => {
+            eprintln!("error: {e}");
+            eprintln!(
+                "  help: nothing was changed; wait for it to finish, or pass --lock-timeout 10m to wait"
+            );
+            Exit::Terraform
+        }
+        DeployError::Terraform(TerraformError::Interrupted { .. }) => {
+            eprintln!("error: {e}");
+            Exit::Interrupted
+        }
+        DeployError::Locked(_) => {
+            print_chain(e);
+            Exit::Failure
         }
         DeployError::Terraform(TerraformError::Spawn { .. }) => {
             print_chain(e);
@@ -74,10 +101,55 @@ pub(super) fn report_error(e: &DeployError) -> Exit {
     }
 }
 
+/// Terraform's words when `init` cannot reach the provider registry.
+fn registry_unreachable(text: &str) -> bool {
+    text.contains("registry.terraform.io")
+        && [
+            "no such host",
+            "Failed to query available provider packages",
+            "could not connect",
+            "i/o timeout",
+            "connection refused",
+        ]
+        .iter()
+        .any(|s| text.contains(s))
+}
+
+/// The `--json` form of an error: `{"error": {"code", "message"}}` on stdout, so a
+/// script reading stdout gets JSON whatever happened.
+pub(super) fn json_error(e: &DeployError) {
+    let code = match e {
+        DeployError::Config(ConfigError::Invalid(_)) => "invalid_config",
+        DeployError::Terraform(TerraformError::Locked { .. }) | DeployError::Locked(_) => "locked",
+        DeployError::Terraform(TerraformError::Interrupted { .. }) => "interrupted",
+        DeployError::Terraform(_) => "terraform_failed",
+        _ => "failed",
+    };
+    let mut message = e.to_string();
+    if let DeployError::Terraform(TerraformError::Failed { errors, .. }) = e {
+        for err in errors {
+            message.push('\n');
+            message.push_str(err);
+        }
+    }
+    println!(
+        "{}",
+        serde_json::json!({ "error": { "code": code, "message": message } })
+    );
+}
+
+/// `-v`: show the AWS SDK's full account of an error.
+pub(super) static VERBOSE: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
 pub(super) fn print_chain(e: &dyn std::error::Error) {
     eprintln!("error: {e}");
     let mut source = e.source();
     while let Some(s) = source {
+        if s.is::<crate::aws::Detail>() && !VERBOSE.load(std::sync::atomic::Ordering::Relaxed) {
+            eprintln!("  (run again with -v for the AWS SDK's details)");
+            break;
+        }
         eprintln!("  caused by: {s}");
         source = s.source();
     }

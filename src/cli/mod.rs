@@ -31,6 +31,9 @@ use exit::{print_diagnostics, report_error};
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Show the full detail of AWS errors
+    #[arg(long, short, global = true)]
+    verbose: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -141,6 +144,10 @@ struct CommonArgs {
     /// The terraform binary (default: `terraform` on PATH)
     #[arg(long, env = "GEOPLAN_TERRAFORM", value_name = "PATH")]
     terraform: Option<PathBuf>,
+    /// Wait this long for another geoplan in the module directory and for Terraform's
+    /// state lock, e.g. 5m (default: fail at once)
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = humantime::parse_duration)]
+    lock_timeout: std::time::Duration,
 }
 
 #[derive(Debug, Args)]
@@ -167,6 +174,7 @@ struct ApplyArgs {
 /// Parses the arguments and runs the command.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    exit::VERBOSE.store(cli.verbose, std::sync::atomic::Ordering::Relaxed);
     if !matches!(cli.command, Command::Serve(_)) {
         // Like other Unix tools, a command whose output pipe closes (`| head`) ends
         // quietly. Rust ignores SIGPIPE, which turns the closed pipe into a panic in
@@ -191,27 +199,42 @@ pub fn main() -> ExitCode {
     runtime.block_on(run(cli)).into()
 }
 
-async fn run(cli: Cli) -> Exit {
-    if matches!(
-        cli.command,
-        Command::Plan(_) | Command::Apply(_) | Command::Destroy(_)
-    ) {
-        // Terraform receives ctrl-c too (same process group) and stops cleanly, saving
-        // state; geoplan must outlive it rather than die first and hide its result.
-        tokio::spawn(async {
-            while tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!(
-                    "geoplan: interrupt received; waiting for terraform to stop and save its state"
-                );
+/// Counts SIGINT and SIGTERM from now on. geoplan outlives terraform, passing each one
+/// on (`deploy::terraform`), so that terraform stops cleanly and saves its state and
+/// geoplan reports what happened.
+fn count_interrupts() -> tokio::sync::watch::Receiver<u32> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (tx, rx) = tokio::sync::watch::channel(0u32);
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return rx;
+    };
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                Some(()) = int.recv() => {}
+                Some(()) = term.recv() => {}
+                else => break,
             }
-        });
-    }
+            tx.send_modify(|n| *n += 1);
+        }
+    });
+    rx
+}
+
+async fn run(cli: Cli) -> Exit {
+    let interrupts = match cli.command {
+        Command::Plan(_) | Command::Apply(_) | Command::Destroy(_) => Some(count_interrupts()),
+        _ => None,
+    };
     match cli.command {
         Command::Validate { config, json } => deploy::validate(config, json),
         Command::Render(args) => deploy::render(args),
-        Command::Plan(args) => deploy::plan(args).await,
-        Command::Apply(args) => deploy::apply(args, Operation::Apply).await,
-        Command::Destroy(args) => deploy::apply(args, Operation::Destroy).await,
+        Command::Plan(args) => deploy::plan(args, interrupts).await,
+        Command::Apply(args) => deploy::apply(args, Operation::Apply, interrupts).await,
+        Command::Destroy(args) => deploy::apply(args, Operation::Destroy, interrupts).await,
         Command::Cost(args) => cost::cost(args).await,
         Command::Serve(args) => control::serve(args).await,
         Command::Status(args) => match &args.config {

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_route53::Client;
-use aws_sdk_route53::error::DisplayErrorContext;
+use aws_sdk_route53::error::SdkError;
 use aws_sdk_route53::types::TagResourceType;
 
 /// The three checks of one region, by id.
@@ -20,8 +20,8 @@ pub struct CheckIds {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SwitchError {
-    #[error("route 53 {op} failed: {message}")]
-    Api { op: &'static str, message: String },
+    #[error(transparent)]
+    Api(crate::aws::CallError),
     #[error("switch {id} did not read back as {}", if *.inverted { "inverted" } else { "not inverted" })]
     NotConfirmed { id: String, inverted: bool },
     #[error(
@@ -30,11 +30,12 @@ pub enum SwitchError {
     NotFound(String),
 }
 
-fn api<E: std::error::Error + 'static>(op: &'static str) -> impl FnOnce(E) -> SwitchError {
-    move |e| SwitchError::Api {
-        op,
-        message: DisplayErrorContext(&e).to_string(),
-    }
+fn api<E, R>(op: &'static str) -> impl FnOnce(SdkError<E, R>) -> SwitchError
+where
+    E: aws_sdk_route53::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    move |e| SwitchError::Api(crate::aws::explain("Route 53", op, &e))
 }
 
 /// Finds the deployment's checks by their `geoplan:*` tags, per region.

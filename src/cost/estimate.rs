@@ -125,7 +125,8 @@ pub fn estimate(config: &Config) -> Estimate {
             usd,
         });
     }
-    let usd_per_month = tables.iter().map(|t| t.usd).sum();
+    // `+ 0.0` turns the empty sum's -0.0 into 0.0, which JSON would print as "-0.0".
+    let usd_per_month = tables.iter().map(|t| t.usd).sum::<f64>() + 0.0;
     Estimate {
         tables,
         usd_per_month,
@@ -203,5 +204,28 @@ mod tests {
             ["eu-west-1", "sa-east-1"]
         );
         assert_eq!(e.skipped, ["events: no writes_per_second"]);
+    }
+
+    #[test]
+    fn nothing_to_estimate_is_said_and_is_a_plain_zero() {
+        let e = estimate(&config("active-active", false, ""));
+        assert!(e.usd_per_month.is_sign_positive(), "not -0.0 in JSON");
+        assert_eq!(
+            serde_json::to_value(&e).unwrap()["usd_per_month"].to_string(),
+            "0.0"
+        );
+        assert_eq!(
+            crate::cost::render_estimate(&e),
+            "Estimated replication cost: not estimated (this config has no tables)\n"
+        );
+        let e = estimate(&config(
+            "active-active",
+            false,
+            "[[table]]\nname = \"users\"\npartition_key = { name = \"id\", type = \"S\" }\n",
+        ));
+        assert_eq!(
+            crate::cost::render_estimate(&e),
+            "Estimated replication cost: not estimated (users: no writes_per_second)\n"
+        );
     }
 }

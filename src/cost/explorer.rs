@@ -2,7 +2,6 @@
 //! followed. Each call costs $0.01, so calls are counted and reported.
 
 use aws_sdk_costexplorer::Client;
-use aws_sdk_costexplorer::error::DisplayErrorContext;
 use aws_sdk_costexplorer::types::{
     DateInterval, Granularity, GroupDefinition, GroupDefinitionType,
 };
@@ -11,8 +10,12 @@ use super::budget::Month;
 use super::matrix::Line;
 
 #[derive(Debug, thiserror::Error)]
-#[error("cost explorer GetCostAndUsage failed: {0}")]
-pub struct ExplorerError(String);
+pub enum ExplorerError {
+    #[error(transparent)]
+    Call(#[from] crate::aws::CallError),
+    #[error("cost explorer GetCostAndUsage: {0}")]
+    Request(String),
+}
 
 pub async fn client(endpoint_url: Option<&str>) -> Client {
     // Cost Explorer is a global service answered from us-east-1.
@@ -37,7 +40,7 @@ pub async fn month_lines(
         .start(&start)
         .end(&end)
         .build()
-        .map_err(|e| ExplorerError(e.to_string()))?;
+        .map_err(|e| ExplorerError::Request(e.to_string()))?;
     let group = GroupDefinition::builder()
         .r#type(GroupDefinitionType::Dimension)
         .key("USAGE_TYPE")
@@ -56,7 +59,7 @@ pub async fn month_lines(
             .set_next_page_token(token.clone())
             .send()
             .await
-            .map_err(|e| ExplorerError(DisplayErrorContext(&e).to_string()))?;
+            .map_err(|e| crate::aws::explain("Cost Explorer", "GetCostAndUsage", &e))?;
         calls += 1;
         for day in resp.results_by_time() {
             for g in day.groups() {

@@ -112,7 +112,7 @@ pub fn render(r: &CostReport) -> String {
             if calls == 1 { "" } else { "s" },
             calls as f64 * 0.01
         ),
-        (_, _, Some(rows)) => format!("CUR files, {rows} rows"),
+        (_, _, Some(rows)) => format!("CUR files, {rows} row{}", if rows == 1 { "" } else { "s" }),
         _ => r.source.to_owned(),
     };
     let _ = writeln!(out, "Cross-region transfer, {} (from {source})", r.month);
@@ -123,21 +123,39 @@ pub fn render(r: &CostReport) -> String {
     {
         cols.push(matrix::OTHER.into());
     }
-    let w = cols.iter().map(String::len).max().unwrap_or(5).max(16);
-    let _ = write!(out, "  {:<w$}", "from \\ to");
-    for c in &cols {
-        let _ = write!(out, " {c:>w$}");
+    let cells: Vec<Vec<String>> = cols
+        .iter()
+        .map(|from| {
+            cols.iter()
+                .map(|to| match m.pair(from, to) {
+                    Some(p) => format!("{:.1} GB {}", p.gb, usd(p.usd)),
+                    None if from == to => "-".into(),
+                    None => "0".into(),
+                })
+                .collect()
+        })
+        .collect();
+    // Every column as wide as its widest cell or header, so rows line up.
+    let label = cols.iter().map(String::len).chain([9]).max().unwrap_or(9);
+    let widths: Vec<usize> = (0..cols.len())
+        .map(|j| {
+            cells
+                .iter()
+                .map(|row| row[j].chars().count())
+                .chain([cols[j].len()])
+                .max()
+                .unwrap_or(1)
+        })
+        .collect();
+    let _ = write!(out, "  {:<label$}", "from \\ to");
+    for (c, w) in cols.iter().zip(&widths) {
+        let _ = write!(out, "  {c:>w$}");
     }
     let _ = writeln!(out);
-    for from in &cols {
-        let _ = write!(out, "  {from:<w$}");
-        for to in &cols {
-            let cell = match m.pair(from, to) {
-                Some(p) => format!("{:.1} GB {}", p.gb, usd(p.usd)),
-                None if from == to => "-".into(),
-                None => "0".into(),
-            };
-            let _ = write!(out, " {cell:>w$}");
+    for (from, row) in cols.iter().zip(&cells) {
+        let _ = write!(out, "  {from:<label$}");
+        for (cell, w) in row.iter().zip(&widths) {
+            let _ = write!(out, "  {cell:>w$}");
         }
         let _ = writeln!(out);
     }
@@ -198,6 +216,13 @@ pub fn render(r: &CostReport) -> String {
 pub fn render_estimate(e: &estimate::Estimate) -> String {
     let mut out = String::new();
     if e.tables.is_empty() {
+        // Say why there is no number rather than print nothing.
+        let why = if e.skipped.is_empty() {
+            "this config has no tables".to_owned()
+        } else {
+            e.skipped.join("; ")
+        };
+        let _ = writeln!(out, "Estimated replication cost: not estimated ({why})");
         return out;
     }
     let _ = writeln!(

@@ -25,6 +25,11 @@ pub struct Overrides {
     pub plugin_mirror: Option<PathBuf>,
     /// The terraform binary (`--terraform` / `GEOPLAN_TERRAFORM`); beats the config's.
     pub terraform: Option<PathBuf>,
+    /// How long to wait for another geoplan in the module directory, and for
+    /// Terraform's state lock (`--lock-timeout`).
+    pub lock_timeout: std::time::Duration,
+    /// Interrupts the caller receives, passed on to terraform one for one.
+    pub interrupts: Option<tokio::sync::watch::Receiver<u32>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +40,8 @@ pub enum DeployError {
     Render(#[from] RenderError),
     #[error(transparent)]
     Workspace(#[from] WorkspaceError),
+    #[error(transparent)]
+    Locked(#[from] workspace::LockError),
     #[error(transparent)]
     Terraform(#[from] TerraformError),
 }
@@ -49,6 +56,8 @@ pub struct Prepared {
     pub endpoint_url: Option<String>,
     pub written: WriteReport,
     pub terraform: Terraform,
+    /// Held for as long as this is alive.
+    pub lock: workspace::ModuleLock,
 }
 
 /// Loads, validates and renders; writes the module. Touches neither terraform nor AWS.
@@ -77,6 +86,7 @@ pub fn prepare(
         .as_ref()
         .map(|m| render::cli_config(&absolute(m).display().to_string()));
     let module_dir = absolute(&config.terraform.dir);
+    let lock = workspace::lock_module(&module_dir, overrides.lock_timeout)?;
     let written = workspace::write_module(&module_dir, &files, cli_config.as_deref())?;
     let binary = overrides
         .terraform
@@ -88,6 +98,8 @@ pub fn prepare(
         dir: module_dir.clone(),
         cli_config: mirror.map(|_| module_dir.join(CLI_CONFIG_FILE)),
         progress,
+        lock_timeout: overrides.lock_timeout,
+        interrupts: overrides.interrupts.clone(),
     };
     Ok(Prepared {
         config,
@@ -96,6 +108,7 @@ pub fn prepare(
         endpoint_url,
         written,
         terraform,
+        lock,
     })
 }
 

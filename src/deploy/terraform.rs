@@ -28,6 +28,16 @@ pub enum TerraformError {
         code: Option<i32>,
         /// Terraform's own error messages, verbatim.
         errors: Vec<String>,
+        /// Whether they were already streamed to the user as progress.
+        shown: bool,
+    },
+    #[error("terraform {step} was interrupted")]
+    Interrupted { step: &'static str },
+    #[error("another terraform run holds the state lock{}", if holder.is_empty() { String::new() } else { format!(": {holder}") })]
+    Locked {
+        step: &'static str,
+        /// Who holds it, from Terraform's lock info.
+        holder: String,
     },
     #[error("cannot read terraform {step} output")]
     Output {
@@ -58,6 +68,11 @@ pub struct Terraform {
     /// Set as TF_CLI_CONFIG_FILE when present.
     pub cli_config: Option<PathBuf>,
     pub progress: Progress,
+    /// How long terraform waits for a state lock another run holds.
+    pub lock_timeout: std::time::Duration,
+    /// Counts interrupts (SIGINT/SIGTERM) the caller received; each new one is passed
+    /// on to terraform as one SIGINT.
+    pub interrupts: Option<tokio::sync::watch::Receiver<u32>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -221,6 +236,9 @@ impl Terraform {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
+            // Its own process group: a terminal's Ctrl-C reaches geoplan only, which
+            // passes exactly one interrupt on (two make terraform abort without saving).
+            .process_group(0)
             .kill_on_drop(true);
         if let Some(cli) = &self.cli_config {
             cmd.env("TF_CLI_CONFIG_FILE", cli);
@@ -270,14 +288,41 @@ impl Terraform {
         });
         let mut out = RunOutput::default();
         let mut lines = BufReader::new(stdout).lines();
-        while let Some(line) = lines
-            .next_line()
-            .await
-            .map_err(|source| TerraformError::Output { step, source })?
-        {
+        let mut interrupts = self.interrupts.clone();
+        let mut interrupted = 0u32;
+        let mut condensing = false;
+        loop {
+            let line = tokio::select! {
+                line = lines.next_line() => line.map_err(|source| TerraformError::Output { step, source })?,
+                Some(()) = next_interrupt(&mut interrupts) => {
+                    interrupted += 1;
+                    if let Some(pid) = child.id() {
+                        // SAFETY: kill(2) with a pid we spawned and have not reaped.
+                        unsafe {
+                            libc::kill(pid as libc::pid_t, libc::SIGINT);
+                        }
+                    }
+                    eprintln!("{}", if interrupted == 1 {
+                        "geoplan: interrupt passed to terraform; it is finishing what is in flight and saving state (interrupt again to abort at once)"
+                    } else {
+                        "geoplan: second interrupt passed to terraform; it stops at once and may not save state"
+                    });
+                    continue;
+                }
+            };
+            let Some(line) = line else { break };
             match mode {
                 Mode::Json => self.ui_line(&line, &mut out),
-                Mode::Text => self.say(&line),
+                Mode::ApplyJson => self.apply_line(&line, &mut out),
+                Mode::Text => {
+                    if let Some(note) = condense_lock_warning(&line, &mut condensing) {
+                        if !note.is_empty() {
+                            self.say(note);
+                        }
+                    } else {
+                        self.say(&line);
+                    }
+                }
                 Mode::Keep => {
                     out.stdout.push_str(&line);
                     out.stdout.push('\n');
@@ -293,18 +338,40 @@ impl Terraform {
             .steps
             .push((step.to_owned(), started.elapsed().as_secs_f64()));
         if !status.success() {
+            if interrupted > 0 {
+                return Err(TerraformError::Interrupted { step });
+            }
             let mut errors = out.errors;
             let text: String = stderr_lines.join("\n");
             if !text.trim().is_empty() {
                 errors.push(text.trim().to_owned());
             }
+            if let Some(lock) = errors
+                .iter()
+                .find(|e| e.contains("Error acquiring the state lock"))
+            {
+                return Err(TerraformError::Locked {
+                    step,
+                    holder: lock_holder(lock),
+                });
+            }
             return Err(TerraformError::Failed {
                 step,
                 code: status.code(),
                 errors,
+                shown: self.progress == Progress::Stderr,
             });
         }
         Ok(out)
+    }
+
+    /// An apply of a plan file repeats the plan's `planned_change` messages, already
+    /// shown by the plan: only what the apply does is shown.
+    fn apply_line(&self, line: &str, out: &mut RunOutput) {
+        if serde_json::from_str::<UiMessage>(line).is_ok_and(|m| m.kind == "planned_change") {
+            return;
+        }
+        self.ui_line(line, out);
     }
 
     fn ui_line(&self, line: &str, out: &mut RunOutput) {
@@ -352,6 +419,10 @@ impl Terraform {
         }
     }
 
+    fn lock_timeout_arg(&self) -> String {
+        format!("-lock-timeout={}ms", self.lock_timeout.as_millis())
+    }
+
     pub async fn init(&self, timings: &mut Timings) -> Result<(), TerraformError> {
         self.run(
             "init",
@@ -370,11 +441,12 @@ impl Terraform {
         timings: &mut Timings,
     ) -> Result<PlanSummary, TerraformError> {
         let out_arg = format!("-out={PLAN_FILE}");
+        let lock_arg = self.lock_timeout_arg();
         let mut args = vec![
             "plan",
             "-input=false",
             "-json",
-            "-lock-timeout=60s",
+            lock_arg.as_str(),
             out_arg.as_str(),
         ];
         if operation == Operation::Destroy {
@@ -395,10 +467,10 @@ impl Terraform {
                     "apply",
                     "-input=false",
                     "-json",
-                    "-lock-timeout=60s",
+                    &self.lock_timeout_arg(),
                     PLAN_FILE,
                 ],
-                Mode::Json,
+                Mode::ApplyJson,
                 timings,
             )
             .await;
@@ -430,8 +502,65 @@ impl Terraform {
 #[derive(Debug, Clone, Copy)]
 enum Mode {
     Json,
+    ApplyJson,
     Text,
     Keep,
+}
+
+/// Terraform's 10-line "Incomplete lock file information" warning, printed on the first
+/// init with a provider mirror, as one line that says what it means. Returns what to
+/// print instead of `line` (empty: nothing), or `None` to print `line` itself.
+fn condense_lock_warning(line: &str, inside: &mut bool) -> Option<&'static str> {
+    if line.starts_with("Warning: Incomplete lock file information for providers") {
+        *inside = true;
+        return Some(
+            "note: .terraform.lock.hcl records the provider's checksum for this platform only (it came from the plugin mirror); on another platform run `terraform providers lock -platform=OS_ARCH` in the module directory",
+        );
+    }
+    if *inside {
+        if line.contains("terraform providers lock") {
+            *inside = false;
+        }
+        return Some("");
+    }
+    None
+}
+
+/// Resolves when the caller receives another interrupt; never without a channel.
+async fn next_interrupt(rx: &mut Option<tokio::sync::watch::Receiver<u32>>) -> Option<()> {
+    match rx {
+        Some(rx) => rx.changed().await.ok(),
+        None => std::future::pending().await,
+    }
+}
+
+/// "apply by root@host since 2026-11-28 13:00:00 (lock ID 9b…)" from Terraform's lock
+/// info block.
+fn lock_holder(diagnostic: &str) -> String {
+    let field = |name: &str| {
+        diagnostic.lines().find_map(|l| {
+            l.trim()
+                .strip_prefix(name)
+                .map(|v| v.trim_start_matches(':').trim().to_owned())
+                .filter(|v| !v.is_empty())
+        })
+    };
+    let operation =
+        field("Operation").map(|o| o.trim_start_matches("OperationType").to_ascii_lowercase());
+    let mut out = Vec::new();
+    if let Some(o) = operation {
+        out.push(o);
+    }
+    if let Some(w) = field("Who") {
+        out.push(format!("by {w}"));
+    }
+    if let Some(c) = field("Created") {
+        out.push(format!("since {c}"));
+    }
+    if let Some(id) = field("ID") {
+        out.push(format!("(lock ID {id})"));
+    }
+    out.join(" ")
 }
 
 /// Finds `name` on PATH, or returns it unchanged for the OS to resolve.
@@ -458,6 +587,8 @@ mod tests {
             dir: ".".into(),
             cli_config: None,
             progress: Progress::Silent,
+            lock_timeout: std::time::Duration::ZERO,
+            interrupts: None,
         };
         let mut out = RunOutput::default();
         for l in lines {
@@ -517,5 +648,32 @@ mod tests {
         );
         assert_eq!(out.summary.warnings, ["Warning: careful"]);
         assert!(!out.summary.has_changes());
+    }
+
+    #[test]
+    fn the_lock_holder_is_read_from_terraforms_lock_info() {
+        let detail = "Error: Error acquiring the state lock\n\nError message: resource temporarily unavailable\nLock Info:\n  ID:        9b2c-41\n  Path:      terraform.tfstate\n  Operation: OperationTypeApply\n  Who:       ci@runner-7\n  Version:   1.11.4\n  Created:   2026-11-28 13:00:00.1 +0000 UTC\n  Info:      \n";
+        assert_eq!(
+            lock_holder(detail),
+            "apply by ci@runner-7 since 2026-11-28 13:00:00.1 +0000 UTC (lock ID 9b2c-41)"
+        );
+        assert_eq!(lock_holder("Error: Error acquiring the state lock"), "");
+    }
+
+    #[test]
+    fn the_lock_file_warning_becomes_one_line() {
+        let text = "Terraform has been successfully initialized!\nWarning: Incomplete lock file information for providers\n\nDue to your customized provider installation methods, Terraform was forced to\ncalculate lock file checksums locally for the following providers:\n  - hashicorp/aws\n\nTo calculate additional checksums for another platform, run:\n  terraform providers lock -platform=linux_amd64\n(where linux_amd64 is the platform to generate)\n";
+        let mut inside = false;
+        let shown: Vec<String> = text
+            .lines()
+            .filter_map(|l| match condense_lock_warning(l, &mut inside) {
+                None => Some(l.to_owned()),
+                Some("") => None,
+                Some(note) => Some(note.to_owned()),
+            })
+            .collect();
+        assert_eq!(shown.len(), 3, "{shown:#?}");
+        assert!(shown[1].starts_with("note: .terraform.lock.hcl records"));
+        assert_eq!(shown[2], "(where linux_amd64 is the platform to generate)");
     }
 }

@@ -18,6 +18,102 @@ pub struct WorkspaceError {
     pub source: io::Error,
 }
 
+/// Why the module directory could not be taken.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error("another geoplan (pid {pid}) is running in {}; wait for it, or pass --lock-timeout to wait up to a time", dir.display())]
+    Held { dir: PathBuf, pid: String },
+    #[error("cannot lock {}", dir.display())]
+    Io {
+        dir: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// geoplan's hold on a module directory: one geoplan renders, plans or applies there
+/// at a time. The OS releases it when the process ends, however it ends.
+#[derive(Debug)]
+pub struct ModuleLock {
+    _file: std::fs::File,
+    /// Stale files removed when the lock was taken.
+    pub cleaned: Vec<String>,
+}
+
+/// Takes the module directory, waiting up to `timeout` for another geoplan to finish,
+/// then removes what a killed run left behind: its plan file, and Terraform's lock-info
+/// file when no process holds the state lock any more.
+pub fn lock_module(dir: &Path, timeout: std::time::Duration) -> Result<ModuleLock, LockError> {
+    use std::io::{Read, Seek, Write};
+    let io = |source| LockError::Io {
+        dir: dir.to_owned(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(dir.join(".geoplan.lock"))
+        .map_err(io)?;
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        match file.try_lock() {
+            Ok(()) => break,
+            Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut pid = String::new();
+                let _ = file.read_to_string(&mut pid);
+                return Err(LockError::Held {
+                    dir: dir.to_owned(),
+                    pid: match pid.trim() {
+                        "" => "unknown".into(),
+                        p => p.to_owned(),
+                    },
+                });
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+        }
+    }
+    file.set_len(0).map_err(io)?;
+    file.rewind().map_err(io)?;
+    writeln!(file, "{}", std::process::id()).map_err(io)?;
+    let mut cleaned = Vec::new();
+    if std::fs::remove_file(dir.join(crate::deploy::terraform::PLAN_FILE)).is_ok() {
+        cleaned.push(crate::deploy::terraform::PLAN_FILE.to_owned());
+    }
+    let info = dir.join(".terraform.tfstate.lock.info");
+    if info.exists()
+        && !state_lock_held(&dir.join("terraform.tfstate"))
+        && std::fs::remove_file(&info).is_ok()
+    {
+        cleaned.push(".terraform.tfstate.lock.info".to_owned());
+    }
+    Ok(ModuleLock {
+        _file: file,
+        cleaned,
+    })
+}
+
+/// Whether a process holds Terraform's local-state lock: an fcntl write lock on the
+/// state file (Terraform's `statemgr.Filesystem`), which dies with its holder.
+fn state_lock_held(state: &Path) -> bool {
+    use std::os::fd::AsRawFd;
+    let Ok(file) = std::fs::File::open(state) else {
+        return false;
+    };
+    // SAFETY: a zeroed flock is a valid value; F_GETLK only writes into it.
+    let mut lock: libc::flock = unsafe { std::mem::zeroed() };
+    lock.l_type = libc::F_WRLCK as libc::c_short;
+    lock.l_whence = libc::SEEK_SET as libc::c_short;
+    // SAFETY: a valid fd and a pointer to a live flock.
+    let r = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_GETLK, &mut lock) };
+    r == 0 && lock.l_type != libc::F_UNLCK as libc::c_short
+}
+
 /// What writing the module changed.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct WriteReport {
@@ -114,5 +210,33 @@ mod tests {
 
         let third = write_module(dir.path(), &[file("a.tf", &gen_a)], None).unwrap();
         assert_eq!(third.removed, [CLI_CONFIG_FILE]);
+    }
+
+    #[test]
+    fn one_geoplan_per_module_and_stale_files_cleaned() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(crate::deploy::terraform::PLAN_FILE), "old").unwrap();
+        std::fs::write(dir.path().join(".terraform.tfstate.lock.info"), "{}").unwrap();
+        std::fs::write(dir.path().join("terraform.tfstate"), "{}").unwrap();
+        let held = lock_module(dir.path(), std::time::Duration::ZERO).unwrap();
+        assert_eq!(
+            held.cleaned,
+            ["geoplan.tfplan", ".terraform.tfstate.lock.info"]
+        );
+        let e = lock_module(dir.path(), std::time::Duration::from_millis(300)).unwrap_err();
+        assert!(
+            e.to_string().starts_with(&format!(
+                "another geoplan (pid {}) is running in",
+                std::process::id()
+            )),
+            "{e}"
+        );
+        drop(held);
+        assert!(
+            lock_module(dir.path(), std::time::Duration::ZERO)
+                .unwrap()
+                .cleaned
+                .is_empty()
+        );
     }
 }

@@ -299,3 +299,84 @@ fn thousands_of_errors_are_reported_in_one_bounded_report() {
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["issues"].as_array().unwrap().len(), 19_999);
 }
+
+/// Regression: without credentials the user got the SDK's debug dump.
+#[test]
+fn missing_aws_credentials_are_explained() {
+    let wd = Workdir::with("examples/active-active.toml");
+    let home = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        geoplan_command(wd.path(), args, None)
+            .env("HOME", home.path())
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env_remove("AWS_SESSION_TOKEN")
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_CONTAINER_CREDENTIALS_FULL_URI")
+            .env_remove("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
+            .env_remove("AWS_WEB_IDENTITY_TOKEN_FILE")
+            .output()
+            .unwrap()
+    };
+    let help = "  help: provide them the usual way (AWS_PROFILE, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, ~/.aws/credentials, an instance or task role), or point --endpoint-url / [aws] endpoint_url at a local emulator\n";
+    let out = run(&["status", "active-active.toml"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "error: Route 53 ListHealthChecks failed: no AWS credentials found\n{help}  (run again with -v for the AWS SDK's details)\n"
+        )
+    );
+    let out = run(&["cost", "active-active.toml", "-v"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.starts_with(&format!("error: Cost Explorer GetCostAndUsage failed: no AWS credentials found\n{help}  caused by: ")),
+        "-v adds the SDK's account: {err}"
+    );
+}
+
+/// Regression: a registry terraform could not reach gave its error twice and no hint;
+/// with --json, stdout held nothing.
+#[test]
+fn an_unreachable_provider_registry_is_explained_once() {
+    let wd = Workdir::with("examples/active-active.toml");
+    // Registry discovery pointed at a closed local port: fails at once, offline or not.
+    let tfrc = wd.path().join("unreachable.tfrc");
+    std::fs::write(
+        &tfrc,
+        "host \"registry.terraform.io\" {\n  services = {\n    \"providers.v1\" = \"http://127.0.0.1:1/v1/providers/\"\n  }\n}\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        geoplan_command(wd.path(), args, None)
+            .env_remove("GEOPLAN_PLUGIN_MIRROR")
+            .env("TF_CLI_CONFIG_FILE", &tfrc)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["plan", "active-active.toml"]);
+    assert_eq!(out.status.code(), Some(4));
+    let err = stderr(&out);
+    assert_eq!(
+        err.matches("Failed to query available provider packages")
+            .count(),
+        1,
+        "{err}"
+    );
+    assert!(
+        err.ends_with("error: terraform init failed (exit status 1)\n  help: terraform cannot reach its provider registry; point [terraform] plugin_mirror, --plugin-mirror or GEOPLAN_PLUGIN_MIRROR at a provider mirror (e.g. /opt/tf-plugins)\n"),
+        "{err}"
+    );
+    let out = run(&["plan", "active-active.toml", "--json", "--quiet"]);
+    assert_eq!(out.status.code(), Some(4));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["error"]["code"], "terraform_failed");
+    assert!(
+        doc["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Failed to query available provider packages")
+    );
+}

@@ -380,3 +380,70 @@ async fn serve_polls_cost_and_alerts_once_per_threshold() {
         "{metrics}"
     );
 }
+
+/// Regressions: an over-budget month exited 0; matrix columns did not line up; "1 rows".
+#[test]
+fn over_budget_exits_7_and_the_matrix_lines_up() {
+    let wd = Workdir::with_text(
+        "regions.toml",
+        &CONFIG.replace("monthly_budget_usd = 30", "monthly_budget_usd = 20"),
+    );
+    write_cur(wd.path());
+    let out = geoplan(
+        wd.path(),
+        &[
+            "cost",
+            "regions.toml",
+            "--month",
+            "2026-10",
+            "--cur",
+            "legacy",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(7), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("Budget $20.00: spent $24.50 (123%)"),
+        "{text}"
+    );
+    let table: Vec<&str> = text
+        .lines()
+        .skip(1)
+        .take_while(|l| !l.starts_with("  inter-region"))
+        .collect();
+    assert_eq!(
+        table.len(),
+        5,
+        "a header and a row per region and other:\n{text}"
+    );
+    let width = table[0].chars().count();
+    for row in &table {
+        assert_eq!(row.chars().count(), width, "columns line up:\n{text}");
+    }
+    let json = geoplan(
+        wd.path(),
+        &[
+            "cost",
+            "regions.toml",
+            "--month",
+            "2026-10",
+            "--cur",
+            "legacy",
+            "--json",
+        ],
+        None,
+    );
+    assert_eq!(json.status.code(), Some(7));
+    std::fs::write(
+        wd.path().join("one.csv"),
+        "lineItem/UsageType,lineItem/UsageAmount,lineItem/UnblendedCost\nUSE1-EU-AWS-Out-Bytes,1,0.02\n",
+    )
+    .unwrap();
+    let one = success(&geoplan(
+        wd.path(),
+        &["cost", "regions.toml", "--cur", "one.csv"],
+        None,
+    ));
+    assert!(one.contains("(from CUR files, 1 row)"), "{one}");
+}

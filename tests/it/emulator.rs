@@ -590,3 +590,167 @@ async fn apply_without_approval_changes_nothing() {
         "the unapproved plan is discarded"
     );
 }
+
+/// Starts `geoplan apply`, sends `signal` to geoplan alone once its progress shows
+/// `trigger`, and returns the exit code and everything it printed on stderr.
+fn apply_interrupted(
+    wd: &Workdir,
+    emu: &Emulator,
+    trigger: &str,
+    signal: &str,
+) -> (Option<i32>, String) {
+    use std::io::BufRead;
+    let mut child = geoplan_command(
+        wd.path(),
+        &["apply", "active-active.toml", "--auto-approve"],
+        Some(emu),
+    )
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut seen = String::new();
+    let mut sent = false;
+    for line in std::io::BufReader::new(child.stderr.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if !sent && line.contains(trigger) {
+            std::process::Command::new("kill")
+                .args([signal, &child.id().to_string()])
+                .status()
+                .unwrap();
+            sent = true;
+        }
+        seen.push_str(&line);
+        seen.push('\n');
+    }
+    assert!(sent, "never saw {trigger:?}:\n{seen}");
+    (child.wait().unwrap().code(), seen)
+}
+
+/// Regression: SIGTERM to geoplan mid-apply killed terraform before it saved state;
+/// the next applies then failed on `Table already exists` and left a second zone.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_interrupted_apply_converges_on_the_next_run() {
+    let emu = Emulator::start();
+    let wd = Workdir::with("examples/active-active.toml");
+    let mut interrupted = 0;
+    for (trigger, signal) in [
+        ("aws_route53_zone.this: Creating...", "-TERM"),
+        ("aws_dynamodb_table.", "-INT"),
+    ] {
+        let (code, stderr) = apply_interrupted(&wd, &emu, trigger, signal);
+        if code == Some(0) {
+            // Everything was already created when the signal arrived: nothing to test
+            // at this point, and nothing wrong.
+            continue;
+        }
+        assert_eq!(code, Some(130), "{stderr}");
+        assert!(
+            stderr.contains("geoplan: interrupt passed to terraform")
+                && stderr.contains(
+                    "the apply was interrupted; terraform saved the state of what it did"
+                ),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("stopped part-way"), "{stderr}");
+        interrupted += 1;
+    }
+    assert!(interrupted >= 1, "no apply was caught mid-way");
+    let out = geoplan(
+        wd.path(),
+        &["apply", "active-active.toml", "--auto-approve", "--quiet"],
+        Some(&emu),
+    );
+    success(&out);
+    let zones = emu
+        .route53()
+        .await
+        .list_hosted_zones_by_name()
+        .dns_name("shop.example.com")
+        .send()
+        .await
+        .unwrap();
+    let named = zones
+        .hosted_zones()
+        .iter()
+        .filter(|z| z.name().trim_end_matches('.') == "shop.example.com")
+        .count();
+    assert_eq!(named, 1, "no duplicate zone");
+    let plan: serde_json::Value = serde_json::from_str(&success(&geoplan(
+        wd.path(),
+        &["plan", "active-active.toml", "--json", "--quiet"],
+        Some(&emu),
+    )))
+    .unwrap();
+    assert_eq!(
+        plan["plan"]["totals"],
+        serde_json::json!({"add": 0, "change": 0, "destroy": 0}),
+        "converged"
+    );
+    assert!(
+        !wd.path()
+            .join(".geoplan/active-active")
+            .join(geoplan::deploy::terraform::PLAN_FILE)
+            .exists(),
+        "`geoplan plan` leaves no plan file"
+    );
+}
+
+/// Regression: a second apply while one runs said "apply stopped part-way" though it
+/// changed nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_apply_waits_or_names_the_one_running() {
+    use std::io::BufRead;
+    let emu = Emulator::start();
+    let wd = Workdir::with("examples/active-active.toml");
+    let mut first = geoplan_command(
+        wd.path(),
+        &["apply", "active-active.toml", "--auto-approve"],
+        Some(&emu),
+    )
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut lines = std::io::BufReader::new(first.stderr.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        if line.unwrap().contains("Creating...") {
+            break;
+        }
+    }
+    let second = geoplan(
+        wd.path(),
+        &["apply", "active-active.toml", "--auto-approve", "--quiet"],
+        Some(&emu),
+    );
+    assert_eq!(second.status.code(), Some(1), "{}", stderr(&second));
+    assert!(
+        stderr(&second).starts_with(&format!(
+            "error: another geoplan (pid {}) is running in ",
+            first.id()
+        )),
+        "{}",
+        stderr(&second)
+    );
+    assert!(!stderr(&second).contains("part-way"));
+    // With --lock-timeout the second waits for the first, then finds nothing to do.
+    let drain = std::thread::spawn(move || for _ in lines {});
+    let waiting = geoplan(
+        wd.path(),
+        &[
+            "apply",
+            "active-active.toml",
+            "--auto-approve",
+            "--quiet",
+            "--lock-timeout",
+            "10m",
+        ],
+        Some(&emu),
+    );
+    drain.join().unwrap();
+    assert!(first.wait().unwrap().success());
+    assert_eq!(
+        success(&waiting),
+        "No changes: AWS matches the config (shop).\n"
+    );
+}

@@ -8,6 +8,7 @@
 //! - `api`: the HTTP API through its router, and one real server the CLI reads.
 //! - `serve`: `geoplan serve` end to end: failover, failback, restarts, drain.
 //! - `cost`: Cost Explorer and CUR files give one matrix; alerts from `serve`.
+//! - `fuzz`: mutated configs and CUR files end in a result or a located error.
 //! - `layout`: the module graph has no cycle; the architecture doc names every file.
 //! - `support`: the harness (emulator per test, the binary in a temp dir).
 
@@ -16,6 +17,7 @@ mod bootstrap;
 mod cli;
 mod cost;
 mod emulator;
+mod fuzz;
 mod golden;
 mod layout;
 mod serve;

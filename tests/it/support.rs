@@ -108,8 +108,8 @@ impl Workdir {
     }
 }
 
-/// Runs the built geoplan binary with a clean, explicit environment.
-pub fn geoplan(cwd: &Path, args: &[&str], emulator: Option<&Emulator>) -> Output {
+/// The built geoplan binary with a clean, explicit environment, not yet started.
+pub fn geoplan_command(cwd: &Path, args: &[&str], emulator: Option<&Emulator>) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_geoplan"));
     cmd.args(args)
         .current_dir(cwd)
@@ -121,7 +121,14 @@ pub fn geoplan(cwd: &Path, args: &[&str], emulator: Option<&Emulator>) -> Output
     if let Some(e) = emulator {
         cmd.env("AWS_ENDPOINT_URL", &e.url);
     }
-    cmd.output().expect("run geoplan")
+    cmd
+}
+
+/// Runs the built geoplan binary with a clean, explicit environment.
+pub fn geoplan(cwd: &Path, args: &[&str], emulator: Option<&Emulator>) -> Output {
+    geoplan_command(cwd, args, emulator)
+        .output()
+        .expect("run geoplan")
 }
 
 pub fn stdout(o: &Output) -> String {
@@ -152,6 +159,8 @@ pub async fn terraform_outputs(module_dir: &Path) -> serde_json::Value {
         dir: module_dir.to_owned(),
         cli_config: Some(module_dir.join("geoplan.tfrc")),
         progress: geoplan::deploy::terraform::Progress::Silent,
+        lock_timeout: std::time::Duration::ZERO,
+        interrupts: None,
     };
     tf.outputs(&mut geoplan::deploy::terraform::Timings::default())
         .await
