@@ -3,6 +3,7 @@
 //! This file is the one path every deploy command takes; the CLI adds prompts and
 //! printing on top.
 
+pub mod adopt;
 pub mod model;
 pub mod render;
 pub mod terraform;
@@ -58,6 +59,13 @@ pub struct Prepared {
     pub terraform: Terraform,
     /// Held for as long as this is alive.
     pub lock: workspace::ModuleLock,
+    /// What the module wants, by natural key, for adopting what an interrupted apply
+    /// left unrecorded.
+    pub wanted: Vec<adopt::Wanted>,
+    /// The existing hosted zone the config names, if any.
+    pub existing_zone: Option<String>,
+    /// Where the config came from, for generated-file headers.
+    pub source: String,
 }
 
 /// Loads, validates and renders; writes the module. Touches neither terraform nor AWS.
@@ -78,6 +86,8 @@ pub fn prepare(
     );
     let module = model::build(&config, &source, endpoint_url.as_deref());
     let files = render::render(&module)?;
+    let wanted = adopt::wanted(&module);
+    let existing_zone = config.dns.zone_id.clone();
     let mirror = overrides
         .plugin_mirror
         .clone()
@@ -109,22 +119,89 @@ pub fn prepare(
         written,
         terraform,
         lock,
+        wanted,
+        existing_zone,
+        source: module.source,
     })
 }
 
-/// `terraform init` then a plan of `operation` into the module's plan file.
+/// `terraform init` then a plan of `operation` into the module's plan file. Before an
+/// apply's plan, resources the state lacks but AWS has (an interrupted apply's) are
+/// adopted through import blocks.
 pub async fn plan(
     prepared: &Prepared,
     operation: Operation,
     timings: &mut Timings,
 ) -> Result<PlanSummary, DeployError> {
     prepared.terraform.init(timings).await?;
+    let imports = prepared.module_dir.join(adopt::IMPORTS_FILE);
+    let _ = std::fs::remove_file(&imports);
+    if operation == Operation::Apply {
+        adopt_leftovers(prepared, &imports, timings).await?;
+    }
     Ok(prepared.terraform.plan(operation, timings).await?)
 }
 
-/// Applies the plan file the last [`plan`] wrote.
+/// Writes import blocks for what AWS has and the state lacks. A failed lookup only
+/// warns: the plan then shows what it would create, as it would have without this.
+async fn adopt_leftovers(
+    prepared: &Prepared,
+    imports: &Path,
+    timings: &mut Timings,
+) -> Result<(), DeployError> {
+    let local_state = prepared.module_dir.join("terraform.tfstate");
+    if matches!(prepared.config.terraform.backend, config::Backend::Local) && !local_state.exists()
+    {
+        return Ok(()); // never applied here: nothing can have been left behind
+    }
+    let in_state = prepared.terraform.state_list(timings).await?;
+    let found = match adopt::find(
+        &prepared.wanted,
+        &in_state,
+        prepared.existing_zone.as_deref(),
+        prepared.endpoint_url.as_deref(),
+    )
+    .await
+    {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!(
+                "geoplan: warning: cannot look for resources an interrupted apply left unrecorded: {e}"
+            );
+            return Ok(());
+        }
+    };
+    for id in &found.deleted {
+        eprintln!("geoplan: deleted health check {id}, a duplicate left by an interrupted apply");
+    }
+    if found.imports.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<String> = found
+        .imports
+        .iter()
+        .map(|i| format!("{} ({})", i.address, i.id))
+        .collect();
+    eprintln!(
+        "geoplan: adopting {} resource(s) that exist in AWS but are missing from the state (an interrupted apply): {}",
+        found.imports.len(),
+        names.join(", ")
+    );
+    std::fs::write(imports, adopt::render(&prepared.source, &found.imports)).map_err(|source| {
+        WorkspaceError {
+            dir: prepared.module_dir.clone(),
+            source,
+        }
+    })?;
+    Ok(())
+}
+
+/// Applies the plan file the last [`plan`] wrote; once applied, import blocks have
+/// done their work and go.
 pub async fn apply(prepared: &Prepared, timings: &mut Timings) -> Result<(), DeployError> {
-    Ok(prepared.terraform.apply_plan(timings).await?)
+    prepared.terraform.apply_plan(timings).await?;
+    let _ = std::fs::remove_file(prepared.module_dir.join(adopt::IMPORTS_FILE));
+    Ok(())
 }
 
 /// Deletes an unapplied plan file (nothing to do, or declined), so no stale plan

@@ -60,6 +60,31 @@ pub struct CheckResources {
     /// The region as a Terraform identifier (`us_east_1`).
     pub ident: String,
     pub endpoint: EndpointCheck,
+    /// Each check's `reference_name`, which prefixes its caller reference so a check
+    /// whose create was cut short can be found again (see `deploy::adopt`).
+    pub references: CheckReferences,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckReferences {
+    pub endpoint: String,
+    pub switch: String,
+    pub region: String,
+}
+
+/// A check's reference name: at most 27 characters (Route 53's limit), so a hash of
+/// the deployment name, the role's initial and the region's billing code
+/// (`gp-1a2b3c4d-e-EUC1`).
+pub fn check_reference(deployment: &str, role: &str, region: &str) -> String {
+    // FNV-1a: stable across versions and platforms, unlike std's hasher.
+    let hash = deployment.bytes().fold(0x811c_9dc5u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+    let code = crate::aws::regions::BILLING_CODES
+        .iter()
+        .find(|(_, r)| *r == region)
+        .map_or(region, |(c, _)| c);
+    format!("gp-{hash:08x}-{}-{code}", &role[..1])
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -165,6 +190,11 @@ pub fn build(config: &Config, source: &str, endpoint_url: Option<&str>) -> Modul
             CheckResources {
                 region: r.name.clone(),
                 ident: ident(&r.name),
+                references: CheckReferences {
+                    endpoint: check_reference(&config.name, "endpoint", &r.name),
+                    switch: check_reference(&config.name, "switch", &r.name),
+                    region: check_reference(&config.name, "region", &r.name),
+                },
                 endpoint: EndpointCheck {
                     kind: r.health.protocol.as_str(),
                     ip_address,
@@ -515,5 +545,28 @@ mod tests {
             "evil\\nlocals { injected = \"pwned\" }\\n#.toml"
         );
         assert_eq!(comment_text("regions.toml"), "regions.toml");
+    }
+
+    #[test]
+    fn check_references_fit_route53_and_tell_checks_apart() {
+        let r = check_reference(
+            "a-deployment-name-of-32-chars-xx",
+            "endpoint",
+            "ap-southeast-5",
+        );
+        assert!(r.len() <= 27, "{r}");
+        assert_eq!(
+            check_reference("shop", "switch", "eu-west-1"),
+            check_reference("shop", "switch", "eu-west-1")
+        );
+        assert_ne!(
+            check_reference("shop", "switch", "eu-west-1"),
+            check_reference("shop", "region", "eu-west-1")
+        );
+        assert_ne!(
+            check_reference("shop", "switch", "eu-west-1"),
+            check_reference("blog", "switch", "eu-west-1")
+        );
+        assert!(check_reference("shop", "endpoint", "eu-central-1").ends_with("-e-EUC1"));
     }
 }

@@ -479,6 +479,23 @@ impl Terraform {
         result.map(|_| ())
     }
 
+    /// The resource addresses in the state (`terraform state list`); empty when there
+    /// is no state yet.
+    pub async fn state_list(
+        &self,
+        timings: &mut Timings,
+    ) -> Result<std::collections::BTreeSet<String>, TerraformError> {
+        let out = self
+            .run(
+                "state list",
+                &["state", "list", "-no-color"],
+                Mode::Keep,
+                timings,
+            )
+            .await?;
+        Ok(out.stdout.lines().map(str::to_owned).collect())
+    }
+
     /// The module's outputs as JSON (`terraform output -json`).
     pub async fn outputs(
         &self,

@@ -380,3 +380,45 @@ fn an_unreachable_provider_registry_is_explained_once() {
             .contains("Failed to query available provider packages")
     );
 }
+
+/// Regression: output into a closed pipe (`| head -c 300`) panicked with a backtrace.
+#[test]
+fn a_closed_stdout_pipe_ends_quietly() {
+    use std::io::Read;
+    use std::os::unix::process::ExitStatusExt;
+    let mut text = String::from(
+        "name = \"shop\"\npattern = \"active-active\"\n[dns]\nzone = \"example.com\"\nrecord = \"api.example.com\"\n",
+    );
+    for _ in 0..5000 {
+        text.push_str("[[region]]\nname = \"us-east-1\"\nendpoint = \"203.0.113.10\"\n");
+    }
+    let wd = Workdir::with_text("regions.toml", &text);
+    // Megabytes of JSON: far more than a pipe holds, so writing outlives the reader.
+    let mut child = geoplan_command(wd.path(), &["validate", "--json", "regions.toml"], None)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut head = [0u8; 300];
+    child
+        .stdout
+        .as_mut()
+        .unwrap()
+        .read_exact(&mut head)
+        .unwrap();
+    drop(child.stdout.take());
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(
+        status.signal(),
+        Some(libc::SIGPIPE),
+        "ended by SIGPIPE like other tools: {status:?}"
+    );
+    assert_eq!(err, "", "no panic, no backtrace");
+}

@@ -653,6 +653,13 @@ async fn an_interrupted_apply_converges_on_the_next_run() {
             "{stderr}"
         );
         assert!(!stderr.contains("stopped part-way"), "{stderr}");
+        assert!(
+            stderr
+                .matches("aws_route53_zone.this: Plan to create")
+                .count()
+                <= 1,
+            "the apply does not repeat the plan's lines: {stderr}"
+        );
         interrupted += 1;
     }
     assert!(interrupted >= 1, "no apply was caught mid-way");
@@ -752,5 +759,71 @@ async fn a_second_apply_waits_or_names_the_one_running() {
     assert_eq!(
         success(&waiting),
         "No changes: AWS matches the config (shop).\n"
+    );
+}
+
+/// What an interrupted apply leaves (resources AWS has and the state lacks) is adopted,
+/// not created twice: made deterministic by removing them from the state by hand.
+#[tokio::test(flavor = "multi_thread")]
+async fn resources_missing_from_the_state_are_adopted_not_duplicated() {
+    let emu = Emulator::start();
+    let wd = Workdir::with("examples/active-active.toml");
+    success(&geoplan(
+        wd.path(),
+        &["apply", "active-active.toml", "--auto-approve", "--quiet"],
+        Some(&emu),
+    ));
+    let module = wd.path().join(".geoplan/active-active");
+    let dropped = [
+        "aws_route53_zone.this",
+        "aws_route53_health_check.switch_eu_west_1",
+        "aws_route53_record.latency_api_us_east_1",
+        "aws_dynamodb_table.carts",
+    ];
+    let mut args = vec!["state", "rm"];
+    args.extend(dropped);
+    let (ok, out) = run_terraform(&module, &args, &[("AWS_ENDPOINT_URL", emu.url.as_str())]);
+    assert!(ok, "{out}");
+    let out = geoplan(
+        wd.path(),
+        &["apply", "active-active.toml", "--auto-approve", "--quiet"],
+        Some(&emu),
+    );
+    success(&out);
+    let err = stderr(&out);
+    assert!(
+        err.contains(
+            "geoplan: adopting 4 resource(s) that exist in AWS but are missing from the state"
+        ),
+        "{err}"
+    );
+    for address in dropped {
+        assert!(err.contains(address), "{address}: {err}");
+    }
+    assert!(
+        !module.join(geoplan::deploy::adopt::IMPORTS_FILE).exists(),
+        "imports go once applied"
+    );
+    let r53 = emu.route53().await;
+    let zones = r53.list_hosted_zones().send().await.unwrap();
+    assert_eq!(
+        zones
+            .hosted_zones()
+            .iter()
+            .filter(|z| z.name() == "shop.example.com.")
+            .count(),
+        1
+    );
+    let checks = r53.list_health_checks().send().await.unwrap();
+    assert_eq!(checks.health_checks().len(), 6, "3 per region, none twice");
+    let plan: serde_json::Value = serde_json::from_str(&success(&geoplan(
+        wd.path(),
+        &["plan", "active-active.toml", "--json", "--quiet"],
+        Some(&emu),
+    )))
+    .unwrap();
+    assert_eq!(
+        plan["plan"]["totals"],
+        serde_json::json!({"add": 0, "change": 0, "destroy": 0})
     );
 }

@@ -78,13 +78,18 @@ impl Serve {
             child,
             url: format!("http://127.0.0.1:{port}"),
         };
+        serve.ready().await;
+        serve
+    }
+
+    async fn ready(&self) {
         let client = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            if let Ok(r) = client.get(format!("{}/readyz", serve.url)).send().await
+            if let Ok(r) = client.get(format!("{}/readyz", self.url)).send().await
                 && r.status().is_success()
             {
-                return serve;
+                return;
             }
             assert!(
                 Instant::now() < deadline,
@@ -439,6 +444,7 @@ async fn a_closed_log_pipe_stops_nothing_and_a_second_instance_is_refused() {
         child,
         url: format!("http://127.0.0.1:{port}"),
     };
+    serve.ready().await;
     let eu_switch = eventually(&serve, "serving", |st, _| st["regions"][1].is_object()).await
         ["regions"][1]["health_checks"]["switch"]
         .as_str()

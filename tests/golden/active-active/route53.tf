@@ -20,6 +20,7 @@ locals {
 # Probes the region's entry point.
 resource "aws_route53_health_check" "endpoint_us_east_1" {
   type              = "HTTPS"
+  reference_name    = "gp-a847e0a9-e-USE1"
   ip_address        = "203.0.113.10"
   port              = 443
   resource_path     = "/healthz"
@@ -32,6 +33,12 @@ resource "aws_route53_health_check" "endpoint_us_east_1" {
     "geoplan:region" = "us-east-1"
     "geoplan:role"   = "endpoint"
   }
+
+  # The reference name prefixes the caller reference, so a check whose create was cut
+  # short can be found and adopted; it never changes an existing check.
+  lifecycle {
+    ignore_changes = [reference_name]
+  }
 }
 
 # The switch geoplan flips to take us-east-1 out of service: a CALCULATED check
@@ -40,6 +47,7 @@ resource "aws_route53_health_check" "endpoint_us_east_1" {
 # never shows up as drift.
 resource "aws_route53_health_check" "switch_us_east_1" {
   type                   = "CALCULATED"
+  reference_name         = "gp-a847e0a9-s-USE1"
   child_health_threshold = 0
   child_healthchecks     = []
 
@@ -51,7 +59,7 @@ resource "aws_route53_health_check" "switch_us_east_1" {
   }
 
   lifecycle {
-    ignore_changes = [invert_healthcheck, disabled]
+    ignore_changes = [invert_healthcheck, disabled, reference_name]
   }
 }
 
@@ -59,6 +67,7 @@ resource "aws_route53_health_check" "switch_us_east_1" {
 # region's records carry.
 resource "aws_route53_health_check" "region_us_east_1" {
   type                   = "CALCULATED"
+  reference_name         = "gp-a847e0a9-r-USE1"
   child_health_threshold = 2
   child_healthchecks = [
     aws_route53_health_check.endpoint_us_east_1.id,
@@ -71,6 +80,10 @@ resource "aws_route53_health_check" "region_us_east_1" {
     "geoplan:region" = "us-east-1"
     "geoplan:role"   = "region"
   }
+
+  lifecycle {
+    ignore_changes = [reference_name]
+  }
 }
 
 # ---- eu-west-1 ----
@@ -78,6 +91,7 @@ resource "aws_route53_health_check" "region_us_east_1" {
 # Probes the region's entry point.
 resource "aws_route53_health_check" "endpoint_eu_west_1" {
   type              = "HTTP"
+  reference_name    = "gp-a847e0a9-e-EU"
   ip_address        = "203.0.113.20"
   port              = 8080
   resource_path     = "/ready"
@@ -90,6 +104,12 @@ resource "aws_route53_health_check" "endpoint_eu_west_1" {
     "geoplan:region" = "eu-west-1"
     "geoplan:role"   = "endpoint"
   }
+
+  # The reference name prefixes the caller reference, so a check whose create was cut
+  # short can be found and adopted; it never changes an existing check.
+  lifecycle {
+    ignore_changes = [reference_name]
+  }
 }
 
 # The switch geoplan flips to take eu-west-1 out of service: a CALCULATED check
@@ -98,6 +118,7 @@ resource "aws_route53_health_check" "endpoint_eu_west_1" {
 # never shows up as drift.
 resource "aws_route53_health_check" "switch_eu_west_1" {
   type                   = "CALCULATED"
+  reference_name         = "gp-a847e0a9-s-EU"
   child_health_threshold = 0
   child_healthchecks     = []
 
@@ -109,7 +130,7 @@ resource "aws_route53_health_check" "switch_eu_west_1" {
   }
 
   lifecycle {
-    ignore_changes = [invert_healthcheck, disabled]
+    ignore_changes = [invert_healthcheck, disabled, reference_name]
   }
 }
 
@@ -117,6 +138,7 @@ resource "aws_route53_health_check" "switch_eu_west_1" {
 # region's records carry.
 resource "aws_route53_health_check" "region_eu_west_1" {
   type                   = "CALCULATED"
+  reference_name         = "gp-a847e0a9-r-EU"
   child_health_threshold = 2
   child_healthchecks = [
     aws_route53_health_check.endpoint_eu_west_1.id,
@@ -128,6 +150,10 @@ resource "aws_route53_health_check" "region_eu_west_1" {
     "geoplan:name"   = "shop"
     "geoplan:region" = "eu-west-1"
     "geoplan:role"   = "region"
+  }
+
+  lifecycle {
+    ignore_changes = [reference_name]
   }
 }
 

@@ -11,6 +11,7 @@ locals {
 # Probes the region's entry point.
 resource "aws_route53_health_check" "endpoint_eu_west_1" {
   type              = "HTTPS"
+  reference_name    = "gp-fc9adf03-e-EU"
   fqdn              = "dualstack.media-1.eu-west-1.elb.amazonaws.com"
   port              = 443
   resource_path     = "/healthz"
@@ -23,6 +24,12 @@ resource "aws_route53_health_check" "endpoint_eu_west_1" {
     "geoplan:region" = "eu-west-1"
     "geoplan:role"   = "endpoint"
   }
+
+  # The reference name prefixes the caller reference, so a check whose create was cut
+  # short can be found and adopted; it never changes an existing check.
+  lifecycle {
+    ignore_changes = [reference_name]
+  }
 }
 
 # The switch geoplan flips to take eu-west-1 out of service: a CALCULATED check
@@ -31,6 +38,7 @@ resource "aws_route53_health_check" "endpoint_eu_west_1" {
 # never shows up as drift.
 resource "aws_route53_health_check" "switch_eu_west_1" {
   type                   = "CALCULATED"
+  reference_name         = "gp-fc9adf03-s-EU"
   child_health_threshold = 0
   child_healthchecks     = []
 
@@ -42,7 +50,7 @@ resource "aws_route53_health_check" "switch_eu_west_1" {
   }
 
   lifecycle {
-    ignore_changes = [invert_healthcheck, disabled]
+    ignore_changes = [invert_healthcheck, disabled, reference_name]
   }
 }
 
@@ -50,6 +58,7 @@ resource "aws_route53_health_check" "switch_eu_west_1" {
 # region's records carry.
 resource "aws_route53_health_check" "region_eu_west_1" {
   type                   = "CALCULATED"
+  reference_name         = "gp-fc9adf03-r-EU"
   child_health_threshold = 2
   child_healthchecks = [
     aws_route53_health_check.endpoint_eu_west_1.id,
@@ -62,6 +71,10 @@ resource "aws_route53_health_check" "region_eu_west_1" {
     "geoplan:region" = "eu-west-1"
     "geoplan:role"   = "region"
   }
+
+  lifecycle {
+    ignore_changes = [reference_name]
+  }
 }
 
 # ---- us-east-1 ----
@@ -69,6 +82,7 @@ resource "aws_route53_health_check" "region_eu_west_1" {
 # Probes the region's entry point.
 resource "aws_route53_health_check" "endpoint_us_east_1" {
   type              = "HTTPS"
+  reference_name    = "gp-fc9adf03-e-USE1"
   fqdn              = "dualstack.media-1.us-east-1.elb.amazonaws.com"
   port              = 443
   resource_path     = "/healthz"
@@ -81,6 +95,12 @@ resource "aws_route53_health_check" "endpoint_us_east_1" {
     "geoplan:region" = "us-east-1"
     "geoplan:role"   = "endpoint"
   }
+
+  # The reference name prefixes the caller reference, so a check whose create was cut
+  # short can be found and adopted; it never changes an existing check.
+  lifecycle {
+    ignore_changes = [reference_name]
+  }
 }
 
 # The switch geoplan flips to take us-east-1 out of service: a CALCULATED check
@@ -89,6 +109,7 @@ resource "aws_route53_health_check" "endpoint_us_east_1" {
 # never shows up as drift.
 resource "aws_route53_health_check" "switch_us_east_1" {
   type                   = "CALCULATED"
+  reference_name         = "gp-fc9adf03-s-USE1"
   child_health_threshold = 0
   child_healthchecks     = []
 
@@ -100,7 +121,7 @@ resource "aws_route53_health_check" "switch_us_east_1" {
   }
 
   lifecycle {
-    ignore_changes = [invert_healthcheck, disabled]
+    ignore_changes = [invert_healthcheck, disabled, reference_name]
   }
 }
 
@@ -108,6 +129,7 @@ resource "aws_route53_health_check" "switch_us_east_1" {
 # region's records carry.
 resource "aws_route53_health_check" "region_us_east_1" {
   type                   = "CALCULATED"
+  reference_name         = "gp-fc9adf03-r-USE1"
   child_health_threshold = 2
   child_healthchecks = [
     aws_route53_health_check.endpoint_us_east_1.id,
@@ -120,6 +142,10 @@ resource "aws_route53_health_check" "region_us_east_1" {
     "geoplan:region" = "us-east-1"
     "geoplan:role"   = "region"
   }
+
+  lifecycle {
+    ignore_changes = [reference_name]
+  }
 }
 
 # ---- ap-northeast-1 ----
@@ -127,6 +153,7 @@ resource "aws_route53_health_check" "region_us_east_1" {
 # Probes the region's entry point.
 resource "aws_route53_health_check" "endpoint_ap_northeast_1" {
   type              = "HTTPS"
+  reference_name    = "gp-fc9adf03-e-APN1"
   fqdn              = "dualstack.media-1.ap-northeast-1.elb.amazonaws.com"
   port              = 443
   resource_path     = "/healthz"
@@ -139,6 +166,12 @@ resource "aws_route53_health_check" "endpoint_ap_northeast_1" {
     "geoplan:region" = "ap-northeast-1"
     "geoplan:role"   = "endpoint"
   }
+
+  # The reference name prefixes the caller reference, so a check whose create was cut
+  # short can be found and adopted; it never changes an existing check.
+  lifecycle {
+    ignore_changes = [reference_name]
+  }
 }
 
 # The switch geoplan flips to take ap-northeast-1 out of service: a CALCULATED check
@@ -147,6 +180,7 @@ resource "aws_route53_health_check" "endpoint_ap_northeast_1" {
 # never shows up as drift.
 resource "aws_route53_health_check" "switch_ap_northeast_1" {
   type                   = "CALCULATED"
+  reference_name         = "gp-fc9adf03-s-APN1"
   child_health_threshold = 0
   child_healthchecks     = []
 
@@ -158,7 +192,7 @@ resource "aws_route53_health_check" "switch_ap_northeast_1" {
   }
 
   lifecycle {
-    ignore_changes = [invert_healthcheck, disabled]
+    ignore_changes = [invert_healthcheck, disabled, reference_name]
   }
 }
 
@@ -166,6 +200,7 @@ resource "aws_route53_health_check" "switch_ap_northeast_1" {
 # region's records carry.
 resource "aws_route53_health_check" "region_ap_northeast_1" {
   type                   = "CALCULATED"
+  reference_name         = "gp-fc9adf03-r-APN1"
   child_health_threshold = 2
   child_healthchecks = [
     aws_route53_health_check.endpoint_ap_northeast_1.id,
@@ -177,6 +212,10 @@ resource "aws_route53_health_check" "region_ap_northeast_1" {
     "geoplan:name"   = "media"
     "geoplan:region" = "ap-northeast-1"
     "geoplan:role"   = "region"
+  }
+
+  lifecycle {
+    ignore_changes = [reference_name]
   }
 }
 

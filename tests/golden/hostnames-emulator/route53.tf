@@ -20,6 +20,7 @@ locals {
 # Probes the region's entry point.
 resource "aws_route53_health_check" "endpoint_us_west_2" {
   type              = "HTTP"
+  reference_name    = "gp-56f6d83c-e-USW2"
   fqdn              = "origin-usw2.example.net"
   port              = 80
   resource_path     = "/status?full=1"
@@ -32,6 +33,12 @@ resource "aws_route53_health_check" "endpoint_us_west_2" {
     "geoplan:region" = "us-west-2"
     "geoplan:role"   = "endpoint"
   }
+
+  # The reference name prefixes the caller reference, so a check whose create was cut
+  # short can be found and adopted; it never changes an existing check.
+  lifecycle {
+    ignore_changes = [reference_name]
+  }
 }
 
 # The switch geoplan flips to take us-west-2 out of service: a CALCULATED check
@@ -40,6 +47,7 @@ resource "aws_route53_health_check" "endpoint_us_west_2" {
 # never shows up as drift.
 resource "aws_route53_health_check" "switch_us_west_2" {
   type                   = "CALCULATED"
+  reference_name         = "gp-56f6d83c-s-USW2"
   child_health_threshold = 0
   child_healthchecks     = []
 
@@ -51,7 +59,7 @@ resource "aws_route53_health_check" "switch_us_west_2" {
   }
 
   lifecycle {
-    ignore_changes = [invert_healthcheck, disabled]
+    ignore_changes = [invert_healthcheck, disabled, reference_name]
   }
 }
 
@@ -59,6 +67,7 @@ resource "aws_route53_health_check" "switch_us_west_2" {
 # region's records carry.
 resource "aws_route53_health_check" "region_us_west_2" {
   type                   = "CALCULATED"
+  reference_name         = "gp-56f6d83c-r-USW2"
   child_health_threshold = 2
   child_healthchecks = [
     aws_route53_health_check.endpoint_us_west_2.id,
@@ -71,6 +80,10 @@ resource "aws_route53_health_check" "region_us_west_2" {
     "geoplan:region" = "us-west-2"
     "geoplan:role"   = "region"
   }
+
+  lifecycle {
+    ignore_changes = [reference_name]
+  }
 }
 
 # ---- sa-east-1 ----
@@ -78,6 +91,7 @@ resource "aws_route53_health_check" "region_us_west_2" {
 # Probes the region's entry point.
 resource "aws_route53_health_check" "endpoint_sa_east_1" {
   type              = "HTTPS"
+  reference_name    = "gp-56f6d83c-e-SAE1"
   fqdn              = "origin-sae1.example.net"
   port              = 443
   resource_path     = "/healthz"
@@ -90,6 +104,12 @@ resource "aws_route53_health_check" "endpoint_sa_east_1" {
     "geoplan:region" = "sa-east-1"
     "geoplan:role"   = "endpoint"
   }
+
+  # The reference name prefixes the caller reference, so a check whose create was cut
+  # short can be found and adopted; it never changes an existing check.
+  lifecycle {
+    ignore_changes = [reference_name]
+  }
 }
 
 # The switch geoplan flips to take sa-east-1 out of service: a CALCULATED check
@@ -98,6 +118,7 @@ resource "aws_route53_health_check" "endpoint_sa_east_1" {
 # never shows up as drift.
 resource "aws_route53_health_check" "switch_sa_east_1" {
   type                   = "CALCULATED"
+  reference_name         = "gp-56f6d83c-s-SAE1"
   child_health_threshold = 0
   child_healthchecks     = []
 
@@ -109,7 +130,7 @@ resource "aws_route53_health_check" "switch_sa_east_1" {
   }
 
   lifecycle {
-    ignore_changes = [invert_healthcheck, disabled]
+    ignore_changes = [invert_healthcheck, disabled, reference_name]
   }
 }
 
@@ -117,6 +138,7 @@ resource "aws_route53_health_check" "switch_sa_east_1" {
 # region's records carry.
 resource "aws_route53_health_check" "region_sa_east_1" {
   type                   = "CALCULATED"
+  reference_name         = "gp-56f6d83c-r-SAE1"
   child_health_threshold = 2
   child_healthchecks = [
     aws_route53_health_check.endpoint_sa_east_1.id,
@@ -128,6 +150,10 @@ resource "aws_route53_health_check" "region_sa_east_1" {
     "geoplan:name"   = "edge"
     "geoplan:region" = "sa-east-1"
     "geoplan:role"   = "region"
+  }
+
+  lifecycle {
+    ignore_changes = [reference_name]
   }
 }
 

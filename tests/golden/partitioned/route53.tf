@@ -20,6 +20,7 @@ locals {
 # Probes the region's entry point.
 resource "aws_route53_health_check" "endpoint_eu_west_1" {
   type              = "HTTPS"
+  reference_name    = "gp-3405afe2-e-EU"
   ip_address        = "203.0.113.50"
   port              = 443
   resource_path     = "/healthz"
@@ -32,6 +33,12 @@ resource "aws_route53_health_check" "endpoint_eu_west_1" {
     "geoplan:region" = "eu-west-1"
     "geoplan:role"   = "endpoint"
   }
+
+  # The reference name prefixes the caller reference, so a check whose create was cut
+  # short can be found and adopted; it never changes an existing check.
+  lifecycle {
+    ignore_changes = [reference_name]
+  }
 }
 
 # The switch geoplan flips to take eu-west-1 out of service: a CALCULATED check
@@ -40,6 +47,7 @@ resource "aws_route53_health_check" "endpoint_eu_west_1" {
 # never shows up as drift.
 resource "aws_route53_health_check" "switch_eu_west_1" {
   type                   = "CALCULATED"
+  reference_name         = "gp-3405afe2-s-EU"
   child_health_threshold = 0
   child_healthchecks     = []
 
@@ -51,7 +59,7 @@ resource "aws_route53_health_check" "switch_eu_west_1" {
   }
 
   lifecycle {
-    ignore_changes = [invert_healthcheck, disabled]
+    ignore_changes = [invert_healthcheck, disabled, reference_name]
   }
 }
 
@@ -59,6 +67,7 @@ resource "aws_route53_health_check" "switch_eu_west_1" {
 # region's records carry.
 resource "aws_route53_health_check" "region_eu_west_1" {
   type                   = "CALCULATED"
+  reference_name         = "gp-3405afe2-r-EU"
   child_health_threshold = 2
   child_healthchecks = [
     aws_route53_health_check.endpoint_eu_west_1.id,
@@ -71,6 +80,10 @@ resource "aws_route53_health_check" "region_eu_west_1" {
     "geoplan:region" = "eu-west-1"
     "geoplan:role"   = "region"
   }
+
+  lifecycle {
+    ignore_changes = [reference_name]
+  }
 }
 
 # ---- ap-southeast-2 ----
@@ -78,6 +91,7 @@ resource "aws_route53_health_check" "region_eu_west_1" {
 # Probes the region's entry point.
 resource "aws_route53_health_check" "endpoint_ap_southeast_2" {
   type              = "HTTPS"
+  reference_name    = "gp-3405afe2-e-APS2"
   ip_address        = "203.0.113.60"
   port              = 443
   resource_path     = "/healthz"
@@ -90,6 +104,12 @@ resource "aws_route53_health_check" "endpoint_ap_southeast_2" {
     "geoplan:region" = "ap-southeast-2"
     "geoplan:role"   = "endpoint"
   }
+
+  # The reference name prefixes the caller reference, so a check whose create was cut
+  # short can be found and adopted; it never changes an existing check.
+  lifecycle {
+    ignore_changes = [reference_name]
+  }
 }
 
 # The switch geoplan flips to take ap-southeast-2 out of service: a CALCULATED check
@@ -98,6 +118,7 @@ resource "aws_route53_health_check" "endpoint_ap_southeast_2" {
 # never shows up as drift.
 resource "aws_route53_health_check" "switch_ap_southeast_2" {
   type                   = "CALCULATED"
+  reference_name         = "gp-3405afe2-s-APS2"
   child_health_threshold = 0
   child_healthchecks     = []
 
@@ -109,7 +130,7 @@ resource "aws_route53_health_check" "switch_ap_southeast_2" {
   }
 
   lifecycle {
-    ignore_changes = [invert_healthcheck, disabled]
+    ignore_changes = [invert_healthcheck, disabled, reference_name]
   }
 }
 
@@ -117,6 +138,7 @@ resource "aws_route53_health_check" "switch_ap_southeast_2" {
 # region's records carry.
 resource "aws_route53_health_check" "region_ap_southeast_2" {
   type                   = "CALCULATED"
+  reference_name         = "gp-3405afe2-r-APS2"
   child_health_threshold = 2
   child_healthchecks = [
     aws_route53_health_check.endpoint_ap_southeast_2.id,
@@ -128,6 +150,10 @@ resource "aws_route53_health_check" "region_ap_southeast_2" {
     "geoplan:name"   = "tenants"
     "geoplan:region" = "ap-southeast-2"
     "geoplan:role"   = "region"
+  }
+
+  lifecycle {
+    ignore_changes = [reference_name]
   }
 }
 

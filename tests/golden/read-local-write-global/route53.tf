@@ -20,6 +20,7 @@ locals {
 # Probes the region's entry point.
 resource "aws_route53_health_check" "endpoint_us_east_1" {
   type              = "HTTPS"
+  reference_name    = "gp-86daf527-e-USE1"
   ip_address        = "192.0.2.10"
   port              = 443
   resource_path     = "/healthz"
@@ -32,6 +33,12 @@ resource "aws_route53_health_check" "endpoint_us_east_1" {
     "geoplan:region" = "us-east-1"
     "geoplan:role"   = "endpoint"
   }
+
+  # The reference name prefixes the caller reference, so a check whose create was cut
+  # short can be found and adopted; it never changes an existing check.
+  lifecycle {
+    ignore_changes = [reference_name]
+  }
 }
 
 # The switch geoplan flips to take us-east-1 out of service: a CALCULATED check
@@ -40,6 +47,7 @@ resource "aws_route53_health_check" "endpoint_us_east_1" {
 # never shows up as drift.
 resource "aws_route53_health_check" "switch_us_east_1" {
   type                   = "CALCULATED"
+  reference_name         = "gp-86daf527-s-USE1"
   child_health_threshold = 0
   child_healthchecks     = []
 
@@ -51,7 +59,7 @@ resource "aws_route53_health_check" "switch_us_east_1" {
   }
 
   lifecycle {
-    ignore_changes = [invert_healthcheck, disabled]
+    ignore_changes = [invert_healthcheck, disabled, reference_name]
   }
 }
 
@@ -59,6 +67,7 @@ resource "aws_route53_health_check" "switch_us_east_1" {
 # region's records carry.
 resource "aws_route53_health_check" "region_us_east_1" {
   type                   = "CALCULATED"
+  reference_name         = "gp-86daf527-r-USE1"
   child_health_threshold = 2
   child_healthchecks = [
     aws_route53_health_check.endpoint_us_east_1.id,
@@ -71,6 +80,10 @@ resource "aws_route53_health_check" "region_us_east_1" {
     "geoplan:region" = "us-east-1"
     "geoplan:role"   = "region"
   }
+
+  lifecycle {
+    ignore_changes = [reference_name]
+  }
 }
 
 # ---- eu-central-1 ----
@@ -78,6 +91,7 @@ resource "aws_route53_health_check" "region_us_east_1" {
 # Probes the region's entry point.
 resource "aws_route53_health_check" "endpoint_eu_central_1" {
   type              = "TCP"
+  reference_name    = "gp-86daf527-e-EUC1"
   ip_address        = "192.0.2.20"
   port              = 443
   request_interval  = 10
@@ -89,6 +103,12 @@ resource "aws_route53_health_check" "endpoint_eu_central_1" {
     "geoplan:region" = "eu-central-1"
     "geoplan:role"   = "endpoint"
   }
+
+  # The reference name prefixes the caller reference, so a check whose create was cut
+  # short can be found and adopted; it never changes an existing check.
+  lifecycle {
+    ignore_changes = [reference_name]
+  }
 }
 
 # The switch geoplan flips to take eu-central-1 out of service: a CALCULATED check
@@ -97,6 +117,7 @@ resource "aws_route53_health_check" "endpoint_eu_central_1" {
 # never shows up as drift.
 resource "aws_route53_health_check" "switch_eu_central_1" {
   type                   = "CALCULATED"
+  reference_name         = "gp-86daf527-s-EUC1"
   child_health_threshold = 0
   child_healthchecks     = []
 
@@ -108,7 +129,7 @@ resource "aws_route53_health_check" "switch_eu_central_1" {
   }
 
   lifecycle {
-    ignore_changes = [invert_healthcheck, disabled]
+    ignore_changes = [invert_healthcheck, disabled, reference_name]
   }
 }
 
@@ -116,6 +137,7 @@ resource "aws_route53_health_check" "switch_eu_central_1" {
 # region's records carry.
 resource "aws_route53_health_check" "region_eu_central_1" {
   type                   = "CALCULATED"
+  reference_name         = "gp-86daf527-r-EUC1"
   child_health_threshold = 2
   child_healthchecks = [
     aws_route53_health_check.endpoint_eu_central_1.id,
@@ -127,6 +149,10 @@ resource "aws_route53_health_check" "region_eu_central_1" {
     "geoplan:name"   = "profiles"
     "geoplan:region" = "eu-central-1"
     "geoplan:role"   = "region"
+  }
+
+  lifecycle {
+    ignore_changes = [reference_name]
   }
 }
 
