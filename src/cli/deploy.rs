@@ -186,6 +186,12 @@ pub(super) async fn apply(
         Ok(s) => s,
         Err(e) => {
             deploy::discard_plan(&prepared);
+            if matches!(
+                e,
+                DeployError::Terraform(TerraformError::Interrupted { .. })
+            ) {
+                eprintln!("geoplan: interrupted while planning; nothing was changed");
+            }
             return fail(&e, run.json);
         }
     };
