@@ -13,6 +13,14 @@ This is moto 5.2.1's server with the two things geoplan needs and moto lacks:
 * Route 53 `DELETE` of a record with a set identifier. moto removes every record in
   the zone with that identifier, whatever its name or type; here only the record
   with the same name, type and identifier goes.
+* Route 53 `UpdateHealthCheck` with `HealthCheckVersion`: moto ignores it and never
+  bumps the version. Here every update bumps it and a stale version is refused with
+  `HealthCheckVersionMismatch` (409), as AWS does, so a fence on it can be tested.
+
+Test hooks under `/_geoplan/` (never part of AWS's API):
+* `GET /_geoplan/calls`: how many `UpdateHealthCheck` calls each check received.
+* `POST /_geoplan/pause?seconds=N`: every other request waits until N seconds have
+  passed, as if AWS could not be reached (clients time out).
 
 Usage: python localstack/emulator.py [--host 127.0.0.1] [--port 0] [--replication-delay 0]
 With `--port 0` the OS picks a free port. Once it serves, the launcher prints one line,
@@ -232,8 +240,39 @@ def _patch_dynamodb() -> None:
 # --------------------------------------------------------------------------- Route 53
 
 
+UPDATE_CALLS: dict[str, int] = {}
+UPDATE_CALLS_LOCK = threading.Lock()
+
+
 def _patch_route53() -> None:
+    from moto.route53.exceptions import Route53ClientError
     from moto.route53.models import FakeZone, Route53Backend
+    from moto.route53.responses import Route53
+
+    class HealthCheckVersionMismatch(Route53ClientError):
+        def __init__(self, health_check_id: str) -> None:
+            super().__init__(
+                "HealthCheckVersionMismatch",
+                f"The value of HealthCheckVersion in the request doesn't match the "
+                f"value of HealthCheckVersion in health check {health_check_id}.",
+            )
+
+    original_update = Route53.update_health_check
+
+    def update_health_check(self: Route53) -> Any:
+        hc_id = self._get_param("HealthCheckId")
+        version = self._get_param("HealthCheckVersion")
+        with UPDATE_CALLS_LOCK:
+            UPDATE_CALLS[hc_id] = UPDATE_CALLS.get(hc_id, 0) + 1
+        hc = self.backend.health_checks.get(hc_id)
+        if hc is not None and version is not None and int(version) != hc.health_check_version:
+            raise HealthCheckVersionMismatch(hc_id)
+        result = original_update(self)
+        if hc is not None:
+            hc.health_check_version += 1
+        return result
+
+    Route53.update_health_check = update_health_check
 
     original_change = Route53Backend.change_resource_record_sets
 
@@ -284,6 +323,35 @@ def _patch_route53() -> None:
 # --------------------------------------------------------------------------- server
 
 
+def _with_test_hooks(app: Any) -> Any:
+    """Serves `/_geoplan/*` and holds every other request during a pause."""
+    import json
+    import time
+    from urllib.parse import parse_qs
+
+    paused_until = [0.0]
+
+    def hooked(environ: dict, start_response: Any) -> Any:
+        path = environ.get("PATH_INFO", "")
+        if path == "/_geoplan/calls":
+            with UPDATE_CALLS_LOCK:
+                body = json.dumps({"UpdateHealthCheck": UPDATE_CALLS}).encode()
+            start_response("200 OK", [("Content-Type", "application/json")])
+            return [body]
+        if path == "/_geoplan/pause":
+            seconds = float(parse_qs(environ.get("QUERY_STRING", "")).get("seconds", ["0"])[0])
+            paused_until[0] = time.monotonic() + seconds
+            start_response("204 No Content", [])
+            return [b""]
+        wait = paused_until[0] - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        return app(environ, start_response)
+
+    return hooked
+
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--host", default="127.0.0.1")
@@ -307,7 +375,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     from werkzeug.serving import make_server
 
-    app = DomainDispatcherApplication(create_backend_app)
+    app = _with_test_hooks(DomainDispatcherApplication(create_backend_app))
     server = make_server(args.host, args.port, app, threaded=True)
 
     def stop(_signum: int, _frame: Any) -> None:

@@ -20,6 +20,26 @@ pub struct Config {
     pub monitor: MonitorSettings,
     /// `[cost]`; `None` when the section is absent.
     pub cost: Option<CostSettings>,
+    /// `[control]`: several control-plane instances coordinated through DynamoDB;
+    /// `None` runs one instance alone, as before.
+    pub control: Option<ControlSettings>,
+}
+
+/// `[control]`: where the instances of the control plane coordinate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ControlSettings {
+    /// An odd number of AWS regions, each holding one plain (not global) control table,
+    /// so each region's conditional writes are strongly consistent there.
+    pub regions: Vec<String>,
+    /// How long a lease lasts without renewal.
+    pub lease: std::time::Duration,
+}
+
+impl ControlSettings {
+    /// The control table's name in each control region.
+    pub fn table(deployment: &str) -> String {
+        format!("{deployment}-geoplan-control")
+    }
 }
 
 /// `[cost]`: the transfer budget and how it is watched.

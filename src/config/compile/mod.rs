@@ -14,6 +14,7 @@ use crate::aws::regions;
 use crate::config::diagnostic::{Diagnostics, Issue, Severity, SourceFile};
 use crate::config::suggest;
 
+mod control;
 mod cost;
 mod dns;
 mod monitor;
@@ -33,7 +34,9 @@ const ROOT_KEYS: &[&str] = &[
     "aws",
     "monitor",
     "cost",
+    "control",
 ];
+const CONTROL_KEYS: &[&str] = &["regions", "lease"];
 const COST_KEYS: &[&str] = &[
     "monthly_budget_usd",
     "alert_at",
@@ -455,6 +458,14 @@ impl Walker {
             None => Some(MonitorSettings::defaults(base_dir)),
         };
 
+        let control = match get(root, "control") {
+            Some(v) => self
+                .table(v, "control")
+                .and_then(|t| self.control(t, v.span(), &region_names))
+                .map(Some),
+            None => Some(None),
+        };
+
         Some(Config {
             name: name?,
             pattern: pattern?,
@@ -465,6 +476,7 @@ impl Walker {
             aws: aws?,
             monitor: monitor?,
             cost: cost?,
+            control: control?,
         })
     }
 
