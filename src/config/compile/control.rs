@@ -33,7 +33,7 @@ impl Walker {
                             None => ok = false,
                         }
                     }
-                    if ok && regions.len() % 2 == 0 {
+                    if ok && regions.len().is_multiple_of(2) {
                         let issue = self.error(
                             "control.regions",
                             v.span(),
