@@ -193,6 +193,7 @@ async fn start_serve(
     let cancel = tokio_util::sync::CancellationToken::new();
     let stop = cancel.clone();
     let options = geoplan::serve::ServeOptions {
+        instance: "test".into(),
         endpoint_url: Some(emu.1.clone()),
         token: None,
         webhook_backoff: Vec::new(),

@@ -32,6 +32,8 @@ pub struct ServeOptions {
     pub token: Option<Token>,
     /// Delays between webhook attempts (see `cost::monitor::default_backoff`).
     pub webhook_backoff: Vec<std::time::Duration>,
+    /// This instance's id among several (`--instance`, default the host name).
+    pub instance: String,
 }
 
 /// Serves until `shutdown` completes. Takes its listener from the caller, so tests
@@ -42,14 +44,59 @@ pub async fn run(
     options: ServeOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let store_dir = crate::control::store::dir_of(&config.monitor.state_dir, &config.name);
+    let mut store_dir = crate::control::store::dir_of(&config.monitor.state_dir, &config.name);
+    if config.control.is_some() {
+        // Several instances may share a working directory: each keeps its own store.
+        store_dir = store_dir.join(&options.instance);
+    }
     // Held until `run` returns: a second `serve` on this store exits at once.
     let _lock = crate::control::store::lock_dir(&store_dir)?;
     let store = Arc::new(Store::open(&store_dir, &config.name)?);
     let metrics = Arc::new(Metrics::default());
     let route53 = crate::aws::route53(options.endpoint_url.as_deref()).await;
-    let controller = Controller::start(&config, route53, store.clone(), metrics.clone()).await?;
     let cancel = CancellationToken::new();
+    let addr = format!(
+        "http://{}",
+        listener
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default()
+    );
+    let (ha, coordinator) = match &config.control {
+        Some(control) => {
+            let tables = crate::control::coordinator::Tables::connect(
+                &config.name,
+                &control.regions,
+                options.endpoint_url.as_deref(),
+            )
+            .await;
+            let (verdicts_tx, verdicts_rx) = tokio::sync::watch::channel(Default::default());
+            let (view_tx, view_rx) = tokio::sync::watch::channel(Default::default());
+            let coordinator = crate::control::coordinator::Coordinator {
+                me: options.instance.clone(),
+                addr: addr.clone(),
+                tables: tables.clone(),
+                lease: crate::control::lease::Lease::new(
+                    options.instance.clone(),
+                    control.regions.len(),
+                    control.lease,
+                ),
+                verdicts: verdicts_rx,
+                view: view_tx,
+            };
+            let ha = crate::control::controller::Ha {
+                instance: options.instance.clone(),
+                view: view_rx,
+                verdicts: verdicts_tx,
+                tables,
+            };
+            (Some(ha), Some(coordinator))
+        }
+        None => (None, None),
+    };
+    let controller =
+        Controller::start(&config, route53, store.clone(), metrics.clone(), ha).await?;
+    let coordination = coordinator.map(|c| tokio::spawn(c.run(cancel.clone())));
     let ready = Arc::new(AtomicBool::new(false));
 
     let module = crate::deploy::model::build(&config, "regions.toml", None);
@@ -140,6 +187,9 @@ pub async fn run(
         let _ = cost.await;
     }
     let _ = retention.await;
+    if let Some(c) = coordination {
+        let _ = c.await;
+    }
     Ok(())
 }
 

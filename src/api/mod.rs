@@ -10,7 +10,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -296,8 +296,59 @@ struct DrainBody {
     reason: String,
 }
 
+/// A mutation as received, to forward to the actor when this instance is not it.
+struct Received {
+    path: String,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+/// Marks a request forwarded by another instance: it is never forwarded again.
+const FORWARDED: &str = "x-geoplan-forwarded-by";
+
+/// Sends the request on to the actor and relays its answer.
+async fn forward(s: &AppState, actor: &str, req: Received) -> Result<Response, ApiError> {
+    let unavailable = |why: String| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "no_actor", why);
+    if req.headers.contains_key(FORWARDED) {
+        return Err(unavailable(
+            "forwarded here, but this instance is not the actor either; try again in a few seconds"
+                .into(),
+        ));
+    }
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(15))
+        .build()
+        .map_err(|e| unavailable(e.to_string()))?;
+    let mut call = client
+        .post(format!("{actor}{}", req.path))
+        .header(FORWARDED, s.deployment.name.as_str())
+        .body(req.body);
+    if let Some(auth) = req.headers.get(header::AUTHORIZATION) {
+        call = call.header(header::AUTHORIZATION, auth.as_bytes());
+    }
+    let resp = call
+        .send()
+        .await
+        .map_err(|e| unavailable(format!("cannot reach the actor at {actor}: {e}")))?;
+    let status = StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let body = resp.bytes().await.unwrap_or_default();
+    Ok((
+        status,
+        [
+            (header::CONTENT_TYPE, "application/json".to_owned()),
+            (
+                header::HeaderName::from_static("x-geoplan-actor"),
+                actor.to_owned(),
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}
+
 async fn send(
     s: &AppState,
+    req: Received,
     make: impl FnOnce(oneshot::Sender<Result<Switch, CommandError>>) -> Command,
 ) -> Result<Response, ApiError> {
     let (tx, rx) = oneshot::channel();
@@ -317,6 +368,12 @@ async fn send(
             format!("no region named {r:?} in this deployment"),
         )),
         Err(CommandError::Refused(why)) => Err(ApiError::new(StatusCode::CONFLICT, "refused", why)),
+        Err(CommandError::NotActor(Some(actor))) => forward(s, &actor, req).await,
+        Err(CommandError::NotActor(None)) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no_actor",
+            "no instance holds the lease right now; try again in a few seconds",
+        )),
         Err(CommandError::Aws(e)) => {
             tracing::error!(error = %e, "switch flip failed");
             Err(ApiError::new(
@@ -331,8 +388,10 @@ async fn send(
 async fn drain(
     State(s): State<AppState>,
     Path(name): Path<String>,
-    body: Bytes,
+    headers: HeaderMap,
+    raw: Bytes,
 ) -> Result<Response, ApiError> {
+    let body = raw.clone();
     let body: DrainBody = if body.iter().all(u8::is_ascii_whitespace) {
         DrainBody {
             reason: String::new(),
@@ -356,7 +415,12 @@ async fn drain(
             ),
         ));
     }
-    send(&s, |reply| Command::Drain {
+    let received = Received {
+        path: format!("/v1/regions/{name}/drain"),
+        headers,
+        body: raw,
+    };
+    send(&s, received, |reply| Command::Drain {
         region: name,
         reason: body.reason,
         reply,
@@ -367,8 +431,14 @@ async fn drain(
 async fn restore(
     State(s): State<AppState>,
     Path(name): Path<String>,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    send(&s, |reply| Command::Restore {
+    let received = Received {
+        path: format!("/v1/regions/{name}/restore"),
+        headers,
+        body: Bytes::new(),
+    };
+    send(&s, received, |reply| Command::Restore {
         region: name,
         reply,
     })

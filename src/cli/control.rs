@@ -39,6 +39,9 @@ pub(super) async fn serve(args: ServeArgs) -> Exit {
             None => None,
         },
     };
+    if let Ok(regions) = std::env::var(crate::control::probe::FAULT_DROP_PROBES) {
+        tracing::warn!(regions = %regions, "drill: this instance's probes of these regions are dropped");
+    }
     if token.is_none() {
         tracing::warn!(
             "no API token configured: drain and restore are refused (set GEOPLAN_API_TOKEN or monitor.token_file)"
@@ -52,7 +55,9 @@ pub(super) async fn serve(args: ServeArgs) -> Exit {
             return Exit::Failure;
         }
     };
+    let instance = args.instance.clone().unwrap_or_else(hostname);
     let options = crate::serve::ServeOptions {
+        instance,
         endpoint_url,
         token,
         webhook_backoff: crate::cost::monitor::default_backoff(),
@@ -208,6 +213,8 @@ pub async fn status_direct(
             route53_healthy,
             switch: SwitchDoc::from(&switch),
             health_checks: ids.clone(),
+            decided: None,
+            vantages: Vec::new(),
         });
     }
     let module = crate::deploy::model::build(config, "regions.toml", None);
@@ -219,6 +226,7 @@ pub async fn status_direct(
         started_at: None,
         regions,
         routing,
+        control: None,
     };
     if json {
         println!(
@@ -243,6 +251,26 @@ pub fn render_status(doc: &StatusDoc) -> String {
         (Some(_), false) => ", automatic failover OFF".into(),
     };
     let _ = writeln!(out, "{} ({}){mode}", doc.deployment, doc.pattern);
+    if let Some(c) = &doc.control {
+        let actor = match &c.actor {
+            Some(a) => format!("{} (epoch {}, {})", a.instance, a.epoch, a.addr),
+            None => "none (no instance holds the lease)".into(),
+        };
+        let _ = writeln!(
+            out,
+            "actor: {actor}; answered by {}; control tables {}/{} reachable",
+            c.instance, c.tables_reachable, c.tables
+        );
+        for i in &c.instances {
+            let _ = writeln!(
+                out,
+                "  instance {:<20} {:<8} last heartbeat {:.1} s ago",
+                i.instance,
+                if i.fresh { "live" } else { "SILENT" },
+                i.silent_ms as f64 / 1e3
+            );
+        }
+    }
     let _ = writeln!(
         out,
         "{:<16} {:<11} {:<10} {:<9} {:<14} LAST PROBE",
@@ -268,6 +296,23 @@ pub fn render_status(doc: &StatusDoc) -> String {
         );
         if let Some(reason) = r.switch.reason.as_deref().filter(|_| !r.switch.in_service) {
             let _ = writeln!(out, "{:<16} └ {reason}", "");
+        }
+        if let Some(decided) = &r.decided {
+            let others: Vec<String> = r
+                .vantages
+                .iter()
+                .map(|v| format!("{} {}", v.instance, v.verdict))
+                .collect();
+            let _ = writeln!(
+                out,
+                "{:<16} └ quorum: {decided} (others: {})",
+                "",
+                if others.is_empty() {
+                    "none live".into()
+                } else {
+                    others.join(", ")
+                }
+            );
         }
     }
     let _ = writeln!(out, "\nROUTING");
@@ -334,4 +379,16 @@ pub async fn restore(url: &str, token: Option<&str>, region: &str) -> Exit {
         Value::Null,
     )
     .await
+}
+
+/// The host name, the default instance id.
+fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: a valid buffer and its length; gethostname NUL-terminates within it.
+    let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
+    let end = buf.iter().position(|b| *b == 0).unwrap_or(0);
+    match std::str::from_utf8(&buf[..end]) {
+        Ok(h) if ok && !h.is_empty() => h.to_owned(),
+        _ => "geoplan".to_owned(),
+    }
 }

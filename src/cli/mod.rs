@@ -105,6 +105,9 @@ struct ServeArgs {
     /// Listen address; overrides monitor.listen
     #[arg(long, value_name = "ADDR")]
     listen: Option<std::net::SocketAddr>,
+    /// This instance's id, when several run with [control] (default: the host name)
+    #[arg(long, value_name = "ID")]
+    instance: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -30,6 +30,13 @@ pub struct RegionState {
     pub checks: CheckIds,
     /// The last refusal or failure reported for this region, to report each once.
     pub last_problem: Option<String>,
+    /// The switch's `HealthCheckVersion` as last read or written: flips are fenced on it.
+    pub switch_version: Option<i64>,
+    /// The verdict decisions act on: this instance's own, or with several instances,
+    /// the quorum of the live vantage points (`quorum::verdict`).
+    pub decided: Verdict,
+    /// Each other live instance's verdict on this region (several instances only).
+    pub vantages: Vec<(String, Verdict)>,
 }
 
 impl RegionState {
@@ -37,7 +44,7 @@ impl RegionState {
     pub fn view(&self) -> RegionView<'_> {
         RegionView {
             name: &self.name,
-            verdict: self.tracker.verdict,
+            verdict: self.decided,
             switch: &self.switch,
             last_action: self.last_action,
         }
@@ -50,6 +57,16 @@ impl RegionState {
 pub struct Shared {
     pub regions: Vec<RegionState>,
     pub started: SystemTime,
+    /// Several instances: who acts, who is alive (`None` for a single instance).
+    pub control: Option<ControlState>,
+}
+
+/// This instance's view of the coordination, for the status document.
+#[derive(Debug, Clone)]
+pub struct ControlState {
+    pub instance: String,
+    pub is_actor: bool,
+    pub view: crate::control::coordinator::View,
 }
 
 pub type SharedState = Arc<Mutex<Shared>>;
@@ -79,6 +96,9 @@ pub enum CommandError {
     Refused(String),
     #[error("route 53 did not take the change: {0}")]
     Aws(String),
+    /// Another instance is the actor (its API address, when known): only it acts.
+    #[error("this instance is not the actor")]
+    NotActor(Option<String>),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -93,7 +113,19 @@ pub enum ControllerError {
     MissingChecks(String),
 }
 
+/// The controller's link to the other instances.
+pub struct Ha {
+    pub instance: String,
+    pub view: tokio::sync::watch::Receiver<crate::control::coordinator::View>,
+    /// This instance's verdicts, published by the coordinator.
+    pub verdicts: tokio::sync::watch::Sender<std::collections::BTreeMap<String, Verdict>>,
+    pub tables: crate::control::coordinator::Tables,
+}
+
 pub struct Controller {
+    ha: Option<Ha>,
+    /// Whether this instance was the actor at the last look.
+    acting: bool,
     shared: SharedState,
     store: Arc<Store>,
     route53: Client,
@@ -120,6 +152,7 @@ impl Controller {
         route53: Client,
         store: Arc<Store>,
         metrics: Arc<Metrics>,
+        ha: Option<Ha>,
     ) -> Result<Controller, ControllerError> {
         let found = switches::discover(&route53, &config.name).await?;
         let now = SystemTime::now();
@@ -129,7 +162,7 @@ impl Controller {
                 .get(&r.name)
                 .cloned()
                 .ok_or_else(|| ControllerError::MissingChecks(r.name.clone()))?;
-            let inverted = switches::is_inverted(&route53, &checks.switch).await?;
+            let (inverted, version) = switches::read(&route53, &checks.switch).await?;
             let stored = store.load_switch(&r.name)?;
             let (switch, last_action) = adopt(&store, &r.name, inverted, stored, now)?;
             metrics.set_in_service(&r.name, switch.in_service);
@@ -141,6 +174,9 @@ impl Controller {
             metrics.set_verdict(&r.name, tracker.verdict);
             regions.push(RegionState {
                 name: r.name.clone(),
+                decided: tracker.verdict,
+                vantages: Vec::new(),
+                switch_version: Some(version),
                 tracker,
                 switch,
                 last_action,
@@ -159,10 +195,28 @@ impl Controller {
                 regions.len()
             ),
         )?;
+        if let Some(h) = &ha {
+            // From the start, not only on the first change: a region that never
+            // changes must still have this vantage point's vote.
+            h.verdicts.send_replace(
+                regions
+                    .iter()
+                    .map(|r| (r.name.clone(), r.tracker.verdict))
+                    .collect(),
+            );
+        }
+        let control = ha.as_ref().map(|h| ControlState {
+            instance: h.instance.clone(),
+            is_actor: false,
+            view: h.view.borrow().clone(),
+        });
         Ok(Controller {
+            ha,
+            acting: false,
             shared: Arc::new(Mutex::new(Shared {
                 regions,
                 started: now,
+                control,
             })),
             store,
             route53,
@@ -194,12 +248,18 @@ impl Controller {
     ) {
         let mut resync = tokio::time::interval(self.resync);
         resync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut view = self.ha.as_ref().map(|h| h.view.clone());
         loop {
             beat.beat(0);
             tokio::select! {
                 _ = cancel.cancelled() => break,
                 Some((i, probe)) = probes.recv() => {
                     self.observe(i, probe);
+                    self.decide_verdicts();
+                    self.reconcile().await;
+                }
+                Ok(()) = async { match view.as_mut() { Some(v) => v.changed().await, None => std::future::pending().await } } => {
+                    self.decide_verdicts();
                     self.reconcile().await;
                 }
                 Some(cmd) = commands.recv() => self.command(cmd).await,
@@ -252,6 +312,14 @@ impl Controller {
                 error,
             )
         };
+        if let (Some(ha), Some(_)) = (&self.ha, &transition) {
+            let mine = lock(&self.shared)
+                .regions
+                .iter()
+                .map(|r| (r.name.clone(), r.tracker.verdict))
+                .collect();
+            ha.verdicts.send_replace(mine);
+        }
         if let Some(t) = transition {
             self.metrics.set_verdict(&name, t.to);
             let why = match t.to {
@@ -274,7 +342,89 @@ impl Controller {
         }
     }
 
+    /// Sets each region's decided verdict: its own, or the quorum of the live vantage
+    /// points; and the coordination snapshot the status shows.
+    fn decide_verdicts(&mut self) {
+        let Some(ha) = &self.ha else {
+            let mut shared = lock(&self.shared);
+            for r in shared.regions.iter_mut() {
+                r.decided = r.tracker.verdict;
+            }
+            return;
+        };
+        let view = ha.view.borrow().clone();
+        let now = std::time::Instant::now();
+        let mut shared = lock(&self.shared);
+        for r in shared.regions.iter_mut() {
+            r.vantages = view
+                .vantages
+                .iter()
+                .filter(|v| v.fresh)
+                .filter_map(|v| v.verdicts.get(&r.name).map(|x| (v.instance.clone(), *x)))
+                .collect();
+            let votes: Vec<Verdict> = std::iter::once(r.tracker.verdict)
+                .chain(r.vantages.iter().map(|(_, v)| *v))
+                .collect();
+            r.decided = crate::control::quorum::verdict(&votes);
+        }
+        shared.control = Some(ControlState {
+            instance: ha.instance.clone(),
+            is_actor: view.is_actor(now),
+            view,
+        });
+    }
+
+    /// Whether this instance may act now; on becoming the actor, first adopts what the
+    /// previous actor recorded and re-reads every switch.
+    async fn may_act(&mut self) -> bool {
+        let Some(ha) = &self.ha else {
+            return true;
+        };
+        let now_actor = ha.view.borrow().is_actor(std::time::Instant::now());
+        let (instance, epoch) = (ha.instance.clone(), ha.view.borrow().epoch.unwrap_or(0));
+        if now_actor && !self.acting {
+            let deadline = Duration::from_secs(2);
+            let recorded = ha.tables.load_switches(deadline).await;
+            self.resync().await;
+            let mut shared = lock(&self.shared);
+            for r in shared.regions.iter_mut() {
+                // Route 53 is the truth for in/out; the shared record says why.
+                if let Some((s, _)) = recorded.get(&r.name)
+                    && s.in_service == r.switch.in_service
+                {
+                    r.switch = s.clone();
+                }
+            }
+            drop(shared);
+            self.event(
+                None,
+                "actor",
+                &format!("{instance} is the actor (epoch {epoch})"),
+            );
+        }
+        if !now_actor && self.acting {
+            self.event(None, "actor", &format!("{instance} is no longer the actor"));
+        }
+        self.acting = now_actor;
+        now_actor
+    }
+
+    /// " (by INSTANCE, epoch N)" when several instances run.
+    fn by(&self) -> String {
+        match &self.ha {
+            Some(h) => format!(
+                " (by {}, epoch {})",
+                h.instance,
+                h.view.borrow().epoch.unwrap_or(0)
+            ),
+            None => String::new(),
+        }
+    }
+
     async fn reconcile(&mut self) {
+        if !self.may_act().await {
+            return;
+        }
         let decisions = {
             let shared = lock(&self.shared);
             let views: Vec<RegionView<'_>> = shared.regions.iter().map(RegionState::view).collect();
@@ -305,7 +455,12 @@ impl Controller {
                             } else {
                                 "put back in service"
                             };
-                            self.event(Some(&region), kind, &format!("{region} {verb}: {reason}"));
+                            let by = self.by();
+                            self.event(
+                                Some(&region),
+                                kind,
+                                &format!("{region} {verb}: {reason}{by}"),
+                            );
                         }
                         Err(e) => {
                             troubled.push(region.clone());
@@ -375,15 +530,15 @@ impl Controller {
         cause: Option<Cause>,
         reason: &str,
     ) -> Result<Switch, SwitchError> {
-        let id = {
+        let found = {
             let shared = lock(&self.shared);
             shared
                 .regions
                 .iter()
                 .find(|r| r.name == region)
-                .map(|r| r.checks.switch.clone())
+                .map(|r| (r.checks.switch.clone(), r.switch_version))
         };
-        let Some(id) = id else {
+        let Some((id, version)) = found else {
             return Err(SwitchError::NotFound(region.to_owned()));
         };
         let now = SystemTime::now();
@@ -412,13 +567,34 @@ impl Controller {
         if let Err(e) = self.store.save_intent(region, &intent) {
             tracing::error!(region, error = %e, "cannot record the intent of a flip");
         }
-        switches::set_inverted(&self.route53, &id, take_out).await?;
+        let new_version = match switches::set_inverted(&self.route53, &id, take_out, version).await
+        {
+            Ok(v) => v,
+            Err(e) => {
+                // Fenced or failed: the version may be stale; the next resync reads it.
+                if let Some(r) = lock(&self.shared)
+                    .regions
+                    .iter_mut()
+                    .find(|r| r.name == region)
+                {
+                    r.switch_version = None;
+                }
+                return Err(e);
+            }
+        };
         {
             let mut shared = lock(&self.shared);
             if let Some(r) = shared.regions.iter_mut().find(|r| r.name == region) {
                 r.switch = switch.clone();
                 r.last_action = Some(now);
+                r.switch_version = Some(new_version);
             }
+        }
+        if let Some(ha) = &self.ha {
+            let epoch = ha.view.borrow().epoch.unwrap_or(0);
+            ha.tables
+                .save_switch(region, &switch, epoch, &ha.instance, Duration::from_secs(2))
+                .await;
         }
         self.metrics.set_in_service(region, switch.in_service);
         let saved = StoredSwitch {
@@ -436,6 +612,17 @@ impl Controller {
     }
 
     async fn command(&mut self, cmd: Command) {
+        if !self.may_act().await {
+            let actor = self
+                .ha
+                .as_ref()
+                .and_then(|h| h.view.borrow().actor.as_ref().map(|a| a.addr.clone()));
+            let reply = match cmd {
+                Command::Drain { reply, .. } | Command::Restore { reply, .. } => reply,
+            };
+            let _ = reply.send(Err(CommandError::NotActor(actor)));
+            return;
+        }
         match cmd {
             Command::Drain {
                 region,
@@ -478,10 +665,11 @@ impl Controller {
             self.record_cause(region, Cause::Manual, &reason)
         };
         self.metrics.count_action(region, "drain");
+        let by = self.by();
         self.event(
             Some(region),
             "drain",
-            &format!("{region} drained: {reason}"),
+            &format!("{region} drained: {reason}{by}"),
         );
         Ok(switch)
     }
@@ -513,10 +701,11 @@ impl Controller {
             .await
             .map_err(|e| CommandError::Aws(e.to_string()))?;
         self.metrics.count_action(region, "restore");
+        let by = self.by();
         self.event(
             Some(region),
             "restore",
-            &format!("{region} restored to service"),
+            &format!("{region} restored to service{by}"),
         );
         Ok(switch)
     }
@@ -529,6 +718,11 @@ impl Controller {
             .iter()
             .map(|r| (r.name.clone(), r.checks.clone(), r.switch.in_service))
             .collect();
+        // With several instances, the actor's flips are explained by its shared records.
+        let recorded = match &self.ha {
+            Some(ha) => ha.tables.load_switches(Duration::from_secs(2)).await,
+            None => Default::default(),
+        };
         for (name, checks, in_service) in regions {
             match switches::route53_status(&self.route53, &checks.endpoint).await {
                 Ok(h) => {
@@ -544,7 +738,40 @@ impl Controller {
                     tracing::warn!(region = %name, error = %e, "cannot read Route 53 health-check status")
                 }
             }
-            match switches::is_inverted(&self.route53, &checks.switch).await {
+            let read = switches::read(&self.route53, &checks.switch).await;
+            if let Ok((_, version)) = &read
+                && let Some(r) = lock(&self.shared)
+                    .regions
+                    .iter_mut()
+                    .find(|r| r.name == name)
+            {
+                r.switch_version = Some(*version);
+            }
+            match read.map(|(inverted, _)| inverted) {
+                Ok(inverted)
+                    if inverted == in_service
+                        && let Some((shared, _)) = recorded
+                            .get(&name)
+                            .filter(|(s, _)| s.in_service != inverted) =>
+                {
+                    // Another instance (the actor) flipped it and said why.
+                    self.metrics.set_in_service(&name, shared.in_service);
+                    if let Some(r) = lock(&self.shared)
+                        .regions
+                        .iter_mut()
+                        .find(|r| r.name == name)
+                    {
+                        r.switch = shared.clone();
+                        r.last_action = shared.since;
+                    }
+                    let saved = StoredSwitch {
+                        switch: shared.clone(),
+                        last_action: shared.since,
+                    };
+                    if let Err(e) = self.store.save_switch(&name, &saved) {
+                        tracing::error!(region = %name, error = %e, "cannot persist switch state");
+                    }
+                }
                 Ok(inverted) if inverted == in_service => {
                     let stored = self.store.load_switch(&name).ok().flatten();
                     match adopt(&self.store, &name, inverted, stored, SystemTime::now()) {

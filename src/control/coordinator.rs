@@ -236,12 +236,14 @@ impl Coordinator {
         let mut heard: HashMap<String, (u64, Instant)> = HashMap::new();
         let mut was_actor = false;
         let mut changes = 0u64;
+        let mut rounds = 0u32;
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => break,
                 _ = tick.tick() => {}
             }
             let start = Instant::now();
+            rounds = rounds.saturating_add(1);
             let deadline = self.lease.round() / 2;
             let read = self.read_leases(deadline).await;
             let reachable = read.iter().filter(|r| r.is_some()).count();
@@ -250,7 +252,10 @@ impl Coordinator {
             let done = self.write_leases(&writes, deadline).await;
             let renew_latency = wrote.elapsed();
             self.lease.settle(start, &done);
-            let is_actor = self.lease.is_actor(Instant::now());
+            // Not before the other instances' heartbeats could be seen to move (two
+            // rounds after the first read): until then this instance's own vantage
+            // point would decide alone.
+            let is_actor = self.lease.is_actor(Instant::now()) && rounds > 2;
             if is_actor != was_actor {
                 changes += 1;
                 tracing::info!(instance = %self.me, actor = is_actor, epoch = ?self.lease.epoch(), "leadership changed");

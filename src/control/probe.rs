@@ -69,10 +69,44 @@ pub fn client() -> reqwest::Client {
         .expect("a TLS backend is compiled in")
 }
 
+/// The drill switch: `GEOPLAN_FAULT_DROP_PROBES=eu-west-1,us-east-1` makes this
+/// instance's probes of those regions fail as if the network dropped them (no answer
+/// within the timeout). It changes nothing else: for tests, and for operators
+/// rehearsing a partition of one vantage point.
+pub const FAULT_DROP_PROBES: &str = "GEOPLAN_FAULT_DROP_PROBES";
+
+/// The regions `GEOPLAN_FAULT_DROP_PROBES` names, read once.
+fn dropped(region: &str) -> bool {
+    static DROPPED: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    DROPPED
+        .get_or_init(|| {
+            std::env::var(FAULT_DROP_PROBES)
+                .unwrap_or_default()
+                .split(',')
+                .map(|r| r.trim().to_owned())
+                .filter(|r| !r.is_empty())
+                .collect()
+        })
+        .iter()
+        .any(|r| r == region)
+}
+
 /// Probes once. Never fails: a failure is a probe with `ok == false` and a reason.
 pub async fn probe(client: &reqwest::Client, target: &Target, timeout: Duration) -> Probe {
     let at = SystemTime::now();
     let started = Instant::now();
+    if dropped(&target.region) {
+        tokio::time::sleep(timeout).await;
+        return Probe {
+            at,
+            ok: false,
+            latency: started.elapsed(),
+            error: Some(format!(
+                "no answer within {} (dropped by {FAULT_DROP_PROBES})",
+                humantime::format_duration(timeout)
+            )),
+        };
+    }
     let result: Result<(), String> = match target.protocol {
         Protocol::Tcp => match tokio::time::timeout(
             timeout,

@@ -63,6 +63,47 @@ pub struct RegionDoc {
     pub route53_healthy: Option<bool>,
     pub switch: SwitchDoc,
     pub health_checks: crate::control::switches::CheckIds,
+    /// With several instances: the verdict decisions act on (the quorum of the live
+    /// vantage points), and each other live instance's verdict.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vantages: Vec<VantageDoc>,
+}
+
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+pub struct VantageDoc {
+    pub instance: String,
+    pub verdict: String,
+}
+
+/// Several instances: who acts and who is alive, as this instance sees it.
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+pub struct ControlDoc {
+    /// The instance answering.
+    pub instance: String,
+    pub is_actor: bool,
+    pub actor: Option<ActorDoc>,
+    pub instances: Vec<InstanceDoc>,
+    pub tables_reachable: usize,
+    pub tables: usize,
+    pub leadership_changes: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+pub struct ActorDoc {
+    pub instance: String,
+    pub epoch: u64,
+    pub addr: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+pub struct InstanceDoc {
+    pub instance: String,
+    pub addr: String,
+    /// Since its heartbeat last changed, by the answering instance's clock.
+    pub silent_ms: u64,
+    pub fresh: bool,
 }
 
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
@@ -73,6 +114,8 @@ pub struct StatusDoc {
     pub started_at: Option<String>,
     pub regions: Vec<RegionDoc>,
     pub routing: Vec<RecordRouting>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control: Option<ControlDoc>,
 }
 
 /// Effective routing as Route 53 decides it: by its own view of each endpoint check
@@ -106,8 +149,44 @@ pub fn document(shared: &Shared, deployment: &Deployment) -> StatusDoc {
             route53_healthy: r.route53_status,
             switch: SwitchDoc::from(&r.switch),
             health_checks: r.checks.clone(),
+            decided: shared
+                .control
+                .as_ref()
+                .map(|_| r.decided.as_str().to_owned()),
+            vantages: r
+                .vantages
+                .iter()
+                .map(|(instance, v)| VantageDoc {
+                    instance: instance.clone(),
+                    verdict: v.as_str().to_owned(),
+                })
+                .collect(),
         })
         .collect();
+    let control = shared.control.as_ref().map(|c| ControlDoc {
+        instance: c.instance.clone(),
+        // Now, not when the snapshot was taken: a lease runs out between snapshots.
+        is_actor: c.view.is_actor(std::time::Instant::now()),
+        actor: c.view.actor.as_ref().map(|a| ActorDoc {
+            instance: a.holder.clone(),
+            epoch: a.epoch,
+            addr: a.addr.clone(),
+        }),
+        instances: c
+            .view
+            .vantages
+            .iter()
+            .map(|v| InstanceDoc {
+                instance: v.instance.clone(),
+                addr: v.addr.clone(),
+                silent_ms: v.silent_for.as_millis() as u64,
+                fresh: v.fresh,
+            })
+            .collect(),
+        tables_reachable: c.view.tables_reachable,
+        tables: c.view.tables,
+        leadership_changes: c.view.leadership_changes,
+    });
     let routing = routing_of(&deployment.records, &regions);
     StatusDoc {
         deployment: deployment.name.clone(),
@@ -116,5 +195,6 @@ pub fn document(shared: &Shared, deployment: &Deployment) -> StatusDoc {
         started_at: time(Some(shared.started)),
         regions,
         routing,
+        control,
     }
 }

@@ -28,6 +28,12 @@ pub enum SwitchError {
         "no geoplan health checks tagged geoplan:name = {0:?} in Route 53; run `geoplan apply` first"
     )]
     NotFound(String),
+    /// The check changed since it was read (another actor flipped it): the flip is
+    /// refused rather than overwrite a newer decision.
+    #[error(
+        "switch {0} changed since it was read (HealthCheckVersionMismatch): another actor flipped it"
+    )]
+    Fenced(String),
 }
 
 fn api<E, R>(op: &'static str) -> impl FnOnce(SdkError<E, R>) -> SwitchError
@@ -117,35 +123,60 @@ pub async fn discover(
 }
 
 pub async fn is_inverted(client: &Client, id: &str) -> Result<bool, SwitchError> {
+    Ok(read(client, id).await?.0)
+}
+
+/// A switch's state and its `HealthCheckVersion`, which Route 53 bumps on every change.
+pub async fn read(client: &Client, id: &str) -> Result<(bool, i64), SwitchError> {
     let hc = client
         .get_health_check()
         .health_check_id(id)
         .send()
         .await
         .map_err(api("GetHealthCheck"))?;
-    Ok(hc
-        .health_check()
-        .and_then(|h| h.health_check_config())
-        .and_then(|c| c.inverted())
-        .unwrap_or(false))
+    let check = hc.health_check();
+    Ok((
+        check
+            .and_then(|h| h.health_check_config())
+            .and_then(|c| c.inverted())
+            .unwrap_or(false),
+        check.map_or(0, |h| h.health_check_version()),
+    ))
 }
 
-/// Sets a switch and confirms it by reading it back.
-pub async fn set_inverted(client: &Client, id: &str, inverted: bool) -> Result<(), SwitchError> {
-    client
+/// Sets a switch and confirms it by reading it back; returns the check's new version.
+/// With `version`, the update is fenced: Route 53 refuses it if the check changed
+/// since that version was read, so an actor that lost its lease while paused cannot
+/// overwrite the new actor's flip.
+pub async fn set_inverted(
+    client: &Client,
+    id: &str,
+    inverted: bool,
+    version: Option<i64>,
+) -> Result<i64, SwitchError> {
+    let result = client
         .update_health_check()
         .health_check_id(id)
         .inverted(inverted)
+        .set_health_check_version(version)
         .send()
-        .await
-        .map_err(api("UpdateHealthCheck"))?;
-    if is_inverted(client, id).await? != inverted {
+        .await;
+    if let Err(e) = result {
+        if e.as_service_error()
+            .is_some_and(|s| s.is_health_check_version_mismatch())
+        {
+            return Err(SwitchError::Fenced(id.to_owned()));
+        }
+        return Err(api("UpdateHealthCheck")(e));
+    }
+    let (now, version) = read(client, id).await?;
+    if now != inverted {
         return Err(SwitchError::NotConfirmed {
             id: id.to_owned(),
             inverted,
         });
     }
-    Ok(())
+    Ok(version)
 }
 
 /// Route 53's own view of an endpoint check: healthy when more than 18% of its

@@ -94,6 +94,20 @@ pub fn wanted(module: &Module) -> Vec<Wanted> {
             },
         });
     }
+    for c in module
+        .control
+        .iter()
+        .flat_map(|c| c.tables.iter().map(move |t| (c, t)))
+    {
+        out.push(Wanted {
+            address: format!("aws_dynamodb_table.geoplan_control_{}", c.1.alias),
+            provider: Some(c.1.alias.clone()),
+            key: Key::Table {
+                name: c.0.name.clone(),
+                region: c.1.region.clone(),
+            },
+        });
+    }
     for t in &module.tables {
         out.push(Wanted {
             address: format!("aws_dynamodb_table.{}", t.resource),

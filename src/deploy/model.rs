@@ -31,6 +31,15 @@ pub struct Module {
     pub health_checks: Vec<CheckResources>,
     pub records: Vec<Record>,
     pub tables: Vec<TableResource>,
+    /// The control tables of several `geoplan serve` instances (`[control]`).
+    pub control: Option<ControlTables>,
+}
+
+/// One plain DynamoDB table per control region, all of one name.
+#[derive(Debug, Clone, Serialize)]
+pub struct ControlTables {
+    pub name: String,
+    pub tables: Vec<Provider>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -169,7 +178,7 @@ pub fn label(name: &str, zone: &str) -> String {
 pub fn build(config: &Config, source: &str, endpoint_url: Option<&str>) -> Module {
     // route53.tf defines `local.zone_id` for a created or an existing zone alike.
     let zone_expr = "local.zone_id";
-    let providers = config
+    let mut providers: Vec<Provider> = config
         .regions
         .iter()
         .map(|r| Provider {
@@ -177,6 +186,26 @@ pub fn build(config: &Config, source: &str, endpoint_url: Option<&str>) -> Modul
             region: r.name.clone(),
         })
         .collect();
+    // A control region need not be a deployment region.
+    for r in config.control.iter().flat_map(|c| &c.regions) {
+        if !providers.iter().any(|p| &p.region == r) {
+            providers.push(Provider {
+                alias: ident(r),
+                region: r.clone(),
+            });
+        }
+    }
+    let control = config.control.as_ref().map(|c| ControlTables {
+        name: crate::config::ControlSettings::table(&config.name),
+        tables: c
+            .regions
+            .iter()
+            .map(|r| Provider {
+                alias: ident(r),
+                region: r.clone(),
+            })
+            .collect(),
+    });
     let health_checks = config
         .regions
         .iter()
@@ -351,6 +380,7 @@ pub fn build(config: &Config, source: &str, endpoint_url: Option<&str>) -> Modul
         health_checks,
         records,
         tables,
+        control,
     }
 }
 

@@ -42,6 +42,9 @@ fn harness(token: Option<&str>) -> Harness {
     let region = |name: &str, in_service: bool| RegionState {
         name: name.into(),
         tracker: Tracker::default(),
+        decided: geoplan::control::verdict::Verdict::Up,
+        switch_version: Some(1),
+        vantages: Vec::new(),
         switch: if in_service {
             Switch::in_service()
         } else {
@@ -64,6 +67,7 @@ fn harness(token: Option<&str>) -> Harness {
     let shared = Arc::new(Mutex::new(Shared {
         regions: vec![region("us-east-1", true), region("eu-west-1", false)],
         started: SystemTime::now(),
+        control: None,
     }));
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Command>(4);
     tokio::spawn(async move {

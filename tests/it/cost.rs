@@ -267,6 +267,7 @@ async fn serve_polls_cost_and_alerts_once_per_threshold() {
     let url = format!("http://{}", listener.local_addr().unwrap());
     let stop = tokio_util::sync::CancellationToken::new();
     let options = geoplan::serve::ServeOptions {
+        instance: "test".into(),
         endpoint_url: Some(emu.url.clone()),
         token: None,
         webhook_backoff: vec![

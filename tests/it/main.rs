@@ -9,6 +9,7 @@
 //! - `serve`: `geoplan serve` end to end: failover, failback, restarts, drain.
 //! - `cost`: Cost Explorer and CUR files give one matrix; alerts from `serve`.
 //! - `fuzz`: mutated configs and CUR files end in a result or a located error.
+//! - `ha`: three `serve` instances: one actor, takeover, quorum of vantage points.
 //! - `layout`: the module graph has no cycle; the architecture doc names every file.
 //! - `support`: the harness (emulator per test, the binary in a temp dir).
 
@@ -19,6 +20,7 @@ mod cost;
 mod emulator;
 mod fuzz;
 mod golden;
+mod ha;
 mod layout;
 mod serve;
 mod support;

@@ -2,3 +2,74 @@
 # Do not edit: change hostnames-emulator.toml and run `geoplan render`; edits here are overwritten.
 
 # No [[table]] in the config.
+
+# ---- control plane ----
+# One plain table per control region for the `geoplan serve` instances: the actor's
+# lease, heartbeats and verdicts, switch causes. Not a global table: each region's
+# conditional writes are strongly consistent there, and a majority decides.
+
+resource "aws_dynamodb_table" "geoplan_control_us_east_1" {
+  provider     = aws.us_east_1
+  name         = "edge-geoplan-control"
+  billing_mode = "PAY_PER_REQUEST"
+  hash_key     = "pk"
+
+  attribute {
+    name = "pk"
+    type = "S"
+  }
+
+  ttl {
+    attribute_name = "expires_at"
+    enabled        = true
+  }
+
+  tags = {
+    "geoplan:name" = "edge"
+    "geoplan:role" = "control"
+  }
+}
+
+resource "aws_dynamodb_table" "geoplan_control_eu_west_1" {
+  provider     = aws.eu_west_1
+  name         = "edge-geoplan-control"
+  billing_mode = "PAY_PER_REQUEST"
+  hash_key     = "pk"
+
+  attribute {
+    name = "pk"
+    type = "S"
+  }
+
+  ttl {
+    attribute_name = "expires_at"
+    enabled        = true
+  }
+
+  tags = {
+    "geoplan:name" = "edge"
+    "geoplan:role" = "control"
+  }
+}
+
+resource "aws_dynamodb_table" "geoplan_control_ap_northeast_1" {
+  provider     = aws.ap_northeast_1
+  name         = "edge-geoplan-control"
+  billing_mode = "PAY_PER_REQUEST"
+  hash_key     = "pk"
+
+  attribute {
+    name = "pk"
+    type = "S"
+  }
+
+  ttl {
+    attribute_name = "expires_at"
+    enabled        = true
+  }
+
+  tags = {
+    "geoplan:name" = "edge"
+    "geoplan:role" = "control"
+  }
+}

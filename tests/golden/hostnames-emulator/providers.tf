@@ -63,3 +63,66 @@ provider "aws" {
     sts                    = "http://127.0.0.1:4566"
   }
 }
+
+provider "aws" {
+  alias  = "us_east_1"
+  region = "us-east-1"
+
+  # Local AWS emulator only: rendered because an endpoint URL is configured.
+  access_key                  = "test"
+  secret_key                  = "test"
+  skip_credentials_validation = true
+  skip_metadata_api_check     = true
+  skip_requesting_account_id  = true
+  skip_region_validation      = true
+
+  endpoints {
+    applicationautoscaling = "http://127.0.0.1:4566"
+    dynamodb               = "http://127.0.0.1:4566"
+    iam                    = "http://127.0.0.1:4566"
+    route53                = "http://127.0.0.1:4566"
+    sts                    = "http://127.0.0.1:4566"
+  }
+}
+
+provider "aws" {
+  alias  = "eu_west_1"
+  region = "eu-west-1"
+
+  # Local AWS emulator only: rendered because an endpoint URL is configured.
+  access_key                  = "test"
+  secret_key                  = "test"
+  skip_credentials_validation = true
+  skip_metadata_api_check     = true
+  skip_requesting_account_id  = true
+  skip_region_validation      = true
+
+  endpoints {
+    applicationautoscaling = "http://127.0.0.1:4566"
+    dynamodb               = "http://127.0.0.1:4566"
+    iam                    = "http://127.0.0.1:4566"
+    route53                = "http://127.0.0.1:4566"
+    sts                    = "http://127.0.0.1:4566"
+  }
+}
+
+provider "aws" {
+  alias  = "ap_northeast_1"
+  region = "ap-northeast-1"
+
+  # Local AWS emulator only: rendered because an endpoint URL is configured.
+  access_key                  = "test"
+  secret_key                  = "test"
+  skip_credentials_validation = true
+  skip_metadata_api_check     = true
+  skip_requesting_account_id  = true
+  skip_region_validation      = true
+
+  endpoints {
+    applicationautoscaling = "http://127.0.0.1:4566"
+    dynamodb               = "http://127.0.0.1:4566"
+    iam                    = "http://127.0.0.1:4566"
+    route53                = "http://127.0.0.1:4566"
+    sts                    = "http://127.0.0.1:4566"
+  }
+}

@@ -1,0 +1,426 @@
+//! Several `geoplan serve` instances (real binaries) coordinating through the control
+//! tables in the emulator: one actor at a time, takeover after SIGKILL within 2 × lease,
+//! no flip lost or doubled, a quorum of vantage points deciding, a deposed actor
+//! unable to overwrite its successor.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::support::*;
+
+const TOKEN: &str = "ha-token";
+const LEASE: Duration = Duration::from_secs(3);
+const CONTROL: [&str; 3] = ["us-east-1", "eu-west-1", "ap-northeast-1"];
+
+fn config(name: &str, us: u16, eu: u16) -> String {
+    format!(
+        r#"name = "{name}"
+pattern = "active-active"
+
+[dns]
+zone = "{name}.example.com"
+record = "api.{name}.example.com"
+
+[[region]]
+name = "us-east-1"
+endpoint = "127.0.0.1"
+[region.health]
+protocol = "HTTP"
+port = {us}
+
+[[region]]
+name = "eu-west-1"
+endpoint = "127.0.0.1"
+[region.health]
+protocol = "HTTP"
+port = {eu}
+
+[monitor]
+probe_interval = "200ms"
+probe_timeout = "150ms"
+fail_after = 2
+recover_after = 3
+hold_down = "1s"
+resync_interval = "2s"
+state_dir = "state"
+
+[control]
+regions = ["us-east-1", "eu-west-1", "ap-northeast-1"]
+lease = "3s"
+"#
+    )
+}
+
+/// The checks and control tables `geoplan apply` would create, made through the SDK.
+async fn deploy(emu: &Emulator, name: &str, us: u16, eu: u16) {
+    let r53 = emu.route53().await;
+    create_region_checks(&r53, name, "us-east-1", us).await;
+    create_region_checks(&r53, name, "eu-west-1", eu).await;
+    for region in CONTROL {
+        use aws_sdk_dynamodb::types::{
+            AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+        };
+        emu.dynamodb(region)
+            .await
+            .create_table()
+            .table_name(format!("{name}-geoplan-control"))
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name("pk")
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .unwrap(),
+            )
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name("pk")
+                    .key_type(KeyType::Hash)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
+struct Instance {
+    id: String,
+    url: String,
+    child: Child,
+}
+
+impl Instance {
+    async fn start(wd: &Workdir, emu: &Emulator, id: &str, drop_probes: Option<&str>) -> Instance {
+        let port = free_port();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_geoplan"));
+        cmd.args([
+            "serve",
+            "regions.toml",
+            "--instance",
+            id,
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .current_dir(wd.path())
+        .env("AWS_ENDPOINT_URL", &emu.url)
+        .env("GEOPLAN_API_TOKEN", TOKEN)
+        .env_remove("GEOPLAN_FAULT_DROP_PROBES")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+        if let Some(r) = drop_probes {
+            cmd.env("GEOPLAN_FAULT_DROP_PROBES", r);
+        }
+        let instance = Instance {
+            id: id.into(),
+            url: format!("http://127.0.0.1:{port}"),
+            child: cmd.spawn().unwrap(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while reqwest::get(format!("{}/readyz", instance.url))
+            .await
+            .map_or(true, |r| !r.status().is_success())
+        {
+            assert!(Instant::now() < deadline, "{id} did not become ready");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        instance
+    }
+
+    fn signal(&self, sig: &str) {
+        Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+    }
+
+    fn stop(mut self) -> std::process::ExitStatus {
+        self.signal("-TERM");
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return s;
+            }
+            assert!(Instant::now() < deadline, "{} did not stop", self.id);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn status(url: &str) -> Option<Value> {
+    reqwest::Client::new()
+        .get(format!("{url}/v1/status"))
+        .timeout(Duration::from_secs(2))
+        .send()
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()
+}
+
+/// The instances that say they are the actor right now.
+async fn actors(urls: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    for u in urls {
+        if let Some(s) = status(u).await
+            && s["control"]["is_actor"] == true
+        {
+            out.push(s["control"]["instance"].as_str().unwrap().to_owned());
+        }
+    }
+    out
+}
+
+async fn wait_for_actor(urls: &[String], within: Duration) -> String {
+    let deadline = Instant::now() + within;
+    loop {
+        let a = actors(urls).await;
+        if a.len() == 1 {
+            return a[0].clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no single actor within {within:?}: {a:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn switch_inverted(emu: &Emulator, id: &str) -> bool {
+    emu.route53()
+        .await
+        .get_health_check()
+        .health_check_id(id)
+        .send()
+        .await
+        .unwrap()
+        .health_check()
+        .unwrap()
+        .health_check_config()
+        .unwrap()
+        .inverted()
+        .unwrap_or(false)
+}
+
+async fn update_calls(emu: &Emulator, id: &str) -> u64 {
+    let v: Value = reqwest::get(format!("{}/_geoplan/calls", emu.url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v["UpdateHealthCheck"][id].as_u64().unwrap_or(0)
+}
+
+/// Watches every instance every 100 ms and counts moments with two actors.
+fn watch_for_two_actors(
+    urls: Vec<String>,
+) -> (
+    Arc<AtomicBool>,
+    Arc<AtomicUsize>,
+    tokio::task::JoinHandle<Vec<String>>,
+) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let checks = Arc::new(AtomicUsize::new(0));
+    let (s, c) = (stop.clone(), checks.clone());
+    let task = tokio::spawn(async move {
+        let mut overlaps = Vec::new();
+        while !s.load(Ordering::Relaxed) {
+            let a = actors(&urls).await;
+            if a.len() > 1 {
+                overlaps.push(format!("{a:?}"));
+            }
+            c.fetch_add(1, Ordering::Relaxed);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        overlaps
+    });
+    (stop, checks, task)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_actor_at_a_time_and_a_new_one_within_two_leases_after_a_kill() {
+    let emu = Emulator::start();
+    let us = FakeRegion::start_new().await;
+    let mut eu = FakeRegion::start_new().await;
+    deploy(&emu, "trio", us.port, eu.port).await;
+    let wd = Workdir::with_text("regions.toml", &config("trio", us.port, eu.port));
+    let mut instances = Vec::new();
+    for id in ["a", "b", "c"] {
+        instances.push(Instance::start(&wd, &emu, id, None).await);
+    }
+    let urls: Vec<String> = instances.iter().map(|i| i.url.clone()).collect();
+    let (stop, checks, watcher) = watch_for_two_actors(urls.clone());
+
+    let first = wait_for_actor(&urls, Duration::from_secs(20)).await;
+    let st = status(&urls[0]).await.unwrap();
+    let eu_switch = st["regions"][1]["health_checks"]["switch"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for u in &urls {
+        let s = status(u).await.unwrap();
+        assert_eq!(
+            s["control"]["actor"]["instance"],
+            first.as_str(),
+            "all agree on the actor"
+        );
+    }
+
+    // SIGKILL the actor: a successor within 2 × lease.
+    let pos = instances.iter().position(|i| i.id == first).unwrap();
+    let killed = instances.remove(pos);
+    let killed_at = Instant::now();
+    drop(killed); // SIGKILL
+    let rest: Vec<String> = instances.iter().map(|i| i.url.clone()).collect();
+    let second = wait_for_actor(&rest, 4 * LEASE).await;
+    let takeover = killed_at.elapsed();
+    assert_ne!(second, first);
+    assert!(takeover <= 2 * LEASE, "takeover took {takeover:?}");
+    // The new actor's own view (another instance's may be a round behind).
+    let s = status(&urls_of_actor(&instances, &second)).await.unwrap();
+    assert_eq!(s["control"]["actor"]["instance"], second.as_str());
+    assert!(
+        s["control"]["actor"]["epoch"].as_u64().unwrap() >= 2,
+        "a higher epoch: {s:#}"
+    );
+
+    // A region failing right after is still taken out, once.
+    eu.stop().await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !switch_inverted(&emu, &eu_switch).await {
+        assert!(
+            Instant::now() < deadline,
+            "eu-west-1 was not taken out by the new actor"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Let any duplicate flip happen before counting (several rounds).
+    tokio::time::sleep(2 * LEASE).await;
+    assert_eq!(
+        update_calls(&emu, &eu_switch).await,
+        1,
+        "one flip, not lost, not doubled"
+    );
+    let events: Value = reqwest::get(format!(
+        "{}/v1/events?limit=1000",
+        urls_of_actor(&instances, &second)
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let failover = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "failover")
+        .unwrap_or_else(|| panic!("{events:#}"))
+        .clone();
+    assert!(
+        failover["message"].as_str().unwrap().ends_with(&format!(
+            "(by {second}, epoch {})",
+            s["control"]["actor"]["epoch"]
+        )),
+        "the event names the instance and epoch: {failover:#}"
+    );
+
+    stop.store(true, Ordering::Relaxed);
+    let overlaps = watcher.await.unwrap();
+    assert!(checks.load(Ordering::Relaxed) > 50, "the watcher watched");
+    assert!(overlaps.is_empty(), "two actors at once: {overlaps:?}");
+    for i in instances {
+        assert!(i.stop().success());
+    }
+}
+
+fn urls_of_actor(instances: &[Instance], id: &str) -> String {
+    instances.iter().find(|i| i.id == id).unwrap().url.clone()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_partitioned_vantage_point_cannot_drain_a_healthy_region_two_can() {
+    let emu = Emulator::start();
+    let us = FakeRegion::start_new().await;
+    let eu = FakeRegion::start_new().await;
+    deploy(&emu, "parts", us.port, eu.port).await;
+    let wd = Workdir::with_text("regions.toml", &config("parts", us.port, eu.port));
+    let a = Instance::start(&wd, &emu, "a", None).await;
+    let b = Instance::start(&wd, &emu, "b", None).await;
+    let c = Instance::start(&wd, &emu, "c", Some("eu-west-1")).await;
+    let urls = vec![a.url.clone(), b.url.clone(), c.url.clone()];
+    let actor = wait_for_actor(&urls, Duration::from_secs(20)).await;
+    let actor_url = [&a, &b, &c]
+        .iter()
+        .find(|i| i.id == actor)
+        .unwrap()
+        .url
+        .clone();
+    let eu_switch = status(&actor_url).await.unwrap()["regions"][1]["health_checks"]["switch"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // The actor sees c's "down" beside a's and b's "up"...
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let s = status(&actor_url).await.unwrap();
+        let eu = &s["regions"][1];
+        let c_says = if actor == "c" {
+            eu["verdict"].clone()
+        } else {
+            eu["vantages"]
+                .as_array()
+                .and_then(|v| v.iter().find(|x| x["instance"] == "c"))
+                .map_or(Value::Null, |x| x["verdict"].clone())
+        };
+        if c_says == "down" {
+            assert_eq!(eu["decided"], "up", "the quorum says up: {s:#}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "c's verdict never reached the actor: {s:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // ... and over several more rounds does nothing.
+    tokio::time::sleep(2 * LEASE).await;
+    assert!(
+        !switch_inverted(&emu, &eu_switch).await,
+        "one vantage point is not a quorum"
+    );
+    assert_eq!(update_calls(&emu, &eu_switch).await, 0);
+
+    // A second instance loses eu-west-1: two of three is a quorum.
+    let (keep, restart) = if actor == "a" { (a, b) } else { (b, a) };
+    let id = restart.id.clone();
+    assert!(restart.stop().success());
+    let restarted = Instance::start(&wd, &emu, &id, Some("eu-west-1")).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !switch_inverted(&emu, &eu_switch).await {
+        assert!(
+            Instant::now() < deadline,
+            "two vantage points saying down did not take eu-west-1 out"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for i in [keep, restarted, c] {
+        assert!(i.stop().success());
+    }
+}
