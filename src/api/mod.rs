@@ -95,6 +95,10 @@ pub struct AppState {
     pub watchdog: Arc<Watchdog>,
 }
 
+/// How long a drain or restore waits for Route 53 to confirm before it answers 502
+/// (under the 15 s request timeout).
+pub const FLIP_DEADLINE: Duration = Duration::from_secs(10);
+
 /// The largest request body any endpoint takes (a drain reason is at most
 /// `MAX_REASON` bytes; nothing else has a body).
 pub const MAX_BODY: usize = 4096;
@@ -360,7 +364,28 @@ async fn send(
         )
     };
     s.commands.send(make(tx)).await.map_err(|_| unavailable())?;
-    match rx.await.map_err(|_| unavailable())? {
+    let outcome = match tokio::time::timeout(FLIP_DEADLINE, rx).await {
+        Ok(r) => r.map_err(|_| unavailable())?,
+        Err(_) => {
+            let message = format!(
+                "{} was not confirmed by Route 53 within {} s; the change stays queued and its outcome will be recorded",
+                req.path,
+                FLIP_DEADLINE.as_secs()
+            );
+            let store = s.store.clone();
+            let m = message.clone();
+            let _ = tokio::task::spawn_blocking(move || {
+                store.record(std::time::SystemTime::now(), None, "action-failed", &m)
+            })
+            .await;
+            return Err(ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "route53_failed",
+                message,
+            ));
+        }
+    };
+    match outcome {
         Ok(switch) => Ok(axum::Json(json!({ "switch": SwitchDoc::from(&switch) })).into_response()),
         Err(CommandError::UnknownRegion(r)) => Err(ApiError::new(
             StatusCode::NOT_FOUND,

@@ -56,7 +56,7 @@ pub struct CostSettings {
 }
 
 /// `[monitor]`: the control plane's probing and failover policy.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct MonitorSettings {
     pub listen: std::net::SocketAddr,
     pub probe_interval: std::time::Duration,
@@ -84,6 +84,9 @@ pub struct MonitorSettings {
     pub token_file: Option<PathBuf>,
     /// How long and how many events the store keeps.
     pub retention: EventRetention,
+    /// Route 53 requests per second the control plane allows itself (the account
+    /// shares 5 among every tool).
+    pub route53_rate: f64,
 }
 
 /// Events older than `max_age` are deleted, and the oldest beyond `max_events`.
@@ -109,6 +112,7 @@ impl MonitorSettings {
             resync_interval: std::time::Duration::from_secs(30),
             state_dir: base_dir.join(".geoplan/state"),
             token_file: None,
+            route53_rate: 4.0,
             retention: EventRetention {
                 max_age: std::time::Duration::from_secs(90 * 86_400),
                 max_events: 5_000_000,

@@ -42,10 +42,15 @@ pub struct RegionState {
 impl RegionState {
     /// The facts the failover logic decides on.
     pub fn view(&self) -> RegionView<'_> {
+        self.view_with(None)
+    }
+
+    /// The same, with the switch a flip under way will leave.
+    fn view_with<'a>(&'a self, pending: Option<&'a Switch>) -> RegionView<'a> {
         RegionView {
             name: &self.name,
             verdict: self.decided,
-            switch: &self.switch,
+            switch: pending.unwrap_or(&self.switch),
             last_action: self.last_action,
         }
     }
@@ -113,6 +118,45 @@ pub enum ControllerError {
     MissingChecks(String),
 }
 
+/// What a flip was for: it decides the event recorded when it lands.
+#[derive(Debug, Clone, Copy)]
+enum Purpose {
+    Automatic(Action),
+    Drain,
+    Restore,
+}
+
+/// A flip's outcome, sent back to the loop by the task that made it.
+struct Flipped {
+    region: String,
+    switch: Switch,
+    purpose: Purpose,
+    /// " (by INSTANCE, epoch N)" as of when the flip was decided.
+    by: String,
+    result: Result<i64, SwitchError>,
+    reply: Option<oneshot::Sender<Result<Switch, CommandError>>>,
+}
+
+/// One region as a resync read it.
+struct Observation {
+    region: String,
+    route53: Result<Option<bool>, String>,
+    switch: Result<(bool, i64), String>,
+}
+
+/// A resync's reads; with several instances, also the switch records in the control
+/// tables.
+struct Observed {
+    regions: Vec<Observation>,
+    recorded: std::collections::BTreeMap<String, (Switch, u64)>,
+}
+
+/// What the AWS work done off the loop sends back to it.
+enum Outcome {
+    Flipped(Box<Flipped>),
+    Observed(Observed),
+}
+
 /// The controller's link to the other instances.
 pub struct Ha {
     pub instance: String,
@@ -124,8 +168,21 @@ pub struct Ha {
 
 pub struct Controller {
     ha: Option<Ha>,
-    /// Whether this instance was the actor at the last look.
+    /// Whether this instance acts (it is the actor and has read the switches since).
     acting: bool,
+    /// Became the actor; acts once a full read of the switches has come back.
+    awaiting_sync: bool,
+    /// Regions with a flip under way, and the switch each will have: decisions and the
+    /// safety guard count it as done, so two concurrent take-outs cannot each see the
+    /// other region still in service.
+    in_flight: std::collections::BTreeMap<String, Switch>,
+    /// Outcomes of the AWS work done off the loop come back on this channel.
+    outcomes: mpsc::UnboundedSender<Outcome>,
+    outcomes_rx: Option<mpsc::UnboundedReceiver<Outcome>>,
+    /// Asks the resync task for a read now rather than at its next tick.
+    resync_now: Arc<tokio::sync::Notify>,
+    /// Paces every Route 53 call of the running control plane.
+    gate: Arc<crate::control::gate::Gate>,
     shared: SharedState,
     store: Arc<Store>,
     route53: Client,
@@ -210,9 +267,20 @@ impl Controller {
             is_actor: false,
             view: h.view.borrow().clone(),
         });
+        let (outcomes, outcomes_rx) = mpsc::unbounded_channel();
+        let gate = Arc::new(crate::control::gate::Gate::new(
+            config.monitor.route53_rate,
+            metrics.route53_requests.clone(),
+        ));
         Ok(Controller {
             ha,
             acting: false,
+            awaiting_sync: false,
+            in_flight: Default::default(),
+            outcomes,
+            outcomes_rx: Some(outcomes_rx),
+            resync_now: Arc::new(tokio::sync::Notify::new()),
+            gate,
             shared: Arc::new(Mutex::new(Shared {
                 regions,
                 started: now,
@@ -246,9 +314,25 @@ impl Controller {
         beat: crate::control::probe::Beat,
         cancel: CancellationToken,
     ) {
-        let mut resync = tokio::time::interval(self.resync);
-        resync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut view = self.ha.as_ref().map(|h| h.view.clone());
+        let mut outcomes = self.outcomes_rx.take().expect("run is called once");
+        let resync = tokio::spawn(resync_loop(
+            self.route53.clone(),
+            self.gate.clone(),
+            lock(&self.shared)
+                .regions
+                .iter()
+                .map(|r| (r.name.clone(), r.checks.clone()))
+                .collect(),
+            self.ha.as_ref().map(|h| h.tables.clone()),
+            self.resync,
+            self.resync_now.clone(),
+            self.outcomes.clone(),
+            cancel.clone(),
+        ));
+        // Nothing in this loop waits on AWS: reads and flips run in tasks and report
+        // back here, so probes are folded in and decided on even while Route 53 or
+        // DynamoDB do not answer.
         loop {
             beat.beat(0);
             tokio::select! {
@@ -256,19 +340,23 @@ impl Controller {
                 Some((i, probe)) = probes.recv() => {
                     self.observe(i, probe);
                     self.decide_verdicts();
-                    self.reconcile().await;
+                    self.reconcile();
                 }
                 Ok(()) = async { match view.as_mut() { Some(v) => v.changed().await, None => std::future::pending().await } } => {
                     self.decide_verdicts();
-                    self.reconcile().await;
+                    self.reconcile();
                 }
-                Some(cmd) = commands.recv() => self.command(cmd).await,
-                _ = resync.tick() => {
-                    self.resync().await;
-                    self.reconcile().await;
+                Some(cmd) = commands.recv() => self.command(cmd),
+                Some(outcome) = outcomes.recv() => {
+                    match outcome {
+                        Outcome::Flipped(f) => self.flipped(*f),
+                        Outcome::Observed(o) => self.apply_observed(o),
+                    }
+                    self.reconcile();
                 }
             }
         }
+        let _ = resync.await;
         let _ = self
             .store
             .record(SystemTime::now(), None, "stop", "control plane stopped");
@@ -374,39 +462,28 @@ impl Controller {
         });
     }
 
-    /// Whether this instance may act now; on becoming the actor, first adopts what the
-    /// previous actor recorded and re-reads every switch.
-    async fn may_act(&mut self) -> bool {
+    /// Whether this instance may act now. On becoming the actor it first asks for a
+    /// full read of the switches (and of the previous actor's records) and acts only
+    /// once that has arrived (`apply_observed`).
+    fn may_act(&mut self) -> bool {
         let Some(ha) = &self.ha else {
             return true;
         };
         let now_actor = ha.view.borrow().is_actor(std::time::Instant::now());
-        let (instance, epoch) = (ha.instance.clone(), ha.view.borrow().epoch.unwrap_or(0));
-        if now_actor && !self.acting {
-            let deadline = Duration::from_secs(2);
-            let recorded = ha.tables.load_switches(deadline).await;
-            self.resync().await;
-            let mut shared = lock(&self.shared);
-            for r in shared.regions.iter_mut() {
-                // Route 53 is the truth for in/out; the shared record says why.
-                if let Some((s, _)) = recorded.get(&r.name)
-                    && s.in_service == r.switch.in_service
-                {
-                    r.switch = s.clone();
-                }
+        if !now_actor {
+            if self.acting {
+                let instance = ha.instance.clone();
+                self.event(None, "actor", &format!("{instance} is no longer the actor"));
             }
-            drop(shared);
-            self.event(
-                None,
-                "actor",
-                &format!("{instance} is the actor (epoch {epoch})"),
-            );
+            self.acting = false;
+            self.awaiting_sync = false;
+            return false;
         }
-        if !now_actor && self.acting {
-            self.event(None, "actor", &format!("{instance} is no longer the actor"));
+        if !self.acting && !self.awaiting_sync {
+            self.awaiting_sync = true;
+            self.resync_now.notify_one();
         }
-        self.acting = now_actor;
-        now_actor
+        self.acting
     }
 
     /// " (by INSTANCE, epoch N)" when several instances run.
@@ -421,14 +498,23 @@ impl Controller {
         }
     }
 
-    async fn reconcile(&mut self) {
-        if !self.may_act().await {
+    fn reconcile(&mut self) {
+        if !self.may_act() {
             return;
         }
         let decisions = {
             let shared = lock(&self.shared);
-            let views: Vec<RegionView<'_>> = shared.regions.iter().map(RegionState::view).collect();
+            let views: Vec<RegionView<'_>> = shared
+                .regions
+                .iter()
+                .map(|r| r.view_with(self.in_flight.get(&r.name)))
+                .collect();
+            // A region whose flip is in flight is not decided again: repeated
+            // decisions coalesce into the one call already made.
             failover::decide(&views, &self.policy, SystemTime::now())
+                .into_iter()
+                .filter(|d| !self.in_flight.contains_key(d.region()))
+                .collect::<Vec<_>>()
         };
         let mut troubled = Vec::new();
         for d in decisions {
@@ -438,39 +524,14 @@ impl Controller {
                     action,
                     reason,
                 } => {
-                    let cause = Cause::Automatic;
-                    let kind = if action == Action::TakeOut {
-                        "failover"
-                    } else {
-                        "failback"
-                    };
-                    match self
-                        .flip(&region, action == Action::TakeOut, Some(cause), &reason)
-                        .await
-                    {
-                        Ok(_) => {
-                            self.metrics.count_action(&region, action.as_str());
-                            let verb = if action == Action::TakeOut {
-                                "taken out of service"
-                            } else {
-                                "put back in service"
-                            };
-                            let by = self.by();
-                            self.event(
-                                Some(&region),
-                                kind,
-                                &format!("{region} {verb}: {reason}{by}"),
-                            );
-                        }
-                        Err(e) => {
-                            troubled.push(region.clone());
-                            self.problem(
-                                &region,
-                                "action-failed",
-                                format!("{} of {region} failed: {e}", action.as_str()),
-                            );
-                        }
-                    }
+                    self.start_flip(
+                        &region,
+                        action == Action::TakeOut,
+                        Some(Cause::Automatic),
+                        &reason,
+                        Purpose::Automatic(action),
+                        None,
+                    );
                 }
                 Decision::Refuse {
                     region,
@@ -495,11 +556,12 @@ impl Controller {
             }
         }
         // A region with no refusal or failure any more gets its next one reported anew.
+        let in_flight = &self.in_flight;
         let mut shared = lock(&self.shared);
         for r in shared
             .regions
             .iter_mut()
-            .filter(|r| !troubled.contains(&r.name))
+            .filter(|r| !troubled.contains(&r.name) && !in_flight.contains_key(&r.name))
         {
             r.last_problem = None;
         }
@@ -522,24 +584,28 @@ impl Controller {
         }
     }
 
-    /// Flips a region's switch in Route 53 (confirmed), then records the new state.
-    async fn flip(
+    /// Starts flipping a region's switch, off the loop: the write-ahead intent is
+    /// recorded now, the Route 53 calls (paced by the gate, fenced on the version) run
+    /// in a task, and the outcome comes back to the loop (`flipped`).
+    fn start_flip(
         &mut self,
         region: &str,
         take_out: bool,
         cause: Option<Cause>,
         reason: &str,
-    ) -> Result<Switch, SwitchError> {
-        let found = {
-            let shared = lock(&self.shared);
-            shared
-                .regions
-                .iter()
-                .find(|r| r.name == region)
-                .map(|r| (r.checks.switch.clone(), r.switch_version))
-        };
+        purpose: Purpose,
+        reply: Option<oneshot::Sender<Result<Switch, CommandError>>>,
+    ) {
+        let found = lock(&self.shared)
+            .regions
+            .iter()
+            .find(|r| r.name == region)
+            .map(|r| (r.checks.switch.clone(), r.switch_version));
         let Some((id, version)) = found else {
-            return Err(SwitchError::NotFound(region.to_owned()));
+            if let Some(reply) = reply {
+                let _ = reply.send(Err(CommandError::UnknownRegion(region.to_owned())));
+            }
+            return;
         };
         let now = SystemTime::now();
         let switch = if take_out {
@@ -567,11 +633,111 @@ impl Controller {
         if let Err(e) = self.store.save_intent(region, &intent) {
             tracing::error!(region, error = %e, "cannot record the intent of a flip");
         }
-        let new_version = match switches::set_inverted(&self.route53, &id, take_out, version).await
-        {
-            Ok(v) => v,
+        self.in_flight.insert(region.to_owned(), switch.clone());
+        let (route53, gate, outcomes) = (
+            self.route53.clone(),
+            self.gate.clone(),
+            self.outcomes.clone(),
+        );
+        let shared_record = self.ha.as_ref().map(|h| {
+            (
+                h.tables.clone(),
+                h.instance.clone(),
+                h.view.borrow().epoch.unwrap_or(0),
+            )
+        });
+        let region = region.to_owned();
+        let by = self.by();
+        tokio::spawn(async move {
+            // Two requests: the update and its read-back.
+            gate.wait().await;
+            gate.wait().await;
+            let result = switches::set_inverted(&route53, &id, take_out, version).await;
+            if result.is_ok()
+                && let Some((tables, instance, epoch)) = shared_record
+            {
+                tables
+                    .save_switch(&region, &switch, epoch, &instance, Duration::from_secs(2))
+                    .await;
+            }
+            let _ = outcomes.send(Outcome::Flipped(Box::new(Flipped {
+                region,
+                switch,
+                purpose,
+                by,
+                result,
+                reply,
+            })));
+        });
+    }
+
+    /// A flip's outcome, back on the loop: state, store, events, the waiting caller.
+    fn flipped(&mut self, f: Flipped) {
+        let Flipped {
+            region,
+            switch,
+            purpose,
+            by,
+            result,
+            reply,
+        } = f;
+        self.in_flight.remove(&region);
+        match result {
+            Ok(version) => {
+                {
+                    let mut shared = lock(&self.shared);
+                    if let Some(r) = shared.regions.iter_mut().find(|r| r.name == region) {
+                        r.switch = switch.clone();
+                        r.last_action = switch.since;
+                        r.switch_version = Some(version);
+                        r.last_problem = None;
+                    }
+                }
+                self.metrics.set_in_service(&region, switch.in_service);
+                let saved = StoredSwitch {
+                    switch: switch.clone(),
+                    last_action: switch.since,
+                };
+                if let Err(e) = self
+                    .store
+                    .save_switch(&region, &saved)
+                    .and_then(|()| self.store.clear_intent(&region))
+                {
+                    tracing::error!(region, error = %e, "cannot persist switch state");
+                }
+                let (kind, text) = match &purpose {
+                    Purpose::Automatic(Action::TakeOut) => (
+                        "failover",
+                        format!(
+                            "{region} taken out of service: {}{by}",
+                            switch.reason.as_deref().unwrap_or_default()
+                        ),
+                    ),
+                    Purpose::Automatic(_) => {
+                        ("failback", format!("{region} put back in service{by}"))
+                    }
+                    Purpose::Drain => (
+                        "drain",
+                        format!(
+                            "{region} drained: {}{by}",
+                            switch.reason.as_deref().unwrap_or_default()
+                        ),
+                    ),
+                    Purpose::Restore => ("restore", format!("{region} restored to service{by}")),
+                };
+                let action = match &purpose {
+                    Purpose::Automatic(a) => a.as_str(),
+                    Purpose::Drain => "drain",
+                    Purpose::Restore => "restore",
+                };
+                self.metrics.count_action(&region, action);
+                self.event(Some(&region), kind, &text);
+                if let Some(reply) = reply {
+                    let _ = reply.send(Ok(switch));
+                }
+            }
             Err(e) => {
-                // Fenced or failed: the version may be stale; the next resync reads it.
+                // Fenced or failed: the version may be stale; read everything again.
                 if let Some(r) = lock(&self.shared)
                     .regions
                     .iter_mut()
@@ -579,40 +745,26 @@ impl Controller {
                 {
                     r.switch_version = None;
                 }
-                return Err(e);
+                self.resync_now.notify_one();
+                let what = match &purpose {
+                    Purpose::Automatic(a) => a.as_str(),
+                    Purpose::Drain => "drain",
+                    Purpose::Restore => "restore",
+                };
+                self.problem(
+                    &region,
+                    "action-failed",
+                    format!("{what} of {region} failed: {e}"),
+                );
+                if let Some(reply) = reply {
+                    let _ = reply.send(Err(CommandError::Aws(e.to_string())));
+                }
             }
-        };
-        {
-            let mut shared = lock(&self.shared);
-            if let Some(r) = shared.regions.iter_mut().find(|r| r.name == region) {
-                r.switch = switch.clone();
-                r.last_action = Some(now);
-                r.switch_version = Some(new_version);
-            }
         }
-        if let Some(ha) = &self.ha {
-            let epoch = ha.view.borrow().epoch.unwrap_or(0);
-            ha.tables
-                .save_switch(region, &switch, epoch, &ha.instance, Duration::from_secs(2))
-                .await;
-        }
-        self.metrics.set_in_service(region, switch.in_service);
-        let saved = StoredSwitch {
-            switch: switch.clone(),
-            last_action: Some(now),
-        };
-        if let Err(e) = self
-            .store
-            .save_switch(region, &saved)
-            .and_then(|()| self.store.clear_intent(region))
-        {
-            tracing::error!(region, error = %e, "cannot persist switch state");
-        }
-        Ok(switch)
     }
 
-    async fn command(&mut self, cmd: Command) {
-        if !self.may_act().await {
+    fn command(&mut self, cmd: Command) {
+        if !self.may_act() {
             let actor = self
                 .ha
                 .as_ref()
@@ -628,21 +780,27 @@ impl Controller {
                 region,
                 reason,
                 reply,
-            } => {
-                let _ = reply.send(self.drain(&region, &reason).await);
-            }
-            Command::Restore { region, reply } => {
-                let _ = reply.send(self.restore(&region).await);
-            }
+            } => self.drain(&region, &reason, reply),
+            Command::Restore { region, reply } => self.restore(&region, reply),
         }
     }
 
-    async fn drain(&mut self, region: &str, reason: &str) -> Result<Switch, CommandError> {
+    fn drain(
+        &mut self,
+        region: &str,
+        reason: &str,
+        reply: oneshot::Sender<Result<Switch, CommandError>>,
+    ) {
         let (check, current) = {
             let shared = lock(&self.shared);
-            let views: Vec<RegionView<'_>> = shared.regions.iter().map(RegionState::view).collect();
+            let views: Vec<RegionView<'_>> = shared
+                .regions
+                .iter()
+                .map(|r| r.view_with(self.in_flight.get(&r.name)))
+                .collect();
             let Some(current) = views.iter().find(|v| v.name == region) else {
-                return Err(CommandError::UnknownRegion(region.to_owned()));
+                let _ = reply.send(Err(CommandError::UnknownRegion(region.to_owned())));
+                return;
             };
             let current = current.switch.clone();
             (failover::check_drain(&views, region, &self.policy), current)
@@ -653,25 +811,37 @@ impl Controller {
                 "refused",
                 &format!("drain of {region} refused: {why}"),
             );
-            return Err(CommandError::Refused(why));
+            let _ = reply.send(Err(CommandError::Refused(why)));
+            return;
+        }
+        if self.in_flight.contains_key(region) {
+            let _ = reply.send(Err(CommandError::Refused(format!(
+                "a change of {region} is already in flight; try again in a moment"
+            ))));
+            return;
         }
         let reason = failover::drain_reason(&current, reason);
-        let switch = if current.in_service {
-            self.flip(region, true, Some(Cause::Manual), &reason)
-                .await
-                .map_err(|e| CommandError::Aws(e.to_string()))?
+        if current.in_service {
+            self.start_flip(
+                region,
+                true,
+                Some(Cause::Manual),
+                &reason,
+                Purpose::Drain,
+                Some(reply),
+            );
         } else {
             // Already out: no Route 53 call, only the cause and reason change.
-            self.record_cause(region, Cause::Manual, &reason)
-        };
-        self.metrics.count_action(region, "drain");
-        let by = self.by();
-        self.event(
-            Some(region),
-            "drain",
-            &format!("{region} drained: {reason}{by}"),
-        );
-        Ok(switch)
+            let switch = self.record_cause(region, Cause::Manual, &reason);
+            self.metrics.count_action(region, "drain");
+            let by = self.by();
+            self.event(
+                Some(region),
+                "drain",
+                &format!("{region} drained: {reason}{by}"),
+            );
+            let _ = reply.send(Ok(switch));
+        }
     }
 
     /// Records a new cause and reason for a region that is already out.
@@ -692,39 +862,38 @@ impl Controller {
         saved.switch
     }
 
-    async fn restore(&mut self, region: &str) -> Result<Switch, CommandError> {
+    fn restore(&mut self, region: &str, reply: oneshot::Sender<Result<Switch, CommandError>>) {
         if !lock(&self.shared).regions.iter().any(|r| r.name == region) {
-            return Err(CommandError::UnknownRegion(region.to_owned()));
+            let _ = reply.send(Err(CommandError::UnknownRegion(region.to_owned())));
+            return;
         }
-        let switch = self
-            .flip(region, false, None, "restored")
-            .await
-            .map_err(|e| CommandError::Aws(e.to_string()))?;
-        self.metrics.count_action(region, "restore");
-        let by = self.by();
-        self.event(
-            Some(region),
-            "restore",
-            &format!("{region} restored to service{by}"),
+        if self.in_flight.contains_key(region) {
+            let _ = reply.send(Err(CommandError::Refused(format!(
+                "a change of {region} is already in flight; try again in a moment"
+            ))));
+            return;
+        }
+        self.start_flip(
+            region,
+            false,
+            None,
+            "restored",
+            Purpose::Restore,
+            Some(reply),
         );
-        Ok(switch)
     }
 
-    /// Re-reads every switch and Route 53's endpoint statuses; adopts changes made
-    /// outside geoplan.
-    async fn resync(&mut self) {
-        let regions: Vec<(String, CheckIds, bool)> = lock(&self.shared)
-            .regions
-            .iter()
-            .map(|r| (r.name.clone(), r.checks.clone(), r.switch.in_service))
-            .collect();
-        // With several instances, the actor's flips are explained by its shared records.
-        let recorded = match &self.ha {
-            Some(ha) => ha.tables.load_switches(Duration::from_secs(2)).await,
-            None => Default::default(),
-        };
-        for (name, checks, in_service) in regions {
-            match switches::route53_status(&self.route53, &checks.endpoint).await {
+    /// Applies a resync's reads: Route 53's endpoint statuses, every switch and its
+    /// version; adopts changes made outside geoplan, and with several instances, the
+    /// actor's flips as it recorded them.
+    fn apply_observed(&mut self, observed: Observed) {
+        let Observed { regions, recorded } = observed;
+        for o in regions {
+            let name = o.region;
+            if self.in_flight.contains_key(&name) {
+                continue; // our own flip is under way; its outcome will tell
+            }
+            match o.route53 {
                 Ok(h) => {
                     if let Some(r) = lock(&self.shared)
                         .regions
@@ -738,62 +907,146 @@ impl Controller {
                     tracing::warn!(region = %name, error = %e, "cannot read Route 53 health-check status")
                 }
             }
-            let read = switches::read(&self.route53, &checks.switch).await;
-            if let Ok((_, version)) = &read
-                && let Some(r) = lock(&self.shared)
+            let (inverted, version) = match o.switch {
+                Ok(v) => v,
+                Err(e) => {
+                    tracing::warn!(region = %name, error = %e, "cannot read switch");
+                    continue;
+                }
+            };
+            let in_service = {
+                let mut shared = lock(&self.shared);
+                let Some(r) = shared.regions.iter_mut().find(|r| r.name == name) else {
+                    continue;
+                };
+                r.switch_version = Some(version);
+                r.switch.in_service
+            };
+            if inverted != in_service {
+                continue; // as we know it
+            }
+            if let Some((shared, _)) = recorded
+                .get(&name)
+                .filter(|(s, _)| s.in_service != inverted)
+            {
+                // Another instance (the actor) flipped it and said why.
+                self.metrics.set_in_service(&name, shared.in_service);
+                if let Some(r) = lock(&self.shared)
                     .regions
                     .iter_mut()
                     .find(|r| r.name == name)
-            {
-                r.switch_version = Some(*version);
-            }
-            match read.map(|(inverted, _)| inverted) {
-                Ok(inverted)
-                    if inverted == in_service
-                        && let Some((shared, _)) = recorded
-                            .get(&name)
-                            .filter(|(s, _)| s.in_service != inverted) =>
                 {
-                    // Another instance (the actor) flipped it and said why.
-                    self.metrics.set_in_service(&name, shared.in_service);
+                    r.switch = shared.clone();
+                    r.last_action = shared.since;
+                }
+                let saved = StoredSwitch {
+                    switch: shared.clone(),
+                    last_action: shared.since,
+                };
+                if let Err(e) = self.store.save_switch(&name, &saved) {
+                    tracing::error!(region = %name, error = %e, "cannot persist switch state");
+                }
+                continue;
+            }
+            let stored = self.store.load_switch(&name).ok().flatten();
+            match adopt(&self.store, &name, inverted, stored, SystemTime::now()) {
+                Ok((switch, last_action)) => {
+                    self.metrics.set_in_service(&name, switch.in_service);
                     if let Some(r) = lock(&self.shared)
                         .regions
                         .iter_mut()
                         .find(|r| r.name == name)
                     {
-                        r.switch = shared.clone();
-                        r.last_action = shared.since;
-                    }
-                    let saved = StoredSwitch {
-                        switch: shared.clone(),
-                        last_action: shared.since,
-                    };
-                    if let Err(e) = self.store.save_switch(&name, &saved) {
-                        tracing::error!(region = %name, error = %e, "cannot persist switch state");
+                        r.switch = switch;
+                        r.last_action = last_action;
                     }
                 }
-                Ok(inverted) if inverted == in_service => {
-                    let stored = self.store.load_switch(&name).ok().flatten();
-                    match adopt(&self.store, &name, inverted, stored, SystemTime::now()) {
-                        Ok((switch, last_action)) => {
-                            self.metrics.set_in_service(&name, switch.in_service);
-                            if let Some(r) = lock(&self.shared)
-                                .regions
-                                .iter_mut()
-                                .find(|r| r.name == name)
-                            {
-                                r.switch = switch;
-                                r.last_action = last_action;
-                            }
-                        }
-                        Err(e) => {
-                            tracing::error!(region = %name, error = %e, "cannot adopt switch state")
-                        }
-                    }
-                }
-                Ok(_) => {}
-                Err(e) => tracing::warn!(region = %name, error = %e, "cannot read switch"),
+                Err(e) => tracing::error!(region = %name, error = %e, "cannot adopt switch state"),
             }
+        }
+        // A new actor acts once it has read the switches and its predecessor's records.
+        if self.awaiting_sync
+            && let Some(ha) = &self.ha
+            && ha.view.borrow().is_actor(std::time::Instant::now())
+        {
+            {
+                let mut shared = lock(&self.shared);
+                for r in shared.regions.iter_mut() {
+                    if let Some((s, _)) = recorded.get(&r.name)
+                        && s.in_service == r.switch.in_service
+                    {
+                        r.switch = s.clone();
+                    }
+                }
+            }
+            let (instance, epoch) = (ha.instance.clone(), ha.view.borrow().epoch.unwrap_or(0));
+            self.awaiting_sync = false;
+            self.acting = true;
+            self.event(
+                None,
+                "actor",
+                &format!("{instance} is the actor (epoch {epoch})"),
+            );
+        }
+    }
+}
+
+/// Reads every switch and Route 53's endpoint statuses every `interval` (or when asked),
+/// paced by the gate, and sends what it read to the loop.
+#[allow(clippy::too_many_arguments)] // the task's whole context, passed once
+async fn resync_loop(
+    route53: Client,
+    gate: Arc<crate::control::gate::Gate>,
+    regions: Vec<(String, CheckIds)>,
+    tables: Option<crate::control::coordinator::Tables>,
+    interval: Duration,
+    now: Arc<tokio::sync::Notify>,
+    outcomes: mpsc::UnboundedSender<Outcome>,
+    cancel: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            _ = tick.tick() => {}
+            _ = now.notified() => {}
+        }
+        let recorded = match &tables {
+            Some(t) => t.load_switches(Duration::from_secs(2)).await,
+            None => Default::default(),
+        };
+        let mut observed = Vec::new();
+        for (name, checks) in &regions {
+            let read = async {
+                gate.wait().await;
+                let status = switches::route53_status(&route53, &checks.endpoint)
+                    .await
+                    .map_err(|e| e.to_string());
+                gate.wait().await;
+                let switch = switches::read(&route53, &checks.switch)
+                    .await
+                    .map_err(|e| e.to_string());
+                (status, switch)
+            };
+            let (route53_status, switch) = tokio::select! {
+                _ = cancel.cancelled() => return,
+                r = read => r,
+            };
+            observed.push(Observation {
+                region: name.clone(),
+                route53: route53_status,
+                switch,
+            });
+        }
+        if outcomes
+            .send(Outcome::Observed(Observed {
+                regions: observed,
+                recorded: recorded.clone(),
+            }))
+            .is_err()
+        {
+            break;
         }
     }
 }

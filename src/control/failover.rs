@@ -120,6 +120,17 @@ pub enum Decision {
 
 /// Automatic decisions for this moment. Regions are considered in config order, and
 /// each take-out counts against `min_in_service` for the ones after it.
+impl Decision {
+    /// The region the decision is about.
+    pub fn region(&self) -> &str {
+        match self {
+            Decision::Act { region, .. }
+            | Decision::Refuse { region, .. }
+            | Decision::Hold { region, .. } => region,
+        }
+    }
+}
+
 pub fn decide(regions: &[RegionView<'_>], policy: &Policy, now: SystemTime) -> Vec<Decision> {
     let mut in_service = regions.iter().filter(|r| r.switch.in_service).count();
     let mut out = Vec::new();

@@ -84,6 +84,8 @@ pub struct Metrics {
     pub transfer_gb: Family<PairLabel, Gauge<f64, AtomicU64>>,
     pub budget_fraction: Gauge<f64, AtomicU64>,
     pub cost_polls: Family<OutcomeLabel, Counter>,
+    /// Route 53 calls made by the running control plane (each paced by the gate).
+    pub route53_requests: Counter,
 }
 
 impl Default for Metrics {
@@ -147,6 +149,12 @@ impl Default for Metrics {
             "Cost source polls by outcome (ok, failed)",
             cost_polls.clone(),
         );
+        let route53_requests = Counter::default();
+        registry.register(
+            "route53_requests",
+            "Route 53 calls made by the control plane, paced to monitor.route53_rate",
+            route53_requests.clone(),
+        );
         Metrics {
             registry,
             probe_latency,
@@ -158,6 +166,7 @@ impl Default for Metrics {
             transfer_gb,
             budget_fraction,
             cost_polls,
+            route53_requests,
         }
     }
 }

@@ -10,6 +10,7 @@
 pub mod controller;
 pub mod coordinator;
 pub mod failover;
+pub mod gate;
 pub mod lease;
 pub mod metrics;
 pub mod probe;

@@ -506,3 +506,99 @@ async fn a_closed_log_pipe_stops_nothing_and_a_second_instance_is_refused() {
     let code = serve.terminate();
     assert!(code.success(), "SIGTERM still stops it cleanly: {code:?}");
 }
+
+/// Regression: with Route 53 unreachable the controller stopped folding in probes for
+/// 30 s (107 s with a drain in flight); the drain then answered 408 with no body.
+#[tokio::test(flavor = "multi_thread")]
+async fn probing_and_deciding_go_on_while_aws_does_not_answer() {
+    let emu = Emulator::start();
+    let us = FakeRegion::start_new().await;
+    let mut eu = FakeRegion::start_new().await;
+    let r53 = emu.route53().await;
+    create_region_checks(&r53, "dark", "us-east-1", us.port).await;
+    create_region_checks(&r53, "dark", "eu-west-1", eu.port).await;
+    let text = config(us.port, eu.port)
+        .replace("name = \"drill\"", "name = \"dark\"")
+        .replace("resync_interval = \"2s\"", "resync_interval = \"1s\"");
+    let wd = Workdir::with_text("regions.toml", &text);
+    let serve = Serve::start(wd.path(), &emu).await;
+    let eu_switch = serve.region("eu-west-1").await["health_checks"]["switch"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // AWS stops answering for 30 s; then eu-west-1 fails.
+    let pause = Duration::from_secs(30);
+    let paused = Instant::now();
+    reqwest::Client::new()
+        .post(format!(
+            "{}/_geoplan/pause?seconds={}",
+            emu.url,
+            pause.as_secs()
+        ))
+        .send()
+        .await
+        .unwrap();
+    // A drain cannot be confirmed: a prompt 502 in the documented shape.
+    let started = Instant::now();
+    let resp = reqwest::Client::new()
+        .post(format!("{}/v1/regions/eu-west-1/drain", serve.url))
+        .bearer_auth(TOKEN)
+        .json(&serde_json::json!({"reason": "test"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 502);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "route53_failed", "{body}");
+    assert!(started.elapsed() < Duration::from_secs(12));
+    // Probing goes on: eu-west-1 failing is seen while AWS is dark.
+    eu.stop().await;
+    eventually(&serve, "the verdict while AWS is dark", |st, _| {
+        st["regions"][1]["verdict"] == "down"
+    })
+    .await;
+    // Probes keep being folded in, and the loops keep beating, all through.
+    let mut last = String::new();
+    let mut advances = 0;
+    while paused.elapsed() < pause - Duration::from_secs(2) {
+        let st = serve.get("/v1/status").await;
+        let at = st["regions"][0]["last_probe"]["at"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        if at != last {
+            advances += 1;
+            last = at;
+        }
+        let health = reqwest::get(format!("{}/healthz", serve.url))
+            .await
+            .unwrap();
+        assert_eq!(health.status(), 200, "healthy while AWS is dark");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(
+        advances >= 20,
+        "probes kept being folded in: {advances} changes"
+    );
+    assert!(
+        !switch_inverted(&emu, &eu_switch).await,
+        "nothing reached Route 53 yet"
+    );
+    // AWS is back: the drain queued meanwhile lands, and is recorded.
+    wait_switch(&emu, &eu_switch, true, Duration::from_secs(15)).await;
+    eventually(&serve, "the drain recorded", |_, ev| {
+        ev.iter().any(|e| e["kind"] == "drain")
+    })
+    .await;
+    let events = serve.events().await;
+    assert!(
+        events.iter().any(|e| e["kind"] == "action-failed"
+            && e["message"]
+                .as_str()
+                .unwrap()
+                .contains("was not confirmed by Route 53 within 10 s")),
+        "{events:#?}"
+    );
+    assert!(serve.terminate().success());
+}

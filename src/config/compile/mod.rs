@@ -45,6 +45,7 @@ const COST_KEYS: &[&str] = &[
     "price_per_gb",
 ];
 const MONITOR_KEYS: &[&str] = &[
+    "route53_rate",
     "event_retention",
     "max_events",
     "listen",

@@ -146,6 +146,28 @@ impl Walker {
         };
         flag(self, "auto_failover", &mut m.auto_failover);
         flag(self, "partitioned_failover", &mut m.partitioned_failover);
+        if let Some(v) = get(t, "route53_rate") {
+            match self.number(v, "monitor.route53_rate") {
+                Some(r) if r.value > 0.0 && r.value <= 5.0 => m.route53_rate = r.value,
+                Some(r) => {
+                    let issue = self.error(
+                        "monitor.route53_rate",
+                        r.span,
+                        format!(
+                            "`monitor.route53_rate` must be above 0 and at most 5, found {}",
+                            r.value
+                        ),
+                        "out of range",
+                    );
+                    issue.help = Some(
+                        "Route 53 allows 5 requests per second per account, shared by every tool"
+                            .into(),
+                    );
+                    ok = false;
+                }
+                None => ok = false,
+            }
+        }
         if let Some(v) = get(t, "state_dir") {
             match self
                 .string(v, "monitor.state_dir")
