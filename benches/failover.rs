@@ -8,7 +8,17 @@
 //!    20 ms (50× compressed time) for the equivalent of MINUTES minutes (default 25),
 //!    with and without confirmation probes. Counts failovers.
 //!
+//! 3. Failover with three instances ([control], lease 6 s, the real binary in three
+//!    processes): the same drill, where the actor needs a quorum of vantage points.
+//! 4. Takeover: SIGKILL the actor → how long until another instance acts. TAKEOVERS
+//!    times (default 10).
+//! 5. One vantage point partitioned from a healthy region (GEOPLAN_FAULT_DROP_PROBES)
+//!    for the equivalent of 10 minutes at 50× (probes every 20 ms): flips counted.
+//! 6. A 30-region flip storm (every endpoint down at once): the highest number of
+//!    Route 53 requests in any one-second window, against monitor.route53_rate.
+//!
 //! Run: `cargo bench --bench failover` (needs python3 with moto, see localstack/setup.sh).
+//! `ONLY=ha` runs sections 3–6 only.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -327,6 +337,7 @@ async fn false_failovers(
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    let only_ha = std::env::var("ONLY").is_ok_and(|o| o == "ha");
     let drills: usize = std::env::var("DRILLS")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -335,11 +346,320 @@ async fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(25);
+    let takeovers: usize = std::env::var("TAKEOVERS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
     let emu = emulator();
     let r53 = geoplan::aws::route53(Some(&emu.1)).await;
-    if drills > 0 {
-        failover_drills(&emu, &r53, drills).await;
+    if !only_ha {
+        if drills > 0 {
+            failover_drills(&emu, &r53, drills).await;
+        }
+        false_failovers(&emu, &r53, minutes, 3).await;
+        false_failovers(&emu, &r53, minutes, 0).await;
     }
-    false_failovers(&emu, &r53, minutes, 3).await;
-    false_failovers(&emu, &r53, minutes, 0).await;
+    ha_drills(&emu, &r53, drills, takeovers).await;
+    partitioned_vantage(&emu, &r53).await;
+    flip_storm(&emu, &r53).await;
+}
+
+/// One `geoplan serve` process of a group sharing a working directory.
+struct Instance {
+    id: String,
+    url: String,
+    child: std::process::Child,
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn spawn_instance(
+    dir: &std::path::Path,
+    emu: &Emulator,
+    id: &str,
+    drop_probes: Option<&str>,
+) -> Instance {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_geoplan"));
+    cmd.args([
+        "serve",
+        "regions.toml",
+        "--instance",
+        id,
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+    ])
+    .current_dir(dir)
+    .env("AWS_ENDPOINT_URL", &emu.1)
+    .env_remove("GEOPLAN_FAULT_DROP_PROBES")
+    .stdin(Stdio::null())
+    .stdout(Stdio::null())
+    .stderr(Stdio::null());
+    if let Some(r) = drop_probes {
+        cmd.env("GEOPLAN_FAULT_DROP_PROBES", r);
+    }
+    Instance {
+        id: id.into(),
+        url: format!("http://127.0.0.1:{port}"),
+        child: cmd.spawn().unwrap(),
+    }
+}
+
+async fn create_control_tables(emu: &Emulator, name: &str) {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    for region in ["us-east-1", "eu-west-1", "ap-northeast-1"] {
+        geoplan::aws::dynamodb(region, Some(&emu.1))
+            .await
+            .create_table()
+            .table_name(format!("{name}-geoplan-control"))
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name("pk")
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .unwrap(),
+            )
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name("pk")
+                    .key_type(KeyType::Hash)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
+/// The instance that says it is the actor, if exactly one does.
+async fn actor_of(instances: &[Instance]) -> Option<String> {
+    let mut actors = Vec::new();
+    for i in instances {
+        let Ok(r) = reqwest::get(format!("{}/v1/status", i.url)).await else {
+            continue;
+        };
+        let Ok(v) = r.json::<serde_json::Value>().await else {
+            continue;
+        };
+        if v["control"]["is_actor"] == true {
+            actors.push(i.id.clone());
+        }
+    }
+    (actors.len() == 1).then(|| actors.remove(0))
+}
+
+async fn wait_actor(instances: &[Instance], within: Duration) -> String {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(a) = actor_of(instances).await {
+            return a;
+        }
+        assert!(Instant::now() < deadline, "no actor within {within:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn report(what: &str, mut times: Vec<f64>) {
+    times.sort_by(f64::total_cmp);
+    println!(
+        "{what}: {} runs, median {:.2} s, p95 {:.2} s, max {:.2} s",
+        times.len(),
+        pct(&times, 0.5),
+        pct(&times, 0.95),
+        times[times.len() - 1]
+    );
+}
+
+async fn ha_drills(emu: &Emulator, r53: &aws_sdk_route53::Client, drills: usize, takeovers: usize) {
+    let name = "hadrill";
+    let us = Endpoint::new().await;
+    let mut eu = Endpoint::new().await;
+    create_checks(r53, name, "us-east-1", us.port).await;
+    create_checks(r53, name, "eu-west-1", eu.port).await;
+    create_control_tables(emu, name).await;
+    let dir = tempfile::tempdir().unwrap();
+    let monitor = "probe_interval = \"1s\"\nprobe_timeout = \"800ms\"\nfail_after = 2\nrecover_after = 2\nhold_down = \"0s\"\nconfirm_probes = 3\n\n[control]\nregions = [\"us-east-1\", \"eu-west-1\", \"ap-northeast-1\"]\nlease = \"6s\"";
+    std::fs::write(
+        dir.path().join("regions.toml"),
+        config_text(name, [us.port, eu.port], monitor, &dir.path().join("state")),
+    )
+    .unwrap();
+    let mut instances: Vec<Instance> = ["a", "b", "c"]
+        .iter()
+        .map(|id| spawn_instance(dir.path(), emu, id, None))
+        .collect();
+    wait_actor(&instances, Duration::from_secs(60)).await;
+    let eu_switch = switch_id(r53, name, "eu-west-1").await;
+    let mut times = Vec::new();
+    for _ in 0..drills {
+        // Settle: eu in service and every instance seeing it up.
+        while inverted(r53, &eu_switch).await {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        eu.stop().await;
+        let t0 = Instant::now();
+        while !inverted(r53, &eu_switch).await {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        times.push(t0.elapsed().as_secs_f64());
+        eu.start();
+    }
+    if !times.is_empty() {
+        report("failover, 3 instances (quorum of vantage points)", times);
+    }
+    let mut takeover = Vec::new();
+    for _ in 0..takeovers {
+        let actor = wait_actor(&instances, Duration::from_secs(60)).await;
+        let pos = instances.iter().position(|i| i.id == actor).unwrap();
+        let killed = instances.remove(pos);
+        let t0 = Instant::now();
+        drop(killed); // SIGKILL
+        wait_actor(&instances, Duration::from_secs(60)).await;
+        takeover.push(t0.elapsed().as_secs_f64());
+        instances.push(spawn_instance(dir.path(), emu, &actor, None));
+        tokio::time::sleep(Duration::from_secs(3)).await;
+    }
+    if !takeover.is_empty() {
+        report("takeover after SIGKILL of the actor (lease 6 s)", takeover);
+    }
+}
+
+async fn update_calls(emu: &Emulator) -> serde_json::Value {
+    reqwest::get(format!("{}/_geoplan/calls", emu.1))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn partitioned_vantage(emu: &Emulator, r53: &aws_sdk_route53::Client) {
+    let name = "hapart";
+    let us = Endpoint::new().await;
+    let eu = Endpoint::new().await;
+    create_checks(r53, name, "us-east-1", us.port).await;
+    create_checks(r53, name, "eu-west-1", eu.port).await;
+    create_control_tables(emu, name).await;
+    let dir = tempfile::tempdir().unwrap();
+    let monitor = "probe_interval = \"20ms\"\nprobe_timeout = \"15ms\"\nfail_after = 2\nrecover_after = 5\nhold_down = \"0s\"\nconfirm_probes = 3\n\n[control]\nregions = [\"us-east-1\", \"eu-west-1\", \"ap-northeast-1\"]\nlease = \"3s\"";
+    std::fs::write(
+        dir.path().join("regions.toml"),
+        config_text(name, [us.port, eu.port], monitor, &dir.path().join("state")),
+    )
+    .unwrap();
+    let instances = vec![
+        spawn_instance(dir.path(), emu, "a", None),
+        spawn_instance(dir.path(), emu, "b", None),
+        spawn_instance(dir.path(), emu, "c", Some("eu-west-1")),
+    ];
+    wait_actor(&instances, Duration::from_secs(60)).await;
+    let eu_switch = switch_id(r53, name, "eu-west-1").await;
+    // 10 minutes of 1 s probes, 50× compressed.
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    let flips = update_calls(emu).await["UpdateHealthCheck"][&eu_switch]
+        .as_u64()
+        .unwrap_or(0);
+    println!(
+        "one vantage point partitioned from a healthy region, 10 min at 50× (30,000 probes by it): {flips} flips, switch {}",
+        if inverted(r53, &eu_switch).await {
+            "OUT (false failover)"
+        } else {
+            "in service"
+        }
+    );
+}
+
+async fn flip_storm(emu: &Emulator, r53: &aws_sdk_route53::Client) {
+    let name = "storm";
+    let regions: Vec<&str> = geoplan::aws::regions::REGIONS
+        .iter()
+        .copied()
+        .take(30)
+        .collect();
+    // Every endpoint is a closed port: all 30 regions go down together.
+    let ports: Vec<u16> = regions
+        .iter()
+        .map(|_| {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        })
+        .collect();
+    for (r, p) in regions.iter().zip(&ports) {
+        create_checks(r53, name, r, *p).await;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = format!(
+        "name = \"{name}\"\npattern = \"active-active\"\n[dns]\nzone = \"s.example.com\"\nrecord = \"api.s.example.com\"\n"
+    );
+    for (r, p) in regions.iter().zip(&ports) {
+        text.push_str(&format!("[[region]]\nname = \"{r}\"\nendpoint = \"127.0.0.1\"\n[region.health]\nprotocol = \"TCP\"\nport = {p}\n"));
+    }
+    text.push_str(&format!(
+        "[monitor]\nstate_dir = \"{}\"\nprobe_interval = \"200ms\"\nprobe_timeout = \"100ms\"\nfail_after = 2\nhold_down = \"0s\"\nresync_interval = \"5s\"\nroute53_rate = 4\n",
+        dir.path().join("state").display()
+    ));
+    let before = update_calls(emu).await["route53_times"]
+        .as_array()
+        .map_or(0, Vec::len);
+    let (cancel, task) = start_serve(emu, &text).await;
+    // min_in_service = 1: 29 take-outs, each an update and a read-back, plus resync
+    // reads. Watched with one ListHealthChecks every 2 s, so that at most one request
+    // in any second is this bench's own.
+    let started = Instant::now();
+    loop {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let page = r53
+            .list_health_checks()
+            .max_items(1000)
+            .send()
+            .await
+            .unwrap();
+        let out = page
+            .health_checks()
+            .iter()
+            .filter(|h| h.health_check_config().and_then(|c| c.inverted()) == Some(true))
+            .count();
+        if out >= 29 || started.elapsed() > Duration::from_secs(180) {
+            println!(
+                "flip storm: {out} of 30 regions taken out in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
+            break;
+        }
+    }
+    cancel.cancel();
+    task.await.unwrap();
+    let times: Vec<f64> = update_calls(emu).await["route53_times"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .skip(before)
+        .filter_map(serde_json::Value::as_f64)
+        .collect();
+    let mut max_in_second = 0;
+    for (i, t) in times.iter().enumerate() {
+        let n = times[i..].iter().take_while(|u| **u < t + 1.0).count();
+        max_in_second = max_in_second.max(n);
+    }
+    println!(
+        "flip storm: {} Route 53 requests; at most {max_in_second} in any one second (budget 4/s, plus at most 1 of the bench's own)",
+        times.len()
+    );
 }

@@ -18,7 +18,8 @@ This is moto 5.2.1's server with the two things geoplan needs and moto lacks:
   `HealthCheckVersionMismatch` (409), as AWS does, so a fence on it can be tested.
 
 Test hooks under `/_geoplan/` (never part of AWS's API):
-* `GET /_geoplan/calls`: how many `UpdateHealthCheck` calls each check received.
+* `GET /_geoplan/calls`: how many `UpdateHealthCheck` calls each check received, and
+  the time (seconds, monotonic) of every Route 53 request, to measure request rates.
 * `POST /_geoplan/pause?seconds=N`: every other request waits until N seconds have
   passed, as if AWS could not be reached (clients time out).
 
@@ -330,12 +331,18 @@ def _with_test_hooks(app: Any) -> Any:
     from urllib.parse import parse_qs
 
     paused_until = [0.0]
+    route53_times: list[float] = []
 
     def hooked(environ: dict, start_response: Any) -> Any:
         path = environ.get("PATH_INFO", "")
+        if path.startswith("/2013-04-01/"):  # the Route 53 REST API
+            with UPDATE_CALLS_LOCK:
+                route53_times.append(time.monotonic())
         if path == "/_geoplan/calls":
             with UPDATE_CALLS_LOCK:
-                body = json.dumps({"UpdateHealthCheck": UPDATE_CALLS}).encode()
+                body = json.dumps(
+                    {"UpdateHealthCheck": UPDATE_CALLS, "route53_times": route53_times}
+                ).encode()
             start_response("200 OK", [("Content-Type", "application/json")])
             return [body]
         if path == "/_geoplan/pause":

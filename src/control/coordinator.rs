@@ -228,30 +228,53 @@ fn parse_verdict(s: &str) -> Option<Verdict> {
 }
 
 impl Coordinator {
-    /// Runs rounds until cancelled, then releases the lease if held.
+    /// How often the other instances' verdicts are read: their news must reach the
+    /// actor within a fraction of a failover, not a lease round.
+    const VANTAGE_PERIOD: Duration = Duration::from_millis(500);
+
+    /// Runs lease rounds (every third of the lease) and the exchange of verdicts (this
+    /// instance's published the moment they change, the others' read every 500 ms)
+    /// until cancelled, then releases the lease if held.
     pub async fn run(mut self, cancel: CancellationToken) {
-        let mut tick = tokio::time::interval(self.lease.round());
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut lease_tick = tokio::time::interval(self.lease.round());
+        lease_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut vantage_tick = tokio::time::interval(Self::VANTAGE_PERIOD.min(self.lease.round()));
+        vantage_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut verdicts = self.verdicts.clone();
         let mut beat = 0u64;
         let mut heard: HashMap<String, (u64, Instant)> = HashMap::new();
         let mut was_actor = false;
         let mut changes = 0u64;
         let mut rounds = 0u32;
+        let mut round_start: Option<Instant> = None;
+        let mut reachable = 0;
+        let mut renew_latency = None;
         loop {
+            let deadline = self.lease.round() / 2;
             tokio::select! {
                 _ = cancel.cancelled() => break,
-                _ = tick.tick() => {}
+                _ = lease_tick.tick() => {
+                    let start = Instant::now();
+                    rounds = rounds.saturating_add(1);
+                    let read = self.read_leases(deadline).await;
+                    reachable = read.iter().filter(|r| r.is_some()).count();
+                    let writes = self.lease.plan(&read, start);
+                    let wrote = Instant::now();
+                    let done = self.write_leases(&writes, deadline).await;
+                    renew_latency = (!writes.is_empty()).then(|| wrote.elapsed());
+                    self.lease.settle(start, &done);
+                    round_start = Some(start);
+                    // The heartbeat goes with every round, changed verdicts or not.
+                    beat += 1;
+                    self.publish(beat, deadline).await;
+                }
+                Ok(()) = verdicts.changed() => {
+                    beat += 1;
+                    self.publish(beat, deadline).await;
+                    continue;
+                }
+                _ = vantage_tick.tick() => {}
             }
-            let start = Instant::now();
-            rounds = rounds.saturating_add(1);
-            let deadline = self.lease.round() / 2;
-            let read = self.read_leases(deadline).await;
-            let reachable = read.iter().filter(|r| r.is_some()).count();
-            let writes = self.lease.plan(&read, start);
-            let wrote = Instant::now();
-            let done = self.write_leases(&writes, deadline).await;
-            let renew_latency = wrote.elapsed();
-            self.lease.settle(start, &done);
             // Not before the other instances' heartbeats could be seen to move (two
             // rounds after the first read): until then this instance's own vantage
             // point would decide alone.
@@ -261,8 +284,6 @@ impl Coordinator {
                 tracing::info!(instance = %self.me, actor = is_actor, epoch = ?self.lease.epoch(), "leadership changed");
                 was_actor = is_actor;
             }
-            beat += 1;
-            self.publish(beat, deadline).await;
             let vantages = self.read_vantages(&mut heard, deadline).await;
             let actor = if is_actor {
                 Some(Record {
@@ -274,7 +295,9 @@ impl Coordinator {
             } else {
                 self.lease.actor().cloned()
             };
-            let until = is_actor.then(|| start + self.lease.duration() - self.lease.margin());
+            let until = round_start
+                .filter(|_| is_actor)
+                .map(|start| start + self.lease.duration() - self.lease.margin());
             self.view.send_replace(View {
                 actor_until: until,
                 epoch: self.lease.epoch(),
@@ -283,7 +306,7 @@ impl Coordinator {
                 tables_reachable: reachable,
                 tables: self.tables.clients.len(),
                 leadership_changes: changes,
-                renew_latency: (!writes.is_empty()).then_some(renew_latency),
+                renew_latency,
             });
         }
         self.release().await;

@@ -581,10 +581,6 @@ async fn probing_and_deciding_go_on_while_aws_does_not_answer() {
         advances >= 20,
         "probes kept being folded in: {advances} changes"
     );
-    assert!(
-        !switch_inverted(&emu, &eu_switch).await,
-        "nothing reached Route 53 yet"
-    );
     // AWS is back: the drain queued meanwhile lands, and is recorded.
     wait_switch(&emu, &eu_switch, true, Duration::from_secs(15)).await;
     eventually(&serve, "the drain recorded", |_, ev| {
