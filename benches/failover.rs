@@ -337,7 +337,7 @@ async fn false_failovers(
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let only_ha = std::env::var("ONLY").is_ok_and(|o| o == "ha");
+    let only_ha = std::env::var("ONLY").is_ok_and(|o| o == "ha" || o == "storm");
     let drills: usize = std::env::var("DRILLS")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -358,6 +358,10 @@ async fn main() {
         }
         false_failovers(&emu, &r53, minutes, 3).await;
         false_failovers(&emu, &r53, minutes, 0).await;
+    }
+    if std::env::var("ONLY").is_ok_and(|o| o == "storm") {
+        flip_storm(&emu, &r53).await;
+        return;
     }
     ha_drills(&emu, &r53, drills, takeovers).await;
     partitioned_vantage(&emu, &r53).await;
@@ -654,9 +658,26 @@ async fn flip_storm(emu: &Emulator, r53: &aws_sdk_route53::Client) {
         .filter_map(serde_json::Value::as_f64)
         .collect();
     let mut max_in_second = 0;
+    let mut busiest = 0;
     for (i, t) in times.iter().enumerate() {
         let n = times[i..].iter().take_while(|u| **u < t + 1.0).count();
-        max_in_second = max_in_second.max(n);
+        if n > max_in_second {
+            max_in_second = n;
+            busiest = i;
+        }
+    }
+    if std::env::var("STORM_LOG").is_ok() {
+        let log = update_calls(emu).await["route53_log"].clone();
+        let log: Vec<&str> = log
+            .as_array()
+            .unwrap()
+            .iter()
+            .skip(before)
+            .filter_map(|v| v.as_str())
+            .collect();
+        for l in &log[busiest..(busiest + max_in_second).min(log.len())] {
+            eprintln!("  {l}");
+        }
     }
     println!(
         "flip storm: {} Route 53 requests; at most {max_in_second} in any one second (budget 4/s, plus at most 1 of the bench's own)",

@@ -332,16 +332,18 @@ def _with_test_hooks(app: Any) -> Any:
 
     paused_until = [0.0]
     route53_times: list[float] = []
+    route53_log: list[str] = []
 
     def hooked(environ: dict, start_response: Any) -> Any:
         path = environ.get("PATH_INFO", "")
         if path.startswith("/2013-04-01/"):  # the Route 53 REST API
             with UPDATE_CALLS_LOCK:
                 route53_times.append(time.monotonic())
+                route53_log.append(f"{time.monotonic():.3f} {environ.get('REQUEST_METHOD')} {path}")
         if path == "/_geoplan/calls":
             with UPDATE_CALLS_LOCK:
                 body = json.dumps(
-                    {"UpdateHealthCheck": UPDATE_CALLS, "route53_times": route53_times}
+                    {"UpdateHealthCheck": UPDATE_CALLS, "route53_times": route53_times, "route53_log": route53_log}
                 ).encode()
             start_response("200 OK", [("Content-Type", "application/json")])
             return [body]

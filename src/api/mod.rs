@@ -319,8 +319,10 @@ async fn forward(s: &AppState, actor: &str, req: Received) -> Result<Response, A
                 .into(),
         ));
     }
+    // Past the actor's own 10 s deadline, inside this request's 15 s: an actor that
+    // hangs (paused, partitioned) gets a prompt 503, not a 408.
     let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(15))
+        .timeout(FLIP_DEADLINE + Duration::from_secs(2))
         .build()
         .map_err(|e| unavailable(e.to_string()))?;
     let mut call = client

@@ -172,6 +172,10 @@ pub struct Controller {
     acting: bool,
     /// Became the actor; acts once a full read of the switches has come back.
     awaiting_sync: bool,
+    /// Leadership changes already counted in the metrics.
+    leadership_seen: u64,
+    /// Commands that arrived while this new actor read the switches: run once it has.
+    deferred: Vec<Command>,
     /// Regions with a flip under way, and the switch each will have: decisions and the
     /// safety guard count it as done, so two concurrent take-outs cannot each see the
     /// other region still in service.
@@ -211,7 +215,24 @@ impl Controller {
         metrics: Arc<Metrics>,
         ha: Option<Ha>,
     ) -> Result<Controller, ControllerError> {
-        let found = switches::discover(&route53, &config.name).await?;
+        // The Terraform outputs name the checks without listing every health check in
+        // the account; tags find them where the outputs cannot be read.
+        // Every Route 53 call of the running control plane, start-up included, waits
+        // its turn here.
+        let gate = Arc::new(crate::control::gate::Gate::new(
+            config.monitor.route53_rate,
+            metrics.route53_requests.clone(),
+        ));
+        let found = match switches::from_outputs(config).await {
+            Some(found) if config.regions.iter().all(|r| found.contains_key(&r.name)) => {
+                tracing::info!("health checks named by the Terraform outputs");
+                found
+            }
+            _ => {
+                tracing::info!("health checks found by their geoplan:* tags");
+                switches::discover_paced(&route53, &config.name, Some(&gate)).await?
+            }
+        };
         let now = SystemTime::now();
         let mut regions = Vec::new();
         for r in &config.regions {
@@ -219,6 +240,7 @@ impl Controller {
                 .get(&r.name)
                 .cloned()
                 .ok_or_else(|| ControllerError::MissingChecks(r.name.clone()))?;
+            gate.wait().await;
             let (inverted, version) = switches::read(&route53, &checks.switch).await?;
             let stored = store.load_switch(&r.name)?;
             let (switch, last_action) = adopt(&store, &r.name, inverted, stored, now)?;
@@ -268,14 +290,12 @@ impl Controller {
             view: h.view.borrow().clone(),
         });
         let (outcomes, outcomes_rx) = mpsc::unbounded_channel();
-        let gate = Arc::new(crate::control::gate::Gate::new(
-            config.monitor.route53_rate,
-            metrics.route53_requests.clone(),
-        ));
         Ok(Controller {
             ha,
             acting: false,
             awaiting_sync: false,
+            leadership_seen: 0,
+            deferred: Vec::new(),
             in_flight: Default::default(),
             outcomes,
             outcomes_rx: Some(outcomes_rx),
@@ -442,6 +462,17 @@ impl Controller {
         };
         let view = ha.view.borrow().clone();
         let now = std::time::Instant::now();
+        let m = &self.metrics;
+        let seen = self.leadership_seen;
+        if view.leadership_changes > seen {
+            m.leadership_changes.inc_by(view.leadership_changes - seen);
+        }
+        self.leadership_seen = view.leadership_changes;
+        m.is_actor.set(i64::from(view.is_actor(now)));
+        if let Some(l) = view.renew_latency {
+            m.lease_renew_seconds.set(l.as_secs_f64());
+        }
+        m.control_tables_reachable.set(view.tables_reachable as i64);
         let mut shared = lock(&self.shared);
         for r in shared.regions.iter_mut() {
             r.vantages = view
@@ -454,6 +485,11 @@ impl Controller {
                 .chain(r.vantages.iter().map(|(_, v)| *v))
                 .collect();
             r.decided = crate::control::quorum::verdict(&votes);
+            m.vantage_disagreement
+                .get_or_create(&RegionLabel {
+                    region: r.name.clone(),
+                })
+                .set(i64::from(crate::control::quorum::disagree(&votes)));
         }
         shared.control = Some(ControlState {
             instance: ha.instance.clone(),
@@ -477,6 +513,13 @@ impl Controller {
             }
             self.acting = false;
             self.awaiting_sync = false;
+            let actor = ha.view.borrow().actor.as_ref().map(|a| a.addr.clone());
+            for cmd in std::mem::take(&mut self.deferred) {
+                let reply = match cmd {
+                    Command::Drain { reply, .. } | Command::Restore { reply, .. } => reply,
+                };
+                let _ = reply.send(Err(CommandError::NotActor(actor.clone())));
+            }
             return false;
         }
         if !self.acting && !self.awaiting_sync {
@@ -649,10 +692,8 @@ impl Controller {
         let region = region.to_owned();
         let by = self.by();
         tokio::spawn(async move {
-            // Two requests: the update and its read-back.
-            gate.wait().await;
-            gate.wait().await;
-            let result = switches::set_inverted(&route53, &id, take_out, version).await;
+            let result =
+                switches::set_inverted(&route53, &id, take_out, version, Some(&gate)).await;
             if result.is_ok()
                 && let Some((tables, instance, epoch)) = shared_record
             {
@@ -764,6 +805,11 @@ impl Controller {
     }
 
     fn command(&mut self, cmd: Command) {
+        if !self.may_act() && self.awaiting_sync {
+            // The actor, about to act: the command waits for the switches' read.
+            self.deferred.push(cmd);
+            return;
+        }
         if !self.may_act() {
             let actor = self
                 .ha
@@ -987,6 +1033,9 @@ impl Controller {
                 "actor",
                 &format!("{instance} is the actor (epoch {epoch})"),
             );
+            for cmd in std::mem::take(&mut self.deferred) {
+                self.command(cmd);
+            }
         }
     }
 }

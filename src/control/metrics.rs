@@ -86,6 +86,13 @@ pub struct Metrics {
     pub cost_polls: Family<OutcomeLabel, Counter>,
     /// Route 53 calls made by the running control plane (each paced by the gate).
     pub route53_requests: Counter,
+    /// Several instances: this one gaining or losing the lease.
+    pub leadership_changes: Counter,
+    pub is_actor: Gauge,
+    pub lease_renew_seconds: Gauge<f64, AtomicU64>,
+    pub control_tables_reachable: Gauge,
+    /// 1 while the live vantage points disagree on a region (some down, some up).
+    pub vantage_disagreement: Family<RegionLabel, Gauge>,
 }
 
 impl Default for Metrics {
@@ -155,8 +162,43 @@ impl Default for Metrics {
             "Route 53 calls made by the control plane, paced to monitor.route53_rate",
             route53_requests.clone(),
         );
+        let leadership_changes = Counter::default();
+        let is_actor = Gauge::default();
+        let lease_renew_seconds = Gauge::<f64, AtomicU64>::default();
+        let control_tables_reachable = Gauge::default();
+        let vantage_disagreement = Family::<RegionLabel, Gauge>::default();
+        registry.register(
+            "leadership_changes",
+            "Times this instance gained or lost the actor's lease",
+            leadership_changes.clone(),
+        );
+        registry.register(
+            "is_actor",
+            "1 while this instance is the actor",
+            is_actor.clone(),
+        );
+        registry.register(
+            "lease_renew_seconds",
+            "How long the last round's lease writes took",
+            lease_renew_seconds.clone(),
+        );
+        registry.register(
+            "control_tables_reachable",
+            "Control tables this instance could read in its last round",
+            control_tables_reachable.clone(),
+        );
+        registry.register(
+            "vantage_disagreement",
+            "1 while the live vantage points disagree on a region (some down, some up)",
+            vantage_disagreement.clone(),
+        );
         Metrics {
             registry,
+            leadership_changes,
+            is_actor,
+            lease_renew_seconds,
+            control_tables_reachable,
+            vantage_disagreement,
             probe_latency,
             probes,
             verdict,

@@ -44,14 +44,75 @@ where
     move |e| SwitchError::Api(crate::aws::explain("Route 53", op, &e))
 }
 
+/// The checks as the module's Terraform outputs name them (`health_checks`), read from
+/// the state with `terraform output` (no provider starts, no AWS call). `None` when the
+/// module, terraform or the output is not there: then the checks are found by tag.
+pub async fn from_outputs(config: &crate::config::Config) -> Option<BTreeMap<String, CheckIds>> {
+    use crate::deploy::terraform::{Progress, Terraform, Timings};
+    let dir = &config.terraform.dir;
+    if !dir.join("terraform.tfstate").exists()
+        && matches!(config.terraform.backend, crate::config::Backend::Local)
+    {
+        return None;
+    }
+    let cli = dir.join(crate::deploy::workspace::CLI_CONFIG_FILE);
+    let terraform = Terraform {
+        binary: crate::deploy::terraform::resolve_binary(
+            config
+                .terraform
+                .binary
+                .as_deref()
+                .unwrap_or(std::path::Path::new("terraform")),
+        ),
+        dir: dir.clone(),
+        cli_config: cli.exists().then_some(cli),
+        progress: Progress::Silent,
+        lock_timeout: std::time::Duration::ZERO,
+        interrupts: None,
+    };
+    let outputs = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        terraform.outputs(&mut Timings::default()),
+    )
+    .await
+    .ok()?
+    .ok()?;
+    let map = outputs.get("health_checks")?.get("value")?.as_object()?;
+    let mut out = BTreeMap::new();
+    for (region, ids) in map {
+        let id = |k: &str| ids.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+        out.insert(
+            region.clone(),
+            CheckIds {
+                endpoint: id("endpoint")?,
+                switch: id("switch")?,
+                region: id("region")?,
+            },
+        );
+    }
+    (!out.is_empty()).then_some(out)
+}
+
 /// Finds the deployment's checks by their `geoplan:*` tags, per region.
 pub async fn discover(
     client: &Client,
     deployment: &str,
 ) -> Result<BTreeMap<String, CheckIds>, SwitchError> {
+    discover_paced(client, deployment, None).await
+}
+
+/// `discover`, each request waiting its turn at `gate` when there is one.
+pub async fn discover_paced(
+    client: &Client,
+    deployment: &str,
+    gate: Option<&crate::control::gate::Gate>,
+) -> Result<BTreeMap<String, CheckIds>, SwitchError> {
     let mut ids = Vec::new();
     let mut marker: Option<String> = None;
     loop {
+        if let Some(g) = gate {
+            g.wait().await;
+        }
         let page = client
             .list_health_checks()
             .set_marker(marker.clone())
@@ -69,6 +130,9 @@ pub async fn discover(
     type Partial = (Option<String>, Option<String>, Option<String>);
     let mut found: BTreeMap<String, Partial> = BTreeMap::new();
     for chunk in ids.chunks(10) {
+        if let Some(g) = gate {
+            g.wait().await;
+        }
         let tags = client
             .list_tags_for_resources()
             .resource_type(TagResourceType::Healthcheck)
@@ -148,12 +212,18 @@ pub async fn read(client: &Client, id: &str) -> Result<(bool, i64), SwitchError>
 /// With `version`, the update is fenced: Route 53 refuses it if the check changed
 /// since that version was read, so an actor that lost its lease while paused cannot
 /// overwrite the new actor's flip.
+///
+/// With a `gate`, each of the two requests waits its turn right before it is sent.
 pub async fn set_inverted(
     client: &Client,
     id: &str,
     inverted: bool,
     version: Option<i64>,
+    gate: Option<&crate::control::gate::Gate>,
 ) -> Result<i64, SwitchError> {
+    if let Some(g) = gate {
+        g.wait().await;
+    }
     let result = client
         .update_health_check()
         .health_check_id(id)
@@ -168,6 +238,9 @@ pub async fn set_inverted(
             return Err(SwitchError::Fenced(id.to_owned()));
         }
         return Err(api("UpdateHealthCheck")(e));
+    }
+    if let Some(g) = gate {
+        g.wait().await;
     }
     let (now, version) = read(client, id).await?;
     if now != inverted {

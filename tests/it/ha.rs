@@ -424,3 +424,236 @@ async fn one_partitioned_vantage_point_cannot_drain_a_healthy_region_two_can() {
         assert!(i.stop().success());
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deposed_actor_cannot_overwrite_its_successor() {
+    let emu = Emulator::start();
+    let us = FakeRegion::start_new().await;
+    let eu = FakeRegion::start_new().await;
+    deploy(&emu, "fence", us.port, eu.port).await;
+    let wd = Workdir::with_text("regions.toml", &config("fence", us.port, eu.port));
+    let mut instances = Vec::new();
+    for id in ["a", "b", "c"] {
+        instances.push(Instance::start(&wd, &emu, id, None).await);
+    }
+    let urls: Vec<String> = instances.iter().map(|i| i.url.clone()).collect();
+    let first = wait_for_actor(&urls, Duration::from_secs(20)).await;
+    let eu_switch = status(&urls[0]).await.unwrap()["regions"][1]["health_checks"]["switch"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let paused = instances.iter().find(|i| i.id == first).unwrap();
+    paused.signal("-STOP");
+    let others: Vec<String> = instances
+        .iter()
+        .filter(|i| i.id != first)
+        .map(|i| i.url.clone())
+        .collect();
+    let second = wait_for_actor(&others, 4 * LEASE).await;
+    // Once both live instances know the new actor, drain through the one that is not
+    // it: it forwards.
+    let deadline = Instant::now() + 2 * LEASE;
+    for u in &others {
+        while status(u).await.unwrap()["control"]["actor"]["instance"] != second.as_str() {
+            assert!(Instant::now() < deadline, "{u} never learned the new actor");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    let via = instances
+        .iter()
+        .find(|i| i.id != first && i.id != second)
+        .unwrap();
+    let resp = reqwest::Client::new()
+        .post(format!("{}/v1/regions/eu-west-1/drain", via.url))
+        .bearer_auth(TOKEN)
+        .json(&serde_json::json!({"reason": "fence drill"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        resp.headers()["x-geoplan-actor"].to_str().unwrap(),
+        urls_of_actor(&instances, &second),
+        "forwarded to the actor"
+    );
+    assert!(switch_inverted(&emu, &eu_switch).await);
+    // The deposed actor wakes up: it must not act on its stale lease.
+    paused.signal("-CONT");
+    tokio::time::sleep(2 * LEASE).await;
+    let s = status(&paused.url).await.unwrap();
+    assert_eq!(s["control"]["is_actor"], false, "{s:#}");
+    assert_eq!(s["control"]["actor"]["instance"], second.as_str());
+    assert!(
+        switch_inverted(&emu, &eu_switch).await,
+        "the successor's drain stands"
+    );
+    assert_eq!(
+        update_calls(&emu, &eu_switch).await,
+        1,
+        "nothing flipped it since"
+    );
+    assert_eq!(
+        s["regions"][1]["switch"]["cause"], "manual",
+        "the woken instance adopted the successor's record, not a drain of unknown cause: {s:#}"
+    );
+    for i in instances {
+        assert!(i.stop().success());
+    }
+}
+
+/// The fence itself: a flip with a version read before someone else's flip is refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flip_on_a_stale_version_is_refused() {
+    let emu = Emulator::start();
+    let r53 = emu.route53().await;
+    create_region_checks(&r53, "stale", "eu-west-1", free_port()).await;
+    let id = geoplan::control::switches::discover(&r53, "stale")
+        .await
+        .unwrap()["eu-west-1"]
+        .switch
+        .clone();
+    let (_, read) = geoplan::control::switches::read(&r53, &id).await.unwrap();
+    let newer = geoplan::control::switches::set_inverted(&r53, &id, true, Some(read), None)
+        .await
+        .unwrap();
+    assert_eq!(newer, read + 1, "every change bumps the version");
+    let late = geoplan::control::switches::set_inverted(&r53, &id, false, Some(read), None).await;
+    assert!(
+        matches!(
+            late,
+            Err(geoplan::control::switches::SwitchError::Fenced(_))
+        ),
+        "{late:?}"
+    );
+    assert!(
+        switch_inverted(&emu, &id).await,
+        "the newer decision stands"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn losing_one_control_table_changes_nothing() {
+    let emu = Emulator::start();
+    let us = FakeRegion::start_new().await;
+    let mut eu = FakeRegion::start_new().await;
+    deploy(&emu, "minus", us.port, eu.port).await;
+    let wd = Workdir::with_text("regions.toml", &config("minus", us.port, eu.port));
+    let mut instances = Vec::new();
+    for id in ["a", "b", "c"] {
+        instances.push(Instance::start(&wd, &emu, id, None).await);
+    }
+    let urls: Vec<String> = instances.iter().map(|i| i.url.clone()).collect();
+    let actor = wait_for_actor(&urls, Duration::from_secs(20)).await;
+    let actor_url = urls_of_actor(&instances, &actor);
+    let eu_switch = status(&actor_url).await.unwrap()["regions"][1]["health_checks"]["switch"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    emu.dynamodb("ap-northeast-1")
+        .await
+        .delete_table()
+        .table_name("minus-geoplan-control")
+        .send()
+        .await
+        .unwrap();
+    let deadline = Instant::now() + 2 * LEASE;
+    loop {
+        let s = status(&actor_url).await.unwrap();
+        if s["control"]["tables_reachable"] == 2 {
+            assert_eq!(
+                s["control"]["is_actor"], true,
+                "2 of 3 tables still make a majority"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the lost table never showed: {s:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eu.stop().await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !switch_inverted(&emu, &eu_switch).await {
+        assert!(
+            Instant::now() < deadline,
+            "no failover with one control table gone"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        actors(&urls).await.as_slice(),
+        std::slice::from_ref(&actor),
+        "the same single actor throughout"
+    );
+    for i in instances {
+        assert!(i.stop().success());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn while_aws_is_dark_probing_goes_on_and_the_actor_catches_up() {
+    let emu = Emulator::start();
+    let us = FakeRegion::start_new().await;
+    let mut eu = FakeRegion::start_new().await;
+    deploy(&emu, "dark", us.port, eu.port).await;
+    let wd = Workdir::with_text("regions.toml", &config("dark", us.port, eu.port));
+    let mut instances = Vec::new();
+    for id in ["a", "b", "c"] {
+        instances.push(Instance::start(&wd, &emu, id, None).await);
+    }
+    let urls: Vec<String> = instances.iter().map(|i| i.url.clone()).collect();
+    wait_for_actor(&urls, Duration::from_secs(20)).await;
+    let eu_switch = status(&urls[0]).await.unwrap()["regions"][1]["health_checks"]["switch"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Route 53 and DynamoDB stop answering for 30 s; eu-west-1 fails meanwhile.
+    let pause = Duration::from_secs(30);
+    reqwest::Client::new()
+        .post(format!(
+            "{}/_geoplan/pause?seconds={}",
+            emu.url,
+            pause.as_secs()
+        ))
+        .send()
+        .await
+        .unwrap();
+    let dark = Instant::now();
+    eu.stop().await;
+    let mut seen_down = [false; 3];
+    while dark.elapsed() < pause - Duration::from_secs(2) {
+        for (k, u) in urls.iter().enumerate() {
+            let health = reqwest::get(format!("{u}/healthz")).await.unwrap();
+            assert_eq!(
+                health.status(),
+                200,
+                "instance {k} stalled while AWS is dark"
+            );
+            let s = status(u).await.unwrap();
+            seen_down[k] |= s["regions"][1]["verdict"] == "down";
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(
+        seen_down, [true; 3],
+        "every instance kept probing and saw eu-west-1 fail"
+    );
+    // AWS is back: an actor holds the lease again and takes eu-west-1 out.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !switch_inverted(&emu, &eu_switch).await {
+        assert!(
+            Instant::now() < deadline,
+            "no actor caught up after AWS came back"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Right after, held-back writes may cost the actor its majority for a round: never
+    // two actors, and one again within a lease or two.
+    assert!(actors(&urls).await.len() <= 1);
+    wait_for_actor(&urls, 4 * LEASE).await;
+    assert_eq!(update_calls(&emu, &eu_switch).await, 1, "one flip");
+    for i in instances {
+        assert!(i.stop().success());
+    }
+}

@@ -143,6 +143,14 @@ impl Serve {
     }
 }
 
+/// A test that fails part-way must not leave its control plane running.
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 async fn switch_inverted(emu: &Emulator, id: &str) -> bool {
     let hc = emu
         .route53()
