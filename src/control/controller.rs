@@ -326,6 +326,17 @@ impl Controller {
         self.policy
     }
 
+    /// Changes one region's state under the lock (nothing if there is no such region).
+    fn with_region(&self, name: &str, change: impl FnOnce(&mut RegionState)) {
+        if let Some(r) = lock(&self.shared)
+            .regions
+            .iter_mut()
+            .find(|r| r.name == name)
+        {
+            change(r);
+        }
+    }
+
     /// Runs until cancelled.
     pub async fn run(
         mut self,
@@ -778,14 +789,11 @@ impl Controller {
                 }
             }
             Err(e) => {
+                self.metrics.count_if_throttled(&e.to_string());
                 // Fenced or failed: the version may be stale; read everything again.
-                if let Some(r) = lock(&self.shared)
-                    .regions
-                    .iter_mut()
-                    .find(|r| r.name == region)
-                {
+                self.with_region(&region, |r| {
                     r.switch_version = None;
-                }
+                });
                 self.resync_now.notify_one();
                 let what = match &purpose {
                     Purpose::Automatic(a) => a.as_str(),
@@ -941,13 +949,9 @@ impl Controller {
             }
             match o.route53 {
                 Ok(h) => {
-                    if let Some(r) = lock(&self.shared)
-                        .regions
-                        .iter_mut()
-                        .find(|r| r.name == name)
-                    {
+                    self.with_region(&name, |r| {
                         r.route53_status = h;
-                    }
+                    });
                 }
                 Err(e) => {
                     tracing::warn!(region = %name, error = %e, "cannot read Route 53 health-check status")
@@ -956,6 +960,7 @@ impl Controller {
             let (inverted, version) = match o.switch {
                 Ok(v) => v,
                 Err(e) => {
+                    self.metrics.count_if_throttled(&e);
                     tracing::warn!(region = %name, error = %e, "cannot read switch");
                     continue;
                 }
@@ -977,14 +982,10 @@ impl Controller {
             {
                 // Another instance (the actor) flipped it and said why.
                 self.metrics.set_in_service(&name, shared.in_service);
-                if let Some(r) = lock(&self.shared)
-                    .regions
-                    .iter_mut()
-                    .find(|r| r.name == name)
-                {
+                self.with_region(&name, |r| {
                     r.switch = shared.clone();
                     r.last_action = shared.since;
-                }
+                });
                 let saved = StoredSwitch {
                     switch: shared.clone(),
                     last_action: shared.since,
@@ -998,14 +999,10 @@ impl Controller {
             match adopt(&self.store, &name, inverted, stored, SystemTime::now()) {
                 Ok((switch, last_action)) => {
                     self.metrics.set_in_service(&name, switch.in_service);
-                    if let Some(r) = lock(&self.shared)
-                        .regions
-                        .iter_mut()
-                        .find(|r| r.name == name)
-                    {
+                    self.with_region(&name, |r| {
                         r.switch = switch;
                         r.last_action = last_action;
-                    }
+                    });
                 }
                 Err(e) => tracing::error!(region = %name, error = %e, "cannot adopt switch state"),
             }

@@ -86,6 +86,8 @@ pub struct Metrics {
     pub cost_polls: Family<OutcomeLabel, Counter>,
     /// Route 53 calls made by the running control plane (each paced by the gate).
     pub route53_requests: Counter,
+    /// Route 53 calls that still failed on throttling after the SDK's retries.
+    pub route53_throttled: Counter,
     /// Several instances: this one gaining or losing the lease.
     pub leadership_changes: Counter,
     pub is_actor: Gauge,
@@ -157,6 +159,12 @@ impl Default for Metrics {
             cost_polls.clone(),
         );
         let route53_requests = Counter::default();
+        let route53_throttled = Counter::default();
+        registry.register(
+            "route53_throttled",
+            "Route 53 calls that still failed on Throttling or PriorRequestNotComplete after the SDK's retries",
+            route53_throttled.clone(),
+        );
         registry.register(
             "route53_requests",
             "Route 53 calls made by the control plane, paced to monitor.route53_rate",
@@ -209,6 +217,7 @@ impl Default for Metrics {
             budget_fraction,
             cost_polls,
             route53_requests,
+            route53_throttled,
         }
     }
 }
@@ -255,6 +264,13 @@ impl Metrics {
                 outcome: outcome.into(),
             })
             .inc();
+    }
+
+    /// Counts an error of a Route 53 call if it was throttling.
+    pub fn count_if_throttled(&self, error: &str) {
+        if error.contains("Throttling") || error.contains("PriorRequestNotComplete") {
+            self.route53_throttled.inc();
+        }
     }
 
     pub fn encode(&self) -> String {

@@ -627,6 +627,12 @@ async fn metrics_are_valid_openmetrics_with_the_matching_content_type() {
         "geoplan_probes",
         "geoplan_region_in_service",
         "geoplan_region_verdict",
+        "geoplan_route53_requests",
+        "geoplan_route53_throttled",
+        "geoplan_is_actor",
+        "geoplan_leadership_changes",
+        "geoplan_lease_renew_seconds",
+        "geoplan_control_tables_reachable",
     ] {
         assert!(
             families.iter().any(|f| f == family),

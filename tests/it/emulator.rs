@@ -684,17 +684,7 @@ async fn an_interrupted_apply_converges_on_the_next_run() {
         .filter(|z| z.name().trim_end_matches('.') == "shop.example.com")
         .count();
     assert_eq!(named, 1, "no duplicate zone");
-    let plan: serde_json::Value = serde_json::from_str(&success(&geoplan(
-        wd.path(),
-        &["plan", "active-active.toml", "--json", "--quiet"],
-        Some(&emu),
-    )))
-    .unwrap();
-    assert_eq!(
-        plan["plan"]["totals"],
-        serde_json::json!({"add": 0, "change": 0, "destroy": 0}),
-        "converged"
-    );
+    assert_no_changes(&wd, &emu);
     assert!(
         !wd.path()
             .join(".geoplan/active-active")
@@ -817,14 +807,20 @@ async fn resources_missing_from_the_state_are_adopted_not_duplicated() {
     );
     let checks = r53.list_health_checks().send().await.unwrap();
     assert_eq!(checks.health_checks().len(), 6, "3 per region, none twice");
+    assert_no_changes(&wd, &emu);
+}
+
+/// `geoplan plan` of the example finds nothing to do.
+fn assert_no_changes(wd: &Workdir, emu: &Emulator) {
     let plan: serde_json::Value = serde_json::from_str(&success(&geoplan(
         wd.path(),
         &["plan", "active-active.toml", "--json", "--quiet"],
-        Some(&emu),
+        Some(emu),
     )))
     .unwrap();
     assert_eq!(
         plan["plan"]["totals"],
-        serde_json::json!({"add": 0, "change": 0, "destroy": 0})
+        serde_json::json!({"add": 0, "change": 0, "destroy": 0}),
+        "converged"
     );
 }

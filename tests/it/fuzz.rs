@@ -228,17 +228,10 @@ fn check_config(text: &str) -> Result<(), String> {
 #[test]
 fn mutated_configs_end_in_a_config_or_located_errors() {
     let (cases, seed) = settings();
-    let seeds: Vec<String> = [
-        "examples/active-active.toml",
-        "examples/active-passive.toml",
-        "examples/read-local-write-global.toml",
-        "examples/partitioned.toml",
-        "tests/fixtures/existing-zone-aliases.toml",
-        "tests/fixtures/hostnames-emulator.toml",
-    ]
-    .iter()
-    .map(|f| std::fs::read_to_string(repo().join(f)).unwrap())
-    .collect();
+    let seeds: Vec<String> = crate::golden::CASES
+        .iter()
+        .map(|f| std::fs::read_to_string(repo().join(f)).unwrap())
+        .collect();
     let mut rng = Rng(seed);
     let mut failures = Vec::new();
     let mut valid = 0;

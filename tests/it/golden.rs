@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 
 use crate::support::*;
 
-const CASES: &[&str] = &[
+/// Every example and fixture: the configs a user could start from.
+pub const CASES: &[&str] = &[
     "examples/active-active.toml",
     "examples/active-passive.toml",
     "examples/read-local-write-global.toml",

@@ -17,42 +17,9 @@ const LEASE: Duration = Duration::from_secs(3);
 const CONTROL: [&str; 3] = ["us-east-1", "eu-west-1", "ap-northeast-1"];
 
 fn config(name: &str, us: u16, eu: u16) -> String {
-    format!(
-        r#"name = "{name}"
-pattern = "active-active"
-
-[dns]
-zone = "{name}.example.com"
-record = "api.{name}.example.com"
-
-[[region]]
-name = "us-east-1"
-endpoint = "127.0.0.1"
-[region.health]
-protocol = "HTTP"
-port = {us}
-
-[[region]]
-name = "eu-west-1"
-endpoint = "127.0.0.1"
-[region.health]
-protocol = "HTTP"
-port = {eu}
-
-[monitor]
-probe_interval = "200ms"
-probe_timeout = "150ms"
-fail_after = 2
-recover_after = 3
-hold_down = "1s"
-resync_interval = "2s"
-state_dir = "state"
-
-[control]
-regions = ["us-east-1", "eu-west-1", "ap-northeast-1"]
-lease = "3s"
-"#
-    )
+    // The serve tests' deployment, renamed, with three control regions.
+    crate::serve::config(us, eu).replace("drill", name)
+        + "\n[control]\nregions = [\"us-east-1\", \"eu-west-1\", \"ap-northeast-1\"]\nlease = \"3s\"\n"
 }
 
 /// The checks and control tables `geoplan apply` would create, made through the SDK.

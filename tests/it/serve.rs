@@ -13,7 +13,8 @@ use crate::support::*;
 
 const TOKEN: &str = "drill-token";
 
-fn config(us: u16, eu: u16) -> String {
+/// Two local HTTP regions, probed fast; named `drill`.
+pub fn config(us: u16, eu: u16) -> String {
     format!(
         r#"name = "drill"
 pattern = "active-active"
