@@ -93,6 +93,15 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// Where the answer goes.
+    fn into_reply(self) -> oneshot::Sender<Result<Switch, CommandError>> {
+        match self {
+            Command::Drain { reply, .. } | Command::Restore { reply, .. } => reply,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CommandError {
     #[error("unknown region {0}")]
@@ -526,9 +535,7 @@ impl Controller {
             self.awaiting_sync = false;
             let actor = ha.view.borrow().actor.as_ref().map(|a| a.addr.clone());
             for cmd in std::mem::take(&mut self.deferred) {
-                let reply = match cmd {
-                    Command::Drain { reply, .. } | Command::Restore { reply, .. } => reply,
-                };
+                let reply = cmd.into_reply();
                 let _ = reply.send(Err(CommandError::NotActor(actor.clone())));
             }
             return false;
@@ -558,11 +565,7 @@ impl Controller {
         }
         let decisions = {
             let shared = lock(&self.shared);
-            let views: Vec<RegionView<'_>> = shared
-                .regions
-                .iter()
-                .map(|r| r.view_with(self.in_flight.get(&r.name)))
-                .collect();
+            let views = pending_views(&shared.regions, &self.in_flight);
             // A region whose flip is in flight is not decided again: repeated
             // decisions coalesce into the one call already made.
             failover::decide(&views, &self.policy, SystemTime::now())
@@ -823,9 +826,7 @@ impl Controller {
                 .ha
                 .as_ref()
                 .and_then(|h| h.view.borrow().actor.as_ref().map(|a| a.addr.clone()));
-            let reply = match cmd {
-                Command::Drain { reply, .. } | Command::Restore { reply, .. } => reply,
-            };
+            let reply = cmd.into_reply();
             let _ = reply.send(Err(CommandError::NotActor(actor)));
             return;
         }
@@ -847,11 +848,7 @@ impl Controller {
     ) {
         let (check, current) = {
             let shared = lock(&self.shared);
-            let views: Vec<RegionView<'_>> = shared
-                .regions
-                .iter()
-                .map(|r| r.view_with(self.in_flight.get(&r.name)))
-                .collect();
+            let views = pending_views(&shared.regions, &self.in_flight);
             let Some(current) = views.iter().find(|v| v.name == region) else {
                 let _ = reply.send(Err(CommandError::UnknownRegion(region.to_owned())));
                 return;
@@ -1035,6 +1032,17 @@ impl Controller {
             }
         }
     }
+}
+
+/// What decisions see: every region, with the switch a flip under way will leave.
+fn pending_views<'a>(
+    regions: &'a [RegionState],
+    in_flight: &'a std::collections::BTreeMap<String, Switch>,
+) -> Vec<RegionView<'a>> {
+    regions
+        .iter()
+        .map(|r| r.view_with(in_flight.get(&r.name)))
+        .collect()
 }
 
 /// Reads every switch and Route 53's endpoint statuses every `interval` (or when asked),
