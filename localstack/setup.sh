@@ -36,6 +36,22 @@ if [ "$("$PYTHON" -c 'from importlib.metadata import version; print(version("pro
   "$PYTHON" -m pip install --quiet "prometheus_client==$PROMCLIENT_VERSION"
 fi
 
+# promtool (Debian's prometheus package) checks and unit-tests deploy/monitoring's
+# alert rules. Only the binary is unpacked into target/tools: no daemon is installed.
+PROMTOOL=target/tools/usr/bin/promtool
+if [ ! -x "$PROMTOOL" ] && ! command -v promtool >/dev/null; then
+  say "unpacking promtool from Debian's prometheus package into target/tools"
+  tmp=$(mktemp -d)
+  if ! (cd "$tmp" && apt-get download prometheus >/dev/null 2>&1); then
+    apt-get update -qq >/dev/null 2>&1 || true
+    (cd "$tmp" && apt-get download prometheus >/dev/null) || die "cannot download Debian's prometheus package (for promtool)"
+  fi
+  mkdir -p target/tools
+  dpkg -x "$tmp"/prometheus_*.deb target/tools
+  rm -rf "$tmp"
+fi
+say "$( ( [ -x "$PROMTOOL" ] && "$PROMTOOL" --version || promtool --version ) 2>&1 | head -n 1)"
+
 # Smoke test: the emulator starts, serves and stops.
 log=$(mktemp)
 "$PYTHON" localstack/emulator.py --port 0 >"$log" 2>&1 &

@@ -283,6 +283,10 @@ impl Controller {
                 regions.len()
             ),
         )?;
+        if ha.is_none() {
+            // One instance alone is the actor: it acts whenever it decides to.
+            metrics.is_actor.set(1);
+        }
         if let Some(h) = &ha {
             // From the start, not only on the first change: a region that never
             // changes must still have this vantage point's vote.

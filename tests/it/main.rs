@@ -11,6 +11,7 @@
 //! - `fuzz`: mutated configs and CUR files end in a result or a located error.
 //! - `ha`: three `serve` instances: one actor, takeover, quorum of vantage points.
 //! - `layout`: the module graph has no cycle; the architecture doc names every file.
+//! - `monitoring`: the alert rules (promtool) and the Grafana dashboard.
 //! - `support`: the harness (emulator per test, the binary in a temp dir).
 
 mod api;
@@ -22,5 +23,6 @@ mod fuzz;
 mod golden;
 mod ha;
 mod layout;
+mod monitoring;
 mod serve;
 mod support;
