@@ -136,7 +136,7 @@ pub async fn status(url: &str, json: bool) -> Exit {
         eprintln!("error: the control plane at {url} sent a status this geoplan cannot read");
         return Exit::Failure;
     };
-    print!("{}", render_status(&doc));
+    print!("{}", render_status(&doc, Style::for_stdout()));
     Exit::Ok
 }
 
@@ -235,13 +235,44 @@ pub async fn status_direct(
         );
     } else {
         println!("(read from AWS directly; no control plane: no probe data)");
-        print!("{}", render_status(&doc));
+        print!("{}", render_status(&doc, Style::for_stdout()));
     }
     Exit::Ok
 }
 
 /// The human form of a status document.
-pub fn render_status(doc: &StatusDoc) -> String {
+/// How the status is drawn: plain text, or with colours on a terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    Plain,
+    Colour,
+}
+
+impl Style {
+    /// Colour only on a terminal, and never with `NO_COLOR` set (no-color.org).
+    pub fn for_stdout() -> Style {
+        use std::io::IsTerminal;
+        if std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none() {
+            Style::Colour
+        } else {
+            Style::Plain
+        }
+    }
+
+    /// `text` (already padded: escape codes take no columns) in an ANSI SGR colour.
+    fn paint(self, text: String, sgr: &str) -> String {
+        match self {
+            Style::Plain => text,
+            Style::Colour => format!("\x1b[{sgr}m{text}\x1b[0m"),
+        }
+    }
+}
+
+const RED: &str = "1;31";
+const YELLOW: &str = "33";
+const GREEN: &str = "32";
+
+pub fn render_status(doc: &StatusDoc, style: Style) -> String {
     use std::fmt::Write;
     let mut out = String::new();
     // A status read from AWS directly has no control plane, so no failover mode.
@@ -289,10 +320,30 @@ pub fn render_status(doc: &StatusDoc) -> String {
             Some(p) => format!("failed: {}", p.error.as_deref().unwrap_or("?")),
             None => "none yet".into(),
         };
+        let verdict = style.paint(
+            format!("{:<11}", r.verdict),
+            match r.verdict.as_str() {
+                "down" => RED,
+                "suspect" | "recovering" => YELLOW,
+                _ => GREEN,
+            },
+        );
+        let r53 = style.paint(
+            format!("{r53:<10}"),
+            match r53 {
+                "unhealthy" => RED,
+                "healthy" => GREEN,
+                _ => "0",
+            },
+        );
+        let switch = style.paint(
+            format!("{switch:<9}"),
+            if r.switch.in_service { GREEN } else { RED },
+        );
         let _ = writeln!(
             out,
-            "{:<16} {:<11} {:<10} {:<9} {:<14} {probe}",
-            r.name, r.verdict, r53, switch, cause
+            "{:<16} {verdict} {r53} {switch} {:<14} {probe}",
+            r.name, cause
         );
         if let Some(reason) = r.switch.reason.as_deref().filter(|_| !r.switch.in_service) {
             let _ = writeln!(out, "{:<16} └ {reason}", "");

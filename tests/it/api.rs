@@ -392,6 +392,22 @@ async fn a_real_server_on_port_zero_answers_and_the_cli_reads_it() {
         "{text}"
     );
     assert!(text.contains("api.shop.example.com"), "{text}");
+    // On a terminal (a pty from util-linux `script`), colour; with NO_COLOR, none.
+    let coloured = status_on_a_terminal(&url, false).await;
+    assert!(
+        coloured.contains("\x1b[1;31mOUT      \x1b[0m"),
+        "the switch that is out is red: {coloured:?}"
+    );
+    assert!(
+        coloured.contains("\x1b[32mup         \x1b[0m"),
+        "{coloured:?}"
+    );
+    let plain = status_on_a_terminal(&url, true).await;
+    assert!(!plain.contains('\x1b'), "NO_COLOR: {plain:?}");
+    assert!(
+        plain.contains("eu-west-1        up          healthy    OUT"),
+        "{plain:?}"
+    );
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_geoplan"))
         .args(["drain", "us-east-1", "--url", &url, "--reason", "x"])
         .env("GEOPLAN_API_TOKEN", "t0k")
@@ -641,4 +657,21 @@ async fn metrics_are_valid_openmetrics_with_the_matching_content_type() {
     }
     // The parser is strict: a TYPE that does not match its samples is rejected.
     assert!(parse_openmetrics("# TYPE x counter\nx 1\n# EOF\n").is_err());
+}
+
+/// `geoplan status` with stdout on a terminal: a pty from util-linux `script`.
+async fn status_on_a_terminal(url: &str, no_color: bool) -> String {
+    let mut cmd = tokio::process::Command::new("script");
+    cmd.args([
+        "-qec",
+        &format!("{} status --url {url}", env!("CARGO_BIN_EXE_geoplan")),
+        "/dev/null",
+    ]);
+    if no_color {
+        cmd.env("NO_COLOR", "1");
+    } else {
+        cmd.env_remove("NO_COLOR");
+    }
+    let out = cmd.output().await.expect("util-linux script");
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
