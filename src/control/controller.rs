@@ -135,6 +135,17 @@ enum Purpose {
     Restore,
 }
 
+impl Purpose {
+    /// The action's name in metrics and messages.
+    fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Automatic(a) => a.as_str(),
+            Purpose::Drain => "drain",
+            Purpose::Restore => "restore",
+        }
+    }
+}
+
 /// A flip's outcome, sent back to the loop by the task that made it.
 struct Flipped {
     region: String,
@@ -784,11 +795,7 @@ impl Controller {
                     ),
                     Purpose::Restore => ("restore", format!("{region} restored to service{by}")),
                 };
-                let action = match &purpose {
-                    Purpose::Automatic(a) => a.as_str(),
-                    Purpose::Drain => "drain",
-                    Purpose::Restore => "restore",
-                };
+                let action = purpose.as_str();
                 self.metrics.count_action(&region, action);
                 self.event(Some(&region), kind, &text);
                 if let Some(reply) = reply {
@@ -802,11 +809,7 @@ impl Controller {
                     r.switch_version = None;
                 });
                 self.resync_now.notify_one();
-                let what = match &purpose {
-                    Purpose::Automatic(a) => a.as_str(),
-                    Purpose::Drain => "drain",
-                    Purpose::Restore => "restore",
-                };
+                let what = purpose.as_str();
                 self.problem(
                     &region,
                     "action-failed",

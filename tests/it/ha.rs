@@ -577,15 +577,7 @@ async fn while_aws_is_dark_probing_goes_on_and_the_actor_catches_up() {
         .to_owned();
     // Route 53 and DynamoDB stop answering for 30 s; eu-west-1 fails meanwhile.
     let pause = Duration::from_secs(30);
-    reqwest::Client::new()
-        .post(format!(
-            "{}/_geoplan/pause?seconds={}",
-            emu.url,
-            pause.as_secs()
-        ))
-        .send()
-        .await
-        .unwrap();
+    emu.pause(pause).await;
     let dark = Instant::now();
     eu.stop().await;
     let mut seen_down = [false; 3];

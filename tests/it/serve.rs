@@ -539,15 +539,7 @@ async fn probing_and_deciding_go_on_while_aws_does_not_answer() {
     // AWS stops answering for 30 s; then eu-west-1 fails.
     let pause = Duration::from_secs(30);
     let paused = Instant::now();
-    reqwest::Client::new()
-        .post(format!(
-            "{}/_geoplan/pause?seconds={}",
-            emu.url,
-            pause.as_secs()
-        ))
-        .send()
-        .await
-        .unwrap();
+    emu.pause(pause).await;
     // A drain cannot be confirmed: a prompt 502 in the documented shape.
     let started = Instant::now();
     let resp = reqwest::Client::new()

@@ -66,6 +66,21 @@ impl Emulator {
         geoplan::aws::route53(Some(&self.url)).await
     }
 
+    /// Makes every AWS request wait until `d` has passed, as if AWS could not be
+    /// reached (the emulator's `/_geoplan/pause` hook).
+    pub async fn pause(&self, d: Duration) {
+        let resp = reqwest::Client::new()
+            .post(format!(
+                "{}/_geoplan/pause?seconds={}",
+                self.url,
+                d.as_secs_f64()
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success(), "pause: {}", resp.status());
+    }
+
     pub async fn dynamodb(&self, region: &str) -> aws_sdk_dynamodb::Client {
         geoplan::aws::dynamodb(region, Some(&self.url)).await
     }
