@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up a fresh machine to build, demo and test geoplan offline:
 # checks Rust and Terraform, installs the pinned AWS emulator (moto) if missing,
-# smoke-tests the emulator, and builds geoplan. Safe to run again.
+# promtool, Chromium and Node.js for the monitoring and page tests, smoke-tests the
+# emulator, and builds geoplan. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -51,6 +52,23 @@ if [ ! -x "$PROMTOOL" ] && ! command -v promtool >/dev/null; then
   rm -rf "$tmp"
 fi
 say "$( ( [ -x "$PROMTOOL" ] && "$PROMTOOL" --version || promtool --version ) 2>&1 | head -n 1)"
+
+# The status page's test drives Debian's Chromium headless, and its JS unit tests
+# run under Node.js.
+if ! command -v chromium >/dev/null && [ -z "${GEOPLAN_CHROMIUM:-}" ]; then
+  say "installing Debian's chromium (for the status page's browser test)"
+  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1; then
+    apt-get update -qq >/dev/null 2>&1 || true
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
+      || die "cannot install chromium (apt-get install chromium), or set GEOPLAN_CHROMIUM to a Chrome binary"
+  fi
+fi
+say "$( ("${GEOPLAN_CHROMIUM:-chromium}" --version) 2>/dev/null | head -n 1)"
+if ! command -v node >/dev/null; then
+  say "installing Debian's nodejs (for the status page's JS unit tests)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs >/dev/null || die "cannot install nodejs"
+fi
+say "node $(node --version)"
 
 # Smoke test: the emulator starts, serves and stops.
 log=$(mktemp)

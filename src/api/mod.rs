@@ -26,6 +26,7 @@ use crate::control::watchdog::Watchdog;
 
 mod auth;
 mod error;
+mod page;
 
 pub use auth::Token;
 pub use error::ApiError;
@@ -127,6 +128,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/events", get(events))
         .route("/v1/cost", get(cost))
         .merge(mutations)
+        .merge(page::routes())
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
         })
@@ -223,12 +225,23 @@ async fn events(
     if !(1..=1000).contains(&limit) {
         return Err(bad("`limit` must be between 1 and 1000"));
     }
-    // `since` is an event id (the `next` cursor of the previous page) or an RFC 3339 time.
+    // `since` is an event id (the `next` cursor of the previous page) or an RFC 3339 time;
+    // `tail=true` asks for the newest `limit` events instead.
     enum Since {
         Id(i64),
         Time(std::time::SystemTime),
+        Tail,
+    }
+    let tail = match q.get("tail").map(String::as_str) {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => return Err(bad("`tail` must be true or false")),
+    };
+    if tail && q.contains_key("since") {
+        return Err(bad("`tail` and `since` cannot be combined"));
     }
     let since = match q.get("since").map(String::as_str).unwrap_or("0") {
+        _ if tail => Since::Tail,
         s if s.parse::<i64>().is_ok() => Since::Id(s.parse().unwrap_or(0)),
         s => Since::Time(humantime::parse_rfc3339_weak(s).map_err(|_| {
             bad("`since` must be an event id or an RFC 3339 time such as 2026-11-27T17:00:00Z")
@@ -241,13 +254,14 @@ async fn events(
         let events = match since {
             Since::Id(id) => store.events(id, limit as u32)?,
             Since::Time(t) => store.events_since_time(t, limit as u32)?,
+            Since::Tail => store.events_tail(limit as u32)?,
         };
         // The cursor never goes backwards: an empty page keeps the caller's id, or,
         // for a time after every event, points past the newest event.
         let next = match (events.last(), since) {
             (Some(e), _) => e.id,
             (None, Since::Id(id)) => id,
-            (None, Since::Time(_)) => store.last_event_id()?,
+            (None, Since::Time(_) | Since::Tail) => store.last_event_id()?,
         };
         Ok::<_, crate::control::store::StoreError>((events, next))
     })

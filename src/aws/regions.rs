@@ -90,6 +90,54 @@ pub fn from_billing_code(code: &str) -> Option<&'static str> {
         .map(|(_, r)| *r)
 }
 
+/// Where each region is, for the status page's map: the place AWS names it after and
+/// that place's approximate coordinates (latitude, longitude in degrees). A region is a
+/// group of data centres, so this is a label position, not a site.
+pub const LOCATIONS: &[(&str, &str, f64, f64)] = &[
+    ("af-south-1", "Cape Town", -33.92, 18.42),
+    ("ap-east-1", "Hong Kong", 22.32, 114.17),
+    ("ap-east-2", "Taipei", 25.03, 121.57),
+    ("ap-northeast-1", "Tokyo", 35.68, 139.69),
+    ("ap-northeast-2", "Seoul", 37.57, 126.98),
+    ("ap-northeast-3", "Osaka", 34.69, 135.50),
+    ("ap-south-1", "Mumbai", 19.08, 72.88),
+    ("ap-south-2", "Hyderabad", 17.39, 78.49),
+    ("ap-southeast-1", "Singapore", 1.35, 103.82),
+    ("ap-southeast-2", "Sydney", -33.87, 151.21),
+    ("ap-southeast-3", "Jakarta", -6.21, 106.85),
+    ("ap-southeast-4", "Melbourne", -37.81, 144.96),
+    ("ap-southeast-5", "Malaysia", 3.139, 101.687),
+    ("ap-southeast-6", "New Zealand", -36.85, 174.76),
+    ("ap-southeast-7", "Thailand", 13.76, 100.50),
+    ("ca-central-1", "Montreal", 45.50, -73.57),
+    ("ca-west-1", "Calgary", 51.05, -114.07),
+    ("eu-central-1", "Frankfurt", 50.11, 8.68),
+    ("eu-central-2", "Zurich", 47.38, 8.54),
+    ("eu-north-1", "Stockholm", 59.33, 18.07),
+    ("eu-south-1", "Milan", 45.46, 9.19),
+    ("eu-south-2", "Spain", 41.65, -0.88),
+    ("eu-west-1", "Ireland", 53.35, -6.26),
+    ("eu-west-2", "London", 51.51, -0.13),
+    ("eu-west-3", "Paris", 48.86, 2.35),
+    ("il-central-1", "Tel Aviv", 32.09, 34.78),
+    ("me-central-1", "UAE", 25.20, 55.27),
+    ("me-south-1", "Bahrain", 26.07, 50.56),
+    ("mx-central-1", "Mexico", 20.59, -100.39),
+    ("sa-east-1", "S\u{e3}o Paulo", -23.55, -46.63),
+    ("us-east-1", "N. Virginia", 39.04, -77.49),
+    ("us-east-2", "Ohio", 39.96, -83.00),
+    ("us-west-1", "N. California", 37.35, -121.96),
+    ("us-west-2", "Oregon", 45.84, -119.70),
+];
+
+/// A region's place name and coordinates.
+pub fn location(code: &str) -> Option<(&'static str, f64, f64)> {
+    LOCATIONS
+        .iter()
+        .find(|(c, ..)| *c == code)
+        .map(|&(_, city, lat, lon)| (city, lat, lon))
+}
+
 /// Route 53's API (and so every record change) is served from us-east-1.
 pub const ROUTE53_CONTROL_REGION: &str = "us-east-1";
 
@@ -130,5 +178,28 @@ mod tests {
         assert!(is_known("eu-west-1"));
         assert!(!is_known("eu-west-9"));
         assert!(!is_known("us-east"));
+    }
+
+    #[test]
+    fn every_region_has_a_location_on_the_globe() {
+        for region in REGIONS {
+            let (city, lat, lon) =
+                location(region).unwrap_or_else(|| panic!("{region} has no location"));
+            assert!(!city.is_empty());
+            assert!(
+                (-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lon),
+                "{region}"
+            );
+        }
+        assert_eq!(
+            LOCATIONS.len(),
+            REGIONS.len(),
+            "a location for an unknown region"
+        );
+        // Hemispheres, as a check on sign mistakes.
+        let (_, lat, lon) = location("sa-east-1").unwrap();
+        assert!(lat < 0.0 && lon < 0.0);
+        let (_, lat, lon) = location("ap-northeast-1").unwrap();
+        assert!(lat > 0.0 && lon > 0.0);
     }
 }

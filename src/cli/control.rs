@@ -136,8 +136,124 @@ pub async fn status(url: &str, json: bool) -> Exit {
         eprintln!("error: the control plane at {url} sent a status this geoplan cannot read");
         return Exit::Failure;
     };
-    print!("{}", render_status(&doc, Style::for_stdout()));
+    // The page's other essentials: the latest flips with their durations, and cost.
+    // Both are best effort: the status above is what the command promises.
+    let events = match client()
+        .get(format!("{url}/v1/events?tail=true&limit=200"))
+        .send()
+        .await
+    {
+        Ok(r) if r.status().is_success() => r.json::<Value>().await.ok(),
+        _ => None,
+    };
+    let cost = match client().get(format!("{url}/v1/cost")).send().await {
+        Ok(r) if r.status().is_success() => r.json::<Value>().await.ok(),
+        _ => None,
+    };
+    let style = Style::for_stdout();
+    print!("{}", render_status(&doc, style));
+    let events = events
+        .as_ref()
+        .and_then(|e| e["events"].as_array())
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    print!("{}", render_recent(events, cost.as_ref(), style));
     Exit::Ok
+}
+
+/// The last flips (newest first, with how long each took from the first evidence to
+/// Route 53's confirmation) and the month's cross-region spend against the budget.
+pub fn render_recent(events: &[Value], cost: Option<&Value>, style: Style) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let flips: Vec<&Value> = events
+        .iter()
+        .rev()
+        .filter(|e| {
+            matches!(
+                e["kind"].as_str(),
+                Some("failover" | "failback" | "drain" | "restore")
+            )
+        })
+        .take(5)
+        .collect();
+    if !flips.is_empty() {
+        let _ = writeln!(out, "\nRECENT FLIPS");
+        for e in flips {
+            let kind = e["kind"].as_str().unwrap_or_default();
+            let took = e["took_ms"]
+                .as_f64()
+                .map(|ms| format!("{:.2} s", ms / 1e3))
+                .unwrap_or_else(|| "-".into());
+            let painted = style.paint(
+                format!("{kind:<9}"),
+                if matches!(kind, "failover" | "drain") {
+                    RED
+                } else {
+                    GREEN
+                },
+            );
+            let _ = writeln!(
+                out,
+                "  {} {painted} {:<16} took {took}",
+                e["at"].as_str().unwrap_or("?"),
+                e["region"].as_str().unwrap_or("-"),
+            );
+        }
+    }
+    if let Some(c) = cost {
+        let month = format!(
+            "{}-{:02}",
+            c["month"]["year"].as_i64().unwrap_or(0),
+            c["month"]["month"].as_i64().unwrap_or(0)
+        );
+        let transfer = c["matrix"]["transfer_usd"].as_f64().unwrap_or(0.0);
+        let replication = c["matrix"]["replication_usd"].as_f64().unwrap_or(0.0);
+        let _ = writeln!(
+            out,
+            "\nCOST {month}: transfer ${transfer:.2}, replication ${replication:.2}"
+        );
+        if let Some(b) = c.get("budget").filter(|b| !b.is_null()) {
+            let fraction = b["fraction"].as_f64().unwrap_or(0.0);
+            let text = format!(
+                "  budget ${:.2}: spent ${:.2} ({:.0}%), forecast ${:.2} ({:.0}%)",
+                b["budget_usd"].as_f64().unwrap_or(0.0),
+                b["spend_usd"].as_f64().unwrap_or(0.0),
+                fraction * 100.0,
+                b["forecast_usd"].as_f64().unwrap_or(0.0),
+                b["forecast_fraction"].as_f64().unwrap_or(0.0) * 100.0,
+            );
+            let colour = if fraction >= 1.0 {
+                RED
+            } else if b["crossed"].as_array().is_some_and(|c| !c.is_empty()) {
+                YELLOW
+            } else {
+                GREEN
+            };
+            let _ = writeln!(out, "{}", style.paint(text, colour));
+        }
+        let mut pairs: Vec<&Value> = c["matrix"]["pairs"]
+            .as_array()
+            .map(|p| p.iter().collect())
+            .unwrap_or_default();
+        pairs.sort_by(|a, b| {
+            b["usd"]
+                .as_f64()
+                .unwrap_or(0.0)
+                .total_cmp(&a["usd"].as_f64().unwrap_or(0.0))
+        });
+        for p in pairs.iter().take(3) {
+            let _ = writeln!(
+                out,
+                "  {} → {}: {:.1} GB, ${:.2}",
+                p["from"].as_str().unwrap_or("?"),
+                p["to"].as_str().unwrap_or("?"),
+                p["gb"].as_f64().unwrap_or(0.0),
+                p["usd"].as_f64().unwrap_or(0.0)
+            );
+        }
+    }
+    out
 }
 
 /// Status read from AWS directly: every switch and Route 53's endpoint statuses, with
@@ -215,6 +331,7 @@ pub async fn status_direct(
             health_checks: ids.clone(),
             decided: None,
             vantages: Vec::new(),
+            location: crate::control::status::LocationDoc::of(&r.name),
         });
     }
     let module = crate::deploy::model::build(config, "regions.toml", None);
@@ -441,5 +558,41 @@ fn hostname() -> String {
     match std::str::from_utf8(&buf[..end]) {
         Ok(h) if ok && !h.is_empty() => h.to_owned(),
         _ => "geoplan".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn recent_flips_newest_first_and_cost_against_budget() {
+        let events = [
+            json!({"id": 1, "at": "2026-11-28T10:00:00.000Z", "region": null, "kind": "start", "message": "started"}),
+            json!({"id": 2, "at": "2026-11-28T10:01:00.000Z", "region": "us-east-1", "kind": "failover", "message": "out", "took_ms": 1620}),
+            json!({"id": 3, "at": "2026-11-28T10:02:00.000Z", "region": "us-east-1", "kind": "failback", "message": "in", "took_ms": 2450}),
+            json!({"id": 4, "at": "2026-11-28T10:03:00.000Z", "region": "us-east-1", "kind": "probe", "message": "x"}),
+        ];
+        let cost = json!({
+            "month": {"year": 2026, "month": 11},
+            "matrix": {"transfer_usd": 10.0, "replication_usd": 0.5, "pairs": [
+                {"from": "eu-west-1", "to": "us-east-1", "gb": 100.0, "usd": 2.0},
+                {"from": "us-east-1", "to": "eu-west-1", "gb": 400.0, "usd": 8.0}]},
+            "budget": {"budget_usd": 50.0, "spend_usd": 10.5, "fraction": 0.21,
+                       "forecast_usd": 11.25, "forecast_fraction": 0.225, "crossed": []}
+        });
+        assert_eq!(
+            render_recent(&events, Some(&cost), Style::Plain),
+            "\nRECENT FLIPS\n\
+             \x20 2026-11-28T10:02:00.000Z failback  us-east-1        took 2.45 s\n\
+             \x20 2026-11-28T10:01:00.000Z failover  us-east-1        took 1.62 s\n\
+             \nCOST 2026-11: transfer $10.00, replication $0.50\n\
+             \x20 budget $50.00: spent $10.50 (21%), forecast $11.25 (22%)\n\
+             \x20 us-east-1 → eu-west-1: 400.0 GB, $8.00\n\
+             \x20 eu-west-1 → us-east-1: 100.0 GB, $2.00\n"
+        );
+        assert_eq!(render_recent(&[], None, Style::Plain), "", "nothing to add");
     }
 }

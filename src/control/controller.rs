@@ -153,6 +153,9 @@ struct Flipped {
     purpose: Purpose,
     /// " (by INSTANCE, epoch N)" as of when the flip was decided.
     by: String,
+    /// The first evidence for the flip: the first probe of the streak behind an
+    /// automatic flip, the request for a drain or restore.
+    began: SystemTime,
     result: Result<i64, SwitchError>,
     reply: Option<oneshot::Sender<Result<Switch, CommandError>>>,
 }
@@ -418,8 +421,16 @@ impl Controller {
     }
 
     fn event(&self, region: Option<&str>, kind: &str, message: &str) {
+        self.event_took(region, kind, message, None);
+    }
+
+    /// An event with the measured duration of what it reports.
+    fn event_took(&self, region: Option<&str>, kind: &str, message: &str, took: Option<Duration>) {
         tracing::info!(region = region.unwrap_or("-"), kind, message, "event");
-        if let Err(e) = self.store.record(SystemTime::now(), region, kind, message) {
+        if let Err(e) = self
+            .store
+            .record_took(SystemTime::now(), region, kind, message, took)
+        {
             tracing::error!(error = %e, "cannot record event");
         }
     }
@@ -668,18 +679,24 @@ impl Controller {
         purpose: Purpose,
         reply: Option<oneshot::Sender<Result<Switch, CommandError>>>,
     ) {
+        let now = SystemTime::now();
         let found = lock(&self.shared)
             .regions
             .iter()
             .find(|r| r.name == region)
-            .map(|r| (r.checks.switch.clone(), r.switch_version));
-        let Some((id, version)) = found else {
+            .map(|r| {
+                let began = match purpose {
+                    Purpose::Automatic(_) => r.tracker.streak_since.unwrap_or(now).min(now),
+                    Purpose::Drain | Purpose::Restore => now,
+                };
+                (r.checks.switch.clone(), r.switch_version, began)
+            });
+        let Some((id, version, began)) = found else {
             if let Some(reply) = reply {
                 let _ = reply.send(Err(CommandError::UnknownRegion(region.to_owned())));
             }
             return;
         };
-        let now = SystemTime::now();
         let switch = if take_out {
             Switch {
                 in_service: false,
@@ -735,6 +752,7 @@ impl Controller {
                 switch,
                 purpose,
                 by,
+                began,
                 result,
                 reply,
             })));
@@ -748,6 +766,7 @@ impl Controller {
             switch,
             purpose,
             by,
+            began,
             result,
             reply,
         } = f;
@@ -797,7 +816,17 @@ impl Controller {
                 };
                 let action = purpose.as_str();
                 self.metrics.count_action(&region, action);
-                self.event(Some(&region), kind, &text);
+                let took = SystemTime::now().duration_since(began).unwrap_or_default();
+                let from = match purpose {
+                    Purpose::Automatic(Action::TakeOut) => "the first failed probe",
+                    Purpose::Automatic(_) => "the first good probe",
+                    Purpose::Drain | Purpose::Restore => "the request",
+                };
+                let text = format!(
+                    "{text} ({:.2} s from {from} to Route 53's confirmation)",
+                    took.as_secs_f64()
+                );
+                self.event_took(Some(&region), kind, &text, Some(took));
                 if let Some(reply) = reply {
                     let _ = reply.send(Ok(switch));
                 }

@@ -69,6 +69,26 @@ pub struct RegionDoc {
     pub decided: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub vantages: Vec<VantageDoc>,
+    /// Where the region is, for a map.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<LocationDoc>,
+}
+
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+pub struct LocationDoc {
+    pub place: String,
+    pub lat: f64,
+    pub lon: f64,
+}
+
+impl LocationDoc {
+    pub fn of(region: &str) -> Option<LocationDoc> {
+        crate::aws::regions::location(region).map(|(place, lat, lon)| LocationDoc {
+            place: place.to_owned(),
+            lat,
+            lon,
+        })
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
@@ -161,6 +181,7 @@ pub fn document(shared: &Shared, deployment: &Deployment) -> StatusDoc {
                     verdict: v.as_str().to_owned(),
                 })
                 .collect(),
+            location: LocationDoc::of(&r.name),
         })
         .collect();
     let control = shared.control.as_ref().map(|c| ControlDoc {

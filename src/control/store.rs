@@ -72,6 +72,9 @@ pub struct Event {
     pub region: Option<String>,
     pub kind: String,
     pub message: String,
+    /// How long what the event reports took, when measured (flips).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub took_ms: Option<u64>,
 }
 
 fn rfc3339<S: serde::Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
@@ -222,7 +225,8 @@ impl Store {
                  at_ms INTEGER NOT NULL,
                  region TEXT,
                  kind TEXT NOT NULL,
-                 message TEXT NOT NULL
+                 message TEXT NOT NULL,
+                 took_ms INTEGER
              );
              CREATE TABLE IF NOT EXISTS alerts (
                  month TEXT NOT NULL,
@@ -252,6 +256,18 @@ impl Store {
              CREATE INDEX IF NOT EXISTS events_at ON events (at_ms);",
         )
         .map_err(sql)?;
+        // Stores written before events carried a duration gain the column.
+        let has_took: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM pragma_table_info('events') WHERE name = 'took_ms'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(sql)?;
+        if has_took == 0 {
+            conn.execute_batch("ALTER TABLE events ADD COLUMN took_ms INTEGER")
+                .map_err(sql)?;
+        }
         conn.pragma_update(None, "application_id", APPLICATION_ID)
             .map_err(sql)?;
         conn.execute(
@@ -307,10 +323,24 @@ impl Store {
         kind: &str,
         message: &str,
     ) -> Result<Event, StoreError> {
+        self.record_took(at, region, kind, message, None)
+    }
+
+    /// Records an event with the measured duration of what it reports (a flip: from
+    /// the first evidence to Route 53's confirmation).
+    pub fn record_took(
+        &self,
+        at: SystemTime,
+        region: Option<&str>,
+        kind: &str,
+        message: &str,
+        took: Option<Duration>,
+    ) -> Result<Event, StoreError> {
+        let took_ms = took.map(|d| d.as_millis().min(i64::MAX as u128) as i64);
         let conn = self.conn();
         conn.execute(
-            "INSERT INTO events (at_ms, region, kind, message) VALUES (?1, ?2, ?3, ?4)",
-            params![millis(at), region, kind, message],
+            "INSERT INTO events (at_ms, region, kind, message, took_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![millis(at), region, kind, message, took_ms],
         )
         .map_err(|e| self.err(e))?;
         Ok(Event {
@@ -319,6 +349,7 @@ impl Store {
             region: region.map(str::to_owned),
             kind: kind.into(),
             message: message.into(),
+            took_ms: took_ms.map(|t| t as u64),
         })
     }
 
@@ -336,6 +367,15 @@ impl Store {
         self.query_events("at_ms >= ?1", millis(since), limit)
     }
 
+    /// The newest `limit` events, oldest first.
+    pub fn events_tail(&self, limit: u32) -> Result<Vec<Event>, StoreError> {
+        self.query_events(
+            "id > ?1 AND id IN (SELECT id FROM events ORDER BY id DESC LIMIT ?2)",
+            0,
+            limit,
+        )
+    }
+
     fn query_events(
         &self,
         condition: &str,
@@ -344,7 +384,7 @@ impl Store {
     ) -> Result<Vec<Event>, StoreError> {
         let conn = self.reader();
         let sql = format!(
-            "SELECT id, at_ms, region, kind, message FROM events WHERE {condition} ORDER BY id LIMIT ?2"
+            "SELECT id, at_ms, region, kind, message, took_ms FROM events WHERE {condition} ORDER BY id LIMIT ?2"
         );
         let mut stmt = conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
         let rows = stmt
@@ -355,6 +395,7 @@ impl Store {
                     region: r.get(2)?,
                     kind: r.get(3)?,
                     message: r.get(4)?,
+                    took_ms: r.get::<_, Option<i64>>(5)?.map(|t| t.max(0) as u64),
                 })
             })
             .map_err(|e| self.err(e))?;
@@ -505,6 +546,48 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_survive_and_old_stores_gain_the_column() {
+        let dir = tempfile::tempdir().unwrap();
+        // A store as the previous version wrote it: no took_ms column.
+        std::fs::create_dir_all(dir.path()).unwrap();
+        {
+            let conn = Connection::open(dir.path().join(FILE_NAME)).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, at_ms INTEGER NOT NULL,
+                     region TEXT, kind TEXT NOT NULL, message TEXT NOT NULL);
+                 INSERT INTO events (at_ms, region, kind, message) VALUES (1, NULL, 'start', 'old');",
+            )
+            .unwrap();
+        }
+        let store = Store::open(dir.path(), "shop").unwrap();
+        let now = SystemTime::now();
+        store
+            .record_took(
+                now,
+                Some("eu-west-1"),
+                "failover",
+                "out",
+                Some(Duration::from_millis(1620)),
+            )
+            .unwrap();
+        store.record(now, None, "probe", "x").unwrap();
+        let all = store.events(0, 10).unwrap();
+        assert_eq!(
+            all.iter()
+                .map(|e| (e.message.as_str(), e.took_ms))
+                .collect::<Vec<_>>(),
+            [("old", None), ("out", Some(1620)), ("x", None)]
+        );
+        let tail = store.events_tail(2).unwrap();
+        assert_eq!(
+            tail.iter().map(|e| e.message.as_str()).collect::<Vec<_>>(),
+            ["out", "x"],
+            "the newest two, oldest first"
+        );
+        assert_eq!(store.events_tail(100).unwrap().len(), 3);
+    }
 
     #[test]
     fn events_and_switches_survive_reopening() {

@@ -56,6 +56,9 @@ pub struct Tracker {
     pub last_probe: Option<Probe>,
     /// When the verdict last changed.
     pub since: Option<SystemTime>,
+    /// When the current run of failures (or successes) began: the first evidence of
+    /// what the verdict now says, from which a failover's duration is measured.
+    pub streak_since: Option<SystemTime>,
 }
 
 /// A verdict change worth recording.
@@ -75,6 +78,7 @@ impl Default for Tracker {
             consecutive_successes: 0,
             last_probe: None,
             since: None,
+            streak_since: None,
         }
     }
 }
@@ -92,6 +96,9 @@ impl Tracker {
     /// Folds one probe in; returns the transition if the verdict changed.
     pub fn observe(&mut self, probe: Probe, t: Thresholds) -> Option<Transition> {
         let from = self.verdict;
+        if self.last_probe.as_ref().map(|p| p.ok) != Some(probe.ok) {
+            self.streak_since = Some(probe.at);
+        }
         if probe.ok {
             self.consecutive_successes = self.consecutive_successes.saturating_add(1);
             self.consecutive_failures = 0;
@@ -131,6 +138,22 @@ impl Tracker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_streak_starts_at_its_first_probe() {
+        let mut h = Tracker::default();
+        h.observe(probe(true, 0), T);
+        h.observe(probe(true, 1), T);
+        assert_eq!(h.streak_since, Some(probe(true, 0).at));
+        h.observe(probe(false, 2), T);
+        h.observe(probe(false, 3), T);
+        assert_eq!(h.verdict, Verdict::Down);
+        // Down at the second failure; the streak (and the detection) began at the first.
+        assert_eq!(h.streak_since, Some(probe(false, 2).at));
+        assert_eq!(h.since, Some(probe(false, 3).at));
+        h.observe(probe(true, 4), T);
+        assert_eq!(h.streak_since, Some(probe(true, 4).at));
+    }
 
     const T: Thresholds = Thresholds {
         fail_after: 2,

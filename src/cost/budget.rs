@@ -86,8 +86,14 @@ pub struct BudgetState {
     pub forecast_fraction: f64,
     /// The alert thresholds the spend has reached.
     pub crossed: Vec<f64>,
+    /// Every alert threshold, as fractions of the budget.
+    pub alert_at: Vec<f64>,
     /// Whether the month is over (then the forecast is the spend).
     pub complete: bool,
+    /// Days of the month elapsed when the spend was read (all of them once complete),
+    /// and the month's length: the x axis of a burn-up chart.
+    pub elapsed_days: f64,
+    pub days: u32,
 }
 
 pub fn state(
@@ -118,7 +124,14 @@ pub fn state(
             .copied()
             .filter(|a| fraction >= *a)
             .collect(),
+        alert_at: alert_at.to_vec(),
         complete,
+        elapsed_days: match month.cmp(&current) {
+            std::cmp::Ordering::Less => month.days() as f64,
+            std::cmp::Ordering::Equal => elapsed_days.min(month.days() as f64),
+            std::cmp::Ordering::Greater => 0.0,
+        },
+        days: month.days(),
     }
 }
 
@@ -159,6 +172,10 @@ mod tests {
             (s.forecast_usd, s.fraction, s.crossed.clone(), s.complete),
             (600.0, 0.6, vec![0.5], false)
         );
+        assert_eq!(
+            (s.elapsed_days, s.days, s.alert_at.clone()),
+            (15.0, 30, vec![0.5, 0.8, 1.0])
+        );
         let past = state(
             "2026-10".parse().unwrap(),
             450.0,
@@ -169,6 +186,11 @@ mod tests {
         assert_eq!(
             (past.forecast_usd, past.crossed, past.complete),
             (450.0, vec![0.5, 0.8], true)
+        );
+        assert_eq!(
+            (past.elapsed_days, past.days),
+            (31.0, 31),
+            "a past month is all elapsed"
         );
     }
 }

@@ -216,10 +216,23 @@ async fn events_page_with_a_cursor_and_reject_bad_queries() {
         2,
         "an empty page keeps the caller's cursor"
     );
+    // The newest events, for a page that starts at the end of the log.
+    let (_, body) = call(&h, "GET", "/v1/events?tail=true&limit=1", None, "").await;
+    let page = json(&body);
+    assert_eq!(
+        (
+            page["events"].as_array().unwrap().len(),
+            page["events"][0]["kind"].clone(),
+            page["next"].clone()
+        ),
+        (1, Value::from("start"), Value::from(2))
+    );
     for bad in [
         "/v1/events?limit=0",
         "/v1/events?limit=5000",
         "/v1/events?since=yesterday",
+        "/v1/events?tail=yes",
+        "/v1/events?tail=true&since=1",
     ] {
         let (code, body) = call(&h, "GET", bad, None, "").await;
         assert_eq!(
@@ -353,6 +366,37 @@ async fn health_metrics_openapi_and_unknown_paths() {
     assert_eq!(
         (code, json(&body)["error"]["code"].clone()),
         (StatusCode::NOT_FOUND, Value::from("cost_not_configured"))
+    );
+    // The status page and its files: compiled in, typed, locked to this origin.
+    for (path, media) in [
+        ("/", "text/html; charset=utf-8"),
+        ("/page/app.js", "text/javascript; charset=utf-8"),
+        ("/page/view.js", "text/javascript; charset=utf-8"),
+        ("/page/style.css", "text/css; charset=utf-8"),
+        ("/page/world.svg", "image/svg+xml"),
+    ] {
+        let resp = geoplan::api::router(h.state.clone())
+            .oneshot(Request::builder().uri(path).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "{path}");
+        let headers = resp.headers();
+        assert_eq!(headers["content-type"], media, "{path}");
+        assert!(
+            headers["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .starts_with("default-src 'none'; script-src 'self'"),
+            "{path}"
+        );
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+    }
+    let (code, body) = call(&h, "GET", "/page/../Cargo.toml", None, "").await;
+    assert_eq!(code, StatusCode::NOT_FOUND, "{body}");
+    let (code, body) = call(&h, "GET", "/page/secret.js", None, "").await;
+    assert_eq!(
+        (code, json(&body)["error"]["code"].clone()),
+        (StatusCode::NOT_FOUND, Value::from("not_found"))
     );
     let (code, body) = call(&h, "GET", "/v2/nothing", None, "").await;
     assert_eq!(

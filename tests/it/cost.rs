@@ -53,7 +53,8 @@ monthly_budget_usd = 30
 alert_at = [0.5, 0.8, 1.0]
 "#;
 
-fn page(rows: &[(&str, &str, f64, f64)], next: Option<&str>) -> Value {
+/// One page of Cost Explorer results: rows of (day, usage type, quantity, USD).
+pub fn page(rows: &[(&str, &str, f64, f64)], next: Option<&str>) -> Value {
     let mut days: Vec<&str> = rows.iter().map(|r| r.0).collect();
     days.sort_unstable();
     days.dedup();
@@ -79,13 +80,17 @@ fn page(rows: &[(&str, &str, f64, f64)], next: Option<&str>) -> Value {
 
 async fn seed(emu: &Emulator) {
     let (first, second) = ROWS.split_at(6);
-    let body = json!({"results": [page(first, Some("page-2")), page(second, None)]});
+    seed_pages(emu, vec![page(first, Some("page-2")), page(second, None)]).await;
+}
+
+/// Queues Cost Explorer result pages in the emulator, answered in order.
+pub async fn seed_pages(emu: &Emulator, pages: Vec<Value>) {
     let resp = reqwest::Client::new()
         .post(format!(
             "{}/moto-api/static/ce/cost-and-usage-results",
             emu.url
         ))
-        .json(&body)
+        .json(&json!({ "results": pages }))
         .send()
         .await
         .unwrap();

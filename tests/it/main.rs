@@ -12,6 +12,7 @@
 //! - `ha`: three `serve` instances: one actor, takeover, quorum of vantage points.
 //! - `layout`: the module graph has no cycle; the architecture doc names every file.
 //! - `monitoring`: the alert rules (promtool) and the Grafana dashboard.
+//! - `page`: the status page: its JS functions under node, the page in headless Chromium.
 //! - `support`: the harness (emulator per test, the binary in a temp dir).
 
 mod api;
@@ -24,5 +25,6 @@ mod golden;
 mod ha;
 mod layout;
 mod monitoring;
+mod page;
 mod serve;
 mod support;

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::support::*;
 
-const TOKEN: &str = "drill-token";
+pub const TOKEN: &str = "drill-token";
 
 /// Two local HTTP regions, probed fast; named `drill`.
 pub fn config(us: u16, eu: u16) -> String {
@@ -52,13 +52,13 @@ state_dir = "state"
     )
 }
 
-struct Serve {
+pub struct Serve {
     child: Child,
-    url: String,
+    pub url: String,
 }
 
 impl Serve {
-    async fn start(dir: &Path, emu: &Emulator) -> Serve {
+    pub async fn start(dir: &Path, emu: &Emulator) -> Serve {
         let port = free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_geoplan"))
             .args([
@@ -100,7 +100,7 @@ impl Serve {
         }
     }
 
-    async fn get(&self, path: &str) -> Value {
+    pub async fn get(&self, path: &str) -> Value {
         reqwest::get(format!("{}{path}", self.url))
             .await
             .unwrap()
@@ -138,7 +138,7 @@ impl Serve {
         }
     }
 
-    fn crash(mut self) {
+    pub fn crash(mut self) {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
     }
@@ -404,10 +404,20 @@ async fn serve_fails_over_and_back_safely_and_survives_restarts() {
     assert_eq!(stdout(&out), "in service\n");
     assert!(!switch_inverted(&emu, &eu_switch).await);
     let status = cli(&["status"]);
+    let text = stdout(&status);
+    assert!(text.contains("eu-west-1        up"), "{text}");
+    // The latest flip first, with the time it took to be confirmed.
+    let newest = text
+        .split("RECENT FLIPS\n")
+        .nth(1)
+        .and_then(|r| r.lines().next())
+        .unwrap_or_else(|| panic!("no recent flips in:\n{text}"));
     assert!(
-        stdout(&status).contains("eu-west-1        up"),
-        "{}",
-        stdout(&status)
+        newest.contains("restore")
+            && newest.contains("eu-west-1")
+            && newest.contains(" took ")
+            && newest.ends_with(" s"),
+        "{newest}"
     );
 
     // 7. SIGTERM: a clean, prompt shutdown.
