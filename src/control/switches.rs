@@ -69,6 +69,9 @@ pub async fn from_outputs(config: &crate::config::Config) -> Option<BTreeMap<Str
         progress: Progress::Silent,
         lock_timeout: std::time::Duration::ZERO,
         interrupts: None,
+        // The module was rendered for an emulator when one is configured.
+        emulator: config.aws.endpoint_url.is_some()
+            || std::env::var_os("AWS_ENDPOINT_URL").is_some(),
     };
     let outputs = tokio::time::timeout(
         std::time::Duration::from_secs(30),

@@ -110,6 +110,7 @@ pub fn prepare(
         progress,
         lock_timeout: overrides.lock_timeout,
         interrupts: overrides.interrupts.clone(),
+        emulator: endpoint_url.is_some(),
     };
     Ok(Prepared {
         config,

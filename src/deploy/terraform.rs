@@ -73,6 +73,10 @@ pub struct Terraform {
     /// Counts interrupts (SIGINT/SIGTERM) the caller received; each new one is passed
     /// on to terraform as one SIGINT.
     pub interrupts: Option<tokio::sync::watch::Receiver<u32>>,
+    /// The module talks to a local emulator: terraform gets dummy credentials when the
+    /// environment has none (the rendered files never hold credentials, so a test
+    /// can choose its emulator account with AWS_ACCESS_KEY_ID).
+    pub emulator: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -242,6 +246,10 @@ impl Terraform {
             .kill_on_drop(true);
         if let Some(cli) = &self.cli_config {
             cmd.env("TF_CLI_CONFIG_FILE", cli);
+        }
+        if self.emulator && std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
+            cmd.env("AWS_ACCESS_KEY_ID", "test")
+                .env("AWS_SECRET_ACCESS_KEY", "test");
         }
         cmd
     }
@@ -606,6 +614,7 @@ mod tests {
             progress: Progress::Silent,
             lock_timeout: std::time::Duration::ZERO,
             interrupts: None,
+            emulator: false,
         };
         let mut out = RunOutput::default();
         for l in lines {

@@ -6,12 +6,7 @@ use std::path::Path;
 use crate::support::*;
 
 fn terraform(dir: &Path, emu: &Emulator, args: &[&str]) -> String {
-    let env = [
-        ("AWS_ENDPOINT_URL", emu.url.as_str()),
-        ("AWS_ACCESS_KEY_ID", "test"),
-        ("AWS_SECRET_ACCESS_KEY", "test"),
-    ];
-    let (ok, text) = run_terraform(dir, args, &env);
+    let (ok, text) = run_terraform(dir, args, &emu.env());
     assert!(
         ok,
         "terraform {args:?} failed:

@@ -773,7 +773,7 @@ async fn resources_missing_from_the_state_are_adopted_not_duplicated() {
     ];
     let mut args = vec!["state", "rm"];
     args.extend(dropped);
-    let (ok, out) = run_terraform(&module, &args, &[("AWS_ENDPOINT_URL", emu.url.as_str())]);
+    let (ok, out) = run_terraform(&module, &args, &emu.env());
     assert!(ok, "{out}");
     let out = geoplan(
         wd.path(),

@@ -75,7 +75,7 @@ impl Instance {
             &format!("127.0.0.1:{port}"),
         ])
         .current_dir(wd.path())
-        .env("AWS_ENDPOINT_URL", &emu.url)
+        .envs(emu.env())
         .env("GEOPLAN_API_TOKEN", TOKEN)
         .env_remove("GEOPLAN_FAULT_DROP_PROBES")
         .stdin(Stdio::null())
@@ -221,7 +221,7 @@ fn watch_for_two_actors(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn one_actor_at_a_time_and_a_new_one_within_two_leases_after_a_kill() {
-    let emu = Emulator::start();
+    let emu = Emulator::moto(); // counts UpdateHealthCheck calls (a moto hook)
     let us = FakeRegion::start_new().await;
     let mut eu = FakeRegion::start_new().await;
     deploy(&emu, "trio", us.port, eu.port).await;
@@ -300,12 +300,14 @@ async fn one_actor_at_a_time_and_a_new_one_within_two_leases_after_a_kill() {
         .unwrap_or_else(|| panic!("{events:#}"))
         .clone();
     assert!(
-        failover["message"].as_str().unwrap().ends_with(&format!(
-            "(by {second}, epoch {})",
+        failover["message"].as_str().unwrap().contains(&format!(
+            "(by {second}, epoch {}) (",
             s["control"]["actor"]["epoch"]
         )),
         "the event names the instance and epoch: {failover:#}"
     );
+    // With its duration, measured by the actor that flipped.
+    assert!(failover["took_ms"].as_u64().is_some(), "{failover:#}");
 
     stop.store(true, Ordering::Relaxed);
     let overlaps = watcher.await.unwrap();
@@ -322,7 +324,7 @@ fn urls_of_actor(instances: &[Instance], id: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn one_partitioned_vantage_point_cannot_drain_a_healthy_region_two_can() {
-    let emu = Emulator::start();
+    let emu = Emulator::moto(); // counts UpdateHealthCheck calls (a moto hook)
     let us = FakeRegion::start_new().await;
     let eu = FakeRegion::start_new().await;
     deploy(&emu, "parts", us.port, eu.port).await;
@@ -394,7 +396,7 @@ async fn one_partitioned_vantage_point_cannot_drain_a_healthy_region_two_can() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_deposed_actor_cannot_overwrite_its_successor() {
-    let emu = Emulator::start();
+    let emu = Emulator::moto(); // counts UpdateHealthCheck calls (a moto hook)
     let us = FakeRegion::start_new().await;
     let eu = FakeRegion::start_new().await;
     deploy(&emu, "fence", us.port, eu.port).await;
@@ -560,7 +562,7 @@ async fn losing_one_control_table_changes_nothing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn while_aws_is_dark_probing_goes_on_and_the_actor_catches_up() {
-    let emu = Emulator::start();
+    let emu = Emulator::moto(); // pauses AWS and counts calls (moto hooks)
     let us = FakeRegion::start_new().await;
     let mut eu = FakeRegion::start_new().await;
     deploy(&emu, "dark", us.port, eu.port).await;

@@ -11,6 +11,7 @@
 //! - `fuzz`: mutated configs and CUR files end in a result or a located error.
 //! - `ha`: three `serve` instances: one actor, takeover, quorum of vantage points.
 //! - `layout`: the module graph has no cycle; the architecture doc names every file.
+//! - `localstack`: each LocalStack bug the compat layer fixes, stock next to fixed.
 //! - `monitoring`: the alert rules (promtool) and the Grafana dashboard.
 //! - `page`: the status page: its JS functions under node, the page in headless Chromium.
 //! - `support`: the harness (emulator per test, the binary in a temp dir).
@@ -24,6 +25,7 @@ mod fuzz;
 mod golden;
 mod ha;
 mod layout;
+mod localstack;
 mod monitoring;
 mod page;
 mod serve;

@@ -144,7 +144,7 @@ fn drain_from_page(tab: &Tab, region: &str, token: &str) -> (String, bool) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_page_shows_regions_failover_cost_and_staleness_in_chromium() {
-    let emu = Emulator::start();
+    let emu = Emulator::moto(); // Cost Explorer: not in LocalStack community
     let mut us = FakeRegion::start_new().await;
     let eu = FakeRegion::start_new().await;
     let r53 = emu.route53().await;

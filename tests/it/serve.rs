@@ -68,7 +68,7 @@ impl Serve {
                 &format!("127.0.0.1:{port}"),
             ])
             .current_dir(dir)
-            .env("AWS_ENDPOINT_URL", &emu.url)
+            .envs(emu.env())
             .env("GEOPLAN_API_TOKEN", TOKEN)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -447,7 +447,7 @@ async fn a_closed_log_pipe_stops_nothing_and_a_second_instance_is_refused() {
             &format!("127.0.0.1:{port}"),
         ])
         .current_dir(wd.path())
-        .env("AWS_ENDPOINT_URL", &emu.url)
+        .envs(emu.env())
         .env("GEOPLAN_LOG", "geoplan=debug")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -503,7 +503,7 @@ async fn a_closed_log_pipe_stops_nothing_and_a_second_instance_is_refused() {
             &format!("127.0.0.1:{}", free_port()),
         ])
         .current_dir(wd.path())
-        .env("AWS_ENDPOINT_URL", &emu.url)
+        .envs(emu.env())
         .stdin(Stdio::null())
         .output()
         .unwrap();
@@ -530,7 +530,7 @@ async fn a_closed_log_pipe_stops_nothing_and_a_second_instance_is_refused() {
 /// 30 s (107 s with a drain in flight); the drain then answered 408 with no body.
 #[tokio::test(flavor = "multi_thread")]
 async fn probing_and_deciding_go_on_while_aws_does_not_answer() {
-    let emu = Emulator::start();
+    let emu = Emulator::moto(); // pauses AWS (a moto hook)
     let us = FakeRegion::start_new().await;
     let mut eu = FakeRegion::start_new().await;
     let r53 = emu.route53().await;

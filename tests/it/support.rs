@@ -1,5 +1,6 @@
-//! Test harness: a local AWS emulator per test, the real geoplan binary in a temp
-//! dir, and SDK clients pointed at the emulator.
+//! Test harness: a local AWS emulator (LocalStack shared by the tests, an account each,
+//! or moto per test), the real geoplan binary in a temp dir, and SDK clients pointed
+//! at the emulator.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -16,59 +17,197 @@ pub fn plugin_mirror() -> String {
     std::env::var("GEOPLAN_PLUGIN_MIRROR").unwrap_or_else(|_| "/opt/tf-plugins".into())
 }
 
-/// A running AWS emulator: moto with geoplan's patches (localstack/emulator.py),
-/// started on a free port for this test alone, or an already running one named by
-/// `GEOPLAN_TEST_ENDPOINT` (for example LocalStack), shared by every test.
+/// Which emulator a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Real LocalStack (community) with geoplan's compat layer (localstack/launch.py):
+    /// one per test binary, each test in an AWS account of its own.
+    LocalStack,
+    /// moto with geoplan's patches (localstack/emulator.py): one per test.
+    Moto,
+}
+
+impl Backend {
+    /// `GEOPLAN_EMULATOR=localstack|moto`, LocalStack by default.
+    pub fn chosen() -> Backend {
+        match std::env::var("GEOPLAN_EMULATOR").as_deref() {
+            Err(_) | Ok("") | Ok("localstack") => Backend::LocalStack,
+            Ok("moto") => Backend::Moto,
+            Ok(other) => panic!("GEOPLAN_EMULATOR={other:?}: expected localstack or moto"),
+        }
+    }
+}
+
+/// An AWS emulator for one test: its URL and the account (access key id) the test's
+/// resources live in. On a shared LocalStack the accounts keep tests apart: zones,
+/// health checks and tables of one test are invisible to another.
 pub struct Emulator {
     pub url: String,
+    pub account: String,
+    pub backend: Backend,
     child: Option<Child>,
 }
 
-impl Emulator {
-    pub fn start() -> Emulator {
-        if let Ok(url) = std::env::var("GEOPLAN_TEST_ENDPOINT") {
-            return Emulator { url, child: None };
+/// A fresh 12-digit account id (LocalStack takes a 12-digit access key id as the
+/// account): the process id keeps concurrent test binaries apart, a counter tests.
+fn fresh_account() -> String {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{:06}{:06}", std::process::id() % 1_000_000, n)
+}
+
+/// Starts a launcher that prints `geoplan-emulator listening on URL` and returns the
+/// child and the URL.
+fn launch(program: &str, args: &[String], what: &str, stderr: Stdio) -> (Child, String) {
+    let mut child = Command::new(program)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("cannot start {what} with {program}: {e}; run localstack/setup.sh")
+        });
+    let stdout = child.stdout.take().expect("piped");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        if let Some(Ok(line)) = lines.next() {
+            let _ = tx.send(line);
         }
-        let python = std::env::var("GEOPLAN_PYTHON").unwrap_or_else(|_| "python3".into());
-        let mut child = Command::new(&python)
-            .arg(repo().join("localstack/emulator.py"))
-            .args(["--host", "127.0.0.1", "--port", "0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot start the emulator with {python}: {e}; run localstack/setup.sh")
-            });
-        let stdout = child.stdout.take().expect("piped");
+        // Keep draining so the emulator never blocks on a full pipe.
+        for _ in lines {}
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(120))
+        .unwrap_or_else(|_| {
+            panic!(
+                "{what} did not start within 120 s; run `{program} {}` to see why",
+                args.join(" ")
+            )
+        });
+    let url = line
+        .strip_prefix("geoplan-emulator listening on ")
+        .unwrap_or_else(|| panic!("unexpected output from {what}: {line}"))
+        .to_owned();
+    (child, url)
+}
+
+fn python() -> String {
+    std::env::var("GEOPLAN_PYTHON").unwrap_or_else(|_| "python3".into())
+}
+
+/// A LocalStack this test binary shares, started at first use: with geoplan's compat
+/// layer, or stock (`--stock`) for the tests that show its bugs. The launcher is
+/// started from a thread that lives as long as the process: it stops LocalStack when
+/// its parent goes away (PR_SET_PDEATHSIG), and Linux counts the starting thread as
+/// the parent.
+fn shared_localstack(stock: bool) -> String {
+    static PATCHED: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    static STOCK: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let cell = if stock { &STOCK } else { &PATCHED };
+    cell.get_or_init(|| {
+        if !stock && let Ok(url) = std::env::var("GEOPLAN_TEST_ENDPOINT") {
+            return url;
+        }
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            if let Some(Ok(line)) = lines.next() {
-                let _ = tx.send(line);
+            let mut args = vec![repo().join("localstack/launch.py").display().to_string()];
+            if stock {
+                args.push("--stock".into());
             }
-            // Keep draining so the emulator never blocks on a full pipe.
-            for _ in lines {}
+            // Its stderr carries only failures (with LocalStack's log tail).
+            let (child, url) = launch(&python(), &args, "LocalStack", Stdio::inherit());
+            let _ = tx.send(url);
+            let _keep = child;
+            loop {
+                std::thread::park();
+            }
         });
-        let line = rx
-            .recv_timeout(Duration::from_secs(60))
-            .unwrap_or_else(|_| panic!("the emulator did not start within 60 s; run `{python} localstack/emulator.py` to see why"));
-        let url = line
-            .strip_prefix("geoplan-emulator listening on ")
-            .unwrap_or_else(|| panic!("unexpected emulator output: {line}"))
-            .to_owned();
+        rx.recv()
+            .expect("LocalStack failed to start (see the panic above)")
+    })
+    .clone()
+}
+
+impl Emulator {
+    /// The emulator `GEOPLAN_EMULATOR` chooses (see `Backend::chosen`).
+    pub fn start() -> Emulator {
+        match Backend::chosen() {
+            Backend::LocalStack => Emulator::localstack(false),
+            Backend::Moto => Emulator::moto(),
+        }
+    }
+
+    /// An account of its own on the shared LocalStack, whichever backend is chosen;
+    /// `stock` without geoplan's compat layer.
+    pub fn localstack(stock: bool) -> Emulator {
+        Emulator {
+            url: shared_localstack(stock),
+            account: fresh_account(),
+            backend: Backend::LocalStack,
+            child: None,
+        }
+    }
+
+    /// moto for this test alone, whichever backend is chosen: for what LocalStack
+    /// community lacks (Cost Explorer) and for moto's test hooks (`/_geoplan/`:
+    /// request counts and a pause that makes AWS unreachable).
+    pub fn moto() -> Emulator {
+        let script = repo().join("localstack/emulator.py").display().to_string();
+        let args = [
+            script,
+            "--host".into(),
+            "127.0.0.1".into(),
+            "--port".into(),
+            "0".into(),
+        ];
+        // moto logs every request on stderr.
+        let (child, url) = launch(&python(), &args, "the moto emulator", Stdio::null());
         Emulator {
             url,
+            account: fresh_account(),
+            backend: Backend::Moto,
             child: Some(child),
         }
     }
 
+    /// The environment a process needs to reach this emulator as this test's account.
+    pub fn env(&self) -> [(&'static str, &str); 3] {
+        [
+            ("AWS_ENDPOINT_URL", self.url.as_str()),
+            ("AWS_ACCESS_KEY_ID", self.account.as_str()),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+        ]
+    }
+
+    /// SDK configuration for this test's account in `region`.
+    pub async fn sdk_config(&self, region: &str) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(region.to_owned()))
+            .endpoint_url(&self.url)
+            .credentials_provider(aws_sdk_route53::config::Credentials::new(
+                &self.account,
+                "test",
+                None,
+                None,
+                "geoplan-tests",
+            ))
+            .load()
+            .await
+    }
+
     pub async fn route53(&self) -> aws_sdk_route53::Client {
-        geoplan::aws::route53(Some(&self.url)).await
+        aws_sdk_route53::Client::new(&self.sdk_config("us-east-1").await)
     }
 
     /// Makes every AWS request wait until `d` has passed, as if AWS could not be
-    /// reached (the emulator's `/_geoplan/pause` hook).
+    /// reached (the moto emulator's `/_geoplan/pause` hook).
     pub async fn pause(&self, d: Duration) {
+        assert_eq!(
+            self.backend,
+            Backend::Moto,
+            "pause is a hook of the moto emulator: start it with Emulator::moto()"
+        );
         let resp = reqwest::Client::new()
             .post(format!(
                 "{}/_geoplan/pause?seconds={}",
@@ -82,7 +221,7 @@ impl Emulator {
     }
 
     pub async fn dynamodb(&self, region: &str) -> aws_sdk_dynamodb::Client {
-        geoplan::aws::dynamodb(region, Some(&self.url)).await
+        aws_sdk_dynamodb::Client::new(&self.sdk_config(region).await)
     }
 }
 
@@ -134,7 +273,7 @@ pub fn geoplan_command(cwd: &Path, args: &[&str], emulator: Option<&Emulator>) -
         .env("NO_COLOR", "1")
         .stdin(Stdio::null());
     if let Some(e) = emulator {
-        cmd.env("AWS_ENDPOINT_URL", &e.url);
+        cmd.envs(e.env());
     }
     cmd
 }
@@ -176,6 +315,7 @@ pub async fn terraform_outputs(module_dir: &Path) -> serde_json::Value {
         progress: geoplan::deploy::terraform::Progress::Silent,
         lock_timeout: std::time::Duration::ZERO,
         interrupts: None,
+        emulator: false,
     };
     tf.outputs(&mut geoplan::deploy::terraform::Timings::default())
         .await

@@ -6,8 +6,7 @@ provider "aws" {
   region = "us-east-1"
 
   # Local AWS emulator only: rendered because an endpoint URL is configured.
-  access_key                  = "test"
-  secret_key                  = "test"
+  # Credentials come from the environment (geoplan supplies dummy ones when it has none).
   skip_credentials_validation = true
   skip_metadata_api_check     = true
   skip_requesting_account_id  = true
@@ -27,8 +26,7 @@ provider "aws" {
   region = "us-west-2"
 
   # Local AWS emulator only: rendered because an endpoint URL is configured.
-  access_key                  = "test"
-  secret_key                  = "test"
+  # Credentials come from the environment (geoplan supplies dummy ones when it has none).
   skip_credentials_validation = true
   skip_metadata_api_check     = true
   skip_requesting_account_id  = true
@@ -48,8 +46,7 @@ provider "aws" {
   region = "sa-east-1"
 
   # Local AWS emulator only: rendered because an endpoint URL is configured.
-  access_key                  = "test"
-  secret_key                  = "test"
+  # Credentials come from the environment (geoplan supplies dummy ones when it has none).
   skip_credentials_validation = true
   skip_metadata_api_check     = true
   skip_requesting_account_id  = true
@@ -69,8 +66,7 @@ provider "aws" {
   region = "us-east-1"
 
   # Local AWS emulator only: rendered because an endpoint URL is configured.
-  access_key                  = "test"
-  secret_key                  = "test"
+  # Credentials come from the environment (geoplan supplies dummy ones when it has none).
   skip_credentials_validation = true
   skip_metadata_api_check     = true
   skip_requesting_account_id  = true
@@ -90,8 +86,7 @@ provider "aws" {
   region = "eu-west-1"
 
   # Local AWS emulator only: rendered because an endpoint URL is configured.
-  access_key                  = "test"
-  secret_key                  = "test"
+  # Credentials come from the environment (geoplan supplies dummy ones when it has none).
   skip_credentials_validation = true
   skip_metadata_api_check     = true
   skip_requesting_account_id  = true
@@ -111,8 +106,7 @@ provider "aws" {
   region = "ap-northeast-1"
 
   # Local AWS emulator only: rendered because an endpoint URL is configured.
-  access_key                  = "test"
-  secret_key                  = "test"
+  # Credentials come from the environment (geoplan supplies dummy ones when it has none).
   skip_credentials_validation = true
   skip_metadata_api_check     = true
   skip_requesting_account_id  = true

@@ -18,8 +18,6 @@ terraform {
     encrypt = true
 
     # Local AWS emulator only.
-    access_key                  = "test"
-    secret_key                  = "test"
     skip_credentials_validation = true
     skip_metadata_api_check     = true
     skip_requesting_account_id  = true

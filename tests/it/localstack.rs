@@ -1,0 +1,487 @@
+//! geoplan's compatibility layer for LocalStack (localstack/compat.py): for each bug,
+//! the same requests against a stock LocalStack (`launch.py --stock`) and against the
+//! patched one, through the AWS SDK. The stock half shows the bug is real (so a
+//! LocalStack release that fixes it shows up here); the patched half shows the fix.
+//! Both instances are real LocalStack 2026.3.0 processes, shared by these tests.
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, CreateReplicationGroupMemberAction, KeySchemaElement,
+    KeyType, ProvisionedThroughput, ReplicationGroupUpdate, ScalarAttributeType,
+    StreamSpecification, StreamViewType,
+};
+use aws_sdk_route53::types::{
+    Change, ChangeAction, ChangeBatch, HealthCheckConfig, HealthCheckType, ResourceRecord,
+    ResourceRecordSet, RrType,
+};
+
+use crate::support::*;
+
+/// Both LocalStacks, each with an account of this test's own.
+fn pair() -> (Emulator, Emulator) {
+    (Emulator::localstack(true), Emulator::localstack(false))
+}
+
+fn endpoint_check() -> HealthCheckConfig {
+    HealthCheckConfig::builder()
+        .r#type(HealthCheckType::Http)
+        .ip_address("192.0.2.1")
+        .port(8080)
+        .resource_path("/health")
+        .build()
+        .unwrap()
+}
+
+async fn create(
+    r53: &aws_sdk_route53::Client,
+    reference: &str,
+    config: HealthCheckConfig,
+) -> Result<String, String> {
+    r53.create_health_check()
+        .caller_reference(reference)
+        .health_check_config(config)
+        .send()
+        .await
+        .map(|o| o.health_check().unwrap().id().to_owned())
+        .map_err(|e| format!("{}", aws_sdk_route53::error::DisplayErrorContext(e)))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bug1_an_empty_child_list_is_accepted() {
+    let (stock, fixed) = pair();
+    // terraform sends `<ChildHealthChecks/>` for `child_healthchecks = []`.
+    let config = || {
+        HealthCheckConfig::builder()
+            .r#type(HealthCheckType::Calculated)
+            .health_threshold(1)
+            .set_child_health_checks(Some(vec![]))
+            .build()
+            .unwrap()
+    };
+    let err = create(&stock.route53().await, "empty", config())
+        .await
+        .unwrap_err();
+    assert!(
+        err.contains("500") || err.contains("InternalError"),
+        "stock: {err}"
+    );
+    let id = create(&fixed.route53().await, "empty", config())
+        .await
+        .unwrap();
+    let hc = fixed
+        .route53()
+        .await
+        .get_health_check()
+        .health_check_id(&id)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        hc.health_check()
+            .unwrap()
+            .health_check_config()
+            .unwrap()
+            .child_health_checks()
+            .is_empty()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bug2_a_calculated_check_without_a_threshold_means_zero() {
+    let (stock, fixed) = pair();
+    // terraform omits `child_health_threshold = 0`.
+    let config = || {
+        HealthCheckConfig::builder()
+            .r#type(HealthCheckType::Calculated)
+            .build()
+            .unwrap()
+    };
+    let err = create(&stock.route53().await, "no-threshold", config())
+        .await
+        .unwrap_err();
+    assert!(
+        err.contains("500") || err.contains("InternalError"),
+        "stock: {err}"
+    );
+    let r53 = fixed.route53().await;
+    let id = create(&r53, "no-threshold", config()).await.unwrap();
+    let hc = r53
+        .get_health_check()
+        .health_check_id(&id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        hc.health_check()
+            .unwrap()
+            .health_check_config()
+            .unwrap()
+            .health_threshold(),
+        Some(0)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bug3_get_health_check_returns_what_a_calculated_check_has() {
+    let (stock, fixed) = pair();
+    for (emu, patched) in [(&stock, false), (&fixed, true)] {
+        let r53 = emu.route53().await;
+        let a = create(&r53, "a", endpoint_check()).await.unwrap();
+        let b = create(&r53, "b", endpoint_check()).await.unwrap();
+        let parent = create(
+            &r53,
+            "parent",
+            HealthCheckConfig::builder()
+                .r#type(HealthCheckType::Calculated)
+                .health_threshold(1)
+                .child_health_checks(&a)
+                .child_health_checks(&b)
+                .build()
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+        let hc = r53
+            .get_health_check()
+            .health_check_id(&parent)
+            .send()
+            .await
+            .unwrap();
+        let config = hc.health_check().unwrap().health_check_config().unwrap();
+        let seen = (
+            config.child_health_checks().to_vec(),
+            config.port(),
+            config.request_interval(),
+        );
+        if patched {
+            assert_eq!(seen, (vec![a.clone(), b.clone()], None, None), "fixed");
+        } else {
+            // Children dropped, endpoint-only fields invented: terraform replaces it.
+            assert_eq!(seen, (vec![], Some(80), Some(30)), "stock");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bug4_status_follows_inversion_and_children() {
+    let (stock, fixed) = pair();
+    let status = async |emu: &Emulator, id: &str| {
+        let out = emu
+            .route53()
+            .await
+            .get_health_check_status()
+            .health_check_id(id)
+            .send()
+            .await
+            .unwrap();
+        out.health_check_observations()[0]
+            .status_report()
+            .unwrap()
+            .status()
+            .unwrap()
+            .to_owned()
+    };
+    for (emu, patched) in [(&stock, false), (&fixed, true)] {
+        let r53 = emu.route53().await;
+        let endpoint = create(&r53, "endpoint", endpoint_check()).await.unwrap();
+        // geoplan's switch: a calculated check with no children and threshold 0 is
+        // healthy; inverted, it is unhealthy, and so is the record it guards.
+        let switch = create(
+            &r53,
+            "switch",
+            HealthCheckConfig::builder()
+                .r#type(HealthCheckType::Calculated)
+                .health_threshold(0)
+                .inverted(true)
+                .build()
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+        let region = create(
+            &r53,
+            "region",
+            HealthCheckConfig::builder()
+                .r#type(HealthCheckType::Calculated)
+                .health_threshold(2)
+                .child_health_checks(&endpoint)
+                .child_health_checks(&switch)
+                .build()
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+        let (s, e, r) = (
+            status(emu, &switch).await,
+            status(emu, &endpoint).await,
+            status(emu, &region).await,
+        );
+        assert!(
+            e.starts_with("Success"),
+            "an endpoint check is healthy (nothing probes it): {e}"
+        );
+        if patched {
+            assert!(
+                s.starts_with("Failure") && r.starts_with("Failure"),
+                "fixed: {s} / {r}"
+            );
+        } else {
+            assert!(
+                s.starts_with("Success") && r.starts_with("Success"),
+                "stock: {s} / {r}"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bug5_health_check_version_bumps_and_fences() {
+    let (stock, fixed) = pair();
+    for (emu, patched) in [(&stock, false), (&fixed, true)] {
+        let r53 = emu.route53().await;
+        let id = create(&r53, "fenced", endpoint_check()).await.unwrap();
+        let version = |o: &aws_sdk_route53::operation::get_health_check::GetHealthCheckOutput| {
+            o.health_check().unwrap().health_check_version()
+        };
+        let v1 = version(
+            &r53.get_health_check()
+                .health_check_id(&id)
+                .send()
+                .await
+                .unwrap(),
+        );
+        r53.update_health_check()
+            .health_check_id(&id)
+            .inverted(true)
+            .health_check_version(v1)
+            .send()
+            .await
+            .unwrap();
+        let v2 = version(
+            &r53.get_health_check()
+                .health_check_id(&id)
+                .send()
+                .await
+                .unwrap(),
+        );
+        // A second writer that read v1 before the first update.
+        let late = r53
+            .update_health_check()
+            .health_check_id(&id)
+            .inverted(false)
+            .health_check_version(v1)
+            .send()
+            .await;
+        if patched {
+            assert_eq!(v2, v1 + 1, "fixed: every update bumps the version");
+            let e = late.unwrap_err();
+            assert!(
+                e.as_service_error()
+                    .is_some_and(|s| s.is_health_check_version_mismatch()),
+                "{e:?}"
+            );
+            let hc = r53
+                .get_health_check()
+                .health_check_id(&id)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                hc.health_check()
+                    .unwrap()
+                    .health_check_config()
+                    .unwrap()
+                    .inverted(),
+                Some(true)
+            );
+        } else {
+            assert_eq!(v2, v1, "stock: the version never moves");
+            late.expect("stock: a stale version is accepted");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bug6_a_delete_by_set_identifier_deletes_one_record() {
+    let (stock, fixed) = pair();
+    for (emu, patched) in [(&stock, false), (&fixed, true)] {
+        let r53 = emu.route53().await;
+        let zone = r53
+            .create_hosted_zone()
+            .name("compat.example.com")
+            .caller_reference("compat")
+            .send()
+            .await
+            .unwrap()
+            .hosted_zone()
+            .unwrap()
+            .id()
+            .to_owned();
+        let record = |name: &str| {
+            ResourceRecordSet::builder()
+                .name(name)
+                .r#type(RrType::A)
+                .ttl(60)
+                .set_identifier("us-east-1")
+                .region(aws_sdk_route53::types::ResourceRecordSetRegion::UsEast1)
+                .resource_records(
+                    ResourceRecord::builder()
+                        .value("192.0.2.1")
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap()
+        };
+        let change = |action: ChangeAction, name: &str| {
+            Change::builder()
+                .action(action)
+                .resource_record_set(record(name))
+                .build()
+                .unwrap()
+        };
+        r53.change_resource_record_sets()
+            .hosted_zone_id(&zone)
+            .change_batch(
+                ChangeBatch::builder()
+                    .changes(change(ChangeAction::Create, "api.compat.example.com"))
+                    .changes(change(ChangeAction::Create, "www.compat.example.com"))
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        r53.change_resource_record_sets()
+            .hosted_zone_id(&zone)
+            .change_batch(
+                ChangeBatch::builder()
+                    .changes(change(ChangeAction::Delete, "api.compat.example.com"))
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let left: Vec<String> = r53
+            .list_resource_record_sets()
+            .hosted_zone_id(&zone)
+            .send()
+            .await
+            .unwrap()
+            .resource_record_sets()
+            .iter()
+            .filter(|r| r.r#type() == &RrType::A)
+            .map(|r| r.name().to_owned())
+            .collect();
+        if patched {
+            assert_eq!(left, ["www.compat.example.com."], "fixed");
+        } else {
+            assert!(left.is_empty(), "stock: both records went: {left:?}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bug7_describe_table_says_global_table_version_and_billing_mode() {
+    let (stock, fixed) = pair();
+    for (emu, patched) in [(&stock, false), (&fixed, true)] {
+        let ddb = emu.dynamodb("us-east-1").await;
+        let key = |name: &str| {
+            (
+                AttributeDefinition::builder()
+                    .attribute_name("id")
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .unwrap(),
+                KeySchemaElement::builder()
+                    .attribute_name("id")
+                    .key_type(KeyType::Hash)
+                    .build()
+                    .unwrap(),
+                name.to_owned(),
+            )
+        };
+        let (attr, schema, provisioned) = key("provisioned");
+        ddb.create_table()
+            .table_name(&provisioned)
+            .attribute_definitions(attr)
+            .key_schema(schema)
+            .billing_mode(BillingMode::Provisioned)
+            .provisioned_throughput(
+                ProvisionedThroughput::builder()
+                    .read_capacity_units(5)
+                    .write_capacity_units(5)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let (attr, schema, global) = key("global");
+        ddb.create_table()
+            .table_name(&global)
+            .attribute_definitions(attr)
+            .key_schema(schema)
+            .billing_mode(BillingMode::PayPerRequest)
+            .stream_specification(
+                StreamSpecification::builder()
+                    .stream_enabled(true)
+                    .stream_view_type(StreamViewType::NewAndOldImages)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        ddb.update_table()
+            .table_name(&global)
+            .replica_updates(
+                ReplicationGroupUpdate::builder()
+                    .create(
+                        CreateReplicationGroupMemberAction::builder()
+                            .region_name("eu-west-1")
+                            .build()
+                            .unwrap(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let t = ddb
+            .describe_table()
+            .table_name(&provisioned)
+            .send()
+            .await
+            .unwrap();
+        let billing = t
+            .table()
+            .unwrap()
+            .billing_mode_summary()
+            .and_then(|b| b.billing_mode())
+            .cloned();
+        let t = ddb
+            .describe_table()
+            .table_name(&global)
+            .send()
+            .await
+            .unwrap();
+        let table = t.table().unwrap();
+        let replicas: Vec<&str> = table
+            .replicas()
+            .iter()
+            .filter_map(|r| r.region_name())
+            .collect();
+        assert_eq!(replicas, ["eu-west-1"], "replicas work in both");
+        if patched {
+            assert_eq!(billing, Some(BillingMode::Provisioned), "fixed");
+            assert_eq!(table.global_table_version(), Some("2019.11.21"), "fixed");
+        } else {
+            assert_eq!(
+                (billing, table.global_table_version()),
+                (None, None),
+                "stock"
+            );
+        }
+    }
+}
