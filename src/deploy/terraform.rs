@@ -500,8 +500,18 @@ impl Terraform {
                 Mode::Keep,
                 timings,
             )
-            .await?;
-        Ok(out.stdout.lines().map(str::to_owned).collect())
+            .await;
+        match out {
+            Ok(out) => Ok(out.stdout.lines().map(str::to_owned).collect()),
+            // A remote backend with no state yet (a first apply) is an empty state, not
+            // an error; a local one has an empty state file by then.
+            Err(TerraformError::Failed { errors, .. })
+                if errors.iter().any(|e| e.contains("No state file was found")) =>
+            {
+                Ok(Default::default())
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// The module's outputs as JSON (`terraform output -json`).

@@ -15,9 +15,9 @@ fn terraform(dir: &Path, emu: &Emulator, args: &[&str]) -> String {
     text
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn bootstrap_module_creates_state_bucket_and_lock_table() {
-    let emu = Emulator::start();
+/// terraform/bootstrap in a temp dir, pointed at the emulator by the override file,
+/// applied with a bucket and lock table of these names; returns the dir and its vars.
+fn bootstrap(emu: &Emulator, bucket: &str, table: &str) -> (tempfile::TempDir, Vec<String>) {
     let tmp = tempfile::tempdir().unwrap();
     for f in ["main.tf", "variables.tf", "outputs.tf"] {
         std::fs::copy(
@@ -33,20 +33,27 @@ async fn bootstrap_module_creates_state_bucket_and_lock_table() {
         tmp.path().join("emulator_override.tf"),
     )
     .unwrap();
-    let vars = [
-        "-var",
-        "state_bucket=geoplan-test-state",
-        "-var",
-        "lock_table=geoplan-test-locks",
-        "-var",
-        "region=eu-west-1",
-    ];
-    terraform(tmp.path(), &emu, &["init", "-input=false", "-no-color"]);
-    let apply: Vec<&str> = ["apply", "-input=false", "-auto-approve", "-no-color"]
-        .into_iter()
-        .chain(vars)
-        .collect();
-    terraform(tmp.path(), &emu, &apply);
+    let vars: Vec<String> = [
+        "-var".into(),
+        format!("state_bucket={bucket}"),
+        "-var".into(),
+        format!("lock_table={table}"),
+        "-var".into(),
+        "region=eu-west-1".into(),
+    ]
+    .into();
+    terraform(tmp.path(), emu, &["init", "-input=false", "-no-color"]);
+    let mut apply = vec!["apply", "-input=false", "-auto-approve", "-no-color"];
+    apply.extend(vars.iter().map(String::as_str));
+    terraform(tmp.path(), emu, &apply);
+    (tmp, vars)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bootstrap_module_creates_state_bucket_and_lock_table() {
+    let emu = Emulator::start();
+    let (tmp, vars) = bootstrap(&emu, "geoplan-test-state", "geoplan-test-locks");
+    let vars: Vec<&str> = vars.iter().map(String::as_str).collect();
 
     let ddb = emu.dynamodb("eu-west-1").await;
     let t = ddb
@@ -98,7 +105,7 @@ async fn bootstrap_module_creates_state_bucket_and_lock_table() {
 
     let plan: Vec<&str> = ["plan", "-input=false", "-no-color", "-detailed-exitcode"]
         .into_iter()
-        .chain(vars)
+        .chain(vars.iter().copied())
         .collect();
     let out = terraform(tmp.path(), &emu, &plan);
     assert!(
@@ -108,7 +115,7 @@ async fn bootstrap_module_creates_state_bucket_and_lock_table() {
 
     let destroy: Vec<&str> = ["destroy", "-input=false", "-auto-approve", "-no-color"]
         .into_iter()
-        .chain(vars)
+        .chain(vars.iter().copied())
         .collect();
     terraform(tmp.path(), &emu, &destroy);
     assert!(
@@ -119,4 +126,107 @@ async fn bootstrap_module_creates_state_bucket_and_lock_table() {
             .is_err(),
         "lock table destroyed"
     );
+}
+
+/// Remote state end to end: two working copies of one deployment ("two machines")
+/// share its state through the S3 backend made by terraform/bootstrap, locked by its
+/// DynamoDB table. A second apply while the first holds the lock fails naming the
+/// holder, or waits with --lock-timeout and then finds nothing to do; destroy from one
+/// copy leaves the other with everything to create.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_machines_share_state_in_s3_and_take_turns_on_the_lock() {
+    use std::io::BufRead;
+    let emu = Emulator::start();
+    // Bucket names are global, also across the emulator's accounts.
+    let bucket = format!("geoplan-e2e-{}", emu.account);
+    let (_bootstrap, _) = bootstrap(&emu, &bucket, "geoplan-e2e-locks");
+    let config = std::fs::read_to_string(repo().join("examples/active-active.toml")).unwrap()
+        + &format!(
+            "\n[terraform.backend.s3]\nbucket = \"{bucket}\"\nkey = \"geoplan/shop.tfstate\"\n\
+             region = \"eu-west-1\"\ndynamodb_table = \"geoplan-e2e-locks\"\n"
+        );
+    let a = Workdir::with_text("active-active.toml", &config);
+    let b = Workdir::with_text("active-active.toml", &config);
+
+    // A applies; while it runs, B's apply meets the state lock.
+    let mut first = geoplan_command(
+        a.path(),
+        &["apply", "active-active.toml", "--auto-approve"],
+        Some(&emu),
+    )
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut lines = std::io::BufReader::new(first.stderr.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        if line.unwrap().contains("Creating...") {
+            break;
+        }
+    }
+    let refused = geoplan(
+        b.path(),
+        &["apply", "active-active.toml", "--auto-approve", "--quiet"],
+        Some(&emu),
+    );
+    let text = stderr(&refused);
+    assert_eq!(
+        refused.status.code(),
+        Some(4),
+        "exit 4: locked, nothing changed: {text}"
+    );
+    assert!(
+        text.contains("another terraform run holds the state lock: apply by "),
+        "names the holder: {text}"
+    );
+    assert!(!text.contains("part-way"), "nothing was applied: {text}");
+    // With --lock-timeout B waits for A, then plans against the state A wrote.
+    let drain = std::thread::spawn(move || for _ in lines {});
+    let waited = geoplan(
+        b.path(),
+        &[
+            "apply",
+            "active-active.toml",
+            "--auto-approve",
+            "--quiet",
+            "--lock-timeout",
+            "10m",
+        ],
+        Some(&emu),
+    );
+    drain.join().unwrap();
+    assert!(first.wait().unwrap().success());
+    assert_eq!(
+        success(&waited),
+        "No changes: AWS matches the config (shop).\n"
+    );
+    // The state lives in S3, not in either working copy.
+    for wd in [&a, &b] {
+        assert!(
+            !wd.path()
+                .join(".geoplan/active-active/terraform.tfstate")
+                .exists(),
+            "no local state"
+        );
+    }
+
+    // Destroy from A: B's next plan wants to create everything again.
+    success(&geoplan(
+        a.path(),
+        &["destroy", "active-active.toml", "--auto-approve", "--quiet"],
+        Some(&emu),
+    ));
+    let plan: serde_json::Value = serde_json::from_str(&success(&geoplan(
+        b.path(),
+        &["plan", "active-active.toml", "--json", "-q"],
+        Some(&emu),
+    )))
+    .unwrap();
+    let totals = &plan["plan"]["totals"];
+    assert_eq!(
+        (totals["change"].as_u64(), totals["destroy"].as_u64()),
+        (Some(0), Some(0)),
+        "{plan:#}"
+    );
+    assert_eq!(totals["add"].as_u64(), Some(10), "{plan:#}");
 }

@@ -24,7 +24,8 @@ terraform {
     skip_region_validation      = true
     use_path_style              = true
 
-    endpoints {
+    # An attribute in the backend (a block in the provider).
+    endpoints = {
       s3       = "http://127.0.0.1:4566"
       dynamodb = "http://127.0.0.1:4566"
       sts      = "http://127.0.0.1:4566"
