@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The main job in one command, against a local AWS emulator: start the emulator,
-# `geoplan apply` an example, show that a second plan has nothing to do, show the
-# switches and effective routing read back from AWS, then stop the emulator (pass --keep to leave it running).
+# The main job in one command, against a local AWS emulator: start LocalStack (or moto
+# with GEOPLAN_EMULATOR=moto), `geoplan apply` an example, show that a second plan has
+# nothing to do, show the switches and effective routing read back from AWS, then stop
+# the emulator (pass --keep to leave it running).
 # Usage: localstack/demo.sh [examples/active-active.toml] [--keep]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,7 +28,12 @@ cp "$config" "$work/"
 config=$work/$(basename "$config")
 
 log=$(mktemp)
-"$PYTHON" localstack/emulator.py --port "${GEOPLAN_EMULATOR_PORT:-0}" >"$log" 2>&1 &
+case "${GEOPLAN_EMULATOR:-localstack}" in
+  localstack) launcher=localstack/launch.py ;;
+  moto) launcher=localstack/emulator.py ;;
+  *) echo "demo: GEOPLAN_EMULATOR must be localstack or moto" >&2; exit 2 ;;
+esac
+"$PYTHON" "$launcher" --port "${GEOPLAN_EMULATOR_PORT:-0}" >"$log" 2>&1 &
 pid=$!
 cleanup() {
   if ! $keep; then
@@ -37,10 +43,10 @@ cleanup() {
   rm -f "$log"
 }
 trap cleanup EXIT
-for _ in $(seq 1 100); do grep -q 'listening on' "$log" && break; sleep 0.1; done
+for _ in $(seq 1 900); do grep -q 'listening on' "$log" && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 export AWS_ENDPOINT_URL=$(sed -n 's/^geoplan-emulator listening on //p' "$log")
 [ -n "$AWS_ENDPOINT_URL" ] || { cat "$log" >&2; echo "demo: the emulator did not start" >&2; exit 1; }
-echo "demo: AWS emulator at $AWS_ENDPOINT_URL"
+echo "demo: AWS emulator (${GEOPLAN_EMULATOR:-localstack}) at $AWS_ENDPOINT_URL"
 
 $geoplan validate "$config"
 $geoplan apply "$config" --auto-approve

@@ -485,3 +485,79 @@ async fn bug7_describe_table_says_global_table_version_and_billing_mode() {
         }
     }
 }
+
+/// What LocalStack cannot show (its replicas share one copy of the data), the moto
+/// backend can: a write reaches the replica only after the configured delay, so
+/// geoplan's behaviour under a lagging replica stays testable.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_moto_backend_can_make_a_replica_lag() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let emu = Emulator::moto_with(&["--replication-delay", "1.5"]);
+    let us = emu.dynamodb("us-east-1").await;
+    let eu = emu.dynamodb("eu-west-1").await;
+    us.create_table()
+        .table_name("lagging")
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("id")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("id")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .unwrap();
+    us.update_table()
+        .table_name("lagging")
+        .replica_updates(
+            ReplicationGroupUpdate::builder()
+                .create(
+                    CreateReplicationGroupMemberAction::builder()
+                        .region_name("eu-west-1")
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let written = std::time::Instant::now();
+    us.put_item()
+        .table_name("lagging")
+        .item("id", AttributeValue::S("order-1".into()))
+        .send()
+        .await
+        .unwrap();
+    let present = async || {
+        eu.get_item()
+            .table_name("lagging")
+            .key("id", AttributeValue::S("order-1".into()))
+            .send()
+            .await
+            .unwrap()
+            .item()
+            .is_some()
+    };
+    assert!(!present().await, "not in the replica yet");
+    while !present().await {
+        assert!(
+            written.elapsed() < std::time::Duration::from_secs(10),
+            "never replicated"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        written.elapsed() >= std::time::Duration::from_millis(1500),
+        "{:?}",
+        written.elapsed()
+    );
+}

@@ -153,14 +153,20 @@ impl Emulator {
     /// community lacks (Cost Explorer) and for moto's test hooks (`/_geoplan/`:
     /// request counts and a pause that makes AWS unreachable).
     pub fn moto() -> Emulator {
+        Emulator::moto_with(&[])
+    }
+
+    /// moto with extra launcher flags (e.g. `--replication-delay 1.5`).
+    pub fn moto_with(extra: &[&str]) -> Emulator {
         let script = repo().join("localstack/emulator.py").display().to_string();
-        let args = [
+        let mut args = vec![
             script,
             "--host".into(),
             "127.0.0.1".into(),
             "--port".into(),
             "0".into(),
         ];
+        args.extend(extra.iter().map(|a| a.to_string()));
         // moto logs every request on stderr.
         let (child, url) = launch(&python(), &args, "the moto emulator", Stdio::null());
         Emulator {
