@@ -207,6 +207,7 @@ async fn start_serve(
         endpoint_url: Some(emu.1.clone()),
         token: None,
         webhook_backoff: Vec::new(),
+        webhook_secret: None,
     };
     let task = tokio::spawn(async move {
         geoplan::serve::run(

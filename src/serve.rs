@@ -32,6 +32,8 @@ pub struct ServeOptions {
     pub token: Option<Token>,
     /// Delays between webhook attempts (see `cost::monitor::default_backoff`).
     pub webhook_backoff: Vec<std::time::Duration>,
+    /// Signs webhook bodies (from GEOPLAN_WEBHOOK_SECRET or `cost.webhook_secret_file`).
+    pub webhook_secret: Option<String>,
     /// This instance's id among several (`--instance`, default the host name).
     pub instance: String,
 }
@@ -167,6 +169,7 @@ pub async fn run(
             metrics: state.metrics.clone(),
             latest,
             webhook_backoff: options.webhook_backoff.clone(),
+            webhook_secret: options.webhook_secret.clone(),
         };
         tokio::spawn(monitor.run(cancel.clone()))
     });

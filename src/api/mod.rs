@@ -298,7 +298,23 @@ async fn cost(State(s): State<AppState>) -> Result<Response, ApiError> {
     };
     let report = latest.lock().unwrap_or_else(|p| p.into_inner()).clone();
     match report {
-        Some(r) => Ok(axum::Json(r).into_response()),
+        Some(r) => {
+            // The budget alerts beside the report: raised, pending delivery, delivered.
+            let store = s.store.clone();
+            let alerts = match tokio::task::spawn_blocking(move || store.recent_alerts()).await {
+                Ok(Ok(alerts)) => alerts,
+                _ => {
+                    return Err(ApiError::new(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "internal",
+                        "cannot read the alerts",
+                    ));
+                }
+            };
+            let mut doc = serde_json::to_value(r).unwrap_or_default();
+            doc["alerts"] = json!(alerts);
+            Ok(axum::Json(doc).into_response())
+        }
         None => Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "cost_pending",

@@ -23,21 +23,24 @@ pub(super) async fn serve(args: ServeArgs) -> Exit {
     };
     let config = loaded.config;
     let endpoint_url = endpoint(args.endpoint_url, &config);
-    let token = match std::env::var("GEOPLAN_API_TOKEN") {
-        Ok(t) => crate::api::Token::new(t),
-        Err(_) => match &config.monitor.token_file {
-            Some(path) => match std::fs::read_to_string(path) {
-                Ok(t) => crate::api::Token::new(t),
-                Err(e) => {
-                    eprintln!(
-                        "error: cannot read monitor.token_file {}: {e}",
-                        path.display()
-                    );
-                    return Exit::Failure;
-                }
-            },
-            None => None,
-        },
+    let token = match secret(
+        "GEOPLAN_API_TOKEN",
+        "monitor.token_file",
+        config.monitor.token_file.as_deref(),
+    ) {
+        Ok(t) => t.and_then(crate::api::Token::new),
+        Err(exit) => return exit,
+    };
+    let webhook_secret = match secret(
+        "GEOPLAN_WEBHOOK_SECRET",
+        "cost.webhook_secret_file",
+        config
+            .cost
+            .as_ref()
+            .and_then(|c| c.webhook_secret_file.as_deref()),
+    ) {
+        Ok(s) => s.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()),
+        Err(exit) => return exit,
     };
     if let Ok(regions) = std::env::var(crate::control::probe::FAULT_DROP_PROBES) {
         tracing::warn!(regions = %regions, "drill: this instance's probes of these regions are dropped");
@@ -61,6 +64,7 @@ pub(super) async fn serve(args: ServeArgs) -> Exit {
         endpoint_url,
         token,
         webhook_backoff: crate::cost::monitor::default_backoff(),
+        webhook_secret,
     };
     match crate::serve::run(config, listener, options, shutdown_signal()).await {
         Ok(()) => Exit::Ok,
@@ -72,6 +76,20 @@ pub(super) async fn serve(args: ServeArgs) -> Exit {
 }
 
 /// Completes on ctrl-c or SIGTERM.
+/// A secret from its environment variable, else from its configured file.
+fn secret(env: &str, field: &str, file: Option<&std::path::Path>) -> Result<Option<String>, Exit> {
+    if let Ok(v) = std::env::var(env) {
+        return Ok(Some(v));
+    }
+    match file {
+        Some(path) => std::fs::read_to_string(path).map(Some).map_err(|e| {
+            eprintln!("error: cannot read {field} {}: {e}", path.display());
+            Exit::Failure
+        }),
+        None => Ok(None),
+    }
+}
+
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -211,8 +229,12 @@ pub fn render_recent(events: &[Value], cost: Option<&Value>, style: Style) -> St
         let replication = c["matrix"]["replication_usd"].as_f64().unwrap_or(0.0);
         let _ = writeln!(
             out,
-            "\nCOST {month}: transfer ${transfer:.2}, replication ${replication:.2}"
+            "\nCOST {month}: transfer ${transfer:.2}, replication ${replication:.2} (scope: {})",
+            c["scope"].as_str().unwrap_or("?")
         );
+        if let Some(note) = c["scope_note"].as_str() {
+            let _ = writeln!(out, "  note: {note}");
+        }
         if let Some(b) = c.get("budget").filter(|b| !b.is_null()) {
             let fraction = b["fraction"].as_f64().unwrap_or(0.0);
             let text = format!(
@@ -577,6 +599,7 @@ mod tests {
         ];
         let cost = json!({
             "month": {"year": 2026, "month": 11},
+            "scope": "tag geoplan:name=shop", "scope_note": null,
             "matrix": {"transfer_usd": 10.0, "replication_usd": 0.5, "pairs": [
                 {"from": "eu-west-1", "to": "us-east-1", "gb": 100.0, "usd": 2.0},
                 {"from": "us-east-1", "to": "eu-west-1", "gb": 400.0, "usd": 8.0}]},
@@ -588,7 +611,7 @@ mod tests {
             "\nRECENT FLIPS\n\
              \x20 2026-11-28T10:02:00.000Z failback  us-east-1        took 2.45 s\n\
              \x20 2026-11-28T10:01:00.000Z failover  us-east-1        took 1.62 s\n\
-             \nCOST 2026-11: transfer $10.00, replication $0.50\n\
+             \nCOST 2026-11: transfer $10.00, replication $0.50 (scope: tag geoplan:name=shop)\n\
              \x20 budget $50.00: spent $10.50 (21%), forecast $11.25 (22%)\n\
              \x20 us-east-1 → eu-west-1: 400.0 GB, $8.00\n\
              \x20 eu-west-1 → us-east-1: 100.0 GB, $2.00\n"

@@ -49,10 +49,24 @@ pub struct CostSettings {
     /// Fractions of the budget that raise an alert, ascending.
     pub alert_at: Vec<f64>,
     pub webhook: Option<String>,
+    /// The key that signs webhook bodies (GEOPLAN_WEBHOOK_SECRET wins).
+    pub webhook_secret_file: Option<std::path::PathBuf>,
     /// How often the control plane asks Cost Explorer ($0.01 a call).
     pub poll: std::time::Duration,
+    /// Whose spend counts: this deployment's (by its cost-allocation tag) or the account's.
+    pub scope: CostScope,
     /// USD per GB overrides, per (from, to).
     pub price_per_gb: std::collections::BTreeMap<(String, String), f64>,
+}
+
+/// `[cost] scope`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CostScope {
+    /// Usage carrying the cost-allocation tag `geoplan:name = <name>` (the default).
+    #[default]
+    Tag,
+    /// Every usage in the account, whatever produced it.
+    Account,
 }
 
 /// `[monitor]`: the control plane's probing and failover policy.

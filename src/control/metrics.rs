@@ -82,7 +82,11 @@ pub struct Metrics {
     pub actions: Family<ActionLabel, Counter>,
     pub transfer_usd: Family<PairLabel, Gauge<f64, AtomicU64>>,
     pub transfer_gb: Family<PairLabel, Gauge<f64, AtomicU64>>,
-    pub budget_fraction: Gauge<f64, AtomicU64>,
+    /// The pairs `set_pairs` last published.
+    published_pairs: std::sync::Mutex<Vec<PairLabel>>,
+    /// A family with no labels, so that it has no sample until a budget is known
+    /// (a plain gauge would read 0 without `[cost]`).
+    budget_fraction: Family<Vec<(String, String)>, Gauge<f64, AtomicU64>>,
     pub cost_polls: Family<OutcomeLabel, Counter>,
     /// Route 53 calls made by the running control plane (each paced by the gate).
     pub route53_requests: Counter,
@@ -131,7 +135,7 @@ impl Default for Metrics {
         );
         let transfer_usd = Family::<PairLabel, Gauge<f64, AtomicU64>>::default();
         let transfer_gb = Family::<PairLabel, Gauge<f64, AtomicU64>>::default();
-        let budget_fraction = Gauge::<f64, AtomicU64>::default();
+        let budget_fraction = Family::<Vec<(String, String)>, Gauge<f64, AtomicU64>>::default();
         registry.register(
             "transfer_usd",
             "Inter-region transfer USD this month, per pair",
@@ -214,6 +218,7 @@ impl Default for Metrics {
             actions,
             transfer_usd,
             transfer_gb,
+            published_pairs: Default::default(),
             budget_fraction,
             cost_polls,
             route53_requests,
@@ -223,6 +228,31 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    pub fn set_budget_fraction(&self, fraction: f64) {
+        self.budget_fraction
+            .get_or_create(&Vec::new())
+            .set(fraction);
+    }
+
+    /// This month's spend per region pair: pairs with no usage this month lose their
+    /// series instead of keeping last month's value.
+    pub fn set_pairs(&self, pairs: &[(PairLabel, f64, f64)]) {
+        let current: std::collections::HashSet<&PairLabel> = pairs.iter().map(|p| &p.0).collect();
+        let mut known = self
+            .published_pairs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        for stale in known.iter().filter(|l| !current.contains(l)) {
+            self.transfer_usd.remove(stale);
+            self.transfer_gb.remove(stale);
+        }
+        for (label, usd, gb) in pairs {
+            self.transfer_usd.get_or_create(label).set(*usd);
+            self.transfer_gb.get_or_create(label).set(*gb);
+        }
+        *known = pairs.iter().map(|p| p.0.clone()).collect();
+    }
+
     pub fn set_verdict(&self, region: &str, current: Verdict) {
         for v in [
             Verdict::Up,
@@ -278,5 +308,46 @@ impl Metrics {
         prometheus_client::encoding::text::encode(&mut out, &self.registry)
             .expect("writing to a String cannot fail");
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn samples(m: &Metrics, family: &str) -> Vec<String> {
+        m.encode()
+            .lines()
+            .filter(|l| l.starts_with(family) && !l.starts_with('#'))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    #[test]
+    fn gauges_tell_the_truth_about_this_month_and_the_budget() {
+        let m = Metrics::default();
+        // No budget known: no sample, rather than a budget "0% used".
+        assert!(samples(&m, "geoplan_budget_fraction").is_empty());
+        m.set_budget_fraction(0.25);
+        assert_eq!(
+            samples(&m, "geoplan_budget_fraction"),
+            ["geoplan_budget_fraction{} 0.25"]
+        );
+        let pair = |from: &str, to: &str| PairLabel {
+            from: from.into(),
+            to: to.into(),
+        };
+        m.set_pairs(&[
+            (pair("us-east-1", "eu-west-1"), 8.0, 400.0),
+            (pair("eu-west-1", "us-east-1"), 2.0, 100.0),
+        ]);
+        assert_eq!(samples(&m, "geoplan_transfer_usd").len(), 2);
+        // A new month with usage on one pair only: the other pair's series goes.
+        m.set_pairs(&[(pair("eu-west-1", "us-east-1"), 0.5, 25.0)]);
+        assert_eq!(
+            samples(&m, "geoplan_transfer_usd"),
+            ["geoplan_transfer_usd{from=\"eu-west-1\",to=\"us-east-1\"} 0.5"]
+        );
+        assert_eq!(samples(&m, "geoplan_transfer_gb").len(), 1);
     }
 }

@@ -63,6 +63,47 @@ pub enum StoreError {
     },
 }
 
+/// A budget alert: raised once per threshold and month, delivered at least once.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Alert {
+    pub month: String,
+    pub threshold: f64,
+    /// `<deployment>/<month>/<threshold>`: the same on every attempt and every instance,
+    /// so a receiver drops duplicates.
+    pub dedup_key: String,
+    #[serde(serialize_with = "rfc3339")]
+    pub raised_at: SystemTime,
+    /// The webhook body; `None` when no webhook is configured.
+    #[serde(skip)]
+    pub payload: Option<String>,
+    #[serde(serialize_with = "rfc3339_opt")]
+    pub delivered_at: Option<SystemTime>,
+    pub attempts: u32,
+    #[serde(serialize_with = "rfc3339_opt")]
+    pub next_at: Option<SystemTime>,
+    pub last_error: Option<String>,
+}
+
+fn rfc3339_opt<S: serde::Serializer>(t: &Option<SystemTime>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => rfc3339(t, s),
+        None => s.serialize_none(),
+    }
+}
+
+/// Adds a column unless the table has it; true when it was added.
+fn add_column(conn: &Connection, table: &str, column: &str, decl: &str) -> rusqlite::Result<bool> {
+    let has: i64 = conn.query_row(
+        &format!("SELECT COUNT(*) FROM pragma_table_info('{table}') WHERE name = ?1"),
+        params![column],
+        |r| r.get(0),
+    )?;
+    if has == 0 {
+        conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {decl}"))?;
+    }
+    Ok(has == 0)
+}
+
 /// One recorded event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Event {
@@ -256,16 +297,21 @@ impl Store {
              CREATE INDEX IF NOT EXISTS events_at ON events (at_ms);",
         )
         .map_err(sql)?;
-        // Stores written before events carried a duration gain the column.
-        let has_took: i64 = conn
-            .query_row(
-                "SELECT COUNT(*) FROM pragma_table_info('events') WHERE name = 'took_ms'",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(sql)?;
-        if has_took == 0 {
-            conn.execute_batch("ALTER TABLE events ADD COLUMN took_ms INTEGER")
+        // Columns added since the first release; older stores gain them here.
+        add_column(&conn, "events", "took_ms", "INTEGER").map_err(sql)?;
+        // The alert outbox. Alerts of older stores were sent (or given up) when raised:
+        // they count as delivered, never as pending.
+        if add_column(&conn, "alerts", "payload", "TEXT").map_err(sql)? {
+            for (column, decl) in [
+                ("dedup_key", "TEXT"),
+                ("delivered_ms", "INTEGER"),
+                ("attempts", "INTEGER NOT NULL DEFAULT 0"),
+                ("next_ms", "INTEGER"),
+                ("last_error", "TEXT"),
+            ] {
+                add_column(&conn, "alerts", column, decl).map_err(sql)?;
+            }
+            conn.execute("UPDATE alerts SET delivered_ms = at_ms", [])
                 .map_err(sql)?;
         }
         conn.pragma_update(None, "application_id", APPLICATION_ID)
@@ -402,22 +448,89 @@ impl Store {
         rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
     }
 
-    /// Claims the alert for `threshold` in `month`: true the first time only, across
-    /// restarts, so each threshold alerts once a month.
-    pub fn claim_alert(
+    /// Raises the alert for `threshold` in `month`: true the first time only, across
+    /// restarts, so each threshold alerts once a month. With a `payload` it joins the
+    /// outbox, due at once, until `alert_delivered`; without one there is nowhere to
+    /// send it.
+    pub fn raise_alert(
         &self,
         month: &str,
         threshold: f64,
+        dedup_key: &str,
+        payload: Option<&str>,
         at: SystemTime,
     ) -> Result<bool, StoreError> {
         let n = self
             .conn()
             .execute(
-                "INSERT OR IGNORE INTO alerts (month, threshold, at_ms) VALUES (?1, ?2, ?3)",
-                params![month, threshold, millis(at)],
+                "INSERT OR IGNORE INTO alerts (month, threshold, at_ms, dedup_key, payload, next_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?3)",
+                params![month, threshold, millis(at), dedup_key, payload],
             )
             .map_err(|e| self.err(e))?;
         Ok(n == 1)
+    }
+
+    /// Undelivered alerts whose next attempt is due at `now`, oldest first.
+    pub fn due_alerts(&self, now: SystemTime) -> Result<Vec<Alert>, StoreError> {
+        self.query_alerts(
+            "payload IS NOT NULL AND delivered_ms IS NULL AND next_ms <= ?1 ORDER BY at_ms, threshold",
+            millis(now),
+        )
+    }
+
+    /// The alerts of the newest months, newest first (for `/v1/cost`).
+    pub fn recent_alerts(&self) -> Result<Vec<Alert>, StoreError> {
+        self.query_alerts("?1 = ?1 ORDER BY at_ms DESC LIMIT 50", 0)
+    }
+
+    fn query_alerts(&self, condition: &str, bound: i64) -> Result<Vec<Alert>, StoreError> {
+        let conn = self.conn();
+        let sql = format!(
+            "SELECT month, threshold, at_ms, dedup_key, payload, delivered_ms, attempts, next_ms, last_error
+             FROM alerts WHERE {condition}"
+        );
+        let mut stmt = conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![bound], |r| {
+                Ok(Alert {
+                    month: r.get(0)?,
+                    threshold: r.get(1)?,
+                    raised_at: time(r.get(2)?),
+                    dedup_key: r.get::<_, Option<String>>(3)?.unwrap_or_default(),
+                    payload: r.get(4)?,
+                    delivered_at: r.get::<_, Option<i64>>(5)?.map(time),
+                    attempts: r.get::<_, i64>(6)?.max(0) as u32,
+                    next_at: r.get::<_, Option<i64>>(7)?.map(time),
+                    last_error: r.get(8)?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
+    /// Records one delivery attempt: delivered, or failed with the time of the next.
+    pub fn alert_attempt(
+        &self,
+        month: &str,
+        threshold: f64,
+        outcome: Result<SystemTime, (&str, SystemTime)>,
+    ) -> Result<(), StoreError> {
+        let conn = self.conn();
+        match outcome {
+            Ok(at) => conn.execute(
+                "UPDATE alerts SET delivered_ms = ?3, attempts = attempts + 1, next_ms = NULL, last_error = NULL
+                 WHERE month = ?1 AND threshold = ?2",
+                params![month, threshold, millis(at)],
+            ),
+            Err((error, next)) => conn.execute(
+                "UPDATE alerts SET attempts = attempts + 1, next_ms = ?3, last_error = ?4
+                 WHERE month = ?1 AND threshold = ?2",
+                params![month, threshold, millis(next), error],
+            ),
+        }
+        .map_err(|e| self.err(e))?;
+        Ok(())
     }
 
     pub fn save_switch(&self, region: &str, s: &StoredSwitch) -> Result<(), StoreError> {
@@ -548,6 +661,81 @@ mod tests {
     use super::*;
 
     #[test]
+    fn alerts_stay_due_until_delivered_and_old_ones_count_as_sent() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            // A store as an earlier version wrote it: alerts claimed, nothing queued.
+            let conn = Connection::open(dir.path().join(FILE_NAME)).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, at_ms INTEGER NOT NULL,
+                     region TEXT, kind TEXT NOT NULL, message TEXT NOT NULL);
+                 CREATE TABLE alerts (month TEXT NOT NULL, threshold REAL NOT NULL,
+                     at_ms INTEGER NOT NULL, PRIMARY KEY (month, threshold));
+                 INSERT INTO alerts VALUES ('2026-10', 0.5, 1000);",
+            )
+            .unwrap();
+        }
+        let store = Store::open(dir.path(), "shop").unwrap();
+        let t0 = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        assert!(
+            store.due_alerts(t0).unwrap().is_empty(),
+            "the old alert was sent"
+        );
+        assert!(
+            store
+                .raise_alert("2026-11", 0.8, "shop/2026-11/0.8", Some("{\"x\":1}"), t0)
+                .unwrap()
+        );
+        assert!(
+            store
+                .raise_alert("2026-11", 0.5, "shop/2026-11/0.5", None, t0)
+                .unwrap()
+        );
+        let due = store.due_alerts(t0).unwrap();
+        assert_eq!(
+            due.iter()
+                .map(|a| (a.dedup_key.as_str(), a.attempts))
+                .collect::<Vec<_>>(),
+            [("shop/2026-11/0.8", 0)],
+            "only alerts with somewhere to go are due"
+        );
+        let retry = t0 + Duration::from_secs(4);
+        store
+            .alert_attempt("2026-11", 0.8, Err(("HTTP 503", retry)))
+            .unwrap();
+        assert!(
+            store
+                .due_alerts(t0 + Duration::from_secs(3))
+                .unwrap()
+                .is_empty(),
+            "backing off"
+        );
+        let again = store.due_alerts(retry).unwrap();
+        assert_eq!(
+            (again[0].attempts, again[0].last_error.as_deref()),
+            (1, Some("HTTP 503"))
+        );
+        // Across a restart: the outbox is in the store.
+        drop(store);
+        let store = Store::open(dir.path(), "shop").unwrap();
+        assert_eq!(store.due_alerts(retry).unwrap().len(), 1);
+        store.alert_attempt("2026-11", 0.8, Ok(retry)).unwrap();
+        assert!(
+            store
+                .due_alerts(retry + Duration::from_secs(3600))
+                .unwrap()
+                .is_empty()
+        );
+        let recent = store.recent_alerts().unwrap();
+        assert_eq!(recent.len(), 3);
+        let delivered = recent.iter().find(|a| a.threshold == 0.8).unwrap();
+        assert_eq!(
+            (delivered.delivered_at, delivered.attempts),
+            (Some(retry), 2)
+        );
+    }
+
+    #[test]
     fn durations_survive_and_old_stores_gain_the_column() {
         let dir = tempfile::tempdir().unwrap();
         // A store as the previous version wrote it: no took_ms column.
@@ -627,12 +815,22 @@ mod tests {
         assert_eq!(s.switch.cause, Some(Cause::Manual));
         assert_eq!(s.switch.reason.as_deref(), Some("maintenance"));
         assert!(store.load_switch("us-east-1").unwrap().is_none());
-        assert!(store.claim_alert("2026-11", 0.5, t0).unwrap());
         assert!(
-            !store.claim_alert("2026-11", 0.5, t0).unwrap(),
+            store
+                .raise_alert("2026-11", 0.5, "shop/2026-11/0.5", Some("{}"), t0)
+                .unwrap()
+        );
+        assert!(
+            !store
+                .raise_alert("2026-11", 0.5, "shop/2026-11/0.5", Some("{}"), t0)
+                .unwrap(),
             "once a month"
         );
-        assert!(store.claim_alert("2026-12", 0.5, t0).unwrap());
+        assert!(
+            store
+                .raise_alert("2026-12", 0.5, "shop/2026-12/0.5", None, t0)
+                .unwrap()
+        );
     }
 
     #[test]

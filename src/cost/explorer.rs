@@ -3,7 +3,8 @@
 
 use aws_sdk_costexplorer::Client;
 use aws_sdk_costexplorer::types::{
-    DateInterval, Granularity, GroupDefinition, GroupDefinitionType,
+    DateInterval, Expression, Granularity, GroupDefinition, GroupDefinitionType, MatchOption,
+    TagValues,
 };
 
 use super::budget::Month;
@@ -22,12 +23,30 @@ pub async fn client(endpoint_url: Option<&str>) -> Client {
     Client::new(&crate::aws::sdk_config("us-east-1", endpoint_url).await)
 }
 
+/// The cost-allocation tag geoplan puts on every resource it renders.
+pub const TAG: &str = "geoplan:name";
+
+/// Usage tagged `geoplan:name = <deployment>` only.
+pub fn tag_filter(deployment: &str) -> Expression {
+    Expression::builder()
+        .tags(
+            TagValues::builder()
+                .key(TAG)
+                .values(deployment)
+                .match_options(MatchOption::Equals)
+                .build(),
+        )
+        .build()
+}
+
 /// The month's usage lines (one per usage type per day) and the number of calls made.
 /// `today` (`YYYY-MM-DD`) bounds the period: Cost Explorer has no data for the future.
+/// With a `filter`, only the usage it selects.
 pub async fn month_lines(
     client: &Client,
     month: Month,
     today: &str,
+    filter: Option<Expression>,
 ) -> Result<(Vec<Line>, u32), ExplorerError> {
     let start = month.date(1);
     let next = month.next().date(1);
@@ -56,6 +75,7 @@ pub async fn month_lines(
             .metrics("UnblendedCost")
             .metrics("UsageQuantity")
             .group_by(group.clone())
+            .set_filter(filter.clone())
             .set_next_page_token(token.clone())
             .send()
             .await
@@ -87,4 +107,24 @@ pub async fn month_lines(
         }
     }
     Ok((lines, calls))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tag_filter_selects_this_deployment_exactly() {
+        let f = tag_filter("shop");
+        let tags = f.tags().unwrap();
+        assert_eq!(
+            (tags.key(), tags.values(), tags.match_options()),
+            (
+                Some("geoplan:name"),
+                &["shop".to_owned()][..],
+                &[MatchOption::Equals][..]
+            )
+        );
+        assert!(f.dimensions().is_none() && f.and().is_empty() && f.not().is_none());
+    }
 }

@@ -19,7 +19,7 @@ use serde::Serialize;
 use budget::{BudgetState, Month};
 use matrix::Matrix;
 
-use crate::config::Config;
+use crate::config::{Config, CostScope};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CostError {
@@ -40,6 +40,10 @@ pub struct CostReport {
     pub rows: Option<u64>,
     pub matrix: Matrix,
     pub budget: Option<BudgetState>,
+    /// Whose spend this is: `tag geoplan:name=<name>` or `account` (everything).
+    pub scope: String,
+    /// Why the numbers may be empty or wider than the deployment, and what to do.
+    pub scope_note: Option<String>,
 }
 
 fn regions(config: &Config) -> Vec<String> {
@@ -67,7 +71,36 @@ pub async fn from_explorer(
     let client = explorer::client(endpoint_url).await;
     let (today_month, elapsed) = budget::civil(now);
     let today = today_month.date(elapsed as u32 + 1);
-    let (lines, calls) = explorer::month_lines(&client, month, &today).await?;
+    let scope = config.cost.as_ref().map(|c| c.scope).unwrap_or_default();
+    let (lines, mut calls, scope_name, mut scope_note) = match scope {
+        CostScope::Account => {
+            let (lines, calls) = explorer::month_lines(&client, month, &today, None).await?;
+            let note = "account-wide: every workload's cross-region spend in this AWS account counts ([cost] scope = \"account\")";
+            (lines, calls, "account".to_owned(), Some(note.to_owned()))
+        }
+        CostScope::Tag => {
+            let filter = explorer::tag_filter(&config.name);
+            let (lines, calls) =
+                explorer::month_lines(&client, month, &today, Some(filter)).await?;
+            let name = format!("tag {}={}", explorer::TAG, config.name);
+            (lines, calls, name, None)
+        }
+    };
+    if scope == CostScope::Tag && lines.is_empty() {
+        // Nothing tagged: an inactive cost-allocation tag, or no usage at all. One more
+        // call tells which, so the user learns how to fix it instead of reading $0.
+        let (any, more) = explorer::month_lines(&client, month, &today, None).await?;
+        calls += more;
+        if !any.is_empty() {
+            scope_note = Some(format!(
+                "no usage in {month} carries the cost-allocation tag {}={}, though the account has some: \
+                 activate the tag in the Billing console (Cost allocation tags; data appears within 24 h), \
+                 or set [cost] scope = \"account\" to count the whole account",
+                explorer::TAG,
+                config.name
+            ));
+        }
+    }
     let matrix = matrix::aggregate(lines, &regions(config));
     Ok(CostReport {
         source: "cost-explorer",
@@ -76,6 +109,8 @@ pub async fn from_explorer(
         rows: None,
         budget: budget_of(config, month, &matrix, now),
         matrix,
+        scope: scope_name,
+        scope_note,
     })
 }
 
@@ -95,6 +130,11 @@ pub fn from_cur(
         rows: Some(rows),
         budget: budget_of(config, month, &matrix, now),
         matrix,
+        // CUR rows are not filtered by tag yet: every row of the files counts.
+        scope: "account".into(),
+        scope_note: Some(
+            "CUR files: every row counts (not filtered by the geoplan:name tag)".into(),
+        ),
     })
 }
 
@@ -116,6 +156,10 @@ pub fn render(r: &CostReport) -> String {
         _ => r.source.to_owned(),
     };
     let _ = writeln!(out, "Cross-region transfer, {} (from {source})", r.month);
+    let _ = writeln!(out, "Scope: {}", r.scope);
+    if let Some(note) = &r.scope_note {
+        let _ = writeln!(out, "  note: {note}");
+    }
     let mut cols: Vec<String> = m.regions.clone();
     if m.pairs
         .iter()

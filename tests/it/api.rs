@@ -653,7 +653,7 @@ async fn metrics_are_valid_openmetrics_with_the_matching_content_type() {
     m.set_verdict("eu-west-1", geoplan::control::verdict::Verdict::Down);
     m.count_action("eu-west-1", "take-out");
     m.count_cost_poll(true);
-    m.budget_fraction.set(0.5);
+    m.set_budget_fraction(0.5);
     m.probe_latency
         .get_or_create(&geoplan::control::metrics::RegionLabel {
             region: "eu-west-1".into(),

@@ -228,9 +228,79 @@ fn bad_cur_input_is_located() {
     assert_eq!(out.status.code(), Some(2));
 }
 
+/// Whose spend counts. By default only usage tagged `geoplan:name = shop` (the query
+/// carries the tag filter; moto answers each distinct query from its seeded queue in
+/// order, so the tagged and the account-wide answers are seeded separately).
 #[tokio::test(flavor = "multi_thread")]
-async fn serve_polls_cost_and_alerts_once_per_threshold() {
-    use std::sync::atomic::{AtomicUsize, Ordering};
+async fn cost_is_this_deployments_by_tag_unless_the_account_is_asked_for() {
+    // The first three rows are the deployment's own (tagged); the rest are not.
+    let tagged = &ROWS[..3];
+    let report = |wd: &Workdir, emu: &Emulator| cost_json(wd, &[], Some(emu));
+
+    // Tagged usage exists: only it counts, in one call.
+    let emu = Emulator::moto(); // Cost Explorer: not in LocalStack community
+    seed_pages(&emu, vec![page(tagged, None)]).await;
+    let wd = Workdir::with_text("regions.toml", CONFIG);
+    let r = report(&wd, &emu);
+    assert_eq!(
+        (
+            r["scope"].clone(),
+            r["scope_note"].clone(),
+            r["calls"].clone()
+        ),
+        (json!("tag geoplan:name=shop"), Value::Null, json!(1))
+    );
+    let only_tagged = r["matrix"]["transfer_usd"].as_f64().unwrap();
+
+    // Nothing tagged, but the account has usage: empty numbers and how to fix it.
+    let emu = Emulator::moto();
+    seed_pages(&emu, vec![page(&[], None), page(ROWS, None)]).await;
+    let r = report(&wd, &emu);
+    assert_eq!(
+        r["calls"], 2,
+        "the second call tells an inactive tag from no usage"
+    );
+    assert_eq!(r["matrix"]["transfer_usd"], 0.0);
+    let note = r["scope_note"].as_str().unwrap();
+    assert!(
+        note.contains("activate the tag") && note.contains("scope = \"account\""),
+        "{note}"
+    );
+
+    // Account scope: everything counts, and says so.
+    let emu = Emulator::moto();
+    seed_pages(&emu, vec![page(ROWS, None)]).await;
+    let wd = Workdir::with_text("regions.toml", &format!("{CONFIG}scope = \"account\"\n"));
+    let r = report(&wd, &emu);
+    assert_eq!(r["scope"], "account");
+    assert!(
+        r["scope_note"]
+            .as_str()
+            .unwrap()
+            .starts_with("account-wide")
+    );
+    let all = r["matrix"]["transfer_usd"].as_f64().unwrap();
+    assert!(
+        all > only_tagged,
+        "the account has more than the deployment: {all} vs {only_tagged}"
+    );
+    let text = stdout(&geoplan(
+        wd.path(),
+        &["cost", "regions.toml", "--month", "2026-10"],
+        Some(&emu),
+    ));
+    assert!(
+        text.contains("\nScope: account\n  note: account-wide"),
+        "{text}"
+    );
+}
+
+/// Budget alerts are delivered at least once: the receiver is down for longer than a
+/// poll, the control plane restarts meanwhile, and when the receiver comes back each
+/// threshold is delivered exactly once, signed, every attempt with the same dedup key.
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_polls_cost_and_delivers_each_alert_once_across_an_outage_and_a_restart() {
+    use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::{Arc, Mutex};
 
     let emu = Emulator::moto(); // Cost Explorer: not in LocalStack community
@@ -240,20 +310,24 @@ async fn serve_polls_cost_and_alerts_once_per_threshold() {
         create_region_checks(&r53, "shop", region, free_port()).await;
     }
 
-    // A webhook receiver that fails its first two requests, then accepts.
-    let calls = Arc::new(AtomicUsize::new(0));
-    let received: Arc<Mutex<Vec<Value>>> = Arc::default();
-    let (c, r) = (calls.clone(), received.clone());
+    // A webhook receiver that answers 503 until it is brought up; it keeps every
+    // request it was sent (headers and body) and which it accepted.
+    type Seen = (axum::http::HeaderMap, String, bool);
+    let up = Arc::new(AtomicBool::new(false));
+    let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
+    let (u, r) = (up.clone(), seen.clone());
     let hook = axum::Router::new().route(
         "/hook",
-        axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
-            let (c, r) = (c.clone(), r.clone());
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
+            let (u, r) = (u.clone(), r.clone());
             async move {
-                if c.fetch_add(1, Ordering::SeqCst) < 2 {
-                    return axum::http::StatusCode::INTERNAL_SERVER_ERROR;
+                let accepted = u.load(Ordering::SeqCst);
+                r.lock().unwrap().push((headers, body, accepted));
+                if accepted {
+                    axum::http::StatusCode::NO_CONTENT
+                } else {
+                    axum::http::StatusCode::SERVICE_UNAVAILABLE
                 }
-                r.lock().unwrap().push(body);
-                axum::http::StatusCode::NO_CONTENT
             }
         }),
     );
@@ -268,121 +342,179 @@ async fn serve_polls_cost_and_alerts_once_per_threshold() {
     );
     let (config, d) = geoplan::config::compile("regions.toml", &text, std::path::Path::new("/"));
     let config = config.unwrap_or_else(|| panic!("{}", d.render(false)));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let stop = tokio_util::sync::CancellationToken::new();
-    let options = geoplan::serve::ServeOptions {
-        instance: "test".into(),
-        endpoint_url: Some(emu.url.clone()),
-        token: None,
-        webhook_backoff: vec![
-            std::time::Duration::from_millis(100),
-            std::time::Duration::from_millis(200),
-            std::time::Duration::from_millis(400),
-        ],
+    const SECRET: &str = "webhook-secret";
+    let start = |config: geoplan::config::Config| {
+        let emu_url = emu.url.clone();
+        async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let url = format!("http://{}", listener.local_addr().unwrap());
+            let stop = tokio_util::sync::CancellationToken::new();
+            let options = geoplan::serve::ServeOptions {
+                instance: "test".into(),
+                endpoint_url: Some(emu_url),
+                token: None,
+                webhook_backoff: vec![
+                    std::time::Duration::from_millis(100),
+                    std::time::Duration::from_millis(200),
+                ],
+                webhook_secret: Some(SECRET.into()),
+            };
+            let s = stop.clone();
+            let server = tokio::spawn(geoplan::serve::run(config, listener, options, async move {
+                s.cancelled().await
+            }));
+            (url, stop, server)
+        }
     };
-    let s = stop.clone();
-    let server = tokio::spawn(geoplan::serve::run(config, listener, options, async move {
-        s.cancelled().await
-    }));
-
-    // Both alerts delivered, then two more polls: each threshold must alert once only.
-    let polls = |metrics: &str| -> u64 {
+    let get = async |url: &str| -> Value { reqwest::get(url).await.unwrap().json().await.unwrap() };
+    let polls = async |url: &str| -> u64 {
+        let metrics = reqwest::get(format!("{url}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         metrics
             .lines()
             .find_map(|l| l.strip_prefix("geoplan_cost_polls_total{outcome=\"ok\"} "))
             .map_or(0, |n| n.trim().parse().unwrap())
     };
-    let metrics_now = || async {
-        reqwest::get(format!("{url}/metrics"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let wait = async |what: &str, done: &dyn Fn() -> bool| {
+        while !done() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "not within 30 s: {what}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
     };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while received.lock().unwrap().len() < 2 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "alerts not delivered in 20 s"
-        );
+
+    // 1. The receiver is down across two polls: both alerts are pending, retried.
+    let (url, stop, server) = start(config.clone()).await;
+    wait("two refused deliveries of each alert", &|| {
+        seen.lock().unwrap().len() >= 4
+    })
+    .await;
+    while polls(&url).await < 2 {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    let delivered_at = polls(&metrics_now().await);
-    while polls(&metrics_now().await) < delivered_at + 2 {
+    let cost = get(&format!("{url}/v1/cost")).await;
+    let alerts = cost["alerts"].as_array().unwrap();
+    assert_eq!(alerts.len(), 2, "{cost:#}");
+    for a in alerts {
         assert!(
-            std::time::Instant::now() < deadline,
-            "no further polls in 20 s"
+            a["delivered_at"].is_null() && a["attempts"].as_u64().unwrap() >= 1,
+            "pending: {a:#}"
         );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert_eq!(a["last_error"], "HTTP 503", "{a:#}");
     }
-    let cost: Value = reqwest::get(format!("{url}/v1/cost"))
-        .await
+    let pair = cost["matrix"]["pairs"]
+        .as_array()
         .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .iter()
+        .find(|p| p["from"] == "us-east-1" && p["to"] == "eu-west-1")
+        .unwrap()
+        .clone();
     let metrics = reqwest::get(format!("{url}/metrics"))
         .await
         .unwrap()
         .text()
         .await
         .unwrap();
-    let events: Value = reqwest::get(format!("{url}/v1/events?limit=1000"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+
+    // 2. A restart while the receiver is still down; then it comes back.
+    stop.cancel();
+    server.await.unwrap().unwrap();
+    let refused_before_restart = seen.lock().unwrap().len();
+    up.store(true, Ordering::SeqCst);
+    let (url, stop, server) = start(config).await;
+    wait("both alerts delivered after the restart", &|| {
+        seen.lock().unwrap().iter().filter(|s| s.2).count() >= 2
+    })
+    .await;
+    // Two more polls: nothing is raised or delivered again.
+    let after = polls(&url).await;
+    while polls(&url).await < after + 2 {
+        assert!(std::time::Instant::now() < deadline, "no further polls");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let cost = get(&format!("{url}/v1/cost")).await;
+    let events = get(&format!("{url}/v1/events?limit=1000")).await;
     stop.cancel();
     server.await.unwrap().unwrap();
 
-    let got = received.lock().unwrap().clone();
-    let thresholds: Vec<f64> = got
+    let seen = seen.lock().unwrap().clone();
+    assert!(refused_before_restart >= 4, "{refused_before_restart}");
+    let delivered: Vec<&Seen> = seen.iter().filter(|s| s.2).collect();
+    let keys: Vec<&str> = delivered
         .iter()
-        .map(|b| b["threshold"].as_f64().unwrap())
+        .map(|s| s.0["x-geoplan-dedup-key"].to_str().unwrap())
         .collect();
+    let month = cost["month"]["year"].to_string()
+        + "-"
+        + &format!("{:02}", cost["month"]["month"].as_u64().unwrap());
     assert_eq!(
-        thresholds,
-        [0.5, 0.8],
-        "one delivered POST per crossed threshold"
+        keys,
+        [format!("shop/{month}/0.5"), format!("shop/{month}/0.8")],
+        "exactly one delivered POST per threshold"
     );
+    for (headers, body, _) in &seen {
+        let payload: Value = serde_json::from_str(body).unwrap();
+        // Every attempt, refused or not, carries its alert's dedup key.
+        assert_eq!(
+            payload["dedup_key"],
+            headers["x-geoplan-dedup-key"].to_str().unwrap()
+        );
+        assert!(
+            keys.contains(&payload["dedup_key"].as_str().unwrap()),
+            "{payload}"
+        );
+        // Signed: HMAC-SHA256 of the exact body with the configured secret.
+        use hmac::Mac;
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+        mac.update(body.as_bytes());
+        let expected = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+        assert_eq!(headers["x-geoplan-signature-256"], expected.as_str());
+    }
+    let first: Value = serde_json::from_str(&delivered[0].1).unwrap();
     assert_eq!(
-        calls.load(Ordering::SeqCst),
-        4,
-        "two failures retried, then one POST each"
+        (first["deployment"].clone(), first["spend_usd"].clone()),
+        (json!("shop"), json!(24.5))
     );
-    assert_eq!(got[0]["deployment"], "shop");
-    assert_eq!(got[0]["spend_usd"], 24.5);
-    let budget_events = events["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["kind"] == "budget")
-        .count();
+    for a in cost["alerts"].as_array().unwrap() {
+        assert!(a["delivered_at"].is_string(), "delivered: {a:#}");
+    }
+    let kinds = |k: &str| {
+        events["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == k)
+            .count()
+    };
     assert_eq!(
-        budget_events, 2,
-        "one event per threshold, not one per poll"
+        (
+            kinds("budget"),
+            kinds("webhook-failed"),
+            kinds("alert-delivered")
+        ),
+        (2, 2, 2),
+        "one raise, one first failure and one delivery per threshold, not one per poll or attempt"
     );
 
-    let pairs = cost["matrix"]["pairs"].as_array().unwrap();
-    let p = pairs
-        .iter()
-        .find(|p| p["from"] == "us-east-1" && p["to"] == "eu-west-1")
-        .unwrap();
     assert_eq!(
-        (p["gb"].clone(), p["usd"].clone()),
+        (pair["gb"].clone(), pair["usd"].clone()),
         (json!(768.0), json!(15.375)),
         "exactly the seeded amounts"
     );
-    assert_eq!(cost["matrix"]["transfer_usd"], 22.5);
     assert!(
         metrics.contains("geoplan_transfer_usd{from=\"us-east-1\",to=\"eu-west-1\"} 15.375"),
         "{metrics}"
     );
+    // A family without labels: no sample until a budget is known; `{}` once there is.
     assert!(
-        metrics.contains("geoplan_budget_fraction 0.8166"),
+        metrics.contains("geoplan_budget_fraction{} 0.8166"),
         "{metrics}"
     );
 }
@@ -415,7 +547,7 @@ fn over_budget_exits_7_and_the_matrix_lines_up() {
     );
     let table: Vec<&str> = text
         .lines()
-        .skip(1)
+        .skip_while(|l| !l.trim_start().starts_with("from \\ to"))
         .take_while(|l| !l.starts_with("  inter-region"))
         .collect();
     assert_eq!(

@@ -229,7 +229,10 @@ async fn the_page_shows_regions_failover_cost_and_staleness_in_chromium() {
         let month = &day[..7];
         assert_eq!(
             js(&tab, "document.getElementById('cost-state').textContent"),
-            format!("{month}, from Cost Explorer: transfer $10.00, replication $0.00.")
+            format!(
+                "{month}, from Cost Explorer: transfer $10.00, replication $0.00. \
+                 Scope: tag geoplan:name=drill."
+            )
         );
         // The burn-up: spend line, forecast, two thresholds and the budget.
         assert_eq!(

@@ -162,7 +162,8 @@ function renderCost(report) {
   const m = report.matrix;
   $("cost-state").textContent =
     `${monthName(report.month)}, from ${report.source === "cur" ? "the Cost and Usage Report" : "Cost Explorer"}: ` +
-    `transfer ${formatUsd(m.transfer_usd)}, replication ${formatUsd(m.replication_usd)}.`;
+    `transfer ${formatUsd(m.transfer_usd)}, replication ${formatUsd(m.replication_usd)}. ` +
+    `Scope: ${report.scope}${report.scope_note ? ` (${report.scope_note})` : ""}.`;
   const usd = new Map(m.pairs.map((p) => [`${p.from}→${p.to}`, p]));
   const max = Math.max(0, ...m.pairs.map((p) => p.usd));
   const table = $("heatmap");

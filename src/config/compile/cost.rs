@@ -3,7 +3,12 @@
 use super::*;
 
 impl Walker {
-    pub(super) fn cost(&mut self, t: &DeTable<'_>, span: Range<usize>) -> Option<CostSettings> {
+    pub(super) fn cost(
+        &mut self,
+        t: &DeTable<'_>,
+        span: Range<usize>,
+        base_dir: &Path,
+    ) -> Option<CostSettings> {
         self.check_keys(t, "cost", COST_KEYS);
         let budget = self
             .required(t, span, "cost", "monthly_budget_usd")
@@ -112,10 +117,44 @@ impl Walker {
             }),
             None => Some(std::collections::BTreeMap::new()),
         };
+        let webhook_secret_file = match get(t, "webhook_secret_file") {
+            Some(v) => self
+                .string(v, "cost.webhook_secret_file")
+                .and_then(|s| {
+                    self.checked(
+                        s,
+                        "cost.webhook_secret_file",
+                        super::terraform::path_problem,
+                    )
+                })
+                .map(|s| Some(base_dir.join(s.value))),
+            None => Some(None),
+        };
+        let scope = match get(t, "scope") {
+            Some(v) => self.string(v, "cost.scope").and_then(|s| match s.value.as_str() {
+                "tag" => Some(CostScope::Tag),
+                "account" => Some(CostScope::Account),
+                other => {
+                    let issue = self.error(
+                        "cost.scope",
+                        s.span,
+                        format!("unknown cost scope {other:?}"),
+                        "expected \"tag\" or \"account\"",
+                    );
+                    issue.help = Some(
+                        "\"tag\" counts this deployment's usage (tag geoplan:name); \"account\" counts the whole account".into(),
+                    );
+                    None
+                }
+            }),
+            None => Some(CostScope::Tag),
+        };
         Some(CostSettings {
             monthly_budget_usd: budget?,
+            scope: scope?,
             alert_at: alert_at?,
             webhook: webhook?,
+            webhook_secret_file: webhook_secret_file?,
             poll: poll?,
             price_per_gb: prices?,
         })

@@ -41,6 +41,8 @@ const COST_KEYS: &[&str] = &[
     "monthly_budget_usd",
     "alert_at",
     "webhook",
+    "webhook_secret_file",
+    "scope",
     "poll",
     "price_per_gb",
 ];
@@ -448,7 +450,7 @@ impl Walker {
         let cost = match get(root, "cost") {
             Some(v) => self
                 .table(v, "cost")
-                .and_then(|t| self.cost(t, v.span()))
+                .and_then(|t| self.cost(t, v.span(), base_dir))
                 .map(Some),
             None => Some(None),
         };
