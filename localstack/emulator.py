@@ -10,6 +10,8 @@ This is moto 5.2.1's server with the two things geoplan needs and moto lacks:
   `GlobalTableVersion = 2019.11.21`. Writes to any member are copied to the others
   after `--replication-delay` seconds (0 copies synchronously), so lag-aware features
   can be tested.
+* The DynamoDB table class (`TableClass` on CreateTable/UpdateTable), which moto
+  ignores: it is remembered and reported as `TableClassSummary`.
 * Route 53 `DELETE` of a record with a set identifier. moto removes every record in
   the zone with that identifier, whatever its name or type; here only the record
   with the same name, type and identifier goes.
@@ -88,6 +90,9 @@ class _GlobalTables:
 
 GLOBAL_TABLES = _GlobalTables()
 
+# (account_id, region, table name) -> TableClass; moto 5.2.1 keeps no table class.
+TABLE_CLASSES: dict[tuple[str, str, str], str] = {}
+
 
 def _patch_dynamodb() -> None:
     from moto.dynamodb.exceptions import ResourceNotFoundException
@@ -132,11 +137,25 @@ def _patch_dynamodb() -> None:
             dst.tables.pop(name)
         GLOBAL_TABLES.remove(account_id, name, target)
 
+    # The table class: moto ignores `TableClass`; remember it and report it.
+    original_create_table = DynamoHandler.create_table
+
+    def create_table(self: DynamoHandler) -> Any:
+        result = original_create_table(self)
+        if self.body.get("TableClass"):
+            key = (self.current_account, self.region, self.body["TableName"])
+            TABLE_CLASSES[key] = self.body["TableClass"]
+        return result
+
+    DynamoHandler.create_table = create_table
+
     original_update_table = DynamoHandler.update_table
 
     def update_table(self: DynamoHandler) -> Any:
         updates = self.body.get("ReplicaUpdates") or []
         name = self.body["TableName"]
+        if self.body.get("TableClass"):
+            TABLE_CLASSES[(self.current_account, self.region, name)] = self.body["TableClass"]
         if updates:
             # Fail the way AWS does for an unknown table before touching replicas.
             self.dynamodb_backend.get_table(name)
@@ -160,6 +179,9 @@ def _patch_dynamodb() -> None:
 
     def describe(self: Table, base_key: str = "TableDescription") -> dict[str, Any]:
         result = original_describe(self, base_key)
+        table_class = TABLE_CLASSES.get((self.account_id, self.region_name, self.name))
+        if table_class:
+            result[base_key]["TableClassSummary"] = {"TableClass": table_class}
         members = GLOBAL_TABLES.regions(self.account_id, self.name)
         if self.region_name in members and len(members) > 1:
             result[base_key]["GlobalTableVersion"] = "2019.11.21"
@@ -181,6 +203,7 @@ def _patch_dynamodb() -> None:
     def delete_table(self: DynamoDBBackend, name: str) -> Table:
         table = original_delete_table(self, name)
         GLOBAL_TABLES.remove(self.account_id, name, self.region_name)
+        TABLE_CLASSES.pop((self.account_id, self.region_name, name), None)
         return table
 
     DynamoDBBackend.delete_table = delete_table

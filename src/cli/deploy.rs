@@ -204,8 +204,9 @@ pub(super) async fn apply(
         print_plan(&summary);
         if operation == Operation::Apply {
             print!(
-                "{}",
-                crate::cost::render_estimate(&crate::cost::estimate::estimate(&prepared.config))
+                "{}{}",
+                crate::cost::render_estimate(&crate::cost::estimate::estimate(&prepared.config)),
+                render_residency(&prepared.config)
             );
         }
     }
@@ -243,6 +244,32 @@ pub(super) async fn apply(
     }
     print_outcome(run, &prepared, &summary, true, &timings, started);
     Exit::Ok
+}
+
+/// Where each table's data lives (every region holding a replica or, partitioned, an
+/// independent table), with the residency rule it was checked against.
+pub fn render_residency(config: &config::Config) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    if config.tables.is_empty() {
+        return out;
+    }
+    let _ = writeln!(out, "Where table data lives:");
+    for t in &config.tables {
+        let how = if config.pattern == config::Pattern::Partitioned {
+            "independent tables in"
+        } else if t.regions.len() > 1 {
+            "replicated to"
+        } else {
+            "only in"
+        };
+        let rule = match &t.residency {
+            Some(r) => format!("within residency [{}]", r.rules.join(", ")),
+            None => "no residency rule".into(),
+        };
+        let _ = writeln!(out, "  {}: {how} {} ({rule})", t.name, t.regions.join(", "));
+    }
+    out
 }
 
 fn verb(op: Operation) -> &'static str {
@@ -358,8 +385,30 @@ fn print_outcome(
     } else {
         print_plan(summary);
         print!(
-            "{}",
-            crate::cost::render_estimate(&crate::cost::estimate::estimate(&prepared.config))
+            "{}{}",
+            crate::cost::render_estimate(&crate::cost::estimate::estimate(&prepared.config)),
+            render_residency(&prepared.config)
+        );
+    }
+}
+
+#[cfg(test)]
+mod residency_tests {
+    #[test]
+    fn plan_says_where_each_tables_data_lives() {
+        let text = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/eu-resident-tables.toml"),
+        )
+        .unwrap();
+        let (config, d) =
+            crate::config::compile("eu-resident-tables.toml", &text, std::path::Path::new("/"));
+        let config = config.unwrap_or_else(|| panic!("{}", d.render(false)));
+        assert_eq!(
+            super::render_residency(&config),
+            "Where table data lives:\n\
+             \x20 accounts: independent tables in eu-west-1, eu-central-1 (within residency [gdpr])\n\
+             \x20 sessions: independent tables in eu-central-1 (within residency [eu-central-*])\n"
         );
     }
 }

@@ -502,3 +502,59 @@ fn backend_names_paths_and_health_paths_follow_aws_rules() {
         "{BASE}\n[terraform.backend.s3]\nbucket = \"my-org.state-1\"\nkey = \"geoplan/shop.tfstate\"\nregion = \"eu-west-1\"\ndynamodb_table = \"geoplan_locks-1.x\"\n"
     ));
 }
+
+#[test]
+fn residency_ttl_table_class_and_replication_are_checked_all_at_once() {
+    let text = format!(
+        "{BASE}
+[jurisdictions]
+gdpr = [\"eu-*\", \"il-central-1\"]
+moon = [\"lunar-1\"]
+
+[[table]]
+name = \"carts\"
+partition_key = {{ name = \"id\", type = \"S\" }}
+residency = [\"gdpr\"]
+table_class = \"cold\"
+replication = \"strong\"
+
+[[table]]
+name = \"orders\"
+partition_key = {{ name = \"id\", type = \"S\" }}
+residency = [\"eu-west-1\", \"galaxy\", \"ap-*-9\"]
+ttl_attribute = \"\"
+"
+    );
+    check(
+        &text,
+        &[
+            "19:9 error jurisdictions.moon[0]: \"lunar-1\" matches no AWS region",
+            "24:13 error table[0].residency: table \"carts\" would keep data in us-east-1, outside its residency [gdpr]",
+            "25:15 error table[0].table_class: unknown table class \"cold\"",
+            "26:15 error table[0].replication: multi-Region strong consistency is not available with the AWS provider geoplan renders for",
+            "31:27 error table[1].residency[1]: no jurisdiction named \"galaxy\"",
+            "31:37 error table[1].residency[2]: \"ap-*-9\" matches no AWS region",
+            "32:17 error table[1].ttl_attribute: the TTL attribute name must be 1 to 255 characters",
+        ],
+    );
+    // Within its residency, with the options rendered as DynamoDB names them.
+    let good = format!(
+        "{BASE}
+[jurisdictions]
+americas_and_eu = [\"us-*\", \"eu-*\"]
+
+[[table]]
+name = \"carts\"
+partition_key = {{ name = \"id\", type = \"S\" }}
+residency = [\"americas_and_eu\"]
+ttl_attribute = \"expires_at\"
+table_class = \"infrequent-access\"
+"
+    );
+    let c = ok(&good);
+    let t = &c.tables[0];
+    assert_eq!(t.ttl_attribute.as_deref(), Some("expires_at"));
+    assert_eq!(t.table_class, TableClass::InfrequentAccess);
+    let r = t.residency.as_ref().unwrap();
+    assert!(r.allows("us-east-1") && r.allows("eu-west-1") && !r.allows("ap-south-1"));
+}

@@ -257,10 +257,41 @@ pub struct Table {
     pub regions: Vec<String>,
     pub point_in_time_recovery: bool,
     pub deletion_protection: bool,
+    /// The attribute whose epoch-seconds value expires an item (DynamoDB TTL).
+    pub ttl_attribute: Option<String>,
+    pub table_class: TableClass,
+    /// Where the table's data may live; checked against `regions`.
+    pub residency: Option<Residency>,
     /// For estimates only: the table's total write rate.
     pub writes_per_second: Option<f64>,
     /// For estimates only: the average item size in KB.
     pub avg_item_kb: Option<f64>,
+}
+
+/// `[[table]] table_class`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub enum TableClass {
+    #[default]
+    #[serde(rename = "STANDARD")]
+    Standard,
+    #[serde(rename = "STANDARD_INFREQUENT_ACCESS")]
+    InfrequentAccess,
+}
+
+/// `[[table]] residency`: the rules as written (region codes, globs, jurisdiction
+/// names) and the region patterns they allow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Residency {
+    pub rules: Vec<String>,
+    pub allowed: Vec<String>,
+}
+
+impl Residency {
+    pub fn allows(&self, region: &str) -> bool {
+        self.allowed
+            .iter()
+            .any(|p| crate::config::compile::residency::glob_match(p, region))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

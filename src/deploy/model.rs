@@ -152,6 +152,9 @@ pub struct TableResource {
     pub stream: bool,
     pub point_in_time_recovery: bool,
     pub deletion_protection: bool,
+    pub ttl_attribute: Option<String>,
+    /// Rendered only when not the default (STANDARD).
+    pub table_class: Option<crate::config::TableClass>,
     pub replicas: Vec<Provider>,
     /// Every region holding the table (home first), with its provider alias.
     pub all_regions: Vec<Provider>,
@@ -319,6 +322,9 @@ pub fn build(config: &Config, source: &str, endpoint_url: Option<&str>) -> Modul
                 stream: false,
                 point_in_time_recovery: t.point_in_time_recovery,
                 deletion_protection: t.deletion_protection,
+                ttl_attribute: t.ttl_attribute.clone(),
+                table_class: (t.table_class != crate::config::TableClass::Standard)
+                    .then_some(t.table_class),
                 replicas: Vec::new(),
                 all_regions: Vec::new(),
             };

@@ -812,9 +812,13 @@ async fn resources_missing_from_the_state_are_adopted_not_duplicated() {
 
 /// `geoplan plan` of the example finds nothing to do.
 fn assert_no_changes(wd: &Workdir, emu: &Emulator) {
+    assert_no_changes_of(wd, emu, "active-active.toml");
+}
+
+fn assert_no_changes_of(wd: &Workdir, emu: &Emulator, config: &str) {
     let plan: serde_json::Value = serde_json::from_str(&success(&geoplan(
         wd.path(),
-        &["plan", "active-active.toml", "--json", "--quiet"],
+        &["plan", config, "--json", "--quiet"],
         Some(emu),
     )))
     .unwrap();
@@ -823,4 +827,60 @@ fn assert_no_changes(wd: &Workdir, emu: &Emulator) {
         serde_json::json!({"add": 0, "change": 0, "destroy": 0}),
         "converged"
     );
+}
+
+/// TTL and the table class reach every region holding the table's data: the fixture's
+/// partitioned tables are applied and read back region by region; a second apply
+/// finds nothing to change.
+#[tokio::test(flavor = "multi_thread")]
+async fn ttl_and_table_class_are_applied_in_every_region() {
+    let emu = Emulator::start();
+    let wd = Workdir::with("tests/fixtures/eu-resident-tables.toml");
+    success(&geoplan(
+        wd.path(),
+        &[
+            "apply",
+            "eu-resident-tables.toml",
+            "--auto-approve",
+            "--quiet",
+        ],
+        Some(&emu),
+    ));
+    for (table, region) in [
+        ("ledger-accounts", "eu-west-1"),
+        ("ledger-accounts", "eu-central-1"),
+        ("ledger-sessions", "eu-central-1"),
+    ] {
+        let ddb = emu.dynamodb(region).await;
+        let ttl = ddb
+            .describe_time_to_live()
+            .table_name(table)
+            .send()
+            .await
+            .unwrap();
+        let ttl = ttl.time_to_live_description().unwrap();
+        assert_eq!(
+            (
+                ttl.attribute_name(),
+                ttl.time_to_live_status().map(|s| s.as_str())
+            ),
+            (Some("expires_at"), Some("ENABLED")),
+            "{table} in {region}"
+        );
+        let t = ddb.describe_table().table_name(table).send().await.unwrap();
+        let class = t
+            .table()
+            .unwrap()
+            .table_class_summary()
+            .and_then(|c| c.table_class())
+            .map(|c| c.as_str().to_owned());
+        let expected =
+            (table == "ledger-accounts").then(|| "STANDARD_INFREQUENT_ACCESS".to_owned());
+        assert_eq!(
+            class.filter(|c| c != "STANDARD"),
+            expected,
+            "{table} in {region}"
+        );
+    }
+    assert_no_changes_of(&wd, &emu, "eu-resident-tables.toml");
 }

@@ -15,6 +15,7 @@ pub const CASES: &[&str] = &[
     "examples/partitioned.toml",
     "tests/fixtures/existing-zone-aliases.toml",
     "tests/fixtures/hostnames-emulator.toml",
+    "tests/fixtures/eu-resident-tables.toml",
 ];
 
 fn case_name(case: &str) -> &str {

@@ -561,3 +561,159 @@ async fn the_moto_backend_can_make_a_replica_lag() {
         written.elapsed()
     );
 }
+
+/// Every socket LocalStack and its children listen on is a loopback one, DynamoDB
+/// Local and the Kinesis mock included (they bind the wildcard address unless the
+/// launcher's shim turns it into loopback). Read from /proc: the listening sockets
+/// of every process in the launcher's tree.
+#[tokio::test(flavor = "multi_thread")]
+async fn localstack_and_its_children_listen_on_loopback_only() {
+    let emu = Emulator::localstack(false);
+    // Start DynamoDB Local and the Kinesis mock: a table with a stream.
+    let ddb = emu.dynamodb("us-east-1").await;
+    ddb.create_table()
+        .table_name("listeners")
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("id")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("id")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .billing_mode(BillingMode::PayPerRequest)
+        .stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::KeysOnly)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let port: u16 = emu.url.rsplit(':').next().unwrap().parse().unwrap();
+    let listeners = listening_sockets();
+    // The process serving the gateway port, and everything below its launcher.
+    let gateway = listeners
+        .iter()
+        .find(|l| l.port == port)
+        .unwrap_or_else(|| panic!("nothing listens on {port}: {listeners:?}"));
+    let launcher = parent_of(gateway.pid).expect("LocalStack has a launcher");
+    let tree = descendants(launcher);
+    let ours: Vec<&Listener> = listeners.iter().filter(|l| tree.contains(&l.pid)).collect();
+    let programs: std::collections::BTreeSet<String> =
+        ours.iter().map(|l| l.program.clone()).collect();
+    assert!(
+        programs.contains("java") && programs.contains("node"),
+        "DynamoDB Local and the Kinesis mock are listening: {ours:?}"
+    );
+    for l in &ours {
+        assert!(
+            l.loopback,
+            "{} (pid {}) listens on {}",
+            l.program, l.pid, l.address
+        );
+    }
+}
+
+#[derive(Debug)]
+struct Listener {
+    pid: u32,
+    program: String,
+    address: String,
+    port: u16,
+    loopback: bool,
+}
+
+/// Listening TCP sockets with their owning processes, from /proc/net and /proc/*/fd.
+fn listening_sockets() -> Vec<Listener> {
+    let mut by_inode = std::collections::HashMap::new();
+    for file in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        for line in std::fs::read_to_string(file).unwrap().lines().skip(1) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            if f.get(3) != Some(&"0A") {
+                continue; // not LISTEN
+            }
+            let (addr, port) = f[1].split_once(':').unwrap();
+            let port = u16::from_str_radix(port, 16).unwrap();
+            // Kernel order: IPv4 as one little-endian word; IPv6 as four of them.
+            let loopback = match addr.len() {
+                8 => addr == "0100007F",
+                _ => {
+                    addr == "00000000000000000000000001000000"
+                        || addr == "0000000000000000FFFF00000100007F"
+                }
+            };
+            by_inode.insert(f[9].to_owned(), (addr.to_owned(), port, loopback));
+        }
+    }
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else {
+            continue;
+        };
+        let program = std::fs::read_to_string(entry.path().join("comm"))
+            .unwrap_or_default()
+            .trim()
+            .to_owned();
+        for fd in fds.flatten() {
+            let Ok(target) = std::fs::read_link(fd.path()) else {
+                continue;
+            };
+            let target = target.to_string_lossy().into_owned();
+            let Some(inode) = target
+                .strip_prefix("socket:[")
+                .and_then(|t| t.strip_suffix(']'))
+            else {
+                continue;
+            };
+            if let Some((address, port, loopback)) = by_inode.get(inode) {
+                out.push(Listener {
+                    pid,
+                    program: program.clone(),
+                    address: address.clone(),
+                    port: *port,
+                    loopback: *loopback,
+                });
+            }
+        }
+    }
+    out
+}
+
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+fn descendants(root: u32) -> Vec<u32> {
+    let all: Vec<(u32, u32)> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_string_lossy().parse::<u32>().ok())
+        .filter_map(|pid| Some((pid, parent_of(pid)?)))
+        .collect();
+    let mut found = vec![root];
+    let mut i = 0;
+    while i < found.len() {
+        let p = found[i];
+        found.extend(all.iter().filter(|(_, pp)| *pp == p).map(|(c, _)| *c));
+        i += 1;
+    }
+    found
+}

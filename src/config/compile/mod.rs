@@ -19,6 +19,7 @@ mod cost;
 mod dns;
 mod monitor;
 mod region;
+pub(crate) mod residency;
 mod tables;
 mod terraform;
 
@@ -35,6 +36,7 @@ const ROOT_KEYS: &[&str] = &[
     "monitor",
     "cost",
     "control",
+    "jurisdictions",
 ];
 const CONTROL_KEYS: &[&str] = &["regions", "lease"];
 const COST_KEYS: &[&str] = &[
@@ -81,6 +83,10 @@ const TABLE_KEYS: &[&str] = &[
     "deletion_protection",
     "writes_per_second",
     "avg_item_kb",
+    "ttl_attribute",
+    "table_class",
+    "residency",
+    "replication",
 ];
 const KEY_KEYS: &[&str] = &["name", "type"];
 const AUTOSCALING_KEYS: &[&str] = &["min_capacity", "max_capacity", "target_utilization"];
@@ -421,8 +427,19 @@ impl Walker {
             .flatten()
             .map(|r| r.name.clone())
             .collect();
+        let (jurisdictions, jurisdictions_ok) = match get(root, "jurisdictions") {
+            Some(v) => self.jurisdictions(v),
+            None => (HashMap::new(), true),
+        };
         let tables = match get(root, "table") {
-            Some(v) => self.tables(v, &region_names, pattern),
+            Some(v) => self.tables(
+                v,
+                &tables::TablesContext {
+                    region_names: &region_names,
+                    pattern,
+                    jurisdictions: &jurisdictions,
+                },
+            ),
             None => Some(Vec::new()),
         };
 
@@ -469,6 +486,8 @@ impl Walker {
             None => Some(None),
         };
 
+        // A broken jurisdiction fails the config even when no table uses it.
+        jurisdictions_ok.then_some(())?;
         Some(Config {
             name: name?,
             pattern: pattern?,

@@ -2,13 +2,16 @@
 
 use super::*;
 
+/// What every `[[table]]` is checked against.
+#[derive(Clone, Copy)]
+pub(super) struct TablesContext<'a> {
+    pub region_names: &'a [String],
+    pub pattern: Option<Pattern>,
+    pub jurisdictions: &'a HashMap<String, Vec<String>>,
+}
+
 impl Walker {
-    pub(super) fn tables(
-        &mut self,
-        v: &Value<'_>,
-        region_names: &[String],
-        pattern: Option<Pattern>,
-    ) -> Option<Vec<Table>> {
+    pub(super) fn tables(&mut self, v: &Value<'_>, cx: &TablesContext<'_>) -> Option<Vec<Table>> {
         let items = self.array(v, "table")?;
         let mut out = Vec::new();
         let mut all_ok = true;
@@ -19,7 +22,7 @@ impl Walker {
                 all_ok = false;
                 continue;
             };
-            match self.one_table(t, item.span(), &path, region_names, pattern, &mut seen) {
+            match self.one_table(t, item.span(), &path, cx, &mut seen) {
                 Some(table) => out.push(table),
                 None => all_ok = false,
             }
@@ -32,10 +35,14 @@ impl Walker {
         t: &DeTable<'_>,
         span: Range<usize>,
         path: &str,
-        region_names: &[String],
-        pattern: Option<Pattern>,
+        cx: &TablesContext<'_>,
         seen: &mut HashMap<String, Range<usize>>,
     ) -> Option<Table> {
+        let TablesContext {
+            region_names,
+            pattern,
+            jurisdictions,
+        } = *cx;
         self.check_keys(t, path, TABLE_KEYS);
         let name = self.required(t, span.clone(), path, "name").and_then(|v| {
             let s = self.string(v, &join(path, "name"))?;
@@ -133,7 +140,91 @@ impl Walker {
             }),
             None => Some(None),
         };
+        let ttl_attribute = match get(t, "ttl_attribute") {
+            Some(v) => self.string(v, &join(path, "ttl_attribute")).and_then(|s| {
+                if s.value.is_empty() || s.value.len() > 255 {
+                    self.error(
+                        &join(path, "ttl_attribute"),
+                        s.span,
+                        "the TTL attribute name must be 1 to 255 characters",
+                        "invalid name",
+                    );
+                    None
+                } else {
+                    Some(Some(s.value))
+                }
+            }),
+            None => Some(None),
+        };
+        let table_class = match get(t, "table_class") {
+            Some(v) => {
+                self.string(v, &join(path, "table_class"))
+                    .and_then(|s| match s.value.as_str() {
+                        "standard" => Some(TableClass::Standard),
+                        "infrequent-access" => Some(TableClass::InfrequentAccess),
+                        other => {
+                            let issue = self.error(
+                                &join(path, "table_class"),
+                                s.span,
+                                format!("unknown table class {other:?}"),
+                                "unknown table class",
+                            );
+                            issue.help =
+                                Some("choose \"standard\" or \"infrequent-access\"".into());
+                            None
+                        }
+                    })
+            }
+            None => Some(TableClass::Standard),
+        };
+        // Only eventual (asynchronous) replication can be rendered here.
+        let replication = match get(t, "replication") {
+            Some(v) => self
+                .string(v, &join(path, "replication"))
+                .and_then(|s| match s.value.as_str() {
+                    "eventual" => Some(()),
+                    "strong" => {
+                        let issue = self.error(
+                            &join(path, "replication"),
+                            s.span,
+                            "multi-Region strong consistency is not available with the AWS provider geoplan renders for",
+                            "not supported",
+                        );
+                        issue.help = Some(
+                            "DynamoDB's synchronous mode needs the provider's `consistency_mode`, which hashicorp/aws 5.100 (pinned by geoplan) lacks; use \"eventual\" (the default)".into(),
+                        );
+                        None
+                    }
+                    other => {
+                        let issue = self.error(
+                            &join(path, "replication"),
+                            s.span,
+                            format!("unknown replication {other:?}"),
+                            "expected \"eventual\"",
+                        );
+                        issue.help = Some("global tables replicate asynchronously: \"eventual\"".into());
+                        None
+                    }
+                }),
+            None => Some(()),
+        };
+        let residency = match get(t, "residency") {
+            Some(v) => self
+                .residency(
+                    v,
+                    &join(path, "residency"),
+                    name.as_deref(),
+                    regions.as_deref(),
+                    jurisdictions,
+                )
+                .map(Some),
+            None => Some(None),
+        };
+        replication?;
         Some(Table {
+            ttl_attribute: ttl_attribute?,
+            table_class: table_class?,
+            residency: residency?,
             writes_per_second: writes_per_second?,
             avg_item_kb: avg_item_kb?,
             name: name?,
