@@ -72,7 +72,7 @@ def fix_calculated_threshold() -> None:
 
 
 def fix_health_check_version() -> None:
-    """Bug 3 (part): HealthCheckVersion is always 1 and a stale version is accepted.
+    """Bug 5: HealthCheckVersion is always 1 and a stale version is accepted.
 
     AWS bumps the version on every update and refuses an update whose
     `HealthCheckVersion` is not the current one (409 HealthCheckVersionMismatch); that
@@ -80,19 +80,8 @@ def fix_health_check_version() -> None:
     regions when an update lists none, and keeps booleans as booleans.
     """
     import xmltodict
-    from moto.route53.exceptions import Route53ClientError
     from moto.route53.models import HealthCheck
     from moto.route53.responses import UPDATE_HEALTH_CHECK_RESPONSE, Route53, Template
-
-    class HealthCheckVersionMismatch(Route53ClientError):
-        code = 409
-
-        def __init__(self, health_check_id: str) -> None:
-            super().__init__(
-                "HealthCheckVersionMismatch",
-                f"The value of HealthCheckVersion in the request doesn't match the "
-                f"value of HealthCheckVersion in health check {health_check_id}.",
-            )
 
     original_update = Route53.update_health_check
 
@@ -103,7 +92,7 @@ def fix_health_check_version() -> None:
         hc = self.backend.health_checks.get(hc_id)
         version = request.get("HealthCheckVersion")
         if hc is not None and version is not None and int(version) != version_of(hc):
-            raise HealthCheckVersionMismatch(hc_id)
+            raise version_mismatch(hc_id)
         result = original_update(self)
         if hc is not None:
             # moto copies only truthy values: "false" stays a string, False is skipped.
@@ -134,6 +123,12 @@ def fix_health_check_version() -> None:
         return xml
 
     HealthCheck.to_xml = to_xml
+
+
+def version_mismatch(health_check_id: str) -> Exception:
+    from emulator import version_mismatch as shared
+
+    return shared(health_check_id)
 
 
 def version_of(hc: Any) -> int:
@@ -235,9 +230,8 @@ def fix_health_check_status() -> None:
 
 
 def fix_delete_by_identifier() -> None:
-    """Bug 5: a DELETE by name + set identifier deletes every record with that
+    """Bug 6: a DELETE by name + set identifier deletes every record with that
     identifier. The fix is the one the moto emulator uses (emulator.py)."""
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from emulator import patch_route53_delete_by_identifier
 
     patch_route53_delete_by_identifier()
@@ -247,7 +241,7 @@ def fix_delete_by_identifier() -> None:
 
 
 def fix_describe_table() -> None:
-    """Bug 6: DescribeTable of a replicated table has no `GlobalTableVersion`, and a
+    """Bug 7: DescribeTable of a replicated table has no `GlobalTableVersion`, and a
     PROVISIONED table has no `BillingModeSummary` (DynamoDB Local omits it). The AWS
     provider reads the first to know a table is a version 2019.11.21 global table."""
     from localstack.services.dynamodb.provider import DynamoDBProvider
@@ -280,6 +274,8 @@ FIXES = [
 def apply() -> None:
     from importlib.metadata import version
 
+    # emulator.py (beside this file) holds the fixes shared with the moto backend.
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     found = version("localstack-core")
     if found != PINNED_LOCALSTACK:
         # Patches written against one version may silently do nothing on another.

@@ -268,17 +268,23 @@ UPDATE_CALLS: dict[str, int] = {}
 UPDATE_CALLS_LOCK = threading.Lock()
 
 
-def _patch_route53() -> None:
+def version_mismatch(health_check_id: str) -> Exception:
+    """Route 53's 409 `HealthCheckVersionMismatch`: an UpdateHealthCheck on a stale
+    version. Shared with LocalStack's compatibility layer (compat.py)."""
     from moto.route53.exceptions import Route53ClientError
-    from moto.route53.responses import Route53
 
     class HealthCheckVersionMismatch(Route53ClientError):
-        def __init__(self, health_check_id: str) -> None:
-            super().__init__(
-                "HealthCheckVersionMismatch",
-                f"The value of HealthCheckVersion in the request doesn't match the "
-                f"value of HealthCheckVersion in health check {health_check_id}.",
-            )
+        code = 409
+
+    return HealthCheckVersionMismatch(
+        "HealthCheckVersionMismatch",
+        f"The value of HealthCheckVersion in the request doesn't match the "
+        f"value of HealthCheckVersion in health check {health_check_id}.",
+    )
+
+
+def _patch_route53() -> None:
+    from moto.route53.responses import Route53
 
     original_update = Route53.update_health_check
 
@@ -289,7 +295,7 @@ def _patch_route53() -> None:
             UPDATE_CALLS[hc_id] = UPDATE_CALLS.get(hc_id, 0) + 1
         hc = self.backend.health_checks.get(hc_id)
         if hc is not None and version is not None and int(version) != hc.health_check_version:
-            raise HealthCheckVersionMismatch(hc_id)
+            raise version_mismatch(hc_id)
         result = original_update(self)
         if hc is not None:
             hc.health_check_version += 1

@@ -135,7 +135,6 @@ async fn bootstrap_module_creates_state_bucket_and_lock_table() {
 /// copy leaves the other with everything to create.
 #[tokio::test(flavor = "multi_thread")]
 async fn two_machines_share_state_in_s3_and_take_turns_on_the_lock() {
-    use std::io::BufRead;
     let emu = Emulator::start();
     // Bucket names are global, also across the emulator's accounts.
     let bucket = format!("geoplan-e2e-{}", emu.account);
@@ -149,21 +148,7 @@ async fn two_machines_share_state_in_s3_and_take_turns_on_the_lock() {
     let b = Workdir::with_text("active-active.toml", &config);
 
     // A applies; while it runs, B's apply meets the state lock.
-    let mut first = geoplan_command(
-        a.path(),
-        &["apply", "active-active.toml", "--auto-approve"],
-        Some(&emu),
-    )
-    .stdout(std::process::Stdio::null())
-    .stderr(std::process::Stdio::piped())
-    .spawn()
-    .unwrap();
-    let mut lines = std::io::BufReader::new(first.stderr.take().unwrap()).lines();
-    for line in lines.by_ref() {
-        if line.unwrap().contains("Creating...") {
-            break;
-        }
-    }
+    let (mut first, lines) = apply_in_progress(a.path(), "active-active.toml", &emu);
     let refused = geoplan(
         b.path(),
         &["apply", "active-active.toml", "--auto-approve", "--quiet"],

@@ -698,24 +698,9 @@ async fn an_interrupted_apply_converges_on_the_next_run() {
 /// changed nothing.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_second_apply_waits_or_names_the_one_running() {
-    use std::io::BufRead;
     let emu = Emulator::start();
     let wd = Workdir::with("examples/active-active.toml");
-    let mut first = geoplan_command(
-        wd.path(),
-        &["apply", "active-active.toml", "--auto-approve"],
-        Some(&emu),
-    )
-    .stdout(std::process::Stdio::null())
-    .stderr(std::process::Stdio::piped())
-    .spawn()
-    .unwrap();
-    let mut lines = std::io::BufReader::new(first.stderr.take().unwrap()).lines();
-    for line in lines.by_ref() {
-        if line.unwrap().contains("Creating...") {
-            break;
-        }
-    }
+    let (mut first, lines) = apply_in_progress(wd.path(), "active-active.toml", &emu);
     let second = geoplan(
         wd.path(),
         &["apply", "active-active.toml", "--auto-approve", "--quiet"],

@@ -67,19 +67,9 @@ async fn bug1_an_empty_child_list_is_accepted() {
     let id = create(&fixed.route53().await, "empty", config())
         .await
         .unwrap();
-    let hc = fixed
-        .route53()
-        .await
-        .get_health_check()
-        .health_check_id(&id)
-        .send()
-        .await
-        .unwrap();
     assert!(
-        hc.health_check()
-            .unwrap()
-            .health_check_config()
-            .unwrap()
+        config_of(&fixed.route53().await, &id)
+            .await
             .child_health_checks()
             .is_empty()
     );
@@ -104,20 +94,7 @@ async fn bug2_a_calculated_check_without_a_threshold_means_zero() {
     );
     let r53 = fixed.route53().await;
     let id = create(&r53, "no-threshold", config()).await.unwrap();
-    let hc = r53
-        .get_health_check()
-        .health_check_id(&id)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        hc.health_check()
-            .unwrap()
-            .health_check_config()
-            .unwrap()
-            .health_threshold(),
-        Some(0)
-    );
+    assert_eq!(config_of(&r53, &id).await.health_threshold(), Some(0));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -140,13 +117,7 @@ async fn bug3_get_health_check_returns_what_a_calculated_check_has() {
         )
         .await
         .unwrap();
-        let hc = r53
-            .get_health_check()
-            .health_check_id(&parent)
-            .send()
-            .await
-            .unwrap();
-        let config = hc.health_check().unwrap().health_check_config().unwrap();
+        let config = config_of(&r53, &parent).await;
         let seen = (
             config.child_health_checks().to_vec(),
             config.port(),
@@ -279,20 +250,7 @@ async fn bug5_health_check_version_bumps_and_fences() {
                     .is_some_and(|s| s.is_health_check_version_mismatch()),
                 "{e:?}"
             );
-            let hc = r53
-                .get_health_check()
-                .health_check_id(&id)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(
-                hc.health_check()
-                    .unwrap()
-                    .health_check_config()
-                    .unwrap()
-                    .inverted(),
-                Some(true)
-            );
+            assert_eq!(config_of(&r53, &id).await.inverted(), Some(true));
         } else {
             assert_eq!(v2, v1, "stock: the version never moves");
             late.expect("stock: a stale version is accepted");
@@ -386,71 +344,12 @@ async fn bug7_describe_table_says_global_table_version_and_billing_mode() {
     let (stock, fixed) = pair();
     for (emu, patched) in [(&stock, false), (&fixed, true)] {
         let ddb = emu.dynamodb("us-east-1").await;
-        let key = |name: &str| {
-            (
-                AttributeDefinition::builder()
-                    .attribute_name("id")
-                    .attribute_type(ScalarAttributeType::S)
-                    .build()
-                    .unwrap(),
-                KeySchemaElement::builder()
-                    .attribute_name("id")
-                    .key_type(KeyType::Hash)
-                    .build()
-                    .unwrap(),
-                name.to_owned(),
-            )
-        };
-        let (attr, schema, provisioned) = key("provisioned");
-        ddb.create_table()
-            .table_name(&provisioned)
-            .attribute_definitions(attr)
-            .key_schema(schema)
-            .billing_mode(BillingMode::Provisioned)
-            .provisioned_throughput(
-                ProvisionedThroughput::builder()
-                    .read_capacity_units(5)
-                    .write_capacity_units(5)
-                    .build()
-                    .unwrap(),
-            )
-            .send()
-            .await
-            .unwrap();
-        let (attr, schema, global) = key("global");
-        ddb.create_table()
-            .table_name(&global)
-            .attribute_definitions(attr)
-            .key_schema(schema)
-            .billing_mode(BillingMode::PayPerRequest)
-            .stream_specification(
-                StreamSpecification::builder()
-                    .stream_enabled(true)
-                    .stream_view_type(StreamViewType::NewAndOldImages)
-                    .build()
-                    .unwrap(),
-            )
-            .send()
-            .await
-            .unwrap();
-        ddb.update_table()
-            .table_name(&global)
-            .replica_updates(
-                ReplicationGroupUpdate::builder()
-                    .create(
-                        CreateReplicationGroupMemberAction::builder()
-                            .region_name("eu-west-1")
-                            .build()
-                            .unwrap(),
-                    )
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap();
+        create_table(&ddb, "provisioned", Kind::Provisioned).await;
+        create_table(&ddb, "global", Kind::Streamed).await;
+        add_replica(&ddb, "global", "eu-west-1").await;
         let t = ddb
             .describe_table()
-            .table_name(&provisioned)
+            .table_name("provisioned")
             .send()
             .await
             .unwrap();
@@ -462,7 +361,7 @@ async fn bug7_describe_table_says_global_table_version_and_billing_mode() {
             .cloned();
         let t = ddb
             .describe_table()
-            .table_name(&global)
+            .table_name("global")
             .send()
             .await
             .unwrap();
@@ -495,41 +394,8 @@ async fn the_moto_backend_can_make_a_replica_lag() {
     let emu = Emulator::moto_with(&["--replication-delay", "1.5"]);
     let us = emu.dynamodb("us-east-1").await;
     let eu = emu.dynamodb("eu-west-1").await;
-    us.create_table()
-        .table_name("lagging")
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("id")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("id")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .unwrap();
-    us.update_table()
-        .table_name("lagging")
-        .replica_updates(
-            ReplicationGroupUpdate::builder()
-                .create(
-                    CreateReplicationGroupMemberAction::builder()
-                        .region_name("eu-west-1")
-                        .build()
-                        .unwrap(),
-                )
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    create_table(&us, "lagging", Kind::OnDemand).await;
+    add_replica(&us, "lagging", "eu-west-1").await;
     let written = std::time::Instant::now();
     us.put_item()
         .table_name("lagging")
@@ -571,33 +437,7 @@ async fn localstack_and_its_children_listen_on_loopback_only() {
     let emu = Emulator::localstack(false);
     // Start DynamoDB Local and the Kinesis mock: a table with a stream.
     let ddb = emu.dynamodb("us-east-1").await;
-    ddb.create_table()
-        .table_name("listeners")
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("id")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("id")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .billing_mode(BillingMode::PayPerRequest)
-        .stream_specification(
-            StreamSpecification::builder()
-                .stream_enabled(true)
-                .stream_view_type(StreamViewType::KeysOnly)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    create_table(&ddb, "listeners", Kind::Streamed).await;
     let port: u16 = emu.url.rsplit(':').next().unwrap().parse().unwrap();
     let listeners = listening_sockets();
     // The process serving the gateway port, and everything below its launcher.
@@ -716,4 +556,88 @@ fn descendants(root: u32) -> Vec<u32> {
         i += 1;
     }
     found
+}
+
+/// The kinds of test table: on demand, on demand with a stream (replicas need one),
+/// or provisioned at 5 read and 5 write units.
+enum Kind {
+    OnDemand,
+    Streamed,
+    Provisioned,
+}
+
+/// A table keyed by `id` (a string).
+async fn create_table(ddb: &aws_sdk_dynamodb::Client, name: &str, kind: Kind) {
+    let mut create = ddb
+        .create_table()
+        .table_name(name)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("id")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("id")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        );
+    create = match kind {
+        Kind::Provisioned => create
+            .billing_mode(BillingMode::Provisioned)
+            .provisioned_throughput(
+                ProvisionedThroughput::builder()
+                    .read_capacity_units(5)
+                    .write_capacity_units(5)
+                    .build()
+                    .unwrap(),
+            ),
+        Kind::OnDemand => create.billing_mode(BillingMode::PayPerRequest),
+        Kind::Streamed => create
+            .billing_mode(BillingMode::PayPerRequest)
+            .stream_specification(
+                StreamSpecification::builder()
+                    .stream_enabled(true)
+                    .stream_view_type(StreamViewType::NewAndOldImages)
+                    .build()
+                    .unwrap(),
+            ),
+    };
+    create.send().await.unwrap();
+}
+
+/// Makes `name` a global table with a replica in `region`.
+async fn add_replica(ddb: &aws_sdk_dynamodb::Client, name: &str, region: &str) {
+    ddb.update_table()
+        .table_name(name)
+        .replica_updates(
+            ReplicationGroupUpdate::builder()
+                .create(
+                    CreateReplicationGroupMemberAction::builder()
+                        .region_name(region)
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
+/// A health check's configuration as GetHealthCheck returns it.
+async fn config_of(r53: &aws_sdk_route53::Client, id: &str) -> HealthCheckConfig {
+    r53.get_health_check()
+        .health_check_id(id)
+        .send()
+        .await
+        .unwrap()
+        .health_check()
+        .unwrap()
+        .health_check_config()
+        .unwrap()
+        .clone()
 }

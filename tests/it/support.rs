@@ -284,6 +284,28 @@ pub fn geoplan_command(cwd: &Path, args: &[&str], emulator: Option<&Emulator>) -
     cmd
 }
 
+/// Starts `geoplan apply CONFIG --auto-approve` and returns once terraform is creating
+/// resources (so the run holds its locks), with the rest of its stderr, which the
+/// caller must drain.
+pub fn apply_in_progress(
+    cwd: &Path,
+    config: &str,
+    emulator: &Emulator,
+) -> (Child, std::io::Lines<BufReader<std::process::ChildStderr>>) {
+    let mut child = geoplan_command(cwd, &["apply", config, "--auto-approve"], Some(emulator))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        if line.unwrap().contains("Creating...") {
+            break;
+        }
+    }
+    (child, lines)
+}
+
 /// Runs the built geoplan binary with a clean, explicit environment.
 pub fn geoplan(cwd: &Path, args: &[&str], emulator: Option<&Emulator>) -> Output {
     geoplan_command(cwd, args, emulator)
