@@ -19,6 +19,7 @@ import logging
 import os
 import re
 import sys
+import time
 from typing import Any
 
 LOG = logging.getLogger("geoplan.compat")
@@ -260,6 +261,46 @@ def fix_describe_table() -> None:
     DynamoDBProvider.describe_table = describe_table
 
 
+def fix_stream_outlives_its_table() -> None:
+    """Bug 8: deleting a table with a stream leaves the Kinesis stream that backs the
+    stream (`__ddb_stream_<table>`), so creating a table of that name again fails with
+    ResourceInUseException (500 on the stream). Terraform hits it when it replaces a
+    table, e.g. one tainted by an interrupted apply. LocalStack deletes the stream in
+    a fire-and-forget thread that does not get it done; here it is deleted before
+    DeleteTable answers."""
+    from localstack.services.dynamodb.provider import DynamoDBProvider
+    from localstack.services.dynamodbstreams import dynamodbstreams_api as streams
+
+    original = DynamoDBProvider.delete_table
+
+    def delete_table(self: Any, context: Any, table_name: str, **kwargs: Any) -> Any:
+        region = self.get_global_table_region(context, table_name)
+        result = original(self, context, table_name, **kwargs)
+        client = streams.get_kinesis_client(context.account_id, region)
+        name = streams.get_kinesis_stream_name(table_name)
+        # A stream is deleted once ACTIVE (a new one is CREATING for KINESIS_LATENCY),
+        # then the answer waits until it is gone: at most ~5 s in all.
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                client.delete_stream(StreamName=name, EnforceConsumerDeletion=True)
+                break
+            except client.exceptions.ResourceNotFoundException:
+                return result
+            except client.exceptions.ResourceInUseException:
+                time.sleep(0.1)
+        while time.monotonic() < deadline:
+            try:
+                client.describe_stream_summary(StreamName=name)
+            except client.exceptions.ResourceNotFoundException:
+                return result
+            time.sleep(0.05)
+        LOG.warning("geoplan compat: stream %s of deleted table %s is still there", name, table_name)
+        return result
+
+    DynamoDBProvider.delete_table = delete_table
+
+
 FIXES = [
     fix_empty_child_list,
     fix_calculated_threshold,
@@ -268,6 +309,7 @@ FIXES = [
     fix_health_check_status,
     fix_delete_by_identifier,
     fix_describe_table,
+    fix_stream_outlives_its_table,
 ]
 
 

@@ -568,6 +568,17 @@ enum Kind {
 
 /// A table keyed by `id` (a string).
 async fn create_table(ddb: &aws_sdk_dynamodb::Client, name: &str, kind: Kind) {
+    try_create_table(ddb, name, kind).await.unwrap();
+}
+
+async fn try_create_table(
+    ddb: &aws_sdk_dynamodb::Client,
+    name: &str,
+    kind: Kind,
+) -> Result<
+    aws_sdk_dynamodb::operation::create_table::CreateTableOutput,
+    aws_sdk_dynamodb::error::SdkError<aws_sdk_dynamodb::operation::create_table::CreateTableError>,
+> {
     let mut create = ddb
         .create_table()
         .table_name(name)
@@ -606,7 +617,7 @@ async fn create_table(ddb: &aws_sdk_dynamodb::Client, name: &str, kind: Kind) {
                     .unwrap(),
             ),
     };
-    create.send().await.unwrap();
+    create.send().await
 }
 
 /// Makes `name` a global table with a replica in `region`.
@@ -640,4 +651,31 @@ async fn config_of(r53: &aws_sdk_route53::Client, id: &str) -> HealthCheckConfig
         .health_check_config()
         .unwrap()
         .clone()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bug8_a_table_with_a_stream_can_be_created_again_after_delete() {
+    let (stock, fixed) = pair();
+    for (emu, patched) in [(&stock, false), (&fixed, true)] {
+        let ddb = emu.dynamodb("us-east-1").await;
+        create_table(&ddb, "recreated", Kind::Streamed).await;
+        add_replica(&ddb, "recreated", "eu-west-1").await;
+        ddb.delete_table()
+            .table_name("recreated")
+            .send()
+            .await
+            .unwrap();
+        // What terraform does when it replaces a table (one tainted by an interrupt).
+        let again = try_create_table(&ddb, "recreated", Kind::Streamed).await;
+        if patched {
+            again.expect("fixed: the name is free again");
+        } else {
+            let e = again.unwrap_err();
+            assert!(
+                e.as_service_error()
+                    .is_some_and(|s| s.is_resource_in_use_exception()),
+                "stock: the old stream blocks the name: {e:?}"
+            );
+        }
+    }
 }
