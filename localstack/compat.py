@@ -301,6 +301,107 @@ def fix_stream_outlives_its_table() -> None:
     DynamoDBProvider.delete_table = delete_table
 
 
+def fix_replica_encryption() -> None:
+    """Bug 9: DescribeTable in a replica's region has no `SSEDescription`: LocalStack
+    keeps it in the home region's store only. AWS describes the replica's own key: the
+    customer-managed key given for that replica, or the account's AWS-managed key in
+    that region."""
+    from localstack.services.dynamodb.provider import DynamoDBProvider, SSEUtils, get_store
+
+    original = DynamoDBProvider.describe_table
+
+    def describe_table(self: Any, context: Any, table_name: str, **kwargs: Any) -> Any:
+        result = original(self, context, table_name, **kwargs)
+        home = self.get_global_table_region(context, table_name)
+        table = result.get("Table") or {}
+        if home == context.region or "SSEDescription" in table:
+            return result
+        store = get_store(context.account_id, home)
+        if not (store.table_definitions.get(table_name) or {}).get("SSEDescription"):
+            return result  # DynamoDB's own key: nothing to describe
+        replica = store.REPLICAS.get(table_name, {}).get(context.region) or {}
+        spec = {"Enabled": True, "KMSMasterKeyId": replica.get("KMSMasterKeyId")}
+        table["SSEDescription"] = SSEUtils.get_sse_description(context.account_id, context.region, spec)
+        return result
+
+    DynamoDBProvider.describe_table = describe_table
+
+
+def fix_replica_ttl() -> None:
+    """Bug 10: DescribeTimeToLive in a replica's region says DISABLED: LocalStack keeps
+    the TTL setting in the home region's store only. On AWS a global table's TTL
+    applies to every replica."""
+    from localstack.services.dynamodb.provider import DynamoDBProvider, modify_context_region
+
+    original = DynamoDBProvider.describe_time_to_live
+
+    def describe_time_to_live(self: Any, context: Any, table_name: str, **kwargs: Any) -> Any:
+        home = self.get_global_table_region(context, table_name)
+        if home == context.region:
+            return original(self, context, table_name, **kwargs)
+        with modify_context_region(context, home):
+            return original(self, context, table_name, **kwargs)
+
+    DynamoDBProvider.describe_time_to_live = describe_time_to_live
+
+
+def fix_on_demand_limits_survive_index_updates() -> None:
+    """Bug 11: an UpdateTable that adds or removes a global index drops the table's
+    `OnDemandThroughput` (DynamoDB Local), so terraform plans to set the limits again
+    after every index change. On AWS they stay. LocalStack already records the
+    CreateTable input; here UpdateTable's limits are recorded too, and DescribeTable
+    reports the recorded ones when DynamoDB Local has lost them."""
+    from localstack.aws.api import handler
+    from localstack.services.dynamodb.provider import DynamoDBProvider, get_store
+
+    original_update = DynamoDBProvider.update_table
+    original_describe = DynamoDBProvider.describe_table
+
+    # Registered as the original is: a handler taking the whole input.
+    @handler("UpdateTable", expand=False)
+    def update_table(self: Any, context: Any, update_table_input: Any) -> Any:
+        result = original_update(self, context, update_table_input)
+        if limits := update_table_input.get("OnDemandThroughput"):
+            name = update_table_input["TableName"]
+            home = self.get_global_table_region(context, name)
+            definitions = get_store(context.account_id, home).table_definitions.setdefault(name, {})
+            definitions["OnDemandThroughput"] = dict(limits)
+        return result
+
+    def describe_table(self: Any, context: Any, table_name: str, **kwargs: Any) -> Any:
+        result = original_describe(self, context, table_name, **kwargs)
+        table = result.get("Table") or {}
+        if "OnDemandThroughput" not in table:
+            home = self.get_global_table_region(context, table_name)
+            definitions = get_store(context.account_id, home).table_definitions.get(table_name) or {}
+            if limits := definitions.get("OnDemandThroughput"):
+                table["OnDemandThroughput"] = dict(limits)
+        return result
+
+    DynamoDBProvider.update_table = update_table
+    DynamoDBProvider.describe_table = describe_table
+
+
+def fix_added_index_limits() -> None:
+    """Bug 12: a global index added by UpdateTable describes `OnDemandThroughput`
+    {-1, -1}, while one created with its table describes none, as on AWS when no
+    limit was set. Terraform then sees the added index differ from its config and
+    plans to replace it on every run. Here the {-1, -1} ("no limit") is left out."""
+    from localstack.services.dynamodb.provider import DynamoDBProvider
+
+    original = DynamoDBProvider.describe_table
+
+    def describe_table(self: Any, context: Any, table_name: str, **kwargs: Any) -> Any:
+        result = original(self, context, table_name, **kwargs)
+        for index in (result.get("Table") or {}).get("GlobalSecondaryIndexes") or []:
+            limits = index.get("OnDemandThroughput") or {}
+            if limits and all(v == -1 for v in limits.values()):
+                index.pop("OnDemandThroughput")
+        return result
+
+    DynamoDBProvider.describe_table = describe_table
+
+
 FIXES = [
     fix_empty_child_list,
     fix_calculated_threshold,
@@ -310,6 +411,10 @@ FIXES = [
     fix_delete_by_identifier,
     fix_describe_table,
     fix_stream_outlives_its_table,
+    fix_replica_encryption,
+    fix_replica_ttl,
+    fix_on_demand_limits_survive_index_updates,
+    fix_added_index_limits,
 ]
 
 

@@ -36,7 +36,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 HOME = Path(os.environ.get("GEOPLAN_LOCALSTACK_HOME", HERE.parent / "target" / "localstack"))
-SERVICES = "route53,dynamodb,dynamodbstreams,sts,s3"
+# kms: DynamoDB asks it for the account's AWS-managed key (`encryption = "aws-managed"`).
+SERVICES = "route53,dynamodb,dynamodbstreams,sts,s3,kms"
 READY_WITHIN = 90.0
 
 

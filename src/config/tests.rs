@@ -558,3 +558,141 @@ table_class = \"infrequent-access\"
     let r = t.residency.as_ref().unwrap();
     assert!(r.allows("us-east-1") && r.allows("eu-west-1") && !r.allows("ap-south-1"));
 }
+
+#[test]
+fn index_stream_limit_and_encryption_errors_are_all_reported_with_locations() {
+    let text = format!(
+        "{BASE}
+[[table]]
+name = \"orders\"
+partition_key = {{ name = \"id\", type = \"S\" }}
+stream = \"keys-only\"
+max_read_request_units = 0
+encryption = {{ kms_key = {{ \"us-east-1\" = \"arn:aws:kms:eu-west-1:111122223333:key/k1\", \"ap-south-1\" = \"arn:aws:kms:ap-south-1:111122223333:key/k2\" }} }}
+
+[[table.global_index]]
+name = \"by-sku\"
+partition_key = {{ name = \"sku\", type = \"S\" }}
+projection = {{ include = [] }}
+
+[[table.global_index]]
+name = \"by-sku\"
+partition_key = {{ name = \"id\", type = \"N\" }}
+read_capacity = 5
+
+[[table.local_index]]
+name = \"by-date\"
+sort_key = {{ name = \"placed_at\", type = \"N\" }}
+projection = \"some\"
+
+[[table]]
+name = \"stock\"
+partition_key = {{ name = \"sku\", type = \"S\" }}
+billing = \"provisioned\"
+read_capacity = 5
+write_capacity = 5
+max_write_request_units = 10
+encryption = \"aws-kms\"
+
+[[table.global_index]]
+name = \"by-warehouse\"
+partition_key = {{ name = \"warehouse\", type = \"S\" }}
+read_capacity = 5
+"
+    );
+    check(
+        &text,
+        &[
+            "20:10 error table[0].stream: a replicated table's stream is new-and-old-images, not keys-only",
+            "21:26 error table[0].max_read_request_units: `table[0].max_read_request_units` must be between 1 and 40000000, found 0",
+            "22:26 error table[0].encryption.kms_key: no KMS key for eu-west-1",
+            "22:42 error table[0].encryption.kms_key.us-east-1: the key for us-east-1 is in eu-west-1",
+            "22:87 error table[0].encryption.kms_key.ap-south-1: the table has no data in ap-south-1",
+            "27:26 error table[0].global_index[0].projection.include: an `include` projection needs at least one attribute",
+            "30:8 error table[0].global_index[1].name: the table has two indexes named \"by-sku\"",
+            "31:17 error table[0].global_index[1].partition_key: attribute \"id\" is a key of type N here but S elsewhere",
+            "32:17 error table[0].global_index[1].read_capacity: `read_capacity` needs the table's `billing = \"provisioned\"`",
+            "34:1 error table[0].local_index[0]: a local index needs a table with a sort key",
+            "37:14 error table[0].local_index[0].projection: unknown projection \"some\"",
+            "45:27 error table[1].max_write_request_units: `max_write_request_units` caps on-demand throughput, but the table is provisioned",
+            "46:14 error table[1].encryption: unknown encryption \"aws-kms\"",
+            "48:1 error table[1].global_index[0].write_capacity: an index of a provisioned table needs `write_capacity`",
+        ],
+    );
+}
+
+#[test]
+fn indexes_derive_the_attribute_definitions_and_options_compile() {
+    let text = format!(
+        "{BASE}
+[[table]]
+name = \"orders\"
+partition_key = {{ name = \"customer\", type = \"S\" }}
+sort_key = {{ name = \"placed_at\", type = \"N\" }}
+max_read_request_units = 500
+encryption = {{ kms_key = {{ \"us-east-1\" = \"arn:aws:kms:us-east-1:111122223333:key/k1\", \"eu-west-1\" = \"arn:aws:kms:eu-west-1:111122223333:alias/orders\" }} }}
+
+[[table.global_index]]
+name = \"by-status\"
+partition_key = {{ name = \"status\", type = \"S\" }}
+sort_key = {{ name = \"placed_at\", type = \"N\" }}
+projection = {{ include = [\"total\", \"currency\"] }}
+
+[[table.global_index]]
+name = \"by-sku\"
+partition_key = {{ name = \"sku\", type = \"S\" }}
+projection = \"keys-only\"
+
+[[table.local_index]]
+name = \"by-total\"
+sort_key = {{ name = \"total\", type = \"N\" }}
+
+[[table]]
+name = \"solo\"
+partition_key = {{ name = \"id\", type = \"S\" }}
+regions = [\"eu-west-1\"]
+stream = \"new-image\"
+encryption = \"aws-managed\"
+"
+    );
+    let c = ok(&text);
+    let t = &c.tables[0];
+    let names: Vec<(&str, KeyType)> = t
+        .attributes
+        .iter()
+        .map(|k| (k.name.as_str(), k.kind))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("customer", KeyType::S),
+            ("placed_at", KeyType::N),
+            ("status", KeyType::S),
+            ("sku", KeyType::S),
+            ("total", KeyType::N),
+        ]
+    );
+    assert_eq!(
+        t.global_indexes[0].projection,
+        Projection::Include(vec!["total".into(), "currency".into()])
+    );
+    assert_eq!(t.global_indexes[1].projection, Projection::KeysOnly);
+    assert_eq!(t.local_indexes[0].projection, Projection::All);
+    assert_eq!(
+        t.on_demand_limits,
+        Some(OnDemandLimits {
+            max_read_request_units: Some(500),
+            max_write_request_units: None
+        })
+    );
+    let Encryption::Kms(keys) = &t.encryption else {
+        panic!("{:?}", t.encryption)
+    };
+    assert_eq!(keys.len(), 2);
+    assert_eq!(t.stream, None);
+    let solo = &c.tables[1];
+    assert_eq!(
+        (solo.stream, &solo.encryption),
+        (Some(StreamView::NewImage), &Encryption::AwsManaged)
+    );
+}

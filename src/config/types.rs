@@ -262,10 +262,100 @@ pub struct Table {
     pub table_class: TableClass,
     /// Where the table's data may live; checked against `regions`.
     pub residency: Option<Residency>,
+    /// `[[table.global_index]]`, in config order.
+    pub global_indexes: Vec<GlobalIndex>,
+    /// `[[table.local_index]]`, in config order; fixed when the table is created.
+    pub local_indexes: Vec<LocalIndex>,
+    /// Every attribute used as a key by the table or an index, once each, in order of
+    /// first use: the table's attribute definitions.
+    pub attributes: Vec<Key>,
+    /// `stream`: the stream's view type if one was asked for. A replicated table has a
+    /// NEW_AND_OLD_IMAGES stream whatever this says (validated to agree).
+    pub stream: Option<StreamView>,
+    /// `max_read_request_units` / `max_write_request_units` (on-demand only).
+    pub on_demand_limits: Option<OnDemandLimits>,
+    pub encryption: Encryption,
     /// For estimates only: the table's total write rate.
     pub writes_per_second: Option<f64>,
     /// For estimates only: the average item size in KB.
     pub avg_item_kb: Option<f64>,
+}
+
+/// `[[table.global_index]]`: a second key, in every replica.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GlobalIndex {
+    pub name: String,
+    pub partition_key: Key,
+    pub sort_key: Option<Key>,
+    pub projection: Projection,
+    /// Read and write capacity: required for provisioned tables, refused otherwise.
+    pub capacity: Option<(u32, u32)>,
+}
+
+/// `[[table.local_index]]`: the table's partition key with another sort key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalIndex {
+    pub name: String,
+    pub sort_key: Key,
+    pub projection: Projection,
+}
+
+/// Which attributes an index copies besides the keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Projection {
+    All,
+    KeysOnly,
+    Include(Vec<String>),
+}
+
+impl Projection {
+    /// DynamoDB's `ProjectionType`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Projection::All => "ALL",
+            Projection::KeysOnly => "KEYS_ONLY",
+            Projection::Include(_) => "INCLUDE",
+        }
+    }
+}
+
+/// DynamoDB's `StreamViewType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamView {
+    KeysOnly,
+    NewImage,
+    OldImage,
+    NewAndOldImages,
+}
+
+impl StreamView {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StreamView::KeysOnly => "KEYS_ONLY",
+            StreamView::NewImage => "NEW_IMAGE",
+            StreamView::OldImage => "OLD_IMAGE",
+            StreamView::NewAndOldImages => "NEW_AND_OLD_IMAGES",
+        }
+    }
+}
+
+/// On-demand throughput caps, in request units per second; at least one is set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct OnDemandLimits {
+    pub max_read_request_units: Option<u32>,
+    pub max_write_request_units: Option<u32>,
+}
+
+/// `[[table]] encryption`: who holds the key that encrypts the table at rest.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Encryption {
+    /// DynamoDB's own key, at no charge (DynamoDB's default).
+    #[default]
+    AwsOwned,
+    /// The account's `aws/dynamodb` KMS key in each region.
+    AwsManaged,
+    /// A customer-managed KMS key per region holding the table: region → key ARN.
+    Kms(std::collections::BTreeMap<String, String>),
 }
 
 /// `[[table]] table_class`.

@@ -11,7 +11,10 @@
 use serde::Serialize;
 
 use crate::aws::regions::ROUTE53_CONTROL_REGION;
-use crate::config::{Backend, Billing, Config, Endpoint, Key, Pattern, Protocol, S3Backend};
+use crate::config::{
+    Backend, Billing, Config, Encryption, Endpoint, Key, Pattern, Projection, Protocol, S3Backend,
+    StreamView,
+};
 
 /// One Terraform root module's worth of desired state.
 #[derive(Debug, Clone, Serialize)]
@@ -149,15 +152,55 @@ pub struct TableResource {
     pub read_capacity: Option<u32>,
     pub write_capacity: Option<u32>,
     pub autoscaling: Option<crate::config::Autoscaling>,
-    pub stream: bool,
+    /// The stream's view type; `None` for no stream.
+    pub stream_view_type: Option<&'static str>,
+    pub on_demand_limits: Option<crate::config::OnDemandLimits>,
+    pub global_indexes: Vec<GlobalIndexResource>,
+    pub local_indexes: Vec<LocalIndexResource>,
+    /// `None`: DynamoDB's own key (no `server_side_encryption` block).
+    pub encryption: Option<Sse>,
     pub point_in_time_recovery: bool,
     pub deletion_protection: bool,
     pub ttl_attribute: Option<String>,
     /// Rendered only when not the default (STANDARD).
     pub table_class: Option<crate::config::TableClass>,
-    pub replicas: Vec<Provider>,
+    pub replicas: Vec<Replica>,
     /// Every region holding the table (home first), with its provider alias.
     pub all_regions: Vec<Provider>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Replica {
+    pub alias: String,
+    pub region: String,
+    /// The replica's customer-managed key, if the table has them.
+    pub kms_key_arn: Option<String>,
+}
+
+/// `server_side_encryption`: enabled, with the home region's customer key or, without
+/// one, the account's AWS-managed key.
+#[derive(Debug, Clone, Serialize)]
+pub struct Sse {
+    pub kms_key_arn: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GlobalIndexResource {
+    pub name: String,
+    pub hash_key: String,
+    pub range_key: Option<String>,
+    pub projection_type: &'static str,
+    pub non_key_attributes: Vec<String>,
+    pub read_capacity: Option<u32>,
+    pub write_capacity: Option<u32>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LocalIndexResource {
+    pub name: String,
+    pub range_key: String,
+    pub projection_type: &'static str,
+    pub non_key_attributes: Vec<String>,
 }
 
 /// `us-east-1` → `us_east_1`: a region or label as a Terraform identifier.
@@ -292,8 +335,43 @@ pub fn build(config: &Config, source: &str, endpoint_url: Option<&str>) -> Modul
         .iter()
         .flat_map(|t| {
             let full_name = format!("{}-{}", config.name, t.name);
-            let mut attributes = vec![t.partition_key.clone()];
-            attributes.extend(t.sort_key.clone());
+            let included = |p: &Projection| match p {
+                Projection::Include(a) => a.clone(),
+                _ => Vec::new(),
+            };
+            let global_indexes = t
+                .global_indexes
+                .iter()
+                .map(|g| GlobalIndexResource {
+                    name: g.name.clone(),
+                    hash_key: g.partition_key.name.clone(),
+                    range_key: g.sort_key.as_ref().map(|k| k.name.clone()),
+                    projection_type: g.projection.as_str(),
+                    non_key_attributes: included(&g.projection),
+                    read_capacity: g.capacity.map(|c| c.0),
+                    write_capacity: g.capacity.map(|c| c.1),
+                })
+                .collect();
+            let local_indexes = t
+                .local_indexes
+                .iter()
+                .map(|l| LocalIndexResource {
+                    name: l.name.clone(),
+                    range_key: l.sort_key.name.clone(),
+                    projection_type: l.projection.as_str(),
+                    non_key_attributes: included(&l.projection),
+                })
+                .collect();
+            let key_in = |region: &str| match &t.encryption {
+                Encryption::Kms(keys) => keys.get(region).cloned(),
+                _ => None,
+            };
+            let sse_in = |region: &str| match &t.encryption {
+                Encryption::AwsOwned => None,
+                _ => Some(Sse {
+                    kms_key_arn: key_in(region),
+                }),
+            };
             let (billing_mode, read_capacity, write_capacity, autoscaling) = match &t.billing {
                 Billing::OnDemand => ("PAY_PER_REQUEST", None, None, None),
                 Billing::Provisioned {
@@ -314,12 +392,16 @@ pub fn build(config: &Config, source: &str, endpoint_url: Option<&str>) -> Modul
                 region: t.regions[0].clone(),
                 hash_key: t.partition_key.name.clone(),
                 range_key: t.sort_key.as_ref().map(|k| k.name.clone()),
-                attributes,
+                attributes: t.attributes.clone(),
                 billing_mode,
                 read_capacity,
                 write_capacity,
                 autoscaling,
-                stream: false,
+                stream_view_type: t.stream.map(|v| v.as_str()),
+                on_demand_limits: t.on_demand_limits,
+                global_indexes,
+                local_indexes,
+                encryption: sse_in(&t.regions[0]),
                 point_in_time_recovery: t.point_in_time_recovery,
                 deletion_protection: t.deletion_protection,
                 ttl_attribute: t.ttl_attribute.clone(),
@@ -329,20 +411,29 @@ pub fn build(config: &Config, source: &str, endpoint_url: Option<&str>) -> Modul
                 all_regions: Vec::new(),
             };
             if config.pattern.replicates_tables() {
-                let replicas: Vec<Provider> = t.regions[1..]
+                let replicas: Vec<Replica> = t.regions[1..]
+                    .iter()
+                    .map(|r| Replica {
+                        alias: ident(r),
+                        region: r.clone(),
+                        kms_key_arn: key_in(r),
+                    })
+                    .collect();
+                let all_regions = t
+                    .regions
                     .iter()
                     .map(|r| Provider {
                         alias: ident(r),
                         region: r.clone(),
                     })
                     .collect();
-                let mut all_regions = vec![Provider {
-                    alias: base.provider.clone(),
-                    region: base.region.clone(),
-                }];
-                all_regions.extend(replicas.iter().cloned());
                 vec![TableResource {
-                    stream: !replicas.is_empty(),
+                    // Replication runs on the stream, with both images.
+                    stream_view_type: if replicas.is_empty() {
+                        base.stream_view_type
+                    } else {
+                        Some(StreamView::NewAndOldImages.as_str())
+                    },
                     replicas,
                     all_regions,
                     ..base
@@ -354,6 +445,7 @@ pub fn build(config: &Config, source: &str, endpoint_url: Option<&str>) -> Modul
                         resource: format!("{}_{}", ident(&t.name), ident(r)),
                         provider: ident(r),
                         region: r.clone(),
+                        encryption: sse_in(r),
                         all_regions: vec![Provider {
                             alias: ident(r),
                             region: r.clone(),

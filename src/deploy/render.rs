@@ -80,8 +80,20 @@ fn engine() -> &'static tera::Tera {
 fn hcl_filter(value: &tera::Value, _: &HashMap<String, tera::Value>) -> tera::Result<tera::Value> {
     match value {
         tera::Value::String(s) => Ok(tera::Value::String(hcl_string(s))),
+        tera::Value::Array(items) => {
+            let quoted: tera::Result<Vec<String>> = items
+                .iter()
+                .map(|i| match i {
+                    tera::Value::String(s) => Ok(hcl_string(s)),
+                    other => Err(tera::Error::msg(format!(
+                        "the hcl filter takes a list of strings, got an item {other}"
+                    ))),
+                })
+                .collect();
+            Ok(tera::Value::String(format!("[{}]", quoted?.join(", "))))
+        }
         other => Err(tera::Error::msg(format!(
-            "the hcl filter takes a string, got {other}"
+            "the hcl filter takes a string or a list of strings, got {other}"
         ))),
     }
 }

@@ -16,6 +16,7 @@ pub const CASES: &[&str] = &[
     "tests/fixtures/existing-zone-aliases.toml",
     "tests/fixtures/hostnames-emulator.toml",
     "tests/fixtures/eu-resident-tables.toml",
+    "tests/fixtures/indexed-tables.toml",
 ];
 
 fn case_name(case: &str) -> &str {

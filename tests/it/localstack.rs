@@ -679,3 +679,244 @@ async fn bug8_a_table_with_a_stream_can_be_created_again_after_delete() {
         }
     }
 }
+
+/// Makes `name` a global table with a replica in `region` encrypted by `kms_key`.
+async fn add_encrypted_replica(
+    ddb: &aws_sdk_dynamodb::Client,
+    name: &str,
+    region: &str,
+    kms_key: &str,
+) {
+    ddb.update_table()
+        .table_name(name)
+        .replica_updates(
+            ReplicationGroupUpdate::builder()
+                .create(
+                    CreateReplicationGroupMemberAction::builder()
+                        .region_name(region)
+                        .kms_master_key_id(kms_key)
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bug9_a_replica_describes_its_own_encryption_key() {
+    let (stock, fixed) = pair();
+    let home_key = "arn:aws:kms:us-east-1:111122223333:key/home";
+    let replica_key = "arn:aws:kms:eu-west-1:111122223333:key/replica";
+    for (emu, patched) in [(&stock, false), (&fixed, true)] {
+        let us = emu.dynamodb("us-east-1").await;
+        us.create_table()
+            .table_name("sealed")
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name("id")
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .unwrap(),
+            )
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name("id")
+                    .key_type(KeyType::Hash)
+                    .build()
+                    .unwrap(),
+            )
+            .billing_mode(BillingMode::PayPerRequest)
+            .stream_specification(
+                StreamSpecification::builder()
+                    .stream_enabled(true)
+                    .stream_view_type(StreamViewType::NewAndOldImages)
+                    .build()
+                    .unwrap(),
+            )
+            .sse_specification(
+                aws_sdk_dynamodb::types::SseSpecification::builder()
+                    .enabled(true)
+                    .sse_type(aws_sdk_dynamodb::types::SseType::Kms)
+                    .kms_master_key_id(home_key)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        add_encrypted_replica(&us, "sealed", "eu-west-1", replica_key).await;
+        let key_in = |region: &'static str| async move {
+            let t = emu
+                .dynamodb(region)
+                .await
+                .describe_table()
+                .table_name("sealed")
+                .send()
+                .await
+                .unwrap();
+            t.table()
+                .unwrap()
+                .sse_description()
+                .and_then(|s| s.kms_master_key_arn())
+                .map(str::to_owned)
+        };
+        assert_eq!(
+            key_in("us-east-1").await.as_deref(),
+            Some(home_key),
+            "home in both"
+        );
+        let replica = key_in("eu-west-1").await;
+        if patched {
+            assert_eq!(replica.as_deref(), Some(replica_key), "fixed");
+        } else {
+            assert_eq!(replica, None, "stock: the replica has no SSE description");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bug10_a_replica_reports_the_tables_ttl() {
+    let (stock, fixed) = pair();
+    for (emu, patched) in [(&stock, false), (&fixed, true)] {
+        let us = emu.dynamodb("us-east-1").await;
+        create_table(&us, "expiring", Kind::Streamed).await;
+        add_replica(&us, "expiring", "eu-west-1").await;
+        us.update_time_to_live()
+            .table_name("expiring")
+            .time_to_live_specification(
+                aws_sdk_dynamodb::types::TimeToLiveSpecification::builder()
+                    .attribute_name("expires_at")
+                    .enabled(true)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let ttl_in = |region: &'static str| async move {
+            let d = emu
+                .dynamodb(region)
+                .await
+                .describe_time_to_live()
+                .table_name("expiring")
+                .send()
+                .await
+                .unwrap();
+            let d = d.time_to_live_description().unwrap();
+            (
+                d.time_to_live_status().map(|s| s.as_str().to_owned()),
+                d.attribute_name().map(str::to_owned),
+            )
+        };
+        let enabled = (Some("ENABLED".to_owned()), Some("expires_at".to_owned()));
+        assert_eq!(ttl_in("us-east-1").await, enabled, "home in both");
+        if patched {
+            assert_eq!(ttl_in("eu-west-1").await, enabled, "fixed");
+        } else {
+            assert_eq!(
+                ttl_in("eu-west-1").await,
+                (Some("DISABLED".to_owned()), None),
+                "stock"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bug11_12_a_new_index_keeps_the_tables_limits_and_has_none_of_its_own() {
+    use aws_sdk_dynamodb::types::{
+        CreateGlobalSecondaryIndexAction, GlobalSecondaryIndexUpdate, OnDemandThroughput,
+        Projection, ProjectionType,
+    };
+    let (stock, fixed) = pair();
+    for (emu, patched) in [(&stock, false), (&fixed, true)] {
+        let ddb = emu.dynamodb("us-east-1").await;
+        ddb.create_table()
+            .table_name("capped")
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name("id")
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .unwrap(),
+            )
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name("id")
+                    .key_type(KeyType::Hash)
+                    .build()
+                    .unwrap(),
+            )
+            .billing_mode(BillingMode::PayPerRequest)
+            .on_demand_throughput(
+                OnDemandThroughput::builder()
+                    .max_read_request_units(50)
+                    .max_write_request_units(60)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        // What terraform sends to add a global index.
+        ddb.update_table()
+            .table_name("capped")
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name("sku")
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .unwrap(),
+            )
+            .global_secondary_index_updates(
+                GlobalSecondaryIndexUpdate::builder()
+                    .create(
+                        CreateGlobalSecondaryIndexAction::builder()
+                            .index_name("by-sku")
+                            .key_schema(
+                                KeySchemaElement::builder()
+                                    .attribute_name("sku")
+                                    .key_type(KeyType::Hash)
+                                    .build()
+                                    .unwrap(),
+                            )
+                            .projection(
+                                Projection::builder()
+                                    .projection_type(ProjectionType::All)
+                                    .build(),
+                            )
+                            .build()
+                            .unwrap(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let t = ddb
+            .describe_table()
+            .table_name("capped")
+            .send()
+            .await
+            .unwrap();
+        let t = t.table().unwrap();
+        assert_eq!(t.global_secondary_indexes().len(), 1, "the index, in both");
+        let index_limits = t.global_secondary_indexes()[0]
+            .on_demand_throughput()
+            .map(|o| (o.max_read_request_units(), o.max_write_request_units()));
+        let limits = t
+            .on_demand_throughput()
+            .map(|o| (o.max_read_request_units(), o.max_write_request_units()));
+        if patched {
+            assert_eq!(limits, Some((Some(50), Some(60))), "fixed");
+            assert_eq!(
+                index_limits, None,
+                "fixed: as for an index created with its table"
+            );
+        } else {
+            assert_eq!(limits, None, "stock: the limits are gone");
+            assert_eq!(index_limits, Some((Some(-1), Some(-1))), "stock");
+        }
+    }
+}

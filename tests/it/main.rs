@@ -15,6 +15,7 @@
 //! - `monitoring`: the alert rules (promtool) and the Grafana dashboard.
 //! - `page`: the status page: its JS functions under node, the page in headless Chromium.
 //! - `support`: the harness (emulator per test, the binary in a temp dir).
+//! - `tables`: indexes, TTL, limits and keys in every replica; index changes live.
 
 mod api;
 mod bootstrap;
@@ -30,3 +31,4 @@ mod monitoring;
 mod page;
 mod serve;
 mod support;
+mod tables;

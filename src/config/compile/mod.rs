@@ -17,6 +17,8 @@ use crate::config::suggest;
 mod control;
 mod cost;
 mod dns;
+mod encryption;
+mod indexes;
 mod monitor;
 mod region;
 pub(crate) mod residency;
@@ -87,7 +89,22 @@ const TABLE_KEYS: &[&str] = &[
     "table_class",
     "residency",
     "replication",
+    "global_index",
+    "local_index",
+    "stream",
+    "max_read_request_units",
+    "max_write_request_units",
+    "encryption",
 ];
+const GLOBAL_INDEX_KEYS: &[&str] = &[
+    "name",
+    "partition_key",
+    "sort_key",
+    "projection",
+    "read_capacity",
+    "write_capacity",
+];
+const LOCAL_INDEX_KEYS: &[&str] = &["name", "sort_key", "projection"];
 const KEY_KEYS: &[&str] = &["name", "type"];
 const AUTOSCALING_KEYS: &[&str] = &["min_capacity", "max_capacity", "target_utilization"];
 const TERRAFORM_KEYS: &[&str] = &["dir", "binary", "plugin_mirror", "backend"];

@@ -1,5 +1,6 @@
 //! `[[table]]`: keys, billing and capacity, the regions a table lives in.
 
+use super::indexes::{IndexContext, KeyAt};
 use super::*;
 
 /// What every `[[table]]` is checked against.
@@ -74,11 +75,22 @@ impl Walker {
             seen.insert(s.value.clone(), s.span.clone());
             Some(s.value)
         });
+        // Every key used, table's and indexes', for the attribute definitions.
+        let mut keys: Vec<KeyAt> = Vec::new();
+        let mut keyed = |w: &mut Self, v: &Value<'_>, field: String| {
+            let key = w.key(v, &field)?;
+            keys.push(KeyAt {
+                key: key.clone(),
+                field,
+                span: v.span(),
+            });
+            Some(key)
+        };
         let partition_key = self
             .required(t, span.clone(), path, "partition_key")
-            .and_then(|v| self.key(v, &join(path, "partition_key")));
+            .and_then(|v| keyed(self, v, join(path, "partition_key")));
         let sort_key = match get(t, "sort_key") {
-            Some(v) => self.key(v, &join(path, "sort_key")).map(Some),
+            Some(v) => keyed(self, v, join(path, "sort_key")).map(Some),
             None => Some(None),
         };
         if let (Some(pk), Some(Some(sk)), Some(v)) = (&partition_key, &sort_key, get(t, "sort_key"))
@@ -220,8 +232,46 @@ impl Walker {
                 .map(Some),
             None => Some(None),
         };
+        // The billing mode as written, for the options that depend on it (`None`
+        // when it is itself wrong, so they are not reported twice).
+        let provisioned = match get(t, "billing").map(|v| v.get_ref()) {
+            None => Some(false),
+            Some(DeValue::String(s)) if s.as_ref() == "on-demand" => Some(false),
+            Some(DeValue::String(s)) if s.as_ref() == "provisioned" => Some(true),
+            Some(_) => None,
+        };
+        let indexes = self.indexes(
+            t,
+            &IndexContext {
+                provisioned,
+                autoscaling: get(t, "autoscaling").is_some(),
+                has_sort_key: get(t, "sort_key").is_some(),
+                table_span: span.clone(),
+                path,
+            },
+            &mut keys,
+        );
+        let attributes = self.attributes(&keys);
+        let replicated = pattern.is_some_and(|p| p.replicates_tables())
+            && regions.as_ref().is_some_and(|r| r.len() > 1);
+        let stream = match get(t, "stream") {
+            Some(v) => self.stream(v, &join(path, "stream"), replicated).map(Some),
+            None => Some(None),
+        };
+        let on_demand_limits = self.on_demand_limits(t, path, provisioned);
+        let encryption = match get(t, "encryption") {
+            Some(v) => self.encryption(v, &join(path, "encryption"), regions.as_deref()),
+            None => Some(Encryption::AwsOwned),
+        };
         replication?;
+        let (global_indexes, local_indexes) = indexes?;
         Some(Table {
+            global_indexes,
+            local_indexes,
+            attributes: attributes?,
+            stream: stream?,
+            on_demand_limits: on_demand_limits?,
+            encryption: encryption?,
             ttl_attribute: ttl_attribute?,
             table_class: table_class?,
             residency: residency?,
@@ -235,6 +285,80 @@ impl Walker {
             point_in_time_recovery: pitr?,
             deletion_protection: deletion_protection?,
         })
+    }
+
+    /// `stream = "keys-only" | "new-image" | "old-image" | "new-and-old-images"`. A
+    /// replicated table replicates through a NEW_AND_OLD_IMAGES stream, so only that
+    /// view type is accepted there.
+    fn stream(&mut self, v: &Value<'_>, path: &str, replicated: bool) -> Option<StreamView> {
+        let s = self.string(v, path)?;
+        let view = match s.value.as_str() {
+            "keys-only" => StreamView::KeysOnly,
+            "new-image" => StreamView::NewImage,
+            "old-image" => StreamView::OldImage,
+            "new-and-old-images" => StreamView::NewAndOldImages,
+            other => {
+                let issue = self.error(
+                    path,
+                    s.span,
+                    format!("unknown stream view {other:?}"),
+                    "unknown stream view",
+                );
+                issue.help = Some(
+                    "choose \"keys-only\", \"new-image\", \"old-image\" or \"new-and-old-images\""
+                        .into(),
+                );
+                return None;
+            }
+        };
+        if replicated && view != StreamView::NewAndOldImages {
+            let issue = self.error(
+                path,
+                s.span,
+                format!(
+                    "a replicated table's stream is new-and-old-images, not {}",
+                    s.value
+                ),
+                "replication needs new-and-old-images",
+            );
+            issue.help = Some("DynamoDB global tables replicate through the stream and need both images; geoplan turns it on for every replicated table, so `stream` can be left out".into());
+            return None;
+        }
+        Some(view)
+    }
+
+    /// `max_read_request_units` / `max_write_request_units`: on-demand only.
+    pub(super) fn on_demand_limits(
+        &mut self,
+        t: &DeTable<'_>,
+        path: &str,
+        provisioned: Option<bool>,
+    ) -> Option<Option<OnDemandLimits>> {
+        let one = |w: &mut Self, key: &str| match get(t, key) {
+            None => Some(None),
+            Some(v) if provisioned == Some(true) => {
+                let issue = w.error(
+                    &join(path, key),
+                    v.span(),
+                    format!("`{key}` caps on-demand throughput, but the table is provisioned"),
+                    "only for on-demand billing",
+                );
+                issue.help = Some("provisioned capacity is its own cap; remove it".into());
+                None
+            }
+            Some(v) => w
+                .integer_in(v, &join(path, key), 1..=40_000_000)
+                .map(|n| Some(n as u32)),
+        };
+        let read = one(self, "max_read_request_units");
+        let write = one(self, "max_write_request_units");
+        let (read, write) = (read?, write?);
+        Some(
+            (read.is_some() || write.is_some()).then_some(OnDemandLimits {
+                max_read_request_units: read,
+                max_write_request_units: write,
+            }),
+        )
     }
 
     pub(super) fn key(&mut self, v: &Value<'_>, path: &str) -> Option<Key> {
