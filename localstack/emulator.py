@@ -7,11 +7,16 @@ This is moto 5.2.1's server with the two things geoplan needs and moto lacks:
   that never appears. Here a replica `Create` makes a table of the same schema (and
   the same items) in the target region, a `Delete` drops it, and `DescribeTable` in
   any member region reports the other members as ACTIVE replicas with
-  `GlobalTableVersion = 2019.11.21`. Writes to any member are copied to the others
+  `GlobalTableVersion = 2019.11.21`. A replica is encrypted with the key its
+  `Create` names (or its region's AWS-managed key when the table has SSE), and keeps
+  the table's attribute definitions, indexes, TTL and on-demand limits, as AWS
+  does, whichever member they are changed on. Writes to any member are copied to the others
   after `--replication-delay` seconds (0 copies synchronously), so lag-aware features
-  can be tested.
-* The DynamoDB table class (`TableClass` on CreateTable/UpdateTable), which moto
-  ignores: it is remembered and reported as `TableClassSummary`.
+  can be tested; a new replica stays CREATING for `--replica-creation-delay` seconds,
+  so what waits for it can be observed.
+* The DynamoDB table class (`TableClass` on CreateTable/UpdateTable) and on-demand
+  limits (`OnDemandThroughput`), which moto ignores: they are remembered and
+  reported.
 * Route 53 `DELETE` of a record with a set identifier. moto removes every record in
   the zone with that identifier, whatever its name or type; here only the record
   with the same name, type and identifier goes.
@@ -26,6 +31,7 @@ Test hooks under `/_geoplan/` (never part of AWS's API):
   passed, as if AWS could not be reached (clients time out).
 
 Usage: python localstack/emulator.py [--host 127.0.0.1] [--port 0] [--replication-delay 0]
+       [--replica-creation-delay 0]
 With `--port 0` the OS picks a free port. Once it serves, the launcher prints one line,
 `geoplan-emulator listening on http://HOST:PORT`, which test harnesses wait for.
 """
@@ -37,6 +43,7 @@ import copy
 import signal
 import sys
 import threading
+import time
 from typing import Any
 
 PINNED_MOTO = "5.2.1"
@@ -69,6 +76,15 @@ class _GlobalTables:
         # (account_id, table_name) -> set of region names, the origin included
         self.members: dict[tuple[str, str], set[str]] = {}
         self.replication_delay = 0.0
+        # Seconds a new replica stays CREATING, and when each one is ready:
+        # (account_id, region, table_name) -> time.monotonic() deadline.
+        self.creation_delay = 0.0
+        self.ready_at: dict[tuple[str, str, str], float] = {}
+
+    def status(self, account_id: str, region: str, name: str) -> str:
+        with self.lock:
+            ready = self.ready_at.get((account_id, region, name), 0.0)
+        return "ACTIVE" if time.monotonic() >= ready else "CREATING"
 
     def regions(self, account_id: str, name: str) -> set[str]:
         with self.lock:
@@ -92,6 +108,8 @@ GLOBAL_TABLES = _GlobalTables()
 
 # (account_id, region, table name) -> TableClass; moto 5.2.1 keeps no table class.
 TABLE_CLASSES: dict[tuple[str, str, str], str] = {}
+# (account_id, region, table name) -> OnDemandThroughput; moto 5.2.1 keeps none.
+ON_DEMAND: dict[tuple[str, str, str], dict[str, int]] = {}
 
 
 def _patch_dynamodb() -> None:
@@ -102,7 +120,29 @@ def _patch_dynamodb() -> None:
     def backend(account_id: str, region: str) -> DynamoDBBackend:
         return dynamodb_backends[account_id][region]
 
-    def create_replica(account_id: str, region: str, name: str, target: str) -> None:
+    def sync_replicas(account_id: str, region: str, name: str) -> None:
+        """Copies to every replica what AWS keeps the same across a global table:
+        attribute definitions, global and local indexes, TTL and on-demand limits."""
+        source = backend(account_id, region).tables.get(name)
+        if source is None:
+            return
+        limits = ON_DEMAND.get((account_id, region, name))
+        for target in GLOBAL_TABLES.regions(account_id, name) - {region}:
+            dst = backend(account_id, target).tables.get(name)
+            if dst is None:
+                continue
+            dst.attr = copy.deepcopy(source.attr)
+            dst.global_indexes = copy.deepcopy(source.global_indexes)
+            dst.indexes = copy.deepcopy(source.indexes)
+            dst.ttl = copy.deepcopy(source.ttl)
+            if limits:
+                ON_DEMAND[(account_id, target, name)] = dict(limits)
+            else:
+                ON_DEMAND.pop((account_id, target, name), None)
+
+    def create_replica(
+        account_id: str, region: str, name: str, target: str, kms_key: str | None = None
+    ) -> None:
         source = backend(account_id, region).get_table(name)
         dst = backend(account_id, target)
         if name in dst.tables:
@@ -122,14 +162,24 @@ def _patch_dynamodb() -> None:
             indexes=[],
             streams=stream,
             billing_mode=source.billing_mode,
-            sse_specification=None,
+            # The replica's own key, or the AWS-managed key of its region.
+            sse_specification=(
+                {"Enabled": True, "SSEType": "KMS", **({"KMSMasterKeyId": kms_key} if kms_key else {})}
+                if kms_key or (source.sse_specification or {}).get("Enabled")
+                else None
+            ),
             tags=[],
             deletion_protection_enabled=False,
             warm_throughput=None,
         )
         # AWS seeds a new replica with the table's data.
         replica.items = copy.deepcopy(source.items)
+        with GLOBAL_TABLES.lock:
+            GLOBAL_TABLES.ready_at[(account_id, target, name)] = (
+                time.monotonic() + GLOBAL_TABLES.creation_delay
+            )
         GLOBAL_TABLES.add(account_id, name, region, target)
+        sync_replicas(account_id, region, name)
 
     def delete_replica(account_id: str, region: str, name: str, target: str) -> None:
         dst = backend(account_id, target)
@@ -142,9 +192,14 @@ def _patch_dynamodb() -> None:
 
     def create_table(self: DynamoHandler) -> Any:
         result = original_create_table(self)
+        key = (self.current_account, self.region, self.body["TableName"])
         if self.body.get("TableClass"):
-            key = (self.current_account, self.region, self.body["TableName"])
             TABLE_CLASSES[key] = self.body["TableClass"]
+        # On-demand limits: moto ignores `OnDemandThroughput`; remember and report them.
+        if self.body.get("OnDemandThroughput"):
+            ON_DEMAND[key] = dict(self.body["OnDemandThroughput"])
+        else:
+            ON_DEMAND.pop(key, None)
         return result
 
     DynamoHandler.create_table = create_table
@@ -160,12 +215,17 @@ def _patch_dynamodb() -> None:
             # Fail the way AWS does for an unknown table before touching replicas.
             self.dynamodb_backend.get_table(name)
         result = original_update_table(self)
+        limits = self.body.get("OnDemandThroughput")
+        if limits:
+            ON_DEMAND[(self.current_account, self.region, name)] = dict(limits)
         if not updates:
+            sync_replicas(self.current_account, self.region, name)
             return result
         for update in updates:
             if "Create" in update:
                 target = update["Create"]["RegionName"]
-                create_replica(self.current_account, self.region, name, target)
+                kms_key = update["Create"].get("KMSMasterKeyId")
+                create_replica(self.current_account, self.region, name, target, kms_key)
             elif "Delete" in update:
                 target = update["Delete"]["RegionName"]
                 delete_replica(self.current_account, self.region, name, target)
@@ -175,6 +235,16 @@ def _patch_dynamodb() -> None:
 
     DynamoHandler.update_table = update_table
 
+    # TTL is a table-wide setting on AWS: set on one replica, it applies to all.
+    original_update_ttl = DynamoHandler.update_time_to_live
+
+    def update_time_to_live(self: DynamoHandler) -> Any:
+        result = original_update_ttl(self)
+        sync_replicas(self.current_account, self.region, self.body["TableName"])
+        return result
+
+    DynamoHandler.update_time_to_live = update_time_to_live
+
     original_describe = Table.describe
 
     def describe(self: Table, base_key: str = "TableDescription") -> dict[str, Any]:
@@ -182,13 +252,19 @@ def _patch_dynamodb() -> None:
         table_class = TABLE_CLASSES.get((self.account_id, self.region_name, self.name))
         if table_class:
             result[base_key]["TableClassSummary"] = {"TableClass": table_class}
+        limits = ON_DEMAND.get((self.account_id, self.region_name, self.name))
+        if limits:
+            result[base_key]["OnDemandThroughput"] = dict(limits)
+        result[base_key]["TableStatus"] = GLOBAL_TABLES.status(
+            self.account_id, self.region_name, self.name
+        )
         members = GLOBAL_TABLES.regions(self.account_id, self.name)
         if self.region_name in members and len(members) > 1:
             result[base_key]["GlobalTableVersion"] = "2019.11.21"
             result[base_key]["Replicas"] = [
                 {
                     "RegionName": region,
-                    "ReplicaStatus": "ACTIVE",
+                    "ReplicaStatus": GLOBAL_TABLES.status(self.account_id, region, self.name),
                     "ReplicaTableClassSummary": {"TableClass": "STANDARD"},
                 }
                 for region in sorted(members)
@@ -412,12 +488,19 @@ def main(argv: list[str] | None = None) -> None:
         default=0.0,
         help="seconds before a write reaches the other replicas (default 0)",
     )
+    parser.add_argument(
+        "--replica-creation-delay",
+        type=float,
+        default=0.0,
+        help="seconds a new replica stays CREATING (default 0)",
+    )
     args = parser.parse_args(argv)
 
     _check_moto()
     _patch_dynamodb()
     _patch_route53()
     GLOBAL_TABLES.replication_delay = args.replication_delay
+    GLOBAL_TABLES.creation_delay = args.replica_creation_delay
 
     from moto.moto_server.werkzeug_app import (
         DomainDispatcherApplication,

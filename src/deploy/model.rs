@@ -75,6 +75,10 @@ pub struct CheckResources {
     /// Each check's `reference_name`, which prefixes its caller reference so a check
     /// whose create was cut short can be found again (see `deploy::adopt`).
     pub references: CheckReferences,
+    /// The tables holding data in this region (`aws_dynamodb_table.<name>`): the
+    /// region's check and records wait for them, so a region added to a live
+    /// deployment gets no traffic before its replicas are ACTIVE.
+    pub data_tables: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -129,6 +133,8 @@ pub struct Record {
     pub health_check: Option<String>,
     /// The region whose endpoint this record points at (none for the standby alias).
     pub region: Option<String>,
+    /// The tables holding data in that region, which the record waits for.
+    pub data_tables: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -283,6 +289,7 @@ pub fn build(config: &Config, source: &str, endpoint_url: Option<&str>) -> Modul
                     request_interval: r.health.interval,
                     failure_threshold: r.health.failure_threshold,
                 },
+                data_tables: Vec::new(), // filled in once the tables are built
             }
         })
         .collect();
@@ -330,7 +337,7 @@ pub fn build(config: &Config, source: &str, endpoint_url: Option<&str>) -> Modul
         }
     }
 
-    let tables = config
+    let tables: Vec<TableResource> = config
         .tables
         .iter()
         .flat_map(|t| {
@@ -457,6 +464,28 @@ pub fn build(config: &Config, source: &str, endpoint_url: Option<&str>) -> Modul
         })
         .collect();
 
+    let mut health_checks: Vec<CheckResources> = health_checks;
+    for c in &mut health_checks {
+        c.data_tables = tables
+            .iter()
+            .filter(|t| t.all_regions.iter().any(|r| r.region == c.region))
+            .map(|t| format!("aws_dynamodb_table.{}", t.resource))
+            .collect();
+    }
+    let records = records
+        .into_iter()
+        .map(|mut r| {
+            if let Some(region) = &r.region {
+                r.data_tables = health_checks
+                    .iter()
+                    .find(|c| &c.region == region)
+                    .map(|c| c.data_tables.clone())
+                    .unwrap_or_default();
+            }
+            r
+        })
+        .collect();
+
     Module {
         source: comment_text(source),
         version: env!("CARGO_PKG_VERSION"),
@@ -511,6 +540,7 @@ fn endpoint_record(config: &Config, region: &crate::config::Region, name: &str) 
         failover: None,
         health_check: None,
         region: Some(region.name.clone()),
+        data_tables: Vec::new(),
     }
 }
 
@@ -585,6 +615,7 @@ fn failover_records(out: &mut Vec<Record>, config: &Config, name: &str, zone_exp
         failover: Some("SECONDARY"),
         health_check: None,
         region: None,
+        data_tables: Vec::new(),
     });
     latency_records_for(
         out,

@@ -207,3 +207,106 @@ async fn indexes_ttl_limits_and_keys_reach_every_replica() {
         );
     }
 }
+
+/// One table replicated to the regions listed, behind latency records.
+fn shop_with(regions: &[(&str, &str)]) -> String {
+    let mut text = String::from(
+        "name = \"grow\"\npattern = \"active-active\"\n\n[dns]\nzone = \"grow.example.com\"\nrecord = \"api.grow.example.com\"\n",
+    );
+    for (name, ip) in regions {
+        text.push_str(&format!(
+            "\n[[region]]\nname = \"{name}\"\nendpoint = \"{ip}\"\n"
+        ));
+    }
+    text.push_str(
+        "\n[[table]]\nname = \"carts\"\npartition_key = { name = \"id\", type = \"S\" }\n",
+    );
+    text
+}
+
+/// A region added to a live deployment gets no record before its replica is ACTIVE.
+/// The moto backend keeps a new replica CREATING for a few seconds, so the order is
+/// observable: while the second apply runs, the new region's record and its replica's
+/// status are polled every 100 ms.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_added_region_gets_traffic_only_once_its_replica_is_active() {
+    const NEW: &str = "ap-southeast-2";
+    let emu = Emulator::moto_with(&["--replica-creation-delay", "6"]);
+    let two = [("us-east-1", "192.0.2.10"), ("eu-west-1", "192.0.2.20")];
+    let wd = Workdir::with_text("grow.toml", &shop_with(&two));
+    success(&geoplan(
+        wd.path(),
+        &["apply", "grow.toml", "--auto-approve", "--quiet"],
+        Some(&emu),
+    ));
+    let r53 = emu.route53().await;
+    let zone = r53
+        .list_hosted_zones_by_name()
+        .dns_name("grow.example.com")
+        .send()
+        .await
+        .unwrap()
+        .hosted_zones()[0]
+        .id()
+        .to_owned();
+    let ddb = emu.dynamodb(NEW).await;
+
+    let mut three = two.to_vec();
+    three.push((NEW, "192.0.2.30"));
+    std::fs::write(wd.path().join("grow.toml"), shop_with(&three)).unwrap();
+    let mut apply = geoplan_command(
+        wd.path(),
+        &["apply", "grow.toml", "--auto-approve", "--quiet"],
+        Some(&emu),
+    )
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null())
+    .spawn()
+    .unwrap();
+    // (record for the new region exists, its replica's status)
+    let mut seen: Vec<(bool, Option<String>)> = Vec::new();
+    let status = loop {
+        let records = r53
+            .list_resource_record_sets()
+            .hosted_zone_id(&zone)
+            .send()
+            .await
+            .unwrap();
+        let record = records
+            .resource_record_sets()
+            .iter()
+            .any(|r| r.set_identifier() == Some(&format!("api-{NEW}")));
+        let replica = ddb
+            .describe_table()
+            .table_name("grow-carts")
+            .send()
+            .await
+            .ok()
+            .and_then(|t| t.table().and_then(|t| t.table_status()).cloned())
+            .map(|s| s.as_str().to_owned());
+        seen.push((record, replica));
+        if let Some(status) = apply.try_wait().unwrap() {
+            break status;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert!(status.success(), "the second apply succeeded");
+    let early: Vec<_> = seen
+        .iter()
+        .filter(|(record, replica)| *record && replica.as_deref() != Some("ACTIVE"))
+        .collect();
+    assert!(
+        early.is_empty(),
+        "the new region's record existed before its replica was ACTIVE: {early:?}"
+    );
+    assert!(
+        seen.iter()
+            .any(|(record, replica)| !record && replica.as_deref() == Some("CREATING")),
+        "the replica was seen CREATING with no record yet (the order was observable): {seen:?}"
+    );
+    assert_eq!(
+        seen.last(),
+        Some(&(true, Some("ACTIVE".to_owned()))),
+        "in the end the region has its record and its replica"
+    );
+}

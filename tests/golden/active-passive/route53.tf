@@ -81,6 +81,10 @@ resource "aws_route53_health_check" "region_us_east_1" {
     "geoplan:role"   = "region"
   }
 
+  # Not before the region's tables are ACTIVE: a region added to a live deployment
+  # must not be offered to clients while its replicas are still being created.
+  depends_on = [aws_dynamodb_table.entries]
+
   lifecycle {
     ignore_changes = [reference_name]
   }
@@ -151,6 +155,10 @@ resource "aws_route53_health_check" "region_us_west_2" {
     "geoplan:region" = "us-west-2"
     "geoplan:role"   = "region"
   }
+
+  # Not before the region's tables are ACTIVE: a region added to a live deployment
+  # must not be offered to clients while its replicas are still being created.
+  depends_on = [aws_dynamodb_table.entries]
 
   lifecycle {
     ignore_changes = [reference_name]
@@ -223,6 +231,10 @@ resource "aws_route53_health_check" "region_eu_west_1" {
     "geoplan:role"   = "region"
   }
 
+  # Not before the region's tables are ACTIVE: a region added to a live deployment
+  # must not be offered to clients while its replicas are still being created.
+  depends_on = [aws_dynamodb_table.entries]
+
   lifecycle {
     ignore_changes = [reference_name]
   }
@@ -243,6 +255,9 @@ resource "aws_route53_record" "failover_api_primary" {
   failover_routing_policy {
     type = "PRIMARY"
   }
+
+  # Traffic for us-east-1 only once its tables are ACTIVE there.
+  depends_on = [aws_dynamodb_table.entries]
 }
 
 # api.ledger.example.com: the nearest healthy standby when the primary is unhealthy
@@ -276,6 +291,9 @@ resource "aws_route53_record" "latency_standby_api_us_west_2" {
   latency_routing_policy {
     region = "us-west-2"
   }
+
+  # Traffic for us-west-2 only once its tables are ACTIVE there.
+  depends_on = [aws_dynamodb_table.entries]
 }
 
 # standby.api.ledger.example.com in eu-west-1: a standby for the failover record
@@ -291,4 +309,7 @@ resource "aws_route53_record" "latency_standby_api_eu_west_1" {
   latency_routing_policy {
     region = "eu-west-1"
   }
+
+  # Traffic for eu-west-1 only once its tables are ACTIVE there.
+  depends_on = [aws_dynamodb_table.entries]
 }

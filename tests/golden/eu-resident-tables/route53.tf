@@ -81,6 +81,10 @@ resource "aws_route53_health_check" "region_eu_west_1" {
     "geoplan:role"   = "region"
   }
 
+  # Not before the region's tables are ACTIVE: a region added to a live deployment
+  # must not be offered to clients while its replicas are still being created.
+  depends_on = [aws_dynamodb_table.accounts_eu_west_1]
+
   lifecycle {
     ignore_changes = [reference_name]
   }
@@ -152,6 +156,10 @@ resource "aws_route53_health_check" "region_eu_central_1" {
     "geoplan:role"   = "region"
   }
 
+  # Not before the region's tables are ACTIVE: a region added to a live deployment
+  # must not be offered to clients while its replicas are still being created.
+  depends_on = [aws_dynamodb_table.accounts_eu_central_1, aws_dynamodb_table.sessions_eu_central_1]
+
   lifecycle {
     ignore_changes = [reference_name]
   }
@@ -172,6 +180,9 @@ resource "aws_route53_record" "latency_api_eu_west_1" {
   latency_routing_policy {
     region = "eu-west-1"
   }
+
+  # Traffic for eu-west-1 only once its tables are ACTIVE there.
+  depends_on = [aws_dynamodb_table.accounts_eu_west_1]
 }
 
 # api.ledger.example.eu in eu-central-1: new clients: the nearest healthy region
@@ -187,6 +198,9 @@ resource "aws_route53_record" "latency_api_eu_central_1" {
   latency_routing_policy {
     region = "eu-central-1"
   }
+
+  # Traffic for eu-central-1 only once its tables are ACTIVE there.
+  depends_on = [aws_dynamodb_table.accounts_eu_central_1, aws_dynamodb_table.sessions_eu_central_1]
 }
 
 # pins clients to their home region eu-west-1
@@ -196,6 +210,9 @@ resource "aws_route53_record" "pinned_eu_west_1" {
   type    = "A"
   ttl     = 60
   records = ["192.0.2.10"]
+
+  # Traffic for eu-west-1 only once its tables are ACTIVE there.
+  depends_on = [aws_dynamodb_table.accounts_eu_west_1]
 }
 
 # pins clients to their home region eu-central-1
@@ -205,4 +222,7 @@ resource "aws_route53_record" "pinned_eu_central_1" {
   type    = "A"
   ttl     = 60
   records = ["192.0.2.20"]
+
+  # Traffic for eu-central-1 only once its tables are ACTIVE there.
+  depends_on = [aws_dynamodb_table.accounts_eu_central_1, aws_dynamodb_table.sessions_eu_central_1]
 }

@@ -72,6 +72,10 @@ resource "aws_route53_health_check" "region_eu_west_1" {
     "geoplan:role"   = "region"
   }
 
+  # Not before the region's tables are ACTIVE: a region added to a live deployment
+  # must not be offered to clients while its replicas are still being created.
+  depends_on = [aws_dynamodb_table.assets]
+
   lifecycle {
     ignore_changes = [reference_name]
   }
@@ -142,6 +146,10 @@ resource "aws_route53_health_check" "region_us_east_1" {
     "geoplan:region" = "us-east-1"
     "geoplan:role"   = "region"
   }
+
+  # Not before the region's tables are ACTIVE: a region added to a live deployment
+  # must not be offered to clients while its replicas are still being created.
+  depends_on = [aws_dynamodb_table.assets]
 
   lifecycle {
     ignore_changes = [reference_name]
@@ -238,6 +246,9 @@ resource "aws_route53_record" "latency_apex_eu_west_1" {
   latency_routing_policy {
     region = "eu-west-1"
   }
+
+  # Traffic for eu-west-1 only once its tables are ACTIVE there.
+  depends_on = [aws_dynamodb_table.assets]
 }
 
 # media.example.com in us-east-1: reads: the nearest healthy region
@@ -257,6 +268,9 @@ resource "aws_route53_record" "latency_apex_us_east_1" {
   latency_routing_policy {
     region = "us-east-1"
   }
+
+  # Traffic for us-east-1 only once its tables are ACTIVE there.
+  depends_on = [aws_dynamodb_table.assets]
 }
 
 # media.example.com in ap-northeast-1: reads: the nearest healthy region
@@ -295,6 +309,9 @@ resource "aws_route53_record" "failover_upload_primary" {
   failover_routing_policy {
     type = "PRIMARY"
   }
+
+  # Traffic for eu-west-1 only once its tables are ACTIVE there.
+  depends_on = [aws_dynamodb_table.assets]
 }
 
 # upload.media.example.com: the nearest healthy standby when the primary is unhealthy
@@ -332,6 +349,9 @@ resource "aws_route53_record" "latency_standby_upload_us_east_1" {
   latency_routing_policy {
     region = "us-east-1"
   }
+
+  # Traffic for us-east-1 only once its tables are ACTIVE there.
+  depends_on = [aws_dynamodb_table.assets]
 }
 
 # standby.upload.media.example.com in ap-northeast-1: a standby for the failover record

@@ -81,6 +81,10 @@ resource "aws_route53_health_check" "region_us_east_1" {
     "geoplan:role"   = "region"
   }
 
+  # Not before the region's tables are ACTIVE: a region added to a live deployment
+  # must not be offered to clients while its replicas are still being created.
+  depends_on = [aws_dynamodb_table.orders, aws_dynamodb_table.stock]
+
   lifecycle {
     ignore_changes = [reference_name]
   }
@@ -152,6 +156,10 @@ resource "aws_route53_health_check" "region_eu_west_1" {
     "geoplan:role"   = "region"
   }
 
+  # Not before the region's tables are ACTIVE: a region added to a live deployment
+  # must not be offered to clients while its replicas are still being created.
+  depends_on = [aws_dynamodb_table.orders, aws_dynamodb_table.stock]
+
   lifecycle {
     ignore_changes = [reference_name]
   }
@@ -172,6 +180,9 @@ resource "aws_route53_record" "latency_api_us_east_1" {
   latency_routing_policy {
     region = "us-east-1"
   }
+
+  # Traffic for us-east-1 only once its tables are ACTIVE there.
+  depends_on = [aws_dynamodb_table.orders, aws_dynamodb_table.stock]
 }
 
 # api.orders.example.com in eu-west-1: serves clients from the nearest healthy region
@@ -187,4 +198,7 @@ resource "aws_route53_record" "latency_api_eu_west_1" {
   latency_routing_policy {
     region = "eu-west-1"
   }
+
+  # Traffic for eu-west-1 only once its tables are ACTIVE there.
+  depends_on = [aws_dynamodb_table.orders, aws_dynamodb_table.stock]
 }

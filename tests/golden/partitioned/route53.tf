@@ -81,6 +81,10 @@ resource "aws_route53_health_check" "region_eu_west_1" {
     "geoplan:role"   = "region"
   }
 
+  # Not before the region's tables are ACTIVE: a region added to a live deployment
+  # must not be offered to clients while its replicas are still being created.
+  depends_on = [aws_dynamodb_table.accounts_eu_west_1, aws_dynamodb_table.audit_eu_west_1]
+
   lifecycle {
     ignore_changes = [reference_name]
   }
@@ -152,6 +156,10 @@ resource "aws_route53_health_check" "region_ap_southeast_2" {
     "geoplan:role"   = "region"
   }
 
+  # Not before the region's tables are ACTIVE: a region added to a live deployment
+  # must not be offered to clients while its replicas are still being created.
+  depends_on = [aws_dynamodb_table.accounts_ap_southeast_2]
+
   lifecycle {
     ignore_changes = [reference_name]
   }
@@ -172,6 +180,9 @@ resource "aws_route53_record" "latency_app_eu_west_1" {
   latency_routing_policy {
     region = "eu-west-1"
   }
+
+  # Traffic for eu-west-1 only once its tables are ACTIVE there.
+  depends_on = [aws_dynamodb_table.accounts_eu_west_1, aws_dynamodb_table.audit_eu_west_1]
 }
 
 # app.tenants.example.com in ap-southeast-2: new clients: the nearest healthy region
@@ -187,6 +198,9 @@ resource "aws_route53_record" "latency_app_ap_southeast_2" {
   latency_routing_policy {
     region = "ap-southeast-2"
   }
+
+  # Traffic for ap-southeast-2 only once its tables are ACTIVE there.
+  depends_on = [aws_dynamodb_table.accounts_ap_southeast_2]
 }
 
 # pins clients to their home region eu-west-1
@@ -196,6 +210,9 @@ resource "aws_route53_record" "pinned_eu_west_1" {
   type    = "A"
   ttl     = 60
   records = ["203.0.113.50"]
+
+  # Traffic for eu-west-1 only once its tables are ACTIVE there.
+  depends_on = [aws_dynamodb_table.accounts_eu_west_1, aws_dynamodb_table.audit_eu_west_1]
 }
 
 # pins clients to their home region ap-southeast-2
@@ -205,4 +222,7 @@ resource "aws_route53_record" "pinned_ap_southeast_2" {
   type    = "A"
   ttl     = 60
   records = ["203.0.113.60"]
+
+  # Traffic for ap-southeast-2 only once its tables are ACTIVE there.
+  depends_on = [aws_dynamodb_table.accounts_ap_southeast_2]
 }

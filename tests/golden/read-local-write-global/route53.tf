@@ -81,6 +81,10 @@ resource "aws_route53_health_check" "region_us_east_1" {
     "geoplan:role"   = "region"
   }
 
+  # Not before the region's tables are ACTIVE: a region added to a live deployment
+  # must not be offered to clients while its replicas are still being created.
+  depends_on = [aws_dynamodb_table.users]
+
   lifecycle {
     ignore_changes = [reference_name]
   }
@@ -151,6 +155,10 @@ resource "aws_route53_health_check" "region_eu_central_1" {
     "geoplan:role"   = "region"
   }
 
+  # Not before the region's tables are ACTIVE: a region added to a live deployment
+  # must not be offered to clients while its replicas are still being created.
+  depends_on = [aws_dynamodb_table.users]
+
   lifecycle {
     ignore_changes = [reference_name]
   }
@@ -171,6 +179,9 @@ resource "aws_route53_record" "latency_api_us_east_1" {
   latency_routing_policy {
     region = "us-east-1"
   }
+
+  # Traffic for us-east-1 only once its tables are ACTIVE there.
+  depends_on = [aws_dynamodb_table.users]
 }
 
 # api.profiles.example.com in eu-central-1: reads: the nearest healthy region
@@ -186,6 +197,9 @@ resource "aws_route53_record" "latency_api_eu_central_1" {
   latency_routing_policy {
     region = "eu-central-1"
   }
+
+  # Traffic for eu-central-1 only once its tables are ACTIVE there.
+  depends_on = [aws_dynamodb_table.users]
 }
 
 # write.api.profiles.example.com: the primary region us-east-1 while it is healthy
@@ -201,6 +215,9 @@ resource "aws_route53_record" "failover_write_api_primary" {
   failover_routing_policy {
     type = "PRIMARY"
   }
+
+  # Traffic for us-east-1 only once its tables are ACTIVE there.
+  depends_on = [aws_dynamodb_table.users]
 }
 
 # write.api.profiles.example.com: eu-central-1 when the primary is unhealthy
@@ -216,4 +233,7 @@ resource "aws_route53_record" "failover_write_api_secondary" {
   failover_routing_policy {
     type = "SECONDARY"
   }
+
+  # Traffic for eu-central-1 only once its tables are ACTIVE there.
+  depends_on = [aws_dynamodb_table.users]
 }
