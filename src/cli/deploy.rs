@@ -8,7 +8,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::exit::{Exit, json_error, print_diagnostics, report_error};
-use super::{ApplyArgs, CommonArgs, RunArgs};
+use super::{AdoptArgs, ApplyArgs, CommonArgs, RunArgs};
 use crate::config::{self, ConfigError};
 use crate::deploy::terraform::{Operation, PlanSummary, Progress, TerraformError, Timings};
 
@@ -165,6 +165,107 @@ pub(super) async fn plan(args: RunArgs, interrupts: Option<Interrupts>) -> Exit 
     Exit::Ok
 }
 
+#[derive(Serialize)]
+struct AdoptReport<'a> {
+    config: String,
+    /// Found in AWS: imported by the next apply.
+    imports: &'a [deploy::adopt::Import],
+    /// Not found: the next apply creates them.
+    create: Vec<&'a str>,
+    /// Found, but not importable as the config describes them.
+    refusals: &'a [deploy::adopt::Refusal],
+    /// The import file written, when there was something to import and no refusal.
+    written: Option<String>,
+}
+
+pub(super) async fn adopt(args: AdoptArgs) -> Exit {
+    let prepared = match prepare(&args.common, Progress::Silent, None, args.json) {
+        Ok(p) => p,
+        Err(exit) => return exit,
+    };
+    let mut timings = Timings::default();
+    let found = match deploy::adopt_existing(&prepared, &mut timings).await {
+        Ok(f) => f,
+        Err(e) => return fail(&e, args.json),
+    };
+    let imported: std::collections::BTreeSet<&str> =
+        found.imports.iter().map(|i| i.address.as_str()).collect();
+    let file = prepared.module_dir.join(deploy::adopt::ADOPT_FILE);
+    let written = (found.refusals.is_empty() && !found.imports.is_empty())
+        .then(|| file.display().to_string());
+    let state = match prepared.terraform.state_list(&mut timings).await {
+        Ok(s) => s,
+        Err(e) => return fail(&DeployError::Terraform(e), args.json),
+    };
+    let create: Vec<&str> = prepared
+        .wanted
+        .iter()
+        .map(|w| w.address.as_str())
+        .filter(|a| !imported.contains(a) && !state.contains(*a))
+        .collect();
+    let source = args.common.config.display().to_string();
+    if args.json {
+        let report = AdoptReport {
+            config: source,
+            imports: &found.imports,
+            create,
+            refusals: &found.refusals,
+            written,
+        };
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).expect("serialisable")
+        );
+        return if found.refusals.is_empty() {
+            Exit::Ok
+        } else {
+            Exit::Refused
+        };
+    }
+    if !found.refusals.is_empty() {
+        eprintln!(
+            "error: {} resource(s) exist but cannot be adopted as {source} describes them; nothing was written:",
+            found.refusals.len()
+        );
+        for r in &found.refusals {
+            eprintln!(
+                "  {}: {}
+    help: {}",
+                r.address, r.reason, r.help
+            );
+        }
+        return Exit::Refused;
+    }
+    if found.imports.is_empty() {
+        println!(
+            "Nothing to adopt: none of the {} resource(s) the state lacks exists in AWS yet.",
+            create.len()
+        );
+        return Exit::Ok;
+    }
+    println!(
+        "Adopting {} resource(s) that exist in AWS; the next apply imports them instead of creating them:",
+        found.imports.len()
+    );
+    let width = found
+        .imports
+        .iter()
+        .map(|i| i.address.len())
+        .max()
+        .unwrap_or(0);
+    for i in &found.imports {
+        println!("  {:<width$}  {}", i.address, i.id);
+    }
+    if !create.is_empty() {
+        println!("Not found, so created by the next apply: {}", create.len());
+    }
+    println!(
+        "Written to {}. Run `geoplan plan {source}` to see them imported, and what in them differs from the config.",
+        file.display()
+    );
+    Exit::Ok
+}
+
 pub(super) async fn apply(
     args: ApplyArgs,
     operation: Operation,
@@ -309,8 +410,12 @@ fn print_plan(summary: &PlanSummary) {
     } else {
         "Plan"
     };
+    let imports = match summary.imports {
+        0 => String::new(),
+        n => format!("{n} to import, "),
+    };
     println!(
-        "{what}: {} to add, {} to change, {} to destroy.",
+        "{what}: {imports}{} to add, {} to change, {} to destroy.",
         t.add, t.change, t.destroy
     );
     let width = summary.by_type.keys().map(String::len).max().unwrap_or(0);

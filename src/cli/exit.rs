@@ -23,7 +23,8 @@ pub enum Exit {
     Terraform = 4,
     /// The user declined the apply or destroy.
     Declined = 5,
-    /// The control plane refused a drain or restore (safety guard, auth, unknown region).
+    /// The control plane refused a drain or restore (safety guard, auth, unknown region),
+    /// or `adopt` found something it cannot import as the config describes it.
     Refused = 6,
     /// `cost`: this month's budgeted spend has reached the budget.
     OverBudget = 7,

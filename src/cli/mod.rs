@@ -26,7 +26,7 @@ use exit::{print_diagnostics, report_error};
     about = "Plan, apply and operate one service across several AWS regions"
 )]
 #[command(
-    after_help = "Exit codes: 0 ok, 1 failure, 2 usage error, 3 invalid config, 4 terraform failed, 5 declined at the prompt, 6 refused by the control plane"
+    after_help = "Exit codes: 0 ok, 1 failure, 2 usage error, 3 invalid config, 4 terraform failed, 5 declined at the prompt, 6 refused (by the control plane, or adopt), 7 over budget, 130 interrupted"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -54,6 +54,10 @@ enum Command {
     Apply(ApplyArgs),
     /// Plan the destruction of everything the config created, ask, then apply it
     Destroy(ApplyArgs),
+    /// Find what the config describes that already exists in AWS (made by hand or by
+    /// other tools) and write import blocks, so the next plan adopts it instead of
+    /// creating it; changes nothing in AWS
+    Adopt(AdoptArgs),
     /// Cross-region transfer spend per region pair, against the budget
     Cost(CostArgs),
     /// Run the control plane: probe regions, fail over and back, serve the API
@@ -166,6 +170,15 @@ struct RunArgs {
 }
 
 #[derive(Debug, Args)]
+struct AdoptArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Print the result as JSON on stdout
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
 struct ApplyArgs {
     #[command(flatten)]
     run: RunArgs,
@@ -238,6 +251,7 @@ async fn run(cli: Cli) -> Exit {
         Command::Plan(args) => deploy::plan(args, interrupts).await,
         Command::Apply(args) => deploy::apply(args, Operation::Apply, interrupts).await,
         Command::Destroy(args) => deploy::apply(args, Operation::Destroy, interrupts).await,
+        Command::Adopt(args) => deploy::adopt(args).await,
         Command::Cost(args) => cost::cost(args).await,
         Command::Serve(args) => control::serve(args).await,
         Command::Status(args) => match &args.config {

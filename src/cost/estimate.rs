@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::prices;
-use crate::config::{Config, Pattern};
+use crate::config::{Config, Pattern, Projection};
 
 /// 730 hours: AWS's month for pricing.
 pub const SECONDS_PER_MONTH: f64 = 730.0 * 3600.0;
@@ -27,6 +27,8 @@ pub struct RegionWrites {
     pub region: String,
     /// Replicated write request units per month arriving in this region.
     pub replicated_write_units: f64,
+    /// Write request units per month those writes cost in the replica's indexes.
+    pub index_write_units: f64,
     pub usd: f64,
 }
 
@@ -86,6 +88,18 @@ pub fn estimate(config: &Config) -> Estimate {
         };
         let share = wps / from.len() as f64;
         let units_per_write = kb.ceil(); // one write request unit per KB, rounded up
+        // Each replica maintains its own indexes: a replicated write also writes each
+        // of them in the receiving region (no transfer: indexes do not cross regions).
+        let index_units_per_write: f64 = t
+            .global_indexes
+            .iter()
+            .map(|g| &g.projection)
+            .chain(t.local_indexes.iter().map(|l| &l.projection))
+            .map(|p| match p {
+                Projection::KeysOnly => 1.0,
+                Projection::All | Projection::Include(_) => units_per_write,
+            })
+            .sum();
         let mut pairs = Vec::new();
         let mut arriving: BTreeMap<String, f64> = BTreeMap::new();
         for src in &from {
@@ -107,10 +121,14 @@ pub fn estimate(config: &Config) -> Estimate {
             .regions
             .iter()
             .filter_map(|r| arriving.get(r).map(|u| (r, *u)))
-            .map(|(r, units)| RegionWrites {
-                region: r.clone(),
-                replicated_write_units: units,
-                usd: units / 1e6 * prices::replicated_write_per_million(r),
+            .map(|(r, units)| {
+                let index_units = units / units_per_write * index_units_per_write;
+                RegionWrites {
+                    region: r.clone(),
+                    replicated_write_units: units,
+                    index_write_units: index_units,
+                    usd: (units + index_units) / 1e6 * prices::replicated_write_per_million(r),
+                }
             })
             .collect();
         let usd =
@@ -135,6 +153,7 @@ pub fn estimate(config: &Config) -> Estimate {
             "active-active writes are spread evenly over the table's regions; active-passive and read-local-write-global write at the primary".into(),
             "every write replicates to each other replica region: one replicated write unit per KB (rounded up), on-demand price".into(),
             "transfer is priced per actual pair by the source region (list prices, or [cost.price_per_gb]); seeding new replicas and cross-AZ traffic are not included".into(),
+            "each replicated write also writes every index of the table (global and local) in the receiving region, at the write price: one unit per KB of the item (rounded up) for ALL and INCLUDE projections (INCLUDE priced as the whole item, an upper bound), one unit for KEYS_ONLY; an update that moves an item to other index keys costs twice there and is not counted; indexes add no cross-region transfer".into(),
         ],
         skipped,
     }
@@ -184,6 +203,42 @@ mod tests {
             "from the two other regions, 2 units per 1.5 KB write"
         );
         assert!((e.usd_per_month - t.usd).abs() < 1e-9);
+    }
+
+    #[test]
+    fn replicated_writes_also_write_each_replicas_indexes() {
+        let c = config(
+            "active-passive",
+            true,
+            "[[table]]\nname = \"orders\"\npartition_key = { name = \"id\", type = \"S\" }\nsort_key = { name = \"at\", type = \"N\" }\nwrites_per_second = 10\navg_item_kb = 2.5\n\
+             [[table.global_index]]\nname = \"by-sku\"\npartition_key = { name = \"sku\", type = \"S\" }\nprojection = \"keys-only\"\n\
+             [[table.global_index]]\nname = \"by-status\"\npartition_key = { name = \"status\", type = \"S\" }\n\
+             [[table.local_index]]\nname = \"by-total\"\nsort_key = { name = \"total\", type = \"N\" }\nprojection = { include = [\"currency\"] }\n",
+        );
+        let e = estimate(&c);
+        let t = &e.tables[0];
+        let w = t
+            .replicated_writes
+            .iter()
+            .find(|w| w.region == "eu-west-1")
+            .unwrap();
+        let writes = 10.0 * SECONDS_PER_MONTH;
+        assert_eq!(
+            w.replicated_write_units,
+            writes * 3.0,
+            "3 units per 2.5 KB write"
+        );
+        assert_eq!(
+            w.index_write_units,
+            writes * (1.0 + 3.0 + 3.0),
+            "keys-only 1, all 3, include 3"
+        );
+        let price = prices::replicated_write_per_million("eu-west-1");
+        assert!((w.usd - writes * 10.0 / 1e6 * price).abs() < 1e-6, "{w:?}");
+        // Transfer is the items only: the same as without indexes.
+        let gb = 10.0 * 2.5 * SECONDS_PER_MONTH / 1048576.0;
+        assert!(t.transfer.iter().all(|p| (p.gb - gb).abs() < 1e-6));
+        assert!(e.assumptions.iter().any(|a| a.contains("index")));
     }
 
     #[test]

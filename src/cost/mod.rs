@@ -285,9 +285,14 @@ pub fn render_estimate(e: &estimate::Estimate) -> String {
             usd(t.usd)
         );
         for w in &t.replicated_writes {
+            let indexes = if w.index_write_units > 0.0 {
+                format!(" + {:.0} in its indexes", w.index_write_units)
+            } else {
+                String::new()
+            };
             let _ = writeln!(
                 out,
-                "    replicated writes into {:<16} {:>14.0} units  {}",
+                "    replicated writes into {:<16} {:>14.0} units{indexes}  {}",
                 w.region,
                 w.replicated_write_units,
                 usd(w.usd)

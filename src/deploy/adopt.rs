@@ -1,14 +1,19 @@
-//! Adoption of what exists in AWS but not in Terraform's state. An interrupted apply
-//! leaves such resources: terraform's graceful stop cancels the provider's in-flight
-//! calls, and a create that reached AWS before its response was cancelled is never
-//! recorded, so the next apply would create a second one (a second hosted zone) or
-//! fail (`Table already exists`). Before each plan geoplan looks up every resource the
-//! module wants and the state lacks, by its natural key, and writes `import {}` blocks
-//! (Terraform ≥ 1.5), so the plan adopts it instead.
+//! Adoption of what exists in AWS but not in Terraform's state, through `import {}`
+//! blocks (Terraform ≥ 1.5), in two modes:
 //!
-//! Natural keys: the hosted zone by name and geoplan's comment; a health check by the
-//! `reference_name` that prefixes its caller reference; a record by name, type and set
-//! identifier; a table by name in its home region.
+//! - **Leftovers**, before every apply's plan. An interrupted apply leaves resources
+//!   the state lacks: terraform's graceful stop cancels the provider's in-flight calls,
+//!   and a create that reached AWS before its response was cancelled is never
+//!   recorded, so the next apply would create a second one (a second hosted zone) or
+//!   fail (`Table already exists`). Only geoplan's own resources are looked for.
+//! - **Adopt** (`geoplan adopt`): what a team made by hand before geoplan. The zone
+//!   by name whatever its comment, an endpoint health check by what it probes, and
+//!   what cannot be imported without losing data or traffic is refused with the
+//!   reason (a table with other keys, a simple record where routed ones go).
+//!
+//! Natural keys: the hosted zone by name (and geoplan's comment, for leftovers); a
+//! health check by the `reference_name` that prefixes its caller reference; a record
+//! by name, type and set identifier; a table by name in its home region.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -35,6 +40,8 @@ pub enum Key {
     },
     HealthCheck {
         reference: String,
+        /// What an endpoint check probes, to recognise one made by hand.
+        probes: Option<Probe>,
     },
     Record {
         name: String,
@@ -44,13 +51,46 @@ pub enum Key {
     Table {
         name: String,
         region: String,
+        /// `name:TYPE` of the partition key, then of the sort key.
+        keys: Vec<String>,
+        local_indexes: Vec<String>,
+        /// The other regions holding the table: replicas to add.
+        replicas: Vec<String>,
     },
 }
 
-/// One resource found, to import.
+/// What an endpoint health check probes.
 #[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probe {
+    pub kind: String,
+    pub ip_address: Option<String>,
+    pub fqdn: Option<String>,
+    pub port: u16,
+    pub resource_path: Option<String>,
+}
+
+/// How widely to look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// geoplan's own resources, left unrecorded by an interrupted apply.
+    Leftovers,
+    /// Anything the config describes, made by hand or by other tools.
+    Adopt,
+}
+
+/// Something that exists but cannot be imported as the config wants it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Refusal {
+    pub address: String,
+    pub reason: String,
+    pub help: String,
+}
+
+/// One resource found, to import.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Import {
     pub address: String,
+    #[serde(skip)]
     pub provider: Option<String>,
     pub id: String,
 }
@@ -79,6 +119,13 @@ pub fn wanted(module: &Module) -> Vec<Wanted> {
                 provider: None,
                 key: Key::HealthCheck {
                     reference: reference.clone(),
+                    probes: (role == "endpoint").then(|| Probe {
+                        kind: c.endpoint.kind.to_owned(),
+                        ip_address: c.endpoint.ip_address.clone(),
+                        fqdn: c.endpoint.fqdn.clone(),
+                        port: c.endpoint.port,
+                        resource_path: c.endpoint.resource_path.clone(),
+                    }),
                 },
             });
         }
@@ -105,6 +152,9 @@ pub fn wanted(module: &Module) -> Vec<Wanted> {
             key: Key::Table {
                 name: c.0.name.clone(),
                 region: c.1.region.clone(),
+                keys: vec!["pk:S".into()],
+                local_indexes: Vec::new(),
+                replicas: Vec::new(),
             },
         });
     }
@@ -115,6 +165,15 @@ pub fn wanted(module: &Module) -> Vec<Wanted> {
             key: Key::Table {
                 name: t.name.clone(),
                 region: t.region.clone(),
+                keys: std::iter::once(&t.hash_key)
+                    .chain(&t.range_key)
+                    .map(|k| {
+                        let kind = t.attributes.iter().find(|a| &a.name == k).map(|a| a.kind);
+                        format!("{k}:{}", kind.map_or("?".to_owned(), |k| format!("{k:?}")))
+                    })
+                    .collect(),
+                local_indexes: t.local_indexes.iter().map(|l| l.name.clone()).collect(),
+                replicas: t.replicas.iter().map(|r| r.region.clone()).collect(),
             },
         });
     }
@@ -126,11 +185,36 @@ pub fn zone_comment(deployment: &str) -> String {
     format!("Managed by geoplan ({deployment})")
 }
 
+/// The file `geoplan adopt` writes; kept by re-rendering (it does not start with the
+/// generated-file marker) until an apply has imported what it names.
+pub const ADOPT_FILE: &str = "geoplan_adopt.tf";
+
 /// The import blocks, as a generated Terraform file (pure).
 pub fn render(source: &str, imports: &[Import]) -> String {
-    let mut out = format!(
+    let header = format!(
         "# Generated by geoplan from {source}: resources found in AWS but missing from the state\n# (left by an interrupted apply), adopted by the next apply. Removed once applied.\n"
     );
+    import_blocks(header, imports)
+}
+
+/// The import blocks `geoplan adopt` writes (pure).
+pub fn render_adopted(source: &str, imports: &[Import]) -> String {
+    let header = format!(
+        "# Written by `geoplan adopt` from {source}: resources that exist in AWS and that the config\n# describes, imported by the next apply instead of created. Removed once applied.\n"
+    );
+    import_blocks(header, imports)
+}
+
+/// The addresses the module directory's adoption file imports.
+pub fn adopted(module_dir: &std::path::Path) -> Vec<String> {
+    let text = std::fs::read_to_string(module_dir.join(ADOPT_FILE)).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| l.trim().strip_prefix("to = "))
+        .map(str::to_owned)
+        .collect()
+}
+
+fn import_blocks(mut out: String, imports: &[Import]) -> String {
     for i in imports {
         let _ = write!(
             out,
@@ -146,12 +230,14 @@ pub fn render(source: &str, imports: &[Import]) -> String {
     out
 }
 
-/// What the lookups found: imports, and duplicates of geoplan's own health checks
-/// (several cut-short creates of one check) that were deleted.
+/// What the lookups found: imports, duplicates of geoplan's own health checks (several
+/// cut-short creates of one check) that were deleted, and (adopt mode) what exists but
+/// cannot be imported.
 #[derive(Debug, Default)]
 pub struct Found {
     pub imports: Vec<Import>,
     pub deleted: Vec<String>,
+    pub refusals: Vec<Refusal>,
 }
 
 /// Looks up in AWS each wanted resource the state lacks.
@@ -160,6 +246,7 @@ pub async fn find(
     in_state: &BTreeSet<String>,
     existing_zone: Option<&str>,
     endpoint_url: Option<&str>,
+    mode: Mode,
 ) -> Result<Found, crate::aws::CallError> {
     let missing: Vec<&Wanted> = wanted
         .iter()
@@ -173,14 +260,34 @@ pub async fn find(
     let zone_id = match existing_zone {
         Some(id) => Some(id.to_owned()),
         None => match wanted.iter().find_map(|w| match &w.key {
-            Key::Zone { name, comment } => Some((name, comment)),
+            Key::Zone { name, comment } => Some((w, name, comment)),
             _ => None,
         }) {
-            Some((name, comment)) => find_zone(&r53, name, comment).await?,
+            Some((w, name, comment)) => {
+                let wanted_comment = (mode == Mode::Leftovers).then_some(comment.as_str());
+                match find_zone(&r53, name, wanted_comment).await?.as_slice() {
+                    [one] => Some(one.clone()),
+                    [] => None,
+                    several => {
+                        found.refusals.push(Refusal {
+                            address: w.address.clone(),
+                            reason: format!(
+                                "{} public hosted zones are named {name}: {}",
+                                several.len(),
+                                several.join(", ")
+                            ),
+                            help: "set `dns.zone_id` to the one to use".into(),
+                        });
+                        None
+                    }
+                }
+            }
             None => None,
         },
     };
-    let mut checks: Option<Vec<(String, String)>> = None;
+    // Every health check: (id, caller reference, what it probes).
+    let mut checks: Option<Vec<ExistingCheck>> = None;
+    let mut claimed: BTreeSet<String> = BTreeSet::new();
     for w in missing {
         match &w.key {
             Key::Zone { .. } => {
@@ -188,30 +295,61 @@ pub async fn find(
                     found.imports.push(import(w, id.clone()));
                 }
             }
-            Key::HealthCheck { reference } => {
+            Key::HealthCheck { reference, probes } => {
                 if checks.is_none() {
                     checks = Some(list_checks(&r53).await?);
                 }
+                let all = checks.as_deref().unwrap_or_default();
                 let prefix = format!("{reference}-");
-                let mut matching: Vec<&(String, String)> = checks
+                let mut matching: Vec<&ExistingCheck> = all
                     .iter()
-                    .flatten()
-                    .filter(|(_, caller)| caller.starts_with(&prefix))
+                    .filter(|c| c.caller_reference.starts_with(&prefix))
                     .collect();
                 // Newest last (caller references end in a timestamp-ordered id).
-                matching.sort_by(|a, b| a.1.cmp(&b.1));
-                if let Some((keep, _)) = matching.pop() {
-                    for (extra, _) in matching {
+                matching.sort_by(|a, b| a.caller_reference.cmp(&b.caller_reference));
+                if let Some(keep) = matching.pop() {
+                    for extra in matching {
                         r53.delete_health_check()
-                            .health_check_id(extra)
+                            .health_check_id(&extra.id)
                             .send()
                             .await
                             .map_err(|e| {
                                 crate::aws::explain("Route 53", "DeleteHealthCheck", &e)
                             })?;
-                        found.deleted.push(extra.clone());
+                        found.deleted.push(extra.id.clone());
                     }
-                    found.imports.push(import(w, keep.clone()));
+                    claimed.insert(keep.id.clone());
+                    found.imports.push(import(w, keep.id.clone()));
+                    continue;
+                }
+                // Adopt mode: an endpoint check made by hand, by what it probes.
+                let Some(probe) = probes.as_ref().filter(|_| mode == Mode::Adopt) else {
+                    continue;
+                };
+                let same: Vec<&ExistingCheck> = all
+                    .iter()
+                    .filter(|c| c.probe.as_ref() == Some(probe) && !claimed.contains(&c.id))
+                    .collect();
+                match same.as_slice() {
+                    [] => {}
+                    [one] => {
+                        claimed.insert(one.id.clone());
+                        found.imports.push(import(w, one.id.clone()));
+                    }
+                    several => found.refusals.push(Refusal {
+                        address: w.address.clone(),
+                        reason: format!(
+                            "{} health checks probe {}: {}",
+                            several.len(),
+                            describe_probe(probe),
+                            several
+                                .iter()
+                                .map(|c| c.id.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                        help: "delete the duplicates, so one check can be adopted".into(),
+                    }),
                 }
             }
             Key::Record {
@@ -220,27 +358,149 @@ pub async fn find(
                 set_identifier,
             } => {
                 let Some(zone) = &zone_id else { continue };
-                if record_exists(&r53, zone, name, kind, set_identifier.as_deref()).await? {
+                let existing = records_named(&r53, zone, name, kind).await?;
+                if existing.iter().any(|s| s == set_identifier) {
                     let mut id = format!("{zone}_{name}_{kind}");
                     if let Some(s) = set_identifier {
                         id = format!("{id}_{s}");
                     }
                     found.imports.push(import(w, id));
+                } else if mode == Mode::Adopt
+                    && set_identifier.is_some()
+                    && existing.iter().any(Option::is_none)
+                {
+                    found.refusals.push(Refusal {
+                        address: w.address.clone(),
+                        reason: format!("{name} {kind} exists as a simple record, where geoplan puts routed records (set identifier {})", set_identifier.as_deref().unwrap_or_default()),
+                        help: "Route 53 cannot hold a simple record beside routed ones of the same name and type, and one cannot be imported as the other: delete it when you apply (clients resolve nothing for it meanwhile), or move the service to a new record name".into(),
+                    });
                 }
             }
-            Key::Table { name, region } => {
+            Key::Table {
+                name,
+                region,
+                keys,
+                local_indexes,
+                replicas,
+            } => {
                 let ddb = crate::aws::dynamodb(region, endpoint_url).await;
-                match ddb.describe_table().table_name(name).send().await {
-                    Ok(_) => found.imports.push(import(w, name.clone())),
+                let table = match ddb.describe_table().table_name(name).send().await {
+                    Ok(t) => t.table,
                     Err(e)
                         if e.as_service_error()
-                            .is_some_and(|s| s.is_resource_not_found_exception()) => {}
+                            .is_some_and(|s| s.is_resource_not_found_exception()) =>
+                    {
+                        continue;
+                    }
                     Err(e) => return Err(crate::aws::explain("DynamoDB", "DescribeTable", &e)),
+                };
+                if mode == Mode::Adopt
+                    && let Some(t) = &table
+                    && let Some(r) =
+                        table_refusal(w, t, keys, local_indexes, replicas, endpoint_url).await?
+                {
+                    found.refusals.push(r);
+                    continue;
                 }
+                found.imports.push(import(w, name.clone()));
             }
         }
     }
     Ok(found)
+}
+
+/// Why an existing table cannot become the one the config describes without being
+/// recreated (its data lost), if it cannot.
+async fn table_refusal(
+    w: &Wanted,
+    t: &aws_sdk_dynamodb::types::TableDescription,
+    keys: &[String],
+    local_indexes: &[String],
+    replicas: &[String],
+    endpoint_url: Option<&str>,
+) -> Result<Option<Refusal>, crate::aws::CallError> {
+    let name = t.table_name().unwrap_or_default();
+    let type_of = |attr: &str| {
+        t.attribute_definitions()
+            .iter()
+            .find(|a| a.attribute_name() == attr)
+            .map_or("?", |a| a.attribute_type().as_str())
+    };
+    let mut schema: Vec<&aws_sdk_dynamodb::types::KeySchemaElement> =
+        t.key_schema().iter().collect();
+    // HASH before RANGE.
+    schema.sort_by_key(|k| k.key_type().as_str() != "HASH");
+    let existing: Vec<String> = schema
+        .iter()
+        .map(|k| format!("{}:{}", k.attribute_name(), type_of(k.attribute_name())))
+        .collect();
+    if existing != keys {
+        return Ok(Some(Refusal {
+            address: w.address.clone(),
+            reason: format!(
+                "table {name} exists with key ({}), the config says ({})",
+                existing.join(", "),
+                keys.join(", ")
+            ),
+            help: "DynamoDB cannot change a table's keys: importing it would make the next apply delete and recreate it, losing its items. Give the config the table's keys, or a different table name".into(),
+        }));
+    }
+    let mut lsis: Vec<String> = t
+        .local_secondary_indexes()
+        .iter()
+        .filter_map(|l| l.index_name().map(str::to_owned))
+        .collect();
+    lsis.sort();
+    let mut wanted_lsis = local_indexes.to_vec();
+    wanted_lsis.sort();
+    if lsis != wanted_lsis {
+        return Ok(Some(Refusal {
+            address: w.address.clone(),
+            reason: format!(
+                "table {name} has local indexes [{}], the config says [{}]",
+                lsis.join(", "),
+                wanted_lsis.join(", ")
+            ),
+            help: "local indexes are fixed when a table is created: importing it would make the next apply recreate it, losing its items. Give the config the table's local indexes".into(),
+        }));
+    }
+    // A replica region where a table of that name exists on its own.
+    let listed: Vec<&str> = t
+        .replicas()
+        .iter()
+        .filter_map(|r| r.region_name())
+        .collect();
+    for region in replicas.iter().filter(|r| !listed.contains(&r.as_str())) {
+        let ddb = crate::aws::dynamodb(region, endpoint_url).await;
+        match ddb.describe_table().table_name(name).send().await {
+            Ok(_) => {
+                return Ok(Some(Refusal {
+                    address: w.address.clone(),
+                    reason: format!(
+                        "table {name} also exists in {region} as a table of its own, not a replica"
+                    ),
+                    help: format!(
+                        "DynamoDB adds a replica only where no table of that name exists: move its items into the home table, delete it in {region}, then adopt"
+                    ),
+                }));
+            }
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception()) => {}
+            Err(e) => return Err(crate::aws::explain("DynamoDB", "DescribeTable", &e)),
+        }
+    }
+    Ok(None)
+}
+
+fn describe_probe(p: &Probe) -> String {
+    let target = p.ip_address.as_deref().or(p.fqdn.as_deref()).unwrap_or("?");
+    format!(
+        "{} {target}:{}{}",
+        p.kind,
+        p.port,
+        p.resource_path.as_deref().unwrap_or_default()
+    )
 }
 
 fn import(w: &Wanted, id: String) -> Import {
@@ -251,12 +511,12 @@ fn import(w: &Wanted, id: String) -> Import {
     }
 }
 
-/// The public zone of that name carrying geoplan's comment, if exactly one does.
+/// The public zones of that name (carrying `comment`, when given).
 async fn find_zone(
     r53: &aws_sdk_route53::Client,
     name: &str,
-    comment: &str,
-) -> Result<Option<String>, crate::aws::CallError> {
+    comment: Option<&str>,
+) -> Result<Vec<String>, crate::aws::CallError> {
     let page = r53
         .list_hosted_zones_by_name()
         .dns_name(name)
@@ -264,27 +524,28 @@ async fn find_zone(
         .send()
         .await
         .map_err(|e| crate::aws::explain("Route 53", "ListHostedZonesByName", &e))?;
-    let ours: Vec<String> = page
+    Ok(page
         .hosted_zones()
         .iter()
         .filter(|z| z.name().trim_end_matches('.') == name.trim_end_matches('.'))
-        .filter(|z| {
-            z.config().and_then(|c| c.comment()) == Some(comment)
-                && !z.config().is_some_and(|c| c.private_zone())
-        })
+        .filter(|z| !z.config().is_some_and(|c| c.private_zone()))
+        .filter(|z| comment.is_none_or(|c| z.config().and_then(|zc| zc.comment()) == Some(c)))
         .map(|z| z.id().trim_start_matches("/hostedzone/").to_owned())
-        .collect();
-    // Two zones both claiming to be this deployment's: not guessed at.
-    Ok(match ours.as_slice() {
-        [one] => Some(one.clone()),
-        _ => None,
-    })
+        .collect())
 }
 
-/// Every health check's id and caller reference.
+/// A health check as listed.
+struct ExistingCheck {
+    id: String,
+    caller_reference: String,
+    /// What it probes, when it probes an endpoint.
+    probe: Option<Probe>,
+}
+
+/// Every health check.
 async fn list_checks(
     r53: &aws_sdk_route53::Client,
-) -> Result<Vec<(String, String)>, crate::aws::CallError> {
+) -> Result<Vec<ExistingCheck>, crate::aws::CallError> {
     let mut out = Vec::new();
     let mut marker: Option<String> = None;
     loop {
@@ -295,11 +556,26 @@ async fn list_checks(
             .send()
             .await
             .map_err(|e| crate::aws::explain("Route 53", "ListHealthChecks", &e))?;
-        out.extend(
-            page.health_checks()
-                .iter()
-                .map(|h| (h.id().to_owned(), h.caller_reference().to_owned())),
-        );
+        out.extend(page.health_checks().iter().map(|h| ExistingCheck {
+            id: h.id().to_owned(),
+            caller_reference: h.caller_reference().to_owned(),
+            probe: h.health_check_config().and_then(|c| {
+                let kind = c.r#type().as_str();
+                matches!(kind, "HTTP" | "HTTPS" | "TCP").then(|| Probe {
+                    kind: kind.to_owned(),
+                    ip_address: c.ip_address().map(str::to_owned),
+                    fqdn: c.fully_qualified_domain_name().map(str::to_owned),
+                    port: c
+                        .port()
+                        .and_then(|p| u16::try_from(p).ok())
+                        .unwrap_or_default(),
+                    resource_path: c
+                        .resource_path()
+                        .map(str::to_owned)
+                        .filter(|p| !p.is_empty()),
+                })
+            }),
+        }));
         match page.next_marker() {
             Some(m) if page.is_truncated() => marker = Some(m.to_owned()),
             _ => break,
@@ -308,13 +584,13 @@ async fn list_checks(
     Ok(out)
 }
 
-async fn record_exists(
+/// The set identifiers (`None` for a simple record) of the records of that name and type.
+async fn records_named(
     r53: &aws_sdk_route53::Client,
     zone: &str,
     name: &str,
     kind: &str,
-    set_identifier: Option<&str>,
-) -> Result<bool, crate::aws::CallError> {
+) -> Result<Vec<Option<String>>, crate::aws::CallError> {
     // Every record of that name and type (one per region at most, far under a page);
     // not StartRecordIdentifier, which some emulators ignore.
     let page = r53
@@ -326,11 +602,15 @@ async fn record_exists(
         .send()
         .await
         .map_err(|e| crate::aws::explain("Route 53", "ListResourceRecordSets", &e))?;
-    Ok(page.resource_record_sets().iter().any(|r| {
-        r.name().trim_end_matches('.') == name.trim_end_matches('.')
-            && r.r#type().as_str() == kind
-            && r.set_identifier() == set_identifier
-    }))
+    Ok(page
+        .resource_record_sets()
+        .iter()
+        .filter(|r| {
+            r.name().trim_end_matches('.') == name.trim_end_matches('.')
+                && r.r#type().as_str() == kind
+        })
+        .map(|r| r.set_identifier().map(str::to_owned))
+        .collect())
 }
 
 #[cfg(test)]

@@ -45,6 +45,8 @@ pub enum DeployError {
     Locked(#[from] workspace::LockError),
     #[error(transparent)]
     Terraform(#[from] TerraformError),
+    #[error(transparent)]
+    Aws(#[from] crate::aws::CallError),
 }
 
 /// A config loaded and its module rendered to disk, ready for terraform.
@@ -156,11 +158,17 @@ async fn adopt_leftovers(
         return Ok(()); // never applied here: nothing can have been left behind
     }
     let in_state = prepared.terraform.state_list(timings).await?;
+    // What `geoplan adopt` already imports is not looked for twice.
+    let in_state: std::collections::BTreeSet<String> = in_state
+        .into_iter()
+        .chain(adopt::adopted(&prepared.module_dir))
+        .collect();
     let found = match adopt::find(
         &prepared.wanted,
         &in_state,
         prepared.existing_zone.as_deref(),
         prepared.endpoint_url.as_deref(),
+        adopt::Mode::Leftovers,
     )
     .await
     {
@@ -202,7 +210,43 @@ async fn adopt_leftovers(
 pub async fn apply(prepared: &Prepared, timings: &mut Timings) -> Result<(), DeployError> {
     prepared.terraform.apply_plan(timings).await?;
     let _ = std::fs::remove_file(prepared.module_dir.join(adopt::IMPORTS_FILE));
+    let _ = std::fs::remove_file(prepared.module_dir.join(adopt::ADOPT_FILE));
     Ok(())
+}
+
+/// `geoplan adopt`: looks in AWS for everything the config describes that the state
+/// lacks, made by hand or by other tools, and (when nothing is refused) writes the
+/// import blocks the next plan and apply use. Changes nothing in AWS.
+pub async fn adopt_existing(
+    prepared: &Prepared,
+    timings: &mut Timings,
+) -> Result<adopt::Found, DeployError> {
+    prepared.terraform.init(timings).await?;
+    let in_state = prepared.terraform.state_list(timings).await?;
+    let found = adopt::find(
+        &prepared.wanted,
+        &in_state,
+        prepared.existing_zone.as_deref(),
+        prepared.endpoint_url.as_deref(),
+        adopt::Mode::Adopt,
+    )
+    .await?;
+    let file = prepared.module_dir.join(adopt::ADOPT_FILE);
+    let wrap = |source| WorkspaceError {
+        dir: prepared.module_dir.clone(),
+        source,
+    };
+    if found.refusals.is_empty() && !found.imports.is_empty() {
+        std::fs::write(
+            &file,
+            adopt::render_adopted(&prepared.source, &found.imports),
+        )
+        .map_err(wrap)?;
+    } else if found.imports.is_empty() {
+        // Nothing (left) to adopt: an older adoption file would name stale ids.
+        let _ = std::fs::remove_file(&file);
+    }
+    Ok(found)
 }
 
 /// Deletes an unapplied plan file (nothing to do, or declined), so no stale plan

@@ -91,6 +91,9 @@ pub struct ResourceChange {
     pub address: String,
     pub resource_type: String,
     pub action: String,
+    /// Brought under Terraform by an `import` block in this plan.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub imported: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -129,14 +132,21 @@ pub struct PlanSummary {
     /// Resources changed outside Terraform since the last apply.
     pub drift: Vec<ResourceChange>,
     pub warnings: Vec<String>,
+    /// Resources the plan imports (adopts) rather than creates.
+    pub imports: usize,
 }
 
 impl PlanSummary {
+    /// Whether applying the plan does anything: an import-only plan still records
+    /// the imported resources in the state.
     pub fn has_changes(&self) -> bool {
-        !self.totals.is_empty()
+        !self.totals.is_empty() || self.imports > 0
     }
 
     fn add(&mut self, change: ResourceChange) {
+        if change.imported {
+            self.imports += 1;
+        }
         self.totals.record(&change.action);
         self.by_type
             .entry(change.resource_type.clone())
@@ -170,6 +180,9 @@ struct UiMessage {
 struct UiChange {
     resource: UiResource,
     action: String,
+    /// Present when an `import` block brings the resource in (`{"id": ...}`).
+    #[serde(default)]
+    importing: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -391,6 +404,7 @@ impl Terraform {
             "planned_change" | "resource_drift" => {
                 if let Some(c) = msg.change {
                     let change = ResourceChange {
+                        imported: c.importing.is_some() || c.action == "import",
                         address: c.resource.addr,
                         resource_type: c.resource.resource_type,
                         action: c.action,

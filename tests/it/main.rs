@@ -1,5 +1,6 @@
 //! geoplan's integration tests: one binary, a module per boundary.
 //!
+//! - `adopt`: `geoplan adopt` imports what was made by hand, or refuses with the reason.
 //! - `cli`: the built binary on good and broken configs (no AWS, no terraform).
 //! - `golden`: rendered Terraform pinned per pattern; fmt-clean and valid.
 //! - `emulator`: apply / re-apply / destroy of every example against the AWS
@@ -17,6 +18,7 @@
 //! - `support`: the harness (emulator per test, the binary in a temp dir).
 //! - `tables`: indexes, TTL, limits and keys in every replica; index changes live.
 
+mod adopt;
 mod api;
 mod bootstrap;
 mod cli;
