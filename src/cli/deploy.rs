@@ -369,6 +369,27 @@ pub fn render_residency(config: &config::Config) -> String {
             None => "no residency rule".into(),
         };
         let _ = writeln!(out, "  {}: {how} {} ({rule})", t.name, t.regions.join(", "));
+        let mut notes = Vec::new();
+        match &t.encryption {
+            config::Encryption::AwsOwned => {}
+            config::Encryption::AwsManaged => {
+                notes.push("encrypted with the AWS-managed key".to_owned())
+            }
+            config::Encryption::Kms(_) => {
+                notes.push("encrypted with a customer-managed KMS key in each region".to_owned())
+            }
+        }
+        let replicated = how == "replicated to";
+        match (replicated, t.stream) {
+            (true, _) => {
+                notes.push("stream NEW_AND_OLD_IMAGES (replication runs on it)".to_owned())
+            }
+            (false, Some(view)) => notes.push(format!("stream {}", view.as_str())),
+            (false, None) => {}
+        }
+        if !notes.is_empty() {
+            let _ = writeln!(out, "    {}", notes.join("; "));
+        }
     }
     out
 }
@@ -499,6 +520,28 @@ fn print_outcome(
 
 #[cfg(test)]
 mod residency_tests {
+    #[test]
+    fn plan_says_how_each_table_is_encrypted_and_streamed() {
+        let text = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/indexed-tables.toml"),
+        )
+        .unwrap();
+        let (config, d) =
+            crate::config::compile("indexed-tables.toml", &text, std::path::Path::new("/"));
+        let config = config.unwrap_or_else(|| panic!("{}", d.render(false)));
+        assert_eq!(
+            super::render_residency(&config),
+            "Where table data lives:\n\
+             \x20 orders: replicated to us-east-1, eu-west-1 (no residency rule)\n\
+             \x20   encrypted with a customer-managed KMS key in each region; stream NEW_AND_OLD_IMAGES (replication runs on it)\n\
+             \x20 stock: replicated to us-east-1, eu-west-1 (no residency rule)\n\
+             \x20   encrypted with the AWS-managed key; stream NEW_AND_OLD_IMAGES (replication runs on it)\n\
+             \x20 events: only in eu-west-1 (no residency rule)\n\
+             \x20   stream NEW_IMAGE\n"
+        );
+    }
+
     #[test]
     fn plan_says_where_each_tables_data_lives() {
         let text = std::fs::read_to_string(

@@ -148,6 +148,12 @@ async fn indexes_ttl_limits_and_keys_reach_every_replica() {
             "stock's key in {region} is that region's: {key}"
         );
     }
+    let events = describe(&emu, "eu-west-1", "orders-events").await;
+    assert_eq!(
+        (events.stream, events.sse),
+        (Some("NEW_IMAGE".to_owned()), None),
+        "a single-region table with the stream it asked for and DynamoDB's own key"
+    );
     assert_eq!(
         plan_totals(&wd, &emu),
         serde_json::json!({"add": 0, "change": 0, "destroy": 0}),

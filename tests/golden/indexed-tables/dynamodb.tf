@@ -143,3 +143,28 @@ resource "aws_dynamodb_table" "stock" {
     "geoplan:name" = "orders"
   }
 }
+
+# A table in eu-west-1 only: no replicas.
+resource "aws_dynamodb_table" "events" {
+  provider                    = aws.eu_west_1
+  name                        = "orders-events"
+  billing_mode                = "PAY_PER_REQUEST"
+  hash_key                    = "id"
+  deletion_protection_enabled = false
+  stream_enabled              = true
+  stream_view_type            = "NEW_IMAGE"
+
+  attribute {
+    name = "id"
+    type = "S"
+  }
+
+  point_in_time_recovery {
+    enabled = false
+  }
+
+  tags = {
+    Name           = "orders-events"
+    "geoplan:name" = "orders"
+  }
+}

@@ -39,5 +39,10 @@ output "tables" {
       arn     = aws_dynamodb_table.stock.arn
       regions = ["us-east-1", "eu-west-1"]
     }
+    "events" = {
+      name    = aws_dynamodb_table.events.name
+      arn     = aws_dynamodb_table.events.arn
+      regions = ["eu-west-1"]
+    }
   }
 }

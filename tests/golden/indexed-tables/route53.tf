@@ -158,7 +158,7 @@ resource "aws_route53_health_check" "region_eu_west_1" {
 
   # Not before the region's tables are ACTIVE: a region added to a live deployment
   # must not be offered to clients while its replicas are still being created.
-  depends_on = [aws_dynamodb_table.orders, aws_dynamodb_table.stock]
+  depends_on = [aws_dynamodb_table.orders, aws_dynamodb_table.stock, aws_dynamodb_table.events]
 
   lifecycle {
     ignore_changes = [reference_name]
@@ -200,5 +200,5 @@ resource "aws_route53_record" "latency_api_eu_west_1" {
   }
 
   # Traffic for eu-west-1 only once its tables are ACTIVE there.
-  depends_on = [aws_dynamodb_table.orders, aws_dynamodb_table.stock]
+  depends_on = [aws_dynamodb_table.orders, aws_dynamodb_table.stock, aws_dynamodb_table.events]
 }
