@@ -88,7 +88,7 @@ struct CostArgs {
     /// The month, YYYY-MM (default: this month)
     #[arg(long)]
     month: Option<String>,
-    /// Read Cost and Usage Report files (a file or a directory of *.csv / *.csv.gz) instead of Cost Explorer
+    /// Read Cost and Usage Report files instead of Cost Explorer: a file, a directory of *.csv / *.csv.gz / *.parquet, or a Data Exports export folder (its manifests list the files)
     #[arg(long, value_name = "PATH")]
     cur: Option<PathBuf>,
     /// Print the report as JSON

@@ -1,4 +1,5 @@
-//! Cost and Usage Report files (CSV or gzip CSV, legacy or CUR 2.0 column names),
+//! Cost and Usage Report files (CSV, gzip CSV or Parquet; legacy or CUR 2.0 column
+//! names; single files, folders, or a Data Exports export folder with its manifest),
 //! streamed: rows are folded into per-usage-type totals as they are read, so memory
 //! grows with the number of distinct usage types, never with file size.
 
@@ -47,8 +48,12 @@ pub enum CurError {
         name: String,
         value: String,
     },
-    #[error("no CUR files (*.csv, *.csv.gz) in {}", .0.display())]
+    #[error("no CUR files (*.csv, *.csv.gz, *.parquet) in {}", .0.display())]
     Empty(PathBuf),
+    #[error("{}: {message}", path.display())]
+    Parquet { path: PathBuf, message: String },
+    #[error("{}: {message}", path.display())]
+    Manifest { path: PathBuf, message: String },
 }
 
 /// The longest CSV record read. Real CUR rows are a few KB (tags included); the bound
@@ -119,11 +124,11 @@ impl<R: Read> Read for Bounded<R> {
 }
 
 /// Both spellings of each column geoplan reads.
-const USAGE_TYPE: (&str, &str) = ("lineItem/UsageType", "line_item_usage_type");
-const COST: (&str, &str) = ("lineItem/UnblendedCost", "line_item_unblended_cost");
-const AMOUNT: (&str, &str) = ("lineItem/UsageAmount", "line_item_usage_amount");
-const RESOURCE: (&str, &str) = ("lineItem/ResourceId", "line_item_resource_id");
-const START: (&str, &str) = ("lineItem/UsageStartDate", "line_item_usage_start_date");
+pub(super) const USAGE_TYPE: (&str, &str) = ("lineItem/UsageType", "line_item_usage_type");
+pub(super) const COST: (&str, &str) = ("lineItem/UnblendedCost", "line_item_unblended_cost");
+pub(super) const AMOUNT: (&str, &str) = ("lineItem/UsageAmount", "line_item_usage_amount");
+pub(super) const RESOURCE: (&str, &str) = ("lineItem/ResourceId", "line_item_resource_id");
+pub(super) const START: (&str, &str) = ("lineItem/UsageStartDate", "line_item_usage_start_date");
 
 /// Quantity and USD per resource id.
 type ByResource = HashMap<Box<[u8]>, (f64, f64)>;
@@ -144,6 +149,35 @@ pub struct Totals {
 }
 
 impl Totals {
+    /// Folds in one row.
+    pub(super) fn add(&mut self, usage_type: &[u8], resource: &[u8], quantity: f64, usd: f64) {
+        self.rows += 1;
+        let total = match self.by_type.get_mut(usage_type) {
+            Some(t) => t,
+            None => {
+                let repl = matches!(
+                    classify(&String::from_utf8_lossy(usage_type)),
+                    Usage::ReplicatedWrite { .. }
+                );
+                let t = Total {
+                    by_resource: repl.then(HashMap::new),
+                    ..Total::default()
+                };
+                self.by_type.entry(usage_type.into()).or_insert(t)
+            }
+        };
+        total.quantity += quantity;
+        total.usd += usd;
+        if let Some(by_resource) = &mut total.by_resource {
+            let e = match by_resource.get_mut(resource) {
+                Some(e) => e,
+                None => by_resource.entry(resource.into()).or_default(),
+            };
+            e.0 += quantity;
+            e.1 += usd;
+        }
+    }
+
     pub fn into_lines(self) -> Vec<Line> {
         let mut out = Vec::new();
         for (usage_type, t) in self.by_type {
@@ -192,7 +226,7 @@ pub fn files(path: &Path) -> Result<Vec<PathBuf>, CurError> {
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
             let n = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            (n.ends_with(".csv") || n.ends_with(".csv.gz"))
+            (n.ends_with(".csv") || n.ends_with(".csv.gz") || n.ends_with(".parquet"))
                 && std::fs::metadata(p).is_ok_and(|m| m.is_file())
         })
         .collect();
@@ -201,6 +235,96 @@ pub fn files(path: &Path) -> Result<Vec<PathBuf>, CurError> {
         return Err(CurError::Empty(path.to_owned()));
     }
     Ok(out)
+}
+
+/// The data files an AWS Data Exports export folder's manifests list: `<dir>/metadata/
+/// BILLING_PERIOD=<YYYY-MM>/*Manifest.json`, each naming its `dataFiles` by S3 URI,
+/// found here under `<dir>/data/` by the part of the key after `/data/`. Only the
+/// billing period `month` when given. `None` when `dir` is not an export folder.
+pub fn export_files(dir: &Path, month: Option<&str>) -> Result<Option<Vec<PathBuf>>, CurError> {
+    let metadata = dir.join("metadata");
+    if !metadata.is_dir() || !dir.join("data").is_dir() {
+        return Ok(None);
+    }
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| CurError::Io { path, source }
+    };
+    let mut periods: Vec<PathBuf> = std::fs::read_dir(&metadata)
+        .map_err(io(&metadata))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            let n = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            n.starts_with("BILLING_PERIOD=")
+                && month.is_none_or(|m| n == format!("BILLING_PERIOD={m}"))
+        })
+        .collect();
+    periods.sort();
+    let mut out = Vec::new();
+    for period in periods {
+        let mut manifests: Vec<PathBuf> = std::fs::read_dir(&period)
+            .map_err(io(&period))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.ends_with("Manifest.json"))
+            })
+            .collect();
+        manifests.sort();
+        for manifest in manifests {
+            let bad = |message: String| CurError::Manifest {
+                path: manifest.clone(),
+                message,
+            };
+            // A manifest lists file names, so it is small; a huge one is not a manifest.
+            let meta = std::fs::metadata(&manifest).map_err(io(&manifest))?;
+            if meta.len() > 16 << 20 {
+                return Err(bad("larger than 16 MiB; not a Data Exports manifest".into()));
+            }
+            let text = std::fs::read_to_string(&manifest).map_err(io(&manifest))?;
+            let doc: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| bad(format!("line {}, column {}: {e}", e.line(), e.column())))?;
+            let listed = doc
+                .get("dataFiles")
+                .and_then(|d| d.as_array())
+                .ok_or_else(|| bad("no `dataFiles` list".into()))?;
+            for (i, uri) in listed.iter().enumerate() {
+                let uri = uri
+                    .as_str()
+                    .ok_or_else(|| bad(format!("dataFiles[{i}] is not a string")))?;
+                let rel = uri
+                    .split_once("/data/")
+                    .map(|(_, rel)| rel)
+                    .filter(|rel| !rel.split('/').any(|part| part == ".." || part.is_empty()))
+                    .ok_or_else(|| {
+                        bad(format!(
+                            "dataFiles[{i}] {uri:?} is not under the export's data/ folder"
+                        ))
+                    })?;
+                let file = dir.join("data").join(rel);
+                if !file.is_file() {
+                    return Err(bad(format!(
+                        "dataFiles[{i}] {uri:?} is missing here ({})",
+                        file.display()
+                    )));
+                }
+                out.push(file);
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err(CurError::Empty(dir.to_owned()));
+    }
+    Ok(Some(out))
+}
+
+/// Reads one file (CSV, gzip CSV or Parquet, by its name) into `totals`.
+pub fn read_file(totals: &mut Totals, path: &Path, month: Option<&str>) -> Result<(), CurError> {
+    if path.extension().is_some_and(|e| e == "parquet") {
+        return super::parquet::read_into(totals, path, month);
+    }
+    read_into(totals, path, month)
 }
 
 /// Reads every file into `totals`, keeping rows whose usage start date falls in
@@ -313,41 +437,25 @@ pub fn read_into(totals: &mut Totals, path: &Path, month: Option<&str>) -> Resul
         };
         let (usd, quantity) = (number(i_cost)?, number(i_amount)?);
         let usage_type = record.get(i_type).unwrap_or_default();
-        totals.rows += 1;
-        let total = match totals.by_type.get_mut(usage_type) {
-            Some(t) => t,
-            None => {
-                let repl = matches!(
-                    classify(&String::from_utf8_lossy(usage_type)),
-                    Usage::ReplicatedWrite { .. }
-                );
-                let t = Total {
-                    by_resource: repl.then(HashMap::new),
-                    ..Total::default()
-                };
-                totals.by_type.entry(usage_type.into()).or_insert(t)
-            }
-        };
-        total.quantity += quantity;
-        total.usd += usd;
-        if let Some(by_resource) = &mut total.by_resource {
-            let resource = i_resource.and_then(|i| record.get(i)).unwrap_or_default();
-            let e = match by_resource.get_mut(resource) {
-                Some(e) => e,
-                None => by_resource.entry(resource.into()).or_default(),
-            };
-            e.0 += quantity;
-            e.1 += usd;
-        }
+        let resource = i_resource.and_then(|i| record.get(i)).unwrap_or_default();
+        totals.add(usage_type, resource, quantity, usd);
     }
     Ok(())
 }
 
-/// Reads a file or a directory of CUR files.
+/// Reads a file, a directory of CUR files, or a Data Exports export folder.
 pub fn read(path: &Path, month: Option<&str>) -> Result<Totals, CurError> {
     let mut totals = Totals::default();
-    for f in files(path)? {
-        read_into(&mut totals, &f, month)?;
+    let listed = match path.is_dir() {
+        true => export_files(path, month)?,
+        false => None,
+    };
+    let all = match listed {
+        Some(files) => files,
+        None => files(path)?,
+    };
+    for f in all {
+        read_file(&mut totals, &f, month)?;
     }
     Ok(totals)
 }

@@ -1,5 +1,6 @@
 //! `geoplan cost` against the emulator's Cost Explorer (seeded, two pages) and CUR
-//! files in both column styles, plain and gzip: the same rows give the same matrix.
+//! files in both column styles, plain, gzip and a Parquet Data Exports folder: the same
+//! rows give the same matrix.
 
 use std::io::Write;
 
@@ -121,6 +122,54 @@ fn write_cur(dir: &std::path::Path) {
     );
     gz.write_all(v2.as_bytes()).unwrap();
     gz.finish().unwrap();
+    // CUR 2.0 as AWS Data Exports delivers it by default: Parquet files in an export
+    // folder, listed by the billing period's manifest (a file per half of the rows).
+    let data = dir.join("export/data/BILLING_PERIOD=2026-10");
+    let metadata = dir.join("export/metadata/BILLING_PERIOD=2026-10");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::create_dir_all(&metadata).unwrap();
+    let rows: Vec<geoplan::cost::parquet::Row> = ROWS
+        .iter()
+        .map(|(day, t, q, usd)| geoplan::cost::parquet::Row {
+            usage_type: t,
+            amount: *q,
+            cost: *usd,
+            resource: None,
+            start_ms: epoch_ms(day),
+        })
+        .collect();
+    let (a, b) = rows.split_at(rows.len() / 2);
+    let mut listed = Vec::new();
+    for (i, half) in [a, b].into_iter().enumerate() {
+        let name = format!("shop-0000{i}.snappy.parquet");
+        let copy = half.iter().map(|r| geoplan::cost::parquet::Row { ..*r });
+        geoplan::cost::parquet::write(&data.join(&name), copy, 4).unwrap();
+        listed.push(format!(
+            "s3://billing/exports/shop/data/BILLING_PERIOD=2026-10/{name}"
+        ));
+    }
+    std::fs::write(
+        metadata.join("shop-Manifest.json"),
+        json!({ "dataFiles": listed }).to_string(),
+    )
+    .unwrap();
+}
+
+/// `YYYY-MM-DD` at midnight UTC, in milliseconds since the epoch.
+fn epoch_ms(day: &str) -> i64 {
+    let mut parts = day.split('-').map(|p| p.parse::<i64>().unwrap());
+    let (y, m, d) = (
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+    );
+    // Howard Hinnant's days_from_civil.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    (era * 146_097 + doe - 719_468) * 86_400_000
 }
 
 fn cost_json(wd: &Workdir, args: &[&str], emu: Option<&Emulator>) -> Value {
@@ -187,6 +236,13 @@ async fn cost_explorer_and_cur_files_give_the_same_matrix() {
         v2["matrix"], ce["matrix"],
         "CUR 2.0 (gzip) and Cost Explorer agree"
     );
+    let parquet = cost_json(&wd, &["--cur", "export"], None);
+    assert_eq!(parquet["rows"], ROWS.len());
+    assert_eq!(
+        parquet["matrix"], ce["matrix"],
+        "CUR 2.0 (Parquet export folder) and Cost Explorer agree"
+    );
+    assert_eq!(epoch_ms("2026-11-01"), 20_758 * 86_400_000);
     assert_eq!(legacy["budget"], ce["budget"]);
 
     let text = success(&geoplan(

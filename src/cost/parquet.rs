@@ -1,0 +1,569 @@
+//! Cost and Usage Report files in Parquet (AWS Data Exports' default for CUR 2.0, and
+//! legacy CUR's Athena format), read column by column: only the columns the totals
+//! need are decoded, one row group at a time in batches, so memory is bounded by a
+//! batch, not by the file.
+
+use std::path::Path;
+
+use parquet::basic::{LogicalType, TimeUnit, Type as PhysicalType};
+use parquet::column::reader::{ColumnReader, ColumnReaderImpl};
+use parquet::data_type::{
+    ByteArray, ByteArrayType, DataType, DoubleType, FloatType, Int32Type, Int64Type, Int96Type,
+};
+use parquet::file::reader::{FileReader, SerializedFileReader};
+
+use super::cur::{AMOUNT, COST, CurError, RESOURCE, START, Totals, USAGE_TYPE};
+
+/// Records decoded per column at a time.
+const BATCH: usize = 8192;
+
+/// One needed column: its index, name, and how its values are read.
+struct Wanted {
+    index: usize,
+    name: String,
+    max_def: i16,
+    kind: Kind,
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Bytes,
+    Double,
+    Float,
+    Int64,
+    Int32,
+    /// Milliseconds, microseconds or nanoseconds since the epoch, per unit.
+    Timestamp(i64),
+    /// Legacy Impala/Hive timestamps.
+    Int96,
+}
+
+/// One value of a batch.
+#[derive(Clone)]
+enum Cell {
+    Null,
+    Bytes(ByteArray),
+    Number(f64),
+    /// A timestamp's year and month, as `YYYY-MM`.
+    Month([u8; 7]),
+}
+
+enum Reader {
+    Bytes(ColumnReaderImpl<ByteArrayType>, Vec<ByteArray>),
+    Double(ColumnReaderImpl<DoubleType>, Vec<f64>),
+    Float(ColumnReaderImpl<FloatType>, Vec<f32>),
+    Int64(ColumnReaderImpl<Int64Type>, Vec<i64>),
+    Int32(ColumnReaderImpl<Int32Type>, Vec<i32>),
+    Int96(ColumnReaderImpl<Int96Type>, Vec<parquet::data_type::Int96>),
+}
+
+fn typed<T: DataType>(r: ColumnReader) -> Option<ColumnReaderImpl<T>> {
+    T::get_column_reader(r)
+}
+
+/// Civil year and month of days since 1970-01-01 (Howard Hinnant's algorithm).
+fn year_month(days: i64) -> [u8; 7] {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let mut out = [b'0'; 7];
+    let text = format!("{:04}-{:02}", year.clamp(0, 9999), month);
+    out.copy_from_slice(&text.as_bytes()[..7]);
+    out
+}
+
+impl Reader {
+    /// Reads up to `n` records into `cells` (one per record, nulls included).
+    fn batch(
+        &mut self,
+        n: usize,
+        want: &Wanted,
+        def: &mut Vec<i16>,
+        cells: &mut Vec<Cell>,
+    ) -> parquet::errors::Result<usize> {
+        def.clear();
+        cells.clear();
+        macro_rules! read {
+            ($r:expr, $vals:expr, $to:expr) => {{
+                $vals.clear();
+                let (records, _, _) = $r.read_records(n, Some(def), None, $vals)?;
+                let mut next = $vals.drain(..);
+                for i in 0..records {
+                    let present = want.max_def == 0 || def.get(i) == Some(&want.max_def);
+                    cells.push(match present {
+                        true => next.next().map_or(Cell::Null, $to),
+                        false => Cell::Null,
+                    });
+                }
+                Ok(records)
+            }};
+        }
+        match self {
+            Reader::Bytes(r, v) => read!(r, v, Cell::Bytes),
+            Reader::Double(r, v) => read!(r, v, Cell::Number),
+            Reader::Float(r, v) => read!(r, v, |x: f32| Cell::Number(f64::from(x))),
+            Reader::Int32(r, v) => read!(r, v, |x: i32| Cell::Number(f64::from(x))),
+            Reader::Int64(r, v) => match want.kind {
+                Kind::Timestamp(per_day) => {
+                    read!(r, v, |x: i64| Cell::Month(year_month(
+                        x.div_euclid(per_day)
+                    )))
+                }
+                _ => read!(r, v, |x: i64| Cell::Number(x as f64)),
+            },
+            Reader::Int96(r, v) => read!(r, v, |x: parquet::data_type::Int96| {
+                // The Julian day number sits in the last of the three words.
+                let julian = i64::from(x.data()[2]);
+                Cell::Month(year_month(julian - 2_440_588))
+            }),
+        }
+    }
+}
+
+/// Reads one Parquet CUR file into `totals`, keeping rows whose usage start date falls
+/// in `month` (`YYYY-MM`) when given.
+pub fn read_into(totals: &mut Totals, path: &Path, month: Option<&str>) -> Result<(), CurError> {
+    let bad = |message: String| CurError::Parquet {
+        path: path.to_owned(),
+        message,
+    };
+    let file = std::fs::File::open(path).map_err(|source| CurError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let reader = SerializedFileReader::new(file)
+        .map_err(|e| bad(format!("not a readable Parquet file: {e}")))?;
+    let schema = reader.metadata().file_metadata().schema_descr_ptr();
+    let find = |(legacy, v2): (&'static str, &'static str)| -> Result<Option<Wanted>, CurError> {
+        let Some(index) = (0..schema.num_columns()).find(|&i| {
+            let c = schema.column(i);
+            let p = c.path().string();
+            p == legacy || p == v2
+        }) else {
+            return Ok(None);
+        };
+        let c = schema.column(index);
+        if c.max_rep_level() > 0 {
+            return Err(bad(format!(
+                "column {} is repeated, not a value per row",
+                c.path()
+            )));
+        }
+        let kind = match (c.physical_type(), c.logical_type_ref()) {
+            (PhysicalType::BYTE_ARRAY, _) => Kind::Bytes,
+            (PhysicalType::DOUBLE, _) => Kind::Double,
+            (PhysicalType::FLOAT, _) => Kind::Float,
+            (PhysicalType::INT32, _) => Kind::Int32,
+            (PhysicalType::INT64, Some(LogicalType::Timestamp(t))) => {
+                Kind::Timestamp(match t.unit {
+                    TimeUnit::MILLIS => 86_400_000,
+                    TimeUnit::MICROS => 86_400_000_000,
+                    TimeUnit::NANOS => 86_400_000_000_000,
+                })
+            }
+            (PhysicalType::INT64, _) => Kind::Int64,
+            (PhysicalType::INT96, _) => Kind::Int96,
+            (other, _) => {
+                return Err(bad(format!(
+                    "column {} is {other}, which geoplan cannot read as a CUR value",
+                    c.path()
+                )));
+            }
+        };
+        Ok(Some(Wanted {
+            index,
+            name: c.path().string(),
+            max_def: c.max_def_level(),
+            kind,
+        }))
+    };
+    let need = |col: (&'static str, &'static str)| {
+        find(col)?.ok_or_else(|| {
+            bad(format!(
+                "missing column {} (legacy) or {} (CUR 2.0)",
+                col.0, col.1
+            ))
+        })
+    };
+    let mut columns = vec![need(USAGE_TYPE)?, need(COST)?, need(AMOUNT)?];
+    let resource = find(RESOURCE)?;
+    let has_resource = resource.is_some();
+    columns.extend(resource);
+    let start = match month {
+        Some(_) => find(START)?,
+        None => None,
+    };
+    let has_start = start.is_some();
+    columns.extend(start);
+    let month = month.map(str::as_bytes);
+
+    let mut defs: Vec<Vec<i16>> = columns.iter().map(|_| Vec::new()).collect();
+    let mut cells: Vec<Vec<Cell>> = columns.iter().map(|_| Vec::new()).collect();
+    let mut row_base: u64 = 0;
+    for rg in 0..reader.num_row_groups() {
+        let located = |e: parquet::errors::ParquetError| bad(format!("row group {rg}: {e}"));
+        let group = reader.get_row_group(rg).map_err(located)?;
+        let mut readers = Vec::new();
+        for c in &columns {
+            let r = group.get_column_reader(c.index).map_err(located)?;
+            readers.push(
+                match c.kind {
+                    Kind::Bytes => typed::<ByteArrayType>(r).map(|r| Reader::Bytes(r, Vec::new())),
+                    Kind::Double => typed::<DoubleType>(r).map(|r| Reader::Double(r, Vec::new())),
+                    Kind::Float => typed::<FloatType>(r).map(|r| Reader::Float(r, Vec::new())),
+                    Kind::Int32 => typed::<Int32Type>(r).map(|r| Reader::Int32(r, Vec::new())),
+                    Kind::Int64 | Kind::Timestamp(_) => {
+                        typed::<Int64Type>(r).map(|r| Reader::Int64(r, Vec::new()))
+                    }
+                    Kind::Int96 => typed::<Int96Type>(r).map(|r| Reader::Int96(r, Vec::new())),
+                }
+                .ok_or_else(|| bad(format!("column {} changes type in row group {rg}", c.name)))?,
+            );
+        }
+        loop {
+            let mut got = None;
+            for (i, r) in readers.iter_mut().enumerate() {
+                let n = r
+                    .batch(BATCH, &columns[i], &mut defs[i], &mut cells[i])
+                    .map_err(located)?;
+                if *got.get_or_insert(n) != n {
+                    return Err(bad(format!(
+                        "row group {rg}: column {} has fewer rows than the others",
+                        columns[i].name
+                    )));
+                }
+            }
+            let n = got.unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            // `row` indexes every column's batch, not one slice.
+            #[allow(clippy::needless_range_loop)]
+            for row in 0..n {
+                let at = row_base + row as u64 + 1;
+                if has_start && let Some(m) = month {
+                    let inside = match &cells[columns.len() - 1][row] {
+                        Cell::Bytes(b) => b.data().starts_with(m),
+                        Cell::Month(ym) => ym[..] == m[..m.len().min(7)],
+                        _ => false,
+                    };
+                    if !inside {
+                        continue;
+                    }
+                }
+                let number = |col: usize| -> Result<f64, CurError> {
+                    let value = match &cells[col][row] {
+                        Cell::Null => return Ok(0.0),
+                        Cell::Number(x) => Some(*x),
+                        Cell::Bytes(b) => std::str::from_utf8(b.data())
+                            .ok()
+                            .and_then(|s| s.trim().parse::<f64>().ok()),
+                        Cell::Month(_) => None,
+                    };
+                    value.filter(|x| x.is_finite()).ok_or_else(|| {
+                        bad(format!(
+                            "row {at}: {} is not a finite number: {}",
+                            columns[col].name,
+                            match &cells[col][row] {
+                                Cell::Bytes(b) =>
+                                    format!("{:?}", String::from_utf8_lossy(b.data())),
+                                Cell::Number(x) => x.to_string(),
+                                _ => "a date".into(),
+                            }
+                        ))
+                    })
+                };
+                let (usd, quantity) = (number(1)?, number(2)?);
+                let bytes = |col: usize| match &cells[col][row] {
+                    Cell::Bytes(b) => b.data(),
+                    _ => &[],
+                };
+                let resource = if has_resource { bytes(3) } else { &[] };
+                totals.add(bytes(0), resource, quantity, usd);
+            }
+            row_base += n as u64;
+        }
+    }
+    Ok(())
+}
+
+/// One CUR 2.0 row, for [`write`].
+pub struct Row<'a> {
+    pub usage_type: &'a str,
+    pub amount: f64,
+    pub cost: f64,
+    pub resource: Option<&'a str>,
+    /// The usage start, in milliseconds since the epoch.
+    pub start_ms: i64,
+}
+
+/// Writes rows as a CUR 2.0 Parquet file (Snappy, `rows_per_group` rows per row group),
+/// with the columns geoplan reads typed as Data Exports types them. The benchmark and
+/// the tests make their inputs with it.
+pub fn write<'a>(
+    path: &Path,
+    rows: impl IntoIterator<Item = Row<'a>>,
+    rows_per_group: usize,
+) -> parquet::errors::Result<()> {
+    use parquet::file::properties::WriterProperties;
+    use parquet::file::writer::SerializedFileWriter;
+    use std::sync::Arc;
+    let schema = Arc::new(parquet::schema::parser::parse_message_type(
+        "message cur {
+            optional binary line_item_usage_type (STRING);
+            optional double line_item_usage_amount;
+            optional double line_item_unblended_cost;
+            optional binary line_item_resource_id (STRING);
+            optional int64 line_item_usage_start_date (TIMESTAMP(MILLIS,true));
+        }",
+    )?);
+    let props = Arc::new(
+        WriterProperties::builder()
+            .set_compression(parquet::basic::Compression::SNAPPY)
+            .build(),
+    );
+    let mut writer = SerializedFileWriter::new(std::fs::File::create(path)?, schema, props)?;
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let (mut types, mut amounts, mut costs, mut resources, mut starts) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut resource_defs = Vec::new();
+        for row in rows.by_ref().take(rows_per_group) {
+            types.push(ByteArray::from(row.usage_type));
+            amounts.push(row.amount);
+            costs.push(row.cost);
+            resource_defs.push(i16::from(row.resource.is_some()));
+            resources.extend(row.resource.map(ByteArray::from));
+            starts.push(row.start_ms);
+        }
+        let all = vec![1i16; types.len()];
+        let mut group = writer.next_row_group()?;
+        let mut index = 0;
+        while let Some(mut column) = group.next_column()? {
+            match index {
+                0 => column
+                    .typed::<ByteArrayType>()
+                    .write_batch(&types, Some(&all), None)?,
+                1 => column
+                    .typed::<DoubleType>()
+                    .write_batch(&amounts, Some(&all), None)?,
+                2 => column
+                    .typed::<DoubleType>()
+                    .write_batch(&costs, Some(&all), None)?,
+                3 => column.typed::<ByteArrayType>().write_batch(
+                    &resources,
+                    Some(&resource_defs),
+                    None,
+                )?,
+                _ => column
+                    .typed::<Int64Type>()
+                    .write_batch(&starts, Some(&all), None)?,
+            };
+            column.close()?;
+            index += 1;
+        }
+        group.close()?;
+    }
+    writer.close()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cost::cur::{CurError, read};
+
+    const DAY_MS: i64 = 86_400_000;
+
+    fn rows() -> Vec<Row<'static>> {
+        let nov = 20_758 * DAY_MS; // 2026-11-01
+        vec![
+            Row {
+                usage_type: "USE1-EU-AWS-Out-Bytes",
+                amount: 100.0,
+                cost: 2.0,
+                resource: None,
+                start_ms: nov + DAY_MS,
+            },
+            Row {
+                usage_type: "USE1-EU-AWS-Out-Bytes",
+                amount: 50.5,
+                cost: 1.01,
+                resource: None,
+                start_ms: nov + 2 * DAY_MS,
+            },
+            Row {
+                usage_type: "USE1-EU-AWS-Out-Bytes",
+                amount: 999.0,
+                cost: 99.0,
+                resource: None,
+                start_ms: nov - 2 * DAY_MS,
+            },
+            Row {
+                usage_type: "EU-ReplWriteRequestUnits",
+                amount: 1e6,
+                cost: 0.6875,
+                resource: Some("arn:aws:dynamodb:eu-west-1:1:table/shop-carts"),
+                start_ms: nov + 2 * DAY_MS,
+            },
+        ]
+    }
+
+    #[test]
+    fn parquet_gives_the_lines_csv_gives() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = "line_item_usage_type,line_item_usage_amount,line_item_unblended_cost,line_item_resource_id,line_item_usage_start_date\n\
+            USE1-EU-AWS-Out-Bytes,100,2.0,,2026-11-02T00:00:00Z\n\
+            USE1-EU-AWS-Out-Bytes,50.5,1.01,,2026-11-03T00:00:00Z\n\
+            USE1-EU-AWS-Out-Bytes,999,99,,2026-10-30T00:00:00Z\n\
+            EU-ReplWriteRequestUnits,1000000,0.6875,arn:aws:dynamodb:eu-west-1:1:table/shop-carts,2026-11-03T00:00:00Z\n";
+        std::fs::write(dir.path().join("a.csv"), csv).unwrap();
+        // Two rows per row group: rows cross row-group boundaries.
+        write(&dir.path().join("a.parquet"), rows(), 2).unwrap();
+        for month in [Some("2026-11"), None] {
+            let from_csv = read(&dir.path().join("a.csv"), month).unwrap();
+            let from_parquet = read(&dir.path().join("a.parquet"), month).unwrap();
+            assert_eq!(from_csv.rows, from_parquet.rows, "{month:?}");
+            assert_eq!(
+                from_csv.into_lines(),
+                from_parquet.into_lines(),
+                "{month:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn truncated_or_foreign_parquet_is_a_located_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("cut.parquet");
+        write(&p, rows(), 2).unwrap();
+        let bytes = std::fs::read(&p).unwrap();
+        std::fs::write(&p, &bytes[..bytes.len() / 2]).unwrap();
+        let e = read(&p, None).err().unwrap();
+        assert!(matches!(e, CurError::Parquet { .. }), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with(&format!("{}: not a readable Parquet file: ", p.display())),
+            "{e}"
+        );
+        // The footer survives, a data page does not: the row group is named.
+        let mut bytes = bytes.clone();
+        for b in &mut bytes[4..60] {
+            *b = 0xff;
+        }
+        std::fs::write(&p, &bytes).unwrap();
+        let e = read(&p, None).err().unwrap().to_string();
+        assert!(
+            e.starts_with(&format!("{}: row group 0: ", p.display())),
+            "{e}"
+        );
+        // A Parquet file without the CUR columns.
+        let other = dir.path().join("other.parquet");
+        let schema = std::sync::Arc::new(
+            parquet::schema::parser::parse_message_type("message m { required int32 x; }").unwrap(),
+        );
+        let w = parquet::file::writer::SerializedFileWriter::new(
+            std::fs::File::create(&other).unwrap(),
+            schema,
+            Default::default(),
+        )
+        .unwrap();
+        w.close().unwrap();
+        assert_eq!(
+            read(&other, None).err().unwrap().to_string(),
+            format!(
+                "{}: missing column lineItem/UsageType (legacy) or line_item_usage_type (CUR 2.0)",
+                other.display()
+            )
+        );
+    }
+
+    #[test]
+    fn an_export_folder_is_read_through_its_manifest() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let data = root.join("data/BILLING_PERIOD=2026-11");
+        std::fs::create_dir_all(&data).unwrap();
+        std::fs::create_dir_all(root.join("metadata/BILLING_PERIOD=2026-11")).unwrap();
+        let all = rows();
+        let (a, b) = all.split_at(2);
+        write(
+            &data.join("shop-00001.snappy.parquet"),
+            a.iter().map(copy),
+            10,
+        )
+        .unwrap();
+        write(
+            &data.join("shop-00002.snappy.parquet"),
+            b.iter().map(copy),
+            10,
+        )
+        .unwrap();
+        // A stale file the manifest does not list is not read.
+        write(
+            &data.join("shop-00099.snappy.parquet"),
+            all.iter().map(copy),
+            10,
+        )
+        .unwrap();
+        let manifest = serde_json::json!({
+            "dataFiles": [
+                "s3://bucket/exports/shop/data/BILLING_PERIOD=2026-11/shop-00001.snappy.parquet",
+                "s3://bucket/exports/shop/data/BILLING_PERIOD=2026-11/shop-00002.snappy.parquet",
+            ]
+        });
+        let manifest_path = root.join("metadata/BILLING_PERIOD=2026-11/shop-Manifest.json");
+        std::fs::write(&manifest_path, manifest.to_string()).unwrap();
+        let whole = dir.path().join("whole.parquet");
+        write(&whole, all.iter().map(copy), 10).unwrap();
+        let from_export = read(root, Some("2026-11")).unwrap();
+        assert_eq!(from_export.rows, 3, "the listed files' November rows");
+        assert_eq!(
+            from_export.into_lines(),
+            read(&whole, Some("2026-11")).unwrap().into_lines()
+        );
+        // A listed file that is missing, and a path escaping data/, are located errors.
+        std::fs::write(
+            &manifest_path,
+            r#"{"dataFiles": ["s3://b/shop/data/BILLING_PERIOD=2026-11/gone.parquet"]}"#,
+        )
+        .unwrap();
+        let e = read(root, Some("2026-11")).err().unwrap().to_string();
+        assert!(
+            e.starts_with(&format!("{}: dataFiles[0] ", manifest_path.display()))
+                && e.contains("is missing here"),
+            "{e}"
+        );
+        std::fs::write(
+            &manifest_path,
+            r#"{"dataFiles": ["s3://b/shop/data/../../etc/passwd"]}"#,
+        )
+        .unwrap();
+        let e = read(root, Some("2026-11")).err().unwrap().to_string();
+        assert!(e.contains("is not under the export's data/ folder"), "{e}");
+        std::fs::write(&manifest_path, "{\"dataFiles\": [").unwrap();
+        let e = read(root, Some("2026-11")).err().unwrap().to_string();
+        assert!(
+            e.starts_with(&format!("{}: line 1, column ", manifest_path.display())),
+            "{e}"
+        );
+    }
+
+    fn copy<'a>(r: &Row<'a>) -> Row<'a> {
+        Row { ..*r }
+    }
+
+    #[test]
+    fn days_since_the_epoch_give_year_and_month() {
+        assert_eq!(&year_month(0), b"1970-01");
+        assert_eq!(&year_month(20_757), b"2026-10"); // 2026-10-31
+        assert_eq!(&year_month(20_758), b"2026-11"); // 2026-11-01
+        assert_eq!(&year_month(-1), b"1969-12");
+        assert_eq!(&year_month(11_016), b"2000-02"); // 2000-02-29
+    }
+}
