@@ -129,6 +129,31 @@ pub(super) const COST: (&str, &str) = ("lineItem/UnblendedCost", "line_item_unbl
 pub(super) const AMOUNT: (&str, &str) = ("lineItem/UsageAmount", "line_item_usage_amount");
 pub(super) const RESOURCE: (&str, &str) = ("lineItem/ResourceId", "line_item_resource_id");
 pub(super) const START: (&str, &str) = ("lineItem/UsageStartDate", "line_item_usage_start_date");
+/// The `geoplan:name` cost-allocation tag as a column of its own: legacy CUR (CSV),
+/// and legacy CUR in Athena/Parquet form.
+pub(super) const TAG_COLUMNS: [&str; 2] = [
+    "resourceTags/user:geoplan:name",
+    "resource_tags_user_geoplan_name",
+];
+/// CUR 2.0's one column of all tags: a JSON object in CSV, a map in Parquet.
+pub(super) const TAGS_V2: &str = "resource_tags";
+/// The tag's key inside CUR 2.0's `resource_tags`.
+pub(super) const TAG_KEY_V2: &str = "user_geoplan_name";
+
+/// Whether a CUR 2.0 `resource_tags` JSON text says `geoplan:name` is `name`.
+pub(super) fn json_tags_name(text: &[u8], name: &str) -> bool {
+    // Most rows carry no such tag: skip them before parsing.
+    if memchr::memmem::find(text, TAG_KEY_V2.as_bytes()).is_none() {
+        return false;
+    }
+    serde_json::from_slice::<HashMap<String, serde_json::Value>>(text)
+        .ok()
+        .and_then(|m| {
+            m.get(TAG_KEY_V2)
+                .and_then(|v| v.as_str().map(|v| v == name))
+        })
+        .unwrap_or(false)
+}
 
 /// Quantity and USD per resource id.
 type ByResource = HashMap<Box<[u8]>, (f64, f64)>;
@@ -145,7 +170,12 @@ struct Total {
 #[derive(Default)]
 pub struct Totals {
     by_type: HashMap<Box<[u8]>, Total>,
+    /// Rows counted (in the month, and in scope).
     pub rows: u64,
+    /// Rows in the month left out because they do not carry the deployment's tag.
+    pub outside_scope: u64,
+    /// Whether any file read had a column for the `geoplan:name` tag.
+    pub tag_column: bool,
 }
 
 impl Totals {
@@ -319,17 +349,25 @@ pub fn export_files(dir: &Path, month: Option<&str>) -> Result<Option<Vec<PathBu
     Ok(Some(out))
 }
 
-/// Reads one file (CSV, gzip CSV or Parquet, by its name) into `totals`.
-pub fn read_file(totals: &mut Totals, path: &Path, month: Option<&str>) -> Result<(), CurError> {
-    if path.extension().is_some_and(|e| e == "parquet") {
-        return super::parquet::read_into(totals, path, month);
-    }
-    read_into(totals, path, month)
+/// Which rows count: those in `month` (`YYYY-MM`) when given, and those tagged
+/// `geoplan:name = tag` when given.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Filter<'a> {
+    pub month: Option<&'a str>,
+    pub tag: Option<&'a str>,
 }
 
-/// Reads every file into `totals`, keeping rows whose usage start date falls in
-/// `month` (`YYYY-MM`) when given.
-pub fn read_into(totals: &mut Totals, path: &Path, month: Option<&str>) -> Result<(), CurError> {
+/// Reads one file (CSV, gzip CSV or Parquet, by its name) into `totals`.
+pub fn read_file(totals: &mut Totals, path: &Path, filter: Filter<'_>) -> Result<(), CurError> {
+    if path.extension().is_some_and(|e| e == "parquet") {
+        return super::parquet::read_into(totals, path, filter);
+    }
+    read_into(totals, path, filter)
+}
+
+/// Reads one CSV or gzip CSV file into `totals`.
+pub fn read_into(totals: &mut Totals, path: &Path, filter: Filter<'_>) -> Result<(), CurError> {
+    let month = filter.month;
     let io = |source| CurError::Io {
         path: path.to_owned(),
         source,
@@ -407,6 +445,18 @@ pub fn read_into(totals: &mut Totals, path: &Path, month: Option<&str>) -> Resul
     let i_resource = find(RESOURCE);
     let i_start = month.and(find(START));
     let month = month.map(str::as_bytes);
+    // Where the tag is: a column of its own (legacy) or inside CUR 2.0's JSON.
+    let i_tag = headers
+        .iter()
+        .position(|h| TAG_COLUMNS.iter().any(|t| h == t.as_bytes()))
+        .map(|i| (i, false))
+        .or_else(|| {
+            headers
+                .iter()
+                .position(|h| h == TAGS_V2.as_bytes())
+                .map(|i| (i, true))
+        });
+    totals.tag_column |= i_tag.is_some();
 
     let mut record = csv::ByteRecord::new();
     while csv.read_byte_record(&mut record).map_err(csv_err)? {
@@ -414,6 +464,17 @@ pub fn read_into(totals: &mut Totals, path: &Path, month: Option<&str>) -> Resul
             && !record.get(i).is_some_and(|d| d.starts_with(m))
         {
             continue;
+        }
+        if let Some(name) = filter.tag {
+            let tagged = match i_tag {
+                Some((i, false)) => record.get(i) == Some(name.as_bytes()),
+                Some((i, true)) => json_tags_name(record.get(i).unwrap_or_default(), name),
+                None => false,
+            };
+            if !tagged {
+                totals.outside_scope += 1;
+                continue;
+            }
         }
         let line = record.position().map_or(0, |p| p.line());
         let number = |i: usize| -> Result<f64, CurError> {
@@ -445,9 +506,14 @@ pub fn read_into(totals: &mut Totals, path: &Path, month: Option<&str>) -> Resul
 
 /// Reads a file, a directory of CUR files, or a Data Exports export folder.
 pub fn read(path: &Path, month: Option<&str>) -> Result<Totals, CurError> {
+    read_filtered(path, Filter { month, tag: None })
+}
+
+/// [`read`], keeping only the rows `filter` lets through.
+pub fn read_filtered(path: &Path, filter: Filter<'_>) -> Result<Totals, CurError> {
     let mut totals = Totals::default();
     let listed = match path.is_dir() {
-        true => export_files(path, month)?,
+        true => export_files(path, filter.month)?,
         false => None,
     };
     let all = match listed {
@@ -455,7 +521,7 @@ pub fn read(path: &Path, month: Option<&str>) -> Result<Totals, CurError> {
         None => files(path)?,
     };
     for f in all {
-        read_file(&mut totals, &f, month)?;
+        read_file(&mut totals, &f, filter)?;
     }
     Ok(totals)
 }

@@ -121,7 +121,45 @@ pub fn from_cur(
     month: Month,
     now: SystemTime,
 ) -> Result<CostReport, CostError> {
-    let totals = cur::read(path, Some(&month.to_string()))?;
+    let scope = config.cost.as_ref().map(|c| c.scope).unwrap_or_default();
+    let month_text = month.to_string();
+    let filter = cur::Filter {
+        month: Some(&month_text),
+        tag: (scope == CostScope::Tag).then_some(config.name.as_str()),
+    };
+    let totals = cur::read_filtered(path, filter)?;
+    let (scope_name, scope_note) = match scope {
+        CostScope::Account => (
+            "account".to_owned(),
+            Some(
+                "account-wide: every row of the CUR files counts ([cost] scope = \"account\")"
+                    .to_owned(),
+            ),
+        ),
+        CostScope::Tag => {
+            let name = format!("tag {}={}", explorer::TAG, config.name);
+            // Nothing tagged but usage there: say why, and how to fix it.
+            let note = (totals.rows == 0 && totals.outside_scope > 0).then(|| {
+                if totals.tag_column {
+                    format!(
+                        "no row in {month} carries the cost-allocation tag {}={} ({} row(s) without it): \
+                         check the tag on geoplan's resources, or set [cost] scope = \"account\" to count every row",
+                        explorer::TAG,
+                        config.name,
+                        totals.outside_scope
+                    )
+                } else {
+                    format!(
+                        "the CUR files have no column for the tag {}: activate it as a cost-allocation tag in the \
+                         Billing console (Cost allocation tags) so exports include it (resource_tags in CUR 2.0), \
+                         or set [cost] scope = \"account\" to count every row",
+                        explorer::TAG
+                    )
+                }
+            });
+            (name, note)
+        }
+    };
     let rows = totals.rows;
     let matrix = matrix::aggregate(totals.into_lines(), &regions(config));
     Ok(CostReport {
@@ -131,11 +169,8 @@ pub fn from_cur(
         rows: Some(rows),
         budget: budget_of(config, month, &matrix, now),
         matrix,
-        // CUR rows are not filtered by tag yet: every row of the files counts.
-        scope: "account".into(),
-        scope_note: Some(
-            "CUR files: every row counts (not filtered by the geoplan:name tag)".into(),
-        ),
+        scope: scope_name,
+        scope_note,
     })
 }
 

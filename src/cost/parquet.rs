@@ -12,7 +12,10 @@ use parquet::data_type::{
 };
 use parquet::file::reader::{FileReader, SerializedFileReader};
 
-use super::cur::{AMOUNT, COST, CurError, RESOURCE, START, Totals, USAGE_TYPE};
+use super::cur::{
+    AMOUNT, COST, CurError, Filter, RESOURCE, START, TAG_COLUMNS, TAG_KEY_V2, TAGS_V2, Totals,
+    USAGE_TYPE,
+};
 
 /// Records decoded per column at a time.
 const BATCH: usize = 8192;
@@ -125,9 +128,58 @@ impl Reader {
     }
 }
 
-/// Reads one Parquet CUR file into `totals`, keeping rows whose usage start date falls
-/// in `month` (`YYYY-MM`) when given.
-pub fn read_into(totals: &mut Totals, path: &Path, month: Option<&str>) -> Result<(), CurError> {
+/// CUR 2.0's `resource_tags` map, read as its key and value leaf columns: per record,
+/// the value of the `geoplan:name` key, if any.
+struct TagMap {
+    keys: ColumnReaderImpl<ByteArrayType>,
+    values: ColumnReaderImpl<ByteArrayType>,
+    max_def_key: i16,
+    max_def_value: i16,
+}
+
+impl TagMap {
+    /// Reads `n` records; `out[i]` says whether record `i` is tagged `name`.
+    fn batch(
+        &mut self,
+        n: usize,
+        name: &[u8],
+        out: &mut Vec<bool>,
+    ) -> parquet::errors::Result<usize> {
+        let (mut kdef, mut krep, mut keys) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut vdef, mut vrep, mut values) = (Vec::new(), Vec::new(), Vec::new());
+        let (records, _, _) =
+            self.keys
+                .read_records(n, Some(&mut kdef), Some(&mut krep), &mut keys)?;
+        let (vrecords, _, _) =
+            self.values
+                .read_records(n, Some(&mut vdef), Some(&mut vrep), &mut values)?;
+        if vrecords != records || vdef.len() != kdef.len() {
+            return Err(parquet::errors::ParquetError::General(
+                "resource_tags keys and values disagree".into(),
+            ));
+        }
+        out.clear();
+        let (mut k, mut v) = (keys.iter(), values.iter());
+        for (j, &rep) in krep.iter().enumerate() {
+            if rep == 0 {
+                out.push(false);
+            }
+            let key = (kdef[j] == self.max_def_key).then(|| k.next()).flatten();
+            let value = (vdef[j] == self.max_def_value).then(|| v.next()).flatten();
+            if let (Some(key), Some(value), Some(last)) = (key, value, out.last_mut())
+                && key.data() == TAG_KEY_V2.as_bytes()
+                && value.data() == name
+            {
+                *last = true;
+            }
+        }
+        Ok(records)
+    }
+}
+
+/// Reads one Parquet CUR file into `totals`, keeping the rows `filter` lets through.
+pub fn read_into(totals: &mut Totals, path: &Path, filter: Filter<'_>) -> Result<(), CurError> {
+    let month = filter.month;
     let bad = |message: String| CurError::Parquet {
         path: path.to_owned(),
         message,
@@ -199,8 +251,26 @@ pub fn read_into(totals: &mut Totals, path: &Path, month: Option<&str>) -> Resul
         None => None,
     };
     let has_start = start.is_some();
+    let start_index = columns.len();
     columns.extend(start);
     let month = month.map(str::as_bytes);
+    // The tag: a flat column (legacy, Athena form), or CUR 2.0's map's two leaves.
+    let flat_tag = TAG_COLUMNS
+        .iter()
+        .find_map(|t| find((t, t)).transpose())
+        .transpose()?;
+    let map_tag = (0..schema.num_columns())
+        .filter(|&i| schema.column(i).path().parts().first().map(String::as_str) == Some(TAGS_V2))
+        .collect::<Vec<usize>>();
+    let map_tag = match map_tag.as_slice() {
+        [k, v] if flat_tag.is_none() => Some((*k, *v)),
+        _ => None,
+    };
+    totals.tag_column |= flat_tag.is_some() || map_tag.is_some();
+    let tag_index = columns.len();
+    let has_flat_tag = flat_tag.is_some();
+    columns.extend(flat_tag);
+    let mut tagged: Vec<bool> = Vec::new();
 
     let mut defs: Vec<Vec<i16>> = columns.iter().map(|_| Vec::new()).collect();
     let mut cells: Vec<Vec<Cell>> = columns.iter().map(|_| Vec::new()).collect();
@@ -225,6 +295,22 @@ pub fn read_into(totals: &mut Totals, path: &Path, month: Option<&str>) -> Resul
                 .ok_or_else(|| bad(format!("column {} changes type in row group {rg}", c.name)))?,
             );
         }
+        let mut tag_map = match (filter.tag, map_tag) {
+            (Some(_), Some((k, v))) => {
+                let keys = typed::<ByteArrayType>(group.get_column_reader(k).map_err(located)?);
+                let values = typed::<ByteArrayType>(group.get_column_reader(v).map_err(located)?);
+                match (keys, values) {
+                    (Some(keys), Some(values)) => Some(TagMap {
+                        keys,
+                        values,
+                        max_def_key: schema.column(k).max_def_level(),
+                        max_def_value: schema.column(v).max_def_level(),
+                    }),
+                    _ => return Err(bad(format!("{TAGS_V2} is not a map of strings"))),
+                }
+            }
+            _ => None,
+        };
         loop {
             let mut got = None;
             for (i, r) in readers.iter_mut().enumerate() {
@@ -239,6 +325,16 @@ pub fn read_into(totals: &mut Totals, path: &Path, month: Option<&str>) -> Resul
                 }
             }
             let n = got.unwrap_or(0);
+            if let (Some(map), Some(name)) = (&mut tag_map, filter.tag) {
+                let m = map
+                    .batch(BATCH, name.as_bytes(), &mut tagged)
+                    .map_err(located)?;
+                if m != n {
+                    return Err(bad(format!(
+                        "row group {rg}: {TAGS_V2} has another number of rows than the other columns"
+                    )));
+                }
+            }
             if n == 0 {
                 break;
             }
@@ -247,12 +343,23 @@ pub fn read_into(totals: &mut Totals, path: &Path, month: Option<&str>) -> Resul
             for row in 0..n {
                 let at = row_base + row as u64 + 1;
                 if has_start && let Some(m) = month {
-                    let inside = match &cells[columns.len() - 1][row] {
+                    let inside = match &cells[start_index][row] {
                         Cell::Bytes(b) => b.data().starts_with(m),
                         Cell::Month(ym) => ym[..] == m[..m.len().min(7)],
                         _ => false,
                     };
                     if !inside {
+                        continue;
+                    }
+                }
+                if let Some(name) = filter.tag {
+                    let inside = if has_flat_tag {
+                        matches!(&cells[tag_index][row], Cell::Bytes(b) if b.data() == name.as_bytes())
+                    } else {
+                        tag_map.is_some() && tagged.get(row) == Some(&true)
+                    };
+                    if !inside {
+                        totals.outside_scope += 1;
                         continue;
                     }
                 }
@@ -300,6 +407,8 @@ pub struct Row<'a> {
     pub resource: Option<&'a str>,
     /// The usage start, in milliseconds since the epoch.
     pub start_ms: i64,
+    /// The `geoplan:name` tag, in `resource_tags` (a map, as CUR 2.0 has it).
+    pub tag: Option<&'a str>,
 }
 
 /// Writes rows as a CUR 2.0 Parquet file (Snappy, `rows_per_group` rows per row group),
@@ -320,6 +429,12 @@ pub fn write<'a>(
             optional double line_item_unblended_cost;
             optional binary line_item_resource_id (STRING);
             optional int64 line_item_usage_start_date (TIMESTAMP(MILLIS,true));
+            optional group resource_tags (MAP) {
+                repeated group key_value {
+                    required binary key (STRING);
+                    optional binary value (STRING);
+                }
+            }
         }",
     )?);
     let props = Arc::new(
@@ -333,7 +448,17 @@ pub fn write<'a>(
         let (mut types, mut amounts, mut costs, mut resources, mut starts) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let mut resource_defs = Vec::new();
+        // The map: one entry (def 2 for the key, 3 for the value) or none (def 0).
+        let (mut tag_keys, mut tag_values, mut tag_defs) = (Vec::new(), Vec::new(), Vec::new());
         for row in rows.by_ref().take(rows_per_group) {
+            match row.tag {
+                Some(t) => {
+                    tag_keys.push(ByteArray::from(TAG_KEY_V2));
+                    tag_values.push(ByteArray::from(t));
+                    tag_defs.push(2i16);
+                }
+                None => tag_defs.push(0),
+            }
             types.push(ByteArray::from(row.usage_type));
             amounts.push(row.amount);
             costs.push(row.cost);
@@ -360,9 +485,25 @@ pub fn write<'a>(
                     Some(&resource_defs),
                     None,
                 )?,
-                _ => column
+                4 => column
                     .typed::<Int64Type>()
                     .write_batch(&starts, Some(&all), None)?,
+                5 => column.typed::<ByteArrayType>().write_batch(
+                    &tag_keys,
+                    Some(&tag_defs),
+                    Some(&vec![0; tag_defs.len()]),
+                )?,
+                _ => {
+                    let defs: Vec<i16> = tag_defs
+                        .iter()
+                        .map(|d| if *d == 2 { 3 } else { 0 })
+                        .collect();
+                    column.typed::<ByteArrayType>().write_batch(
+                        &tag_values,
+                        Some(&defs),
+                        Some(&vec![0; defs.len()]),
+                    )?
+                }
             };
             column.close()?;
             index += 1;
@@ -389,6 +530,7 @@ mod tests {
                 cost: 2.0,
                 resource: None,
                 start_ms: nov + DAY_MS,
+                tag: Some("shop"),
             },
             Row {
                 usage_type: "USE1-EU-AWS-Out-Bytes",
@@ -396,6 +538,7 @@ mod tests {
                 cost: 1.01,
                 resource: None,
                 start_ms: nov + 2 * DAY_MS,
+                tag: None,
             },
             Row {
                 usage_type: "USE1-EU-AWS-Out-Bytes",
@@ -403,6 +546,7 @@ mod tests {
                 cost: 99.0,
                 resource: None,
                 start_ms: nov - 2 * DAY_MS,
+                tag: Some("shop"),
             },
             Row {
                 usage_type: "EU-ReplWriteRequestUnits",
@@ -410,6 +554,7 @@ mod tests {
                 cost: 0.6875,
                 resource: Some("arn:aws:dynamodb:eu-west-1:1:table/shop-carts"),
                 start_ms: nov + 2 * DAY_MS,
+                tag: Some("other"),
             },
         ]
     }
@@ -435,6 +580,28 @@ mod tests {
                 "{month:?}"
             );
         }
+    }
+
+    #[test]
+    fn the_tag_in_resource_tags_scopes_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("tags.parquet");
+        write(&p, rows(), 3).unwrap();
+        let filter = |tag| crate::cost::cur::Filter {
+            month: Some("2026-11"),
+            tag,
+        };
+        let shop = crate::cost::cur::read_filtered(&p, filter(Some("shop"))).unwrap();
+        assert_eq!(
+            (shop.rows, shop.outside_scope, shop.tag_column),
+            (1, 2, true)
+        );
+        let lines = shop.into_lines();
+        assert_eq!((lines.len(), lines[0].quantity), (1, 100.0));
+        let other = crate::cost::cur::read_filtered(&p, filter(Some("other"))).unwrap();
+        assert_eq!(other.into_lines()[0].usage_type, "EU-ReplWriteRequestUnits");
+        let all = crate::cost::cur::read_filtered(&p, filter(None)).unwrap();
+        assert_eq!((all.rows, all.outside_scope), (3, 0));
     }
 
     #[test]

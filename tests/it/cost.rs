@@ -102,16 +102,39 @@ pub async fn seed_pages(emu: &Emulator, pages: Vec<Value>) {
     );
 }
 
+/// Another workload's transfer in the same account, in every CUR file: untagged in one
+/// row, tagged for another deployment in the other. Not this deployment's spend.
+const OTHERS: &[(&str, &str, f64, f64, Option<&str>)] = &[
+    ("2026-10-01", "USE1-EU-AWS-Out-Bytes", 4096.0, 81.92, None),
+    (
+        "2026-10-02",
+        "EU-USE1-AWS-Out-Bytes",
+        2048.0,
+        40.96,
+        Some("billing"),
+    ),
+];
+
 fn write_cur(dir: &std::path::Path) {
     let mut legacy = String::from(
-        "identity/LineItemId,lineItem/UsageStartDate,lineItem/UsageType,lineItem/UsageAmount,lineItem/UnblendedCost\n",
+        "identity/LineItemId,lineItem/UsageStartDate,lineItem/UsageType,lineItem/UsageAmount,lineItem/UnblendedCost,resourceTags/user:geoplan:name\n",
     );
     let mut v2 = String::from(
-        "line_item_usage_start_date,line_item_usage_type,line_item_usage_amount,line_item_unblended_cost\n",
+        "line_item_usage_start_date,line_item_usage_type,line_item_usage_amount,line_item_unblended_cost,resource_tags\n",
     );
-    for (i, (day, t, q, usd)) in ROWS.iter().enumerate() {
-        legacy += &format!("{i},{day}T00:00:00Z,{t},{q},{usd}\n");
-        v2 += &format!("{day}T00:00:00Z,{t},{q},{usd}\n");
+    let json_tags = |tag: Option<&str>| match tag {
+        Some(t) => {
+            format!("\"{{\"\"user_team\"\":\"\"web\"\",\"\"user_geoplan_name\"\":\"\"{t}\"\"}}\"")
+        }
+        None => "{}".to_owned(),
+    };
+    let all = ROWS
+        .iter()
+        .map(|(d, t, q, u)| (d, t, q, u, Some("shop")))
+        .chain(OTHERS.iter().map(|(d, t, q, u, g)| (d, t, q, u, *g)));
+    for (i, (day, t, q, usd, tag)) in all.enumerate() {
+        legacy += &format!("{i},{day}T00:00:00Z,{t},{q},{usd},{}\n", tag.unwrap_or(""));
+        v2 += &format!("{day}T00:00:00Z,{t},{q},{usd},{}\n", json_tags(tag));
     }
     std::fs::create_dir_all(dir.join("legacy")).unwrap();
     std::fs::create_dir_all(dir.join("v2")).unwrap();
@@ -130,12 +153,15 @@ fn write_cur(dir: &std::path::Path) {
     std::fs::create_dir_all(&metadata).unwrap();
     let rows: Vec<geoplan::cost::parquet::Row> = ROWS
         .iter()
-        .map(|(day, t, q, usd)| geoplan::cost::parquet::Row {
+        .map(|(d, t, q, u)| (d, t, q, u, Some("shop")))
+        .chain(OTHERS.iter().map(|(d, t, q, u, g)| (d, t, q, u, *g)))
+        .map(|(day, t, q, usd, tag)| geoplan::cost::parquet::Row {
             usage_type: t,
             amount: *q,
             cost: *usd,
             resource: None,
             start_ms: epoch_ms(day),
+            tag,
         })
         .collect();
     let (a, b) = rows.split_at(rows.len() / 2);
@@ -242,6 +268,70 @@ async fn cost_explorer_and_cur_files_give_the_same_matrix() {
         parquet["matrix"], ce["matrix"],
         "CUR 2.0 (Parquet export folder) and Cost Explorer agree"
     );
+    for report in [&legacy, &v2, &parquet] {
+        assert_eq!(report["scope"], "tag geoplan:name=shop");
+        assert_eq!(report["scope_note"], Value::Null);
+    }
+
+    // Account scope: the other workload's rows count too, in every format alike.
+    let account = CONFIG.replace("[cost]\n", "[cost]\nscope = \"account\"\n");
+    std::fs::write(wd.path().join("account.toml"), account).unwrap();
+    let whole = |dir: &str| -> Value {
+        let out = geoplan(
+            wd.path(),
+            &[
+                "cost",
+                "account.toml",
+                "--month",
+                "2026-10",
+                "--json",
+                "--cur",
+                dir,
+            ],
+            None,
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(7),
+            "over the $30 budget: {}",
+            stderr(&out)
+        );
+        serde_json::from_str(&stdout(&out)).unwrap()
+    };
+    let (a, b, c) = (whole("legacy"), whole("v2"), whole("export"));
+    assert_eq!(a["rows"], ROWS.len() + OTHERS.len());
+    assert_eq!(a["scope"], "account");
+    assert_eq!(a["matrix"]["transfer_usd"], 22.5 + 81.92 + 40.96);
+    assert_eq!((&a["matrix"], &a["matrix"]), (&b["matrix"], &c["matrix"]));
+
+    // Nothing of this deployment's: the report says why, in both cases.
+    std::fs::create_dir_all(wd.path().join("untagged")).unwrap();
+    std::fs::write(
+        wd.path().join("untagged/a.csv"),
+        "lineItem/UsageStartDate,lineItem/UsageType,lineItem/UsageAmount,lineItem/UnblendedCost\n2026-10-01T00:00:00Z,USE1-EU-AWS-Out-Bytes,1,0.02\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(wd.path().join("others")).unwrap();
+    std::fs::write(
+        wd.path().join("others/a.csv"),
+        "lineItem/UsageStartDate,lineItem/UsageType,lineItem/UsageAmount,lineItem/UnblendedCost,resourceTags/user:geoplan:name\n2026-10-01T00:00:00Z,USE1-EU-AWS-Out-Bytes,1,0.02,billing\n",
+    )
+    .unwrap();
+    let no_column = cost_json(&wd, &["--cur", "untagged"], None);
+    assert_eq!(no_column["rows"], 0);
+    assert!(
+        no_column["scope_note"]
+            .as_str()
+            .is_some_and(|n| n
+                .starts_with("the CUR files have no column for the tag geoplan:name: activate it")),
+        "{no_column:#}"
+    );
+    let not_ours = cost_json(&wd, &["--cur", "others"], None);
+    assert!(
+        not_ours["scope_note"].as_str().is_some_and(|n| n
+            .starts_with("no row in 2026-10 carries the cost-allocation tag geoplan:name=shop (1 row(s) without it)")),
+        "{not_ours:#}"
+    );
     assert_eq!(epoch_ms("2026-11-01"), 20_758 * 86_400_000);
     assert_eq!(legacy["budget"], ce["budget"]);
 
@@ -268,7 +358,7 @@ async fn cost_explorer_and_cur_files_give_the_same_matrix() {
 fn bad_cur_input_is_located() {
     let wd = Workdir::with_text("regions.toml", CONFIG);
     std::fs::create_dir_all(wd.path().join("cur")).unwrap();
-    std::fs::write(wd.path().join("cur/a.csv"), "lineItem/UsageType,lineItem/UsageAmount,lineItem/UnblendedCost\nUSE1-EU-AWS-Out-Bytes,1,n/a\n").unwrap();
+    std::fs::write(wd.path().join("cur/a.csv"), "lineItem/UsageType,lineItem/UsageAmount,lineItem/UnblendedCost,resourceTags/user:geoplan:name\nUSE1-EU-AWS-Out-Bytes,1,n/a,shop\n").unwrap();
     let out = geoplan(wd.path(), &["cost", "regions.toml", "--cur", "cur"], None);
     assert_eq!(out.status.code(), Some(1));
     assert!(
@@ -631,7 +721,7 @@ fn over_budget_exits_7_and_the_matrix_lines_up() {
     assert_eq!(json.status.code(), Some(7));
     std::fs::write(
         wd.path().join("one.csv"),
-        "lineItem/UsageType,lineItem/UsageAmount,lineItem/UnblendedCost\nUSE1-EU-AWS-Out-Bytes,1,0.02\n",
+        "lineItem/UsageType,lineItem/UsageAmount,lineItem/UnblendedCost,resourceTags/user:geoplan:name\nUSE1-EU-AWS-Out-Bytes,1,0.02,shop\n",
     )
     .unwrap();
     let one = success(&geoplan(
