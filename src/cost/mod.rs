@@ -7,7 +7,6 @@ pub mod estimate;
 pub mod explorer;
 pub mod matrix;
 pub mod monitor;
-pub mod parquet;
 pub mod prices;
 pub mod usage;
 

@@ -151,11 +151,11 @@ fn write_cur(dir: &std::path::Path) {
     let metadata = dir.join("export/metadata/BILLING_PERIOD=2026-10");
     std::fs::create_dir_all(&data).unwrap();
     std::fs::create_dir_all(&metadata).unwrap();
-    let rows: Vec<geoplan::cost::parquet::Row> = ROWS
+    let rows: Vec<geoplan::cost::cur::parquet::Row> = ROWS
         .iter()
         .map(|(d, t, q, u)| (d, t, q, u, Some("shop")))
         .chain(OTHERS.iter().map(|(d, t, q, u, g)| (d, t, q, u, *g)))
-        .map(|(day, t, q, usd, tag)| geoplan::cost::parquet::Row {
+        .map(|(day, t, q, usd, tag)| geoplan::cost::cur::parquet::Row {
             usage_type: t,
             amount: *q,
             cost: *usd,
@@ -168,8 +168,10 @@ fn write_cur(dir: &std::path::Path) {
     let mut listed = Vec::new();
     for (i, half) in [a, b].into_iter().enumerate() {
         let name = format!("shop-0000{i}.snappy.parquet");
-        let copy = half.iter().map(|r| geoplan::cost::parquet::Row { ..*r });
-        geoplan::cost::parquet::write(&data.join(&name), copy, 4).unwrap();
+        let copy = half
+            .iter()
+            .map(|r| geoplan::cost::cur::parquet::Row { ..*r });
+        geoplan::cost::cur::parquet::write(&data.join(&name), copy, 4).unwrap();
         listed.push(format!(
             "s3://billing/exports/shop/data/BILLING_PERIOD=2026-10/{name}"
         ));

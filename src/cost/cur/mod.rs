@@ -7,6 +7,8 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+pub mod parquet;
+
 use super::matrix::Line;
 use super::usage::{Usage, classify};
 
@@ -360,7 +362,7 @@ pub struct Filter<'a> {
 /// Reads one file (CSV, gzip CSV or Parquet, by its name) into `totals`.
 pub fn read_file(totals: &mut Totals, path: &Path, filter: Filter<'_>) -> Result<(), CurError> {
     if path.extension().is_some_and(|e| e == "parquet") {
-        return super::parquet::read_into(totals, path, filter);
+        return parquet::read_into(totals, path, filter);
     }
     read_into(totals, path, filter)
 }

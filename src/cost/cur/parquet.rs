@@ -12,7 +12,7 @@ use parquet::data_type::{
 };
 use parquet::file::reader::{FileReader, SerializedFileReader};
 
-use super::cur::{
+use super::{
     AMOUNT, COST, CurError, Filter, RESOURCE, START, TAG_COLUMNS, TAG_KEY_V2, TAGS_V2, Totals,
     USAGE_TYPE,
 };
