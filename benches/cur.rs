@@ -1,9 +1,12 @@
-//! CUR aggregation throughput: a generated CSV of SIZE_MB (default 1024) in legacy CUR
-//! columns with a realistic mix of usage types, aggregated to the pair matrix by the
-//! same code `geoplan cost --cur` runs, on one thread. Reports MB/s and peak RSS, then
-//! runs the same aggregation in DuckDB (if `import duckdb` works) for comparison.
+//! CUR aggregation, side by side with DuckDB on the same inputs: a generated CSV of
+//! SIZE_MB (default 1024) in legacy CUR columns with a realistic mix of usage types,
+//! the same file gzip-compressed, and the same rows as CUR 2.0 Parquet (Snappy, 1 Mi
+//! rows per row group). Each is aggregated per usage type by the code `geoplan cost
+//! --cur` runs, on one thread and on all cores (median of 3), each in a fresh process
+//! so its peak RSS is its own; then by DuckDB (`GEOPLAN_PYTHON`, a Python with the
+//! `duckdb` module) with 1 thread and its default.
 //!
-//! Run: `cargo bench --bench cur` (CUR_BENCH_FILE=path reuses a generated file).
+//! Run: `cargo bench --bench cur` (CUR_BENCH_DIR=dir keeps and reuses generated files).
 
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -67,79 +70,162 @@ fn generate(path: &Path, size_mb: u64) {
     w.flush().unwrap();
 }
 
-fn main() {
-    let size_mb: u64 = std::env::var("SIZE_MB")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1024);
-    let dir = tempfile::tempdir().unwrap();
-    let path: PathBuf = match std::env::var("CUR_BENCH_FILE") {
-        Ok(p) if Path::new(&p).exists() => p.into(),
-        Ok(p) => {
-            generate(Path::new(&p), size_mb);
-            p.into()
-        }
-        Err(_) => {
-            let p = dir.path().join("cur.csv");
-            generate(&p, size_mb);
-            p
-        }
-    };
-    let bytes = std::fs::metadata(&path).unwrap().len() as f64;
-    let rss_before = peak_rss_mb();
+/// The rows of [`generate`] again, as CUR 2.0 Parquet.
+fn generate_parquet(csv: &Path, parquet: &Path) {
+    let text = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(csv).unwrap());
+    let mut reader = csv::ReaderBuilder::new().from_reader(text);
+    let headers = reader.byte_headers().unwrap().clone();
+    let col = |name: &str| headers.iter().position(|h| h == name.as_bytes()).unwrap();
+    let (t, r, a, c) = (
+        col("lineItem/UsageType"),
+        col("lineItem/ResourceId"),
+        col("lineItem/UsageAmount"),
+        col("lineItem/UnblendedCost"),
+    );
+    let records: Vec<csv::ByteRecord> = reader.byte_records().map(Result::unwrap).collect();
+    let text = |rec: &csv::ByteRecord, i: usize| std::str::from_utf8(&rec[i]).unwrap().to_owned();
+    let owned: Vec<(String, String, f64, f64)> = records
+        .iter()
+        .map(|rec| {
+            (
+                text(rec, t),
+                text(rec, r),
+                text(rec, a).parse().unwrap(),
+                text(rec, c).parse().unwrap(),
+            )
+        })
+        .collect();
+    drop(records);
+    let rows = owned.iter().map(|(t, r, a, c)| geoplan::cost::cur::parquet::Row {
+        usage_type: t,
+        amount: *a,
+        cost: *c,
+        resource: Some(r),
+        start_ms: 20_758 * 86_400_000,
+        tag: None,
+    });
+    geoplan::cost::cur::parquet::write(parquet, rows, 1 << 20).unwrap();
+}
+
+fn gzip(from: &Path, to: &Path) {
+    let mut input = std::fs::File::open(from).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(
+        BufWriter::with_capacity(1 << 20, std::fs::File::create(to).unwrap()),
+        flate2::Compression::default(),
+    );
+    std::io::copy(&mut input, &mut gz).unwrap();
+    gz.finish().unwrap().flush().unwrap();
+}
+
+/// In a child process: read `path` on `threads` threads three times; print the median
+/// seconds, the rows and the peak RSS in MB.
+fn measure(path: &Path, threads: usize) {
     let mut runs = Vec::new();
     let mut rows = 0;
     for _ in 0..3 {
         let t = Instant::now();
-        let totals = geoplan::cost::cur::read(&path, None).unwrap();
+        let totals =
+            geoplan::cost::cur::read_parallel(path, Default::default(), threads).unwrap();
         rows = totals.rows;
-        let lines = totals.into_lines();
         let m = geoplan::cost::matrix::aggregate(
-            lines,
-            &[
-                "us-east-1".to_owned(),
-                "eu-west-1".to_owned(),
-                "ap-northeast-1".to_owned(),
-            ],
+            totals.into_lines(),
+            &["us-east-1".to_owned(), "eu-west-1".to_owned(), "ap-northeast-1".to_owned()],
         );
         std::hint::black_box(m);
         runs.push(t.elapsed().as_secs_f64());
     }
     runs.sort_by(f64::total_cmp);
-    let median = runs[1];
-    println!(
-        "CUR aggregation: {:.0} MB, {rows} rows, median of 3: {median:.2} s = {:.0} MB/s on one thread; peak RSS {:.1} MB (before reading: {rss_before:.1} MB)",
-        bytes / 1e6 / 1.048576,
-        bytes / 1048576.0 / median,
-        peak_rss_mb()
-    );
+    println!("{} {rows} {}", runs[1], peak_rss_mb());
+}
+
+fn geoplan_run(path: &Path, threads: usize) -> (f64, u64, f64) {
+    let out = Command::new(std::env::current_exe().unwrap())
+        .env("CUR_BENCH_MEASURE", format!("{}\n{threads}", path.display()))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut it = text.split_whitespace();
+    let mut next = || it.next().unwrap().to_owned();
+    (next().parse().unwrap(), next().parse().unwrap(), next().parse().unwrap())
+}
+
+/// DuckDB's median seconds on `path` with 1 thread and with its default, or why not.
+fn duckdb_run(path: &Path) -> Result<(f64, f64, String), String> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/cur_duckdb.py");
     let python = std::env::var("GEOPLAN_PYTHON").unwrap_or_else(|_| "python3".into());
-    match Command::new(python).arg(script).arg(&path).output() {
-        Ok(out) if out.status.success() => {
-            let text = String::from_utf8_lossy(&out.stdout);
-            for line in text.lines() {
-                println!("{line}");
-                if let Some(secs) = line
-                    .split("median ")
-                    .nth(1)
-                    .and_then(|s| s.split(' ').next())
-                    .and_then(|s| s.parse::<f64>().ok())
-                {
-                    println!(
-                        "  geoplan time / DuckDB time: {:.2} (below 1: geoplan faster)",
-                        median / secs
-                    );
-                }
-            }
-        }
-        Ok(out) => println!(
-            "(DuckDB comparison skipped: {})",
-            String::from_utf8_lossy(&out.stderr)
-                .lines()
-                .last()
-                .unwrap_or("")
-        ),
-        Err(e) => println!("(DuckDB comparison skipped: {e})"),
+    let out = Command::new(python)
+        .arg(script)
+        .arg(path)
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("").to_owned());
     }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut it = text.split_whitespace();
+    let mut next = || it.next().unwrap_or_default().to_owned();
+    let (one, all, version) = (next(), next(), next());
+    Ok((one.parse().map_err(|_| text.to_string())?, all.parse().map_err(|_| text.to_string())?, version))
+}
+
+fn main() {
+    if let Ok(job) = std::env::var("CUR_BENCH_MEASURE") {
+        let (path, threads) = job.split_once('\n').unwrap();
+        measure(Path::new(path), threads.parse().unwrap());
+        return;
+    }
+    let size_mb: u64 = std::env::var("SIZE_MB")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1024);
+    let temp = tempfile::tempdir().unwrap();
+    let dir: PathBuf = std::env::var("CUR_BENCH_DIR").map_or_else(|_| temp.path().to_owned(), PathBuf::from);
+    std::fs::create_dir_all(&dir).unwrap();
+    let csv = dir.join(format!("cur-{size_mb}.csv"));
+    let gz = dir.join(format!("cur-{size_mb}.csv.gz"));
+    let parquet = dir.join(format!("cur-{size_mb}.parquet"));
+    if !csv.exists() {
+        generate(&csv, size_mb);
+    }
+    if !gz.exists() {
+        gzip(&csv, &gz);
+    }
+    if !parquet.exists() {
+        generate_parquet(&csv, &parquet);
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let csv_mb = std::fs::metadata(&csv).unwrap().len() as f64 / 1048576.0;
+    println!("CUR aggregation per usage type, {csv_mb:.0} MB of CSV; median of 3; {cores} cores");
+    println!(
+        "{:<12} {:>8} {:>10} {:>10} {:>8} {:>10} {:>10} {:>8} {:>9}",
+        "input", "MB", "geoplan×1", "DuckDB×1", "ratio", format!("geoplan×{cores}"), "DuckDB×all", "ratio", "peak RSS"
+    );
+    for (label, path) in [("CSV", &csv), ("CSV gzip", &gz), ("Parquet", &parquet)] {
+        let mb = std::fs::metadata(path).unwrap().len() as f64 / 1048576.0;
+        let (one, rows, rss_one) = geoplan_run(path, 1);
+        let (all, rows_all, rss_all) = geoplan_run(path, cores);
+        assert_eq!(rows, rows_all, "the same rows on any number of threads");
+        let (duck_one, duck_all) = match duckdb_run(path) {
+            Ok((a, b, _)) => (Some(a), Some(b)),
+            Err(e) => {
+                println!("(DuckDB skipped: {e})");
+                (None, None)
+            }
+        };
+        let cell = |x: Option<f64>| x.map_or("-".to_owned(), |x| format!("{x:.2} s"));
+        let ratio = |g: f64, d: Option<f64>| d.map_or("-".to_owned(), |d| format!("{:.2}", g / d));
+        println!(
+            "{label:<12} {mb:>8.0} {:>10} {:>10} {:>8} {:>10} {:>10} {:>8} {:>6.1} MB",
+            format!("{one:.2} s"),
+            cell(duck_one),
+            ratio(one, duck_one),
+            format!("{all:.2} s"),
+            cell(duck_all),
+            ratio(all, duck_all),
+            rss_one.max(rss_all)
+        );
+        let _ = rows;
+    }
+    println!("ratio = geoplan time / DuckDB time (below 1: geoplan faster); peak RSS of the geoplan process");
 }

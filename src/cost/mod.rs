@@ -126,7 +126,8 @@ pub fn from_cur(
         month: Some(&month_text),
         tag: (scope == CostScope::Tag).then_some(config.name.as_str()),
     };
-    let totals = cur::read_filtered(path, filter)?;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let totals = cur::read_parallel(path, filter, threads)?;
     let (scope_name, scope_note) = match scope {
         CostScope::Account => (
             "account".to_owned(),

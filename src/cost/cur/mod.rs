@@ -7,7 +7,10 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+mod parallel;
 pub mod parquet;
+
+pub use parallel::read_parallel;
 
 use super::matrix::Line;
 use super::usage::{Usage, classify};
@@ -181,6 +184,28 @@ pub struct Totals {
 }
 
 impl Totals {
+    /// Adds what another reader counted (of other files, chunks or row groups).
+    pub fn merge(&mut self, other: Totals) {
+        self.rows += other.rows;
+        self.outside_scope += other.outside_scope;
+        self.tag_column |= other.tag_column;
+        for (usage_type, t) in other.by_type {
+            let mine = self.by_type.entry(usage_type).or_insert_with(|| Total {
+                by_resource: t.by_resource.as_ref().map(|_| HashMap::new()),
+                ..Total::default()
+            });
+            mine.quantity += t.quantity;
+            mine.usd += t.usd;
+            if let (Some(into), Some(from)) = (&mut mine.by_resource, t.by_resource) {
+                for (resource, (q, usd)) in from {
+                    let e = into.entry(resource).or_default();
+                    e.0 += q;
+                    e.1 += usd;
+                }
+            }
+        }
+    }
+
     /// Folds in one row.
     pub(super) fn add(&mut self, usage_type: &[u8], resource: &[u8], quantity: f64, usd: f64) {
         self.rows += 1;
@@ -369,6 +394,26 @@ pub fn read_file(totals: &mut Totals, path: &Path, filter: Filter<'_>) -> Result
 
 /// Reads one CSV or gzip CSV file into `totals`.
 pub fn read_into(totals: &mut Totals, path: &Path, filter: Filter<'_>) -> Result<(), CurError> {
+    read_csv(totals, path, filter, None)
+}
+
+/// A byte range of a plain CSV file that starts at a record boundary, with what
+/// reading it needs and the range does not hold: the header, and the lines before it.
+#[derive(Debug, Clone)]
+pub struct Chunk {
+    start: u64,
+    len: u64,
+    lines_before: u64,
+    headers: csv::ByteRecord,
+}
+
+/// Reads a CSV file, or one chunk of a plain one, into `totals`.
+fn read_csv(
+    totals: &mut Totals,
+    path: &Path,
+    filter: Filter<'_>,
+    chunk: Option<&Chunk>,
+) -> Result<(), CurError> {
     let month = filter.month;
     let io = |source| CurError::Io {
         path: path.to_owned(),
@@ -377,10 +422,15 @@ pub fn read_into(totals: &mut Totals, path: &Path, filter: Filter<'_>) -> Result
     if !std::fs::metadata(path).map_err(io)?.is_file() {
         return Err(CurError::NotAFile(path.to_owned()));
     }
-    let file = std::fs::File::open(path).map_err(io)?;
+    let mut file = std::fs::File::open(path).map_err(io)?;
     let compressed = Shared::<u64>::default();
     let gzip = path.extension().is_some_and(|e| e == "gz");
-    let decoded: Box<dyn Read> = if gzip {
+    let lines_before = chunk.map_or(0, |c| c.lines_before);
+    let decoded: Box<dyn Read> = if let Some(c) = chunk {
+        use std::io::Seek;
+        file.seek(std::io::SeekFrom::Start(c.start)).map_err(io)?;
+        Box::new(file.take(c.len))
+    } else if gzip {
         Box::new(flate2::read::MultiGzDecoder::new(
             std::io::BufReader::with_capacity(
                 1 << 16,
@@ -403,18 +453,19 @@ pub fn read_into(totals: &mut Totals, path: &Path, filter: Filter<'_>) -> Result
     };
     let mut csv = csv::ReaderBuilder::new()
         .buffer_capacity(1 << 20)
+        .has_headers(chunk.is_none())
         .from_reader(reader);
     let csv_err = |e: csv::Error| {
         if let Some(line) = too_long.get() {
             return CurError::TooLong {
                 path: path.to_owned(),
-                line,
+                line: lines_before + line,
             };
         }
         match (e.position(), e.kind()) {
             (Some(p), _) => CurError::Csv {
                 path: path.to_owned(),
-                line: p.line(),
+                line: lines_before + p.line(),
                 message: e.to_string(),
             },
             // Not a CSV error but a read error: in gzip data, or of the file itself.
@@ -425,12 +476,15 @@ pub fn read_into(totals: &mut Totals, path: &Path, filter: Filter<'_>) -> Result
             },
             (None, _) => CurError::Csv {
                 path: path.to_owned(),
-                line: lines.get() + 1,
+                line: lines_before + lines.get() + 1,
                 message: e.to_string(),
             },
         }
     };
-    let headers = csv.byte_headers().map_err(csv_err)?.clone();
+    let headers = match chunk {
+        Some(c) => c.headers.clone(),
+        None => csv.byte_headers().map_err(csv_err)?.clone(),
+    };
     let find = |(legacy, v2): (&'static str, &'static str)| {
         headers
             .iter()
@@ -478,7 +532,7 @@ pub fn read_into(totals: &mut Totals, path: &Path, filter: Filter<'_>) -> Result
                 continue;
             }
         }
-        let line = record.position().map_or(0, |p| p.line());
+        let line = lines_before + record.position().map_or(0, |p| p.line());
         let number = |i: usize| -> Result<f64, CurError> {
             let raw = record.get(i).unwrap_or_default();
             if raw.is_empty() {

@@ -179,6 +179,29 @@ impl TagMap {
 
 /// Reads one Parquet CUR file into `totals`, keeping the rows `filter` lets through.
 pub fn read_into(totals: &mut Totals, path: &Path, filter: Filter<'_>) -> Result<(), CurError> {
+    read_groups(totals, path, filter, None)
+}
+
+/// How many row groups a Parquet file has (units of parallel reading).
+pub fn row_groups(path: &Path) -> Result<usize, CurError> {
+    let file = std::fs::File::open(path).map_err(|source| CurError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let reader = SerializedFileReader::new(file).map_err(|e| CurError::Parquet {
+        path: path.to_owned(),
+        message: format!("not a readable Parquet file: {e}"),
+    })?;
+    Ok(reader.num_row_groups())
+}
+
+/// [`read_into`] for the row groups `groups` only (all when `None`).
+pub fn read_groups(
+    totals: &mut Totals,
+    path: &Path,
+    filter: Filter<'_>,
+    groups: Option<std::ops::Range<usize>>,
+) -> Result<(), CurError> {
     let month = filter.month;
     let bad = |message: String| CurError::Parquet {
         path: path.to_owned(),
@@ -274,8 +297,11 @@ pub fn read_into(totals: &mut Totals, path: &Path, filter: Filter<'_>) -> Result
 
     let mut defs: Vec<Vec<i16>> = columns.iter().map(|_| Vec::new()).collect();
     let mut cells: Vec<Vec<Cell>> = columns.iter().map(|_| Vec::new()).collect();
-    let mut row_base: u64 = 0;
-    for rg in 0..reader.num_row_groups() {
+    let groups = groups.unwrap_or(0..reader.num_row_groups());
+    let mut row_base: u64 = (0..groups.start.min(reader.num_row_groups()))
+        .map(|i| reader.metadata().row_group(i).num_rows().max(0) as u64)
+        .sum();
+    for rg in groups {
         let located = |e: parquet::errors::ParquetError| bad(format!("row group {rg}: {e}"));
         let group = reader.get_row_group(rg).map_err(located)?;
         let mut readers = Vec::new();
