@@ -96,14 +96,16 @@ fn generate_parquet(csv: &Path, parquet: &Path) {
         })
         .collect();
     drop(records);
-    let rows = owned.iter().map(|(t, r, a, c)| geoplan::cost::cur::parquet::Row {
-        usage_type: t,
-        amount: *a,
-        cost: *c,
-        resource: Some(r),
-        start_ms: 20_758 * 86_400_000,
-        tag: None,
-    });
+    let rows = owned
+        .iter()
+        .map(|(t, r, a, c)| geoplan::cost::cur::parquet::Row {
+            usage_type: t,
+            amount: *a,
+            cost: *c,
+            resource: Some(r),
+            start_ms: 20_758 * 86_400_000,
+            tag: None,
+        });
     geoplan::cost::cur::parquet::write(parquet, rows, 1 << 20).unwrap();
 }
 
@@ -124,12 +126,15 @@ fn measure(path: &Path, threads: usize) {
     let mut rows = 0;
     for _ in 0..3 {
         let t = Instant::now();
-        let totals =
-            geoplan::cost::cur::read_parallel(path, Default::default(), threads).unwrap();
+        let totals = geoplan::cost::cur::read_parallel(path, Default::default(), threads).unwrap();
         rows = totals.rows;
         let m = geoplan::cost::matrix::aggregate(
             totals.into_lines(),
-            &["us-east-1".to_owned(), "eu-west-1".to_owned(), "ap-northeast-1".to_owned()],
+            &[
+                "us-east-1".to_owned(),
+                "eu-west-1".to_owned(),
+                "ap-northeast-1".to_owned(),
+            ],
         );
         std::hint::black_box(m);
         runs.push(t.elapsed().as_secs_f64());
@@ -140,14 +145,25 @@ fn measure(path: &Path, threads: usize) {
 
 fn geoplan_run(path: &Path, threads: usize) -> (f64, u64, f64) {
     let out = Command::new(std::env::current_exe().unwrap())
-        .env("CUR_BENCH_MEASURE", format!("{}\n{threads}", path.display()))
+        .env(
+            "CUR_BENCH_MEASURE",
+            format!("{}\n{threads}", path.display()),
+        )
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     let mut it = text.split_whitespace();
     let mut next = || it.next().unwrap().to_owned();
-    (next().parse().unwrap(), next().parse().unwrap(), next().parse().unwrap())
+    (
+        next().parse().unwrap(),
+        next().parse().unwrap(),
+        next().parse().unwrap(),
+    )
 }
 
 /// DuckDB's median seconds on `path` with 1 thread and with its default, or why not.
@@ -160,13 +176,21 @@ fn duckdb_run(path: &Path) -> Result<(f64, f64, String), String> {
         .output()
         .map_err(|e| e.to_string())?;
     if !out.status.success() {
-        return Err(String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("").to_owned());
+        return Err(String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .last()
+            .unwrap_or("")
+            .to_owned());
     }
     let text = String::from_utf8_lossy(&out.stdout);
     let mut it = text.split_whitespace();
     let mut next = || it.next().unwrap_or_default().to_owned();
     let (one, all, version) = (next(), next(), next());
-    Ok((one.parse().map_err(|_| text.to_string())?, all.parse().map_err(|_| text.to_string())?, version))
+    Ok((
+        one.parse().map_err(|_| text.to_string())?,
+        all.parse().map_err(|_| text.to_string())?,
+        version,
+    ))
 }
 
 fn main() {
@@ -180,7 +204,8 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(1024);
     let temp = tempfile::tempdir().unwrap();
-    let dir: PathBuf = std::env::var("CUR_BENCH_DIR").map_or_else(|_| temp.path().to_owned(), PathBuf::from);
+    let dir: PathBuf =
+        std::env::var("CUR_BENCH_DIR").map_or_else(|_| temp.path().to_owned(), PathBuf::from);
     std::fs::create_dir_all(&dir).unwrap();
     let csv = dir.join(format!("cur-{size_mb}.csv"));
     let gz = dir.join(format!("cur-{size_mb}.csv.gz"));
@@ -199,7 +224,15 @@ fn main() {
     println!("CUR aggregation per usage type, {csv_mb:.0} MB of CSV; median of 3; {cores} cores");
     println!(
         "{:<12} {:>8} {:>10} {:>10} {:>8} {:>10} {:>10} {:>8} {:>9}",
-        "input", "MB", "geoplan×1", "DuckDB×1", "ratio", format!("geoplan×{cores}"), "DuckDB×all", "ratio", "peak RSS"
+        "input",
+        "MB",
+        "geoplan×1",
+        "DuckDB×1",
+        "ratio",
+        format!("geoplan×{cores}"),
+        "DuckDB×all",
+        "ratio",
+        "peak RSS"
     );
     for (label, path) in [("CSV", &csv), ("CSV gzip", &gz), ("Parquet", &parquet)] {
         let mb = std::fs::metadata(path).unwrap().len() as f64 / 1048576.0;
@@ -227,5 +260,7 @@ fn main() {
         );
         let _ = rows;
     }
-    println!("ratio = geoplan time / DuckDB time (below 1: geoplan faster); peak RSS of the geoplan process");
+    println!(
+        "ratio = geoplan time / DuckDB time (below 1: geoplan faster); peak RSS of the geoplan process"
+    );
 }

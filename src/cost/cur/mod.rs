@@ -171,6 +171,20 @@ struct Total {
     by_resource: Option<ByResource>,
 }
 
+impl Total {
+    /// Per resource for replicated writes (attributed to tables), in all for the rest.
+    fn new(usage_type: &[u8]) -> Total {
+        let repl = matches!(
+            classify(&String::from_utf8_lossy(usage_type)),
+            Usage::ReplicatedWrite { .. }
+        );
+        Total {
+            by_resource: repl.then(HashMap::new),
+            ..Total::default()
+        }
+    }
+}
+
 /// Totals across files, by usage type.
 #[derive(Default)]
 pub struct Totals {
@@ -211,17 +225,10 @@ impl Totals {
         self.rows += 1;
         let total = match self.by_type.get_mut(usage_type) {
             Some(t) => t,
-            None => {
-                let repl = matches!(
-                    classify(&String::from_utf8_lossy(usage_type)),
-                    Usage::ReplicatedWrite { .. }
-                );
-                let t = Total {
-                    by_resource: repl.then(HashMap::new),
-                    ..Total::default()
-                };
-                self.by_type.entry(usage_type.into()).or_insert(t)
-            }
+            None => self
+                .by_type
+                .entry(usage_type.into())
+                .or_insert_with(|| Total::new(usage_type)),
         };
         total.quantity += quantity;
         total.usd += usd;
@@ -233,6 +240,30 @@ impl Totals {
             e.0 += quantity;
             e.1 += usd;
         }
+    }
+
+    /// Whether rows of this usage type are counted per resource (replicated writes,
+    /// attributed to tables), so they cannot be summed before [`Self::add`].
+    pub(super) fn per_resource(&mut self, usage_type: &[u8]) -> bool {
+        self.total(usage_type).by_resource.is_some()
+    }
+
+    /// Folds in `rows` rows of a usage type not counted per resource, summed already.
+    pub(super) fn add_sum(&mut self, usage_type: &[u8], rows: u64, quantity: f64, usd: f64) {
+        self.rows += rows;
+        let total = self.total(usage_type);
+        total.quantity += quantity;
+        total.usd += usd;
+    }
+
+    /// The usage type's total, made on first sight (called once per batch, not per
+    /// row: [`Self::add`] has the one-lookup path rows take).
+    fn total(&mut self, usage_type: &[u8]) -> &mut Total {
+        if !self.by_type.contains_key(usage_type) {
+            self.by_type
+                .insert(usage_type.into(), Total::new(usage_type));
+        }
+        self.by_type.get_mut(usage_type).expect("just made")
     }
 
     pub fn into_lines(self) -> Vec<Line> {

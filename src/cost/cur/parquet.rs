@@ -19,6 +19,21 @@ use super::{
 
 /// Records decoded per column at a time.
 const BATCH: usize = 8192;
+/// Usage types summed per batch before they reach the totals; beyond that (values
+/// not from a dictionary, or very many types) rows go to the totals one by one.
+const MAX_SUMS: usize = 32;
+
+/// One usage type's rows in a batch.
+struct Sum {
+    /// The address and length of its bytes.
+    key: (usize, usize),
+    /// A row holding it, to read its bytes back.
+    row: usize,
+    per_resource: bool,
+    rows: u64,
+    quantity: f64,
+    usd: f64,
+}
 
 /// One needed column: its index, name, and how its values are read.
 struct Wanted {
@@ -294,6 +309,7 @@ pub fn read_groups(
     let has_flat_tag = flat_tag.is_some();
     columns.extend(flat_tag);
     let mut tagged: Vec<bool> = Vec::new();
+    let mut sums: Vec<Sum> = Vec::with_capacity(MAX_SUMS);
 
     let mut defs: Vec<Vec<i16>> = columns.iter().map(|_| Vec::new()).collect();
     let mut cells: Vec<Vec<Cell>> = columns.iter().map(|_| Vec::new()).collect();
@@ -417,7 +433,44 @@ pub fn read_groups(
                     _ => &[],
                 };
                 let resource = if has_resource { bytes(3) } else { &[] };
-                totals.add(bytes(0), resource, quantity, usd);
+                // Values of a dictionary-encoded column share their dictionary entry's
+                // bytes: rows of one usage type are summed here by that address, and
+                // folded into the totals once per batch, not hashed row by row.
+                let usage_type = bytes(0);
+                let key = (usage_type.as_ptr() as usize, usage_type.len());
+                let slot = match sums.iter().position(|s| s.key == key) {
+                    Some(i) => Some(i),
+                    None if sums.len() < MAX_SUMS => {
+                        let per_resource = totals.per_resource(usage_type);
+                        sums.push(Sum {
+                            key,
+                            row,
+                            per_resource,
+                            rows: 0,
+                            quantity: 0.0,
+                            usd: 0.0,
+                        });
+                        Some(sums.len() - 1)
+                    }
+                    None => None,
+                };
+                match slot.map(|i| &mut sums[i]) {
+                    Some(s) if !s.per_resource => {
+                        s.rows += 1;
+                        s.quantity += quantity;
+                        s.usd += usd;
+                    }
+                    _ => totals.add(usage_type, resource, quantity, usd),
+                }
+            }
+            for s in sums.drain(..) {
+                if s.rows > 0 {
+                    let usage_type = match &cells[0][s.row] {
+                        Cell::Bytes(b) => b.data(),
+                        _ => &[],
+                    };
+                    totals.add_sum(usage_type, s.rows, s.quantity, s.usd);
+                }
             }
             row_base += n as u64;
         }
