@@ -579,7 +579,16 @@ async fn try_create_table(
     aws_sdk_dynamodb::operation::create_table::CreateTableOutput,
     aws_sdk_dynamodb::error::SdkError<aws_sdk_dynamodb::operation::create_table::CreateTableError>,
 > {
-    let mut create = ddb
+    table_request(ddb, name, kind).send().await
+}
+
+/// The CreateTable request of a test table, to send as is or with more settings.
+fn table_request(
+    ddb: &aws_sdk_dynamodb::Client,
+    name: &str,
+    kind: Kind,
+) -> aws_sdk_dynamodb::operation::create_table::builders::CreateTableFluentBuilder {
+    let create = ddb
         .create_table()
         .table_name(name)
         .attribute_definitions(
@@ -596,7 +605,7 @@ async fn try_create_table(
                 .build()
                 .unwrap(),
         );
-    create = match kind {
+    match kind {
         Kind::Provisioned => create
             .billing_mode(BillingMode::Provisioned)
             .provisioned_throughput(
@@ -616,8 +625,7 @@ async fn try_create_table(
                     .build()
                     .unwrap(),
             ),
-    };
-    create.send().await
+    }
 }
 
 /// Makes `name` a global table with a replica in `region`.
@@ -712,30 +720,7 @@ async fn bug9_a_replica_describes_its_own_encryption_key() {
     let replica_key = "arn:aws:kms:eu-west-1:111122223333:key/replica";
     for (emu, patched) in [(&stock, false), (&fixed, true)] {
         let us = emu.dynamodb("us-east-1").await;
-        us.create_table()
-            .table_name("sealed")
-            .attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name("id")
-                    .attribute_type(ScalarAttributeType::S)
-                    .build()
-                    .unwrap(),
-            )
-            .key_schema(
-                KeySchemaElement::builder()
-                    .attribute_name("id")
-                    .key_type(KeyType::Hash)
-                    .build()
-                    .unwrap(),
-            )
-            .billing_mode(BillingMode::PayPerRequest)
-            .stream_specification(
-                StreamSpecification::builder()
-                    .stream_enabled(true)
-                    .stream_view_type(StreamViewType::NewAndOldImages)
-                    .build()
-                    .unwrap(),
-            )
+        table_request(&us, "sealed", Kind::Streamed)
             .sse_specification(
                 aws_sdk_dynamodb::types::SseSpecification::builder()
                     .enabled(true)
@@ -833,23 +818,7 @@ async fn bug11_12_a_new_index_keeps_the_tables_limits_and_has_none_of_its_own() 
     let (stock, fixed) = pair();
     for (emu, patched) in [(&stock, false), (&fixed, true)] {
         let ddb = emu.dynamodb("us-east-1").await;
-        ddb.create_table()
-            .table_name("capped")
-            .attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name("id")
-                    .attribute_type(ScalarAttributeType::S)
-                    .build()
-                    .unwrap(),
-            )
-            .key_schema(
-                KeySchemaElement::builder()
-                    .attribute_name("id")
-                    .key_type(KeyType::Hash)
-                    .build()
-                    .unwrap(),
-            )
-            .billing_mode(BillingMode::PayPerRequest)
+        table_request(&ddb, "capped", Kind::OnDemand)
             .on_demand_throughput(
                 OnDemandThroughput::builder()
                     .max_read_request_units(50)

@@ -114,28 +114,9 @@ impl Walker {
         let name = self.index_name(t, v.span(), path, names);
         let partition_key = self
             .required(t, v.span(), path, "partition_key")
-            .and_then(|k| {
-                let field = join(path, "partition_key");
-                let key = self.key(k, &field)?;
-                keys.push(KeyAt {
-                    key: key.clone(),
-                    field,
-                    span: k.span(),
-                });
-                Some(key)
-            });
+            .and_then(|k| self.key_at(k, join(path, "partition_key"), keys));
         let sort_key = match get(t, "sort_key") {
-            Some(k) => {
-                let field = join(path, "sort_key");
-                self.key(k, &field).map(|key| {
-                    keys.push(KeyAt {
-                        key: key.clone(),
-                        field,
-                        span: k.span(),
-                    });
-                    Some(key)
-                })
-            }
+            Some(k) => self.key_at(k, join(path, "sort_key"), keys).map(Some),
             None => Some(None),
         };
         let projection = self.projection(t, path, projected);
@@ -161,16 +142,9 @@ impl Walker {
         let t = self.table(v, path)?;
         self.check_keys(t, path, LOCAL_INDEX_KEYS);
         let name = self.index_name(t, v.span(), path, names);
-        let sort_key = self.required(t, v.span(), path, "sort_key").and_then(|k| {
-            let field = join(path, "sort_key");
-            let key = self.key(k, &field)?;
-            keys.push(KeyAt {
-                key: key.clone(),
-                field,
-                span: k.span(),
-            });
-            Some(key)
-        });
+        let sort_key = self
+            .required(t, v.span(), path, "sort_key")
+            .and_then(|k| self.key_at(k, join(path, "sort_key"), keys));
         let projection = self.projection(t, path, projected);
         if !cx.has_sort_key {
             let issue = self.error(
@@ -382,6 +356,22 @@ impl Walker {
                 Some(Some((read?, write?)))
             }
         }
+    }
+
+    /// A key (`{ name, type }`), recorded in `keys` for the attribute definitions.
+    pub(super) fn key_at(
+        &mut self,
+        v: &Value<'_>,
+        field: String,
+        keys: &mut Vec<KeyAt>,
+    ) -> Option<Key> {
+        let key = self.key(v, &field)?;
+        keys.push(KeyAt {
+            key: key.clone(),
+            field,
+            span: v.span(),
+        });
+        Some(key)
     }
 
     /// The attribute definitions: each key name once with its type. The same name with

@@ -77,20 +77,11 @@ impl Walker {
         });
         // Every key used, table's and indexes', for the attribute definitions.
         let mut keys: Vec<KeyAt> = Vec::new();
-        let mut keyed = |w: &mut Self, v: &Value<'_>, field: String| {
-            let key = w.key(v, &field)?;
-            keys.push(KeyAt {
-                key: key.clone(),
-                field,
-                span: v.span(),
-            });
-            Some(key)
-        };
         let partition_key = self
             .required(t, span.clone(), path, "partition_key")
-            .and_then(|v| keyed(self, v, join(path, "partition_key")));
+            .and_then(|v| self.key_at(v, join(path, "partition_key"), &mut keys));
         let sort_key = match get(t, "sort_key") {
-            Some(v) => keyed(self, v, join(path, "sort_key")).map(Some),
+            Some(v) => self.key_at(v, join(path, "sort_key"), &mut keys).map(Some),
             None => Some(None),
         };
         if let (Some(pk), Some(Some(sk)), Some(v)) = (&partition_key, &sort_key, get(t, "sort_key"))
