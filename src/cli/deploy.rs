@@ -184,7 +184,7 @@ pub(super) async fn adopt(args: AdoptArgs) -> Exit {
         Err(exit) => return exit,
     };
     let mut timings = Timings::default();
-    let found = match deploy::adopt_existing(&prepared, &mut timings).await {
+    let (found, state) = match deploy::adopt_existing(&prepared, &mut timings).await {
         Ok(f) => f,
         Err(e) => return fail(&e, args.json),
     };
@@ -193,10 +193,6 @@ pub(super) async fn adopt(args: AdoptArgs) -> Exit {
     let file = prepared.module_dir.join(deploy::adopt::ADOPT_FILE);
     let written = (found.refusals.is_empty() && !found.imports.is_empty())
         .then(|| file.display().to_string());
-    let state = match prepared.terraform.state_list(&mut timings).await {
-        Ok(s) => s,
-        Err(e) => return fail(&DeployError::Terraform(e), args.json),
-    };
     let create: Vec<&str> = prepared
         .wanted
         .iter()
@@ -357,9 +353,11 @@ pub fn render_residency(config: &config::Config) -> String {
     }
     let _ = writeln!(out, "Where table data lives:");
     for t in &config.tables {
+        // The same rule the model renders replicas by.
+        let replicated = config.pattern.replicates_tables() && t.regions.len() > 1;
         let how = if config.pattern == config::Pattern::Partitioned {
             "independent tables in"
-        } else if t.regions.len() > 1 {
+        } else if replicated {
             "replicated to"
         } else {
             "only in"
@@ -379,7 +377,6 @@ pub fn render_residency(config: &config::Config) -> String {
                 notes.push("encrypted with a customer-managed KMS key in each region".to_owned())
             }
         }
-        let replicated = how == "replicated to";
         match (replicated, t.stream) {
             (true, _) => {
                 notes.push("stream NEW_AND_OLD_IMAGES (replication runs on it)".to_owned())

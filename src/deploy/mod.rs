@@ -216,11 +216,12 @@ pub async fn apply(prepared: &Prepared, timings: &mut Timings) -> Result<(), Dep
 
 /// `geoplan adopt`: looks in AWS for everything the config describes that the state
 /// lacks, made by hand or by other tools, and (when nothing is refused) writes the
-/// import blocks the next plan and apply use. Changes nothing in AWS.
+/// import blocks the next plan and apply use. Changes nothing in AWS. Returns what it
+/// found and the addresses already in the state.
 pub async fn adopt_existing(
     prepared: &Prepared,
     timings: &mut Timings,
-) -> Result<adopt::Found, DeployError> {
+) -> Result<(adopt::Found, std::collections::BTreeSet<String>), DeployError> {
     prepared.terraform.init(timings).await?;
     let in_state = prepared.terraform.state_list(timings).await?;
     let found = adopt::find(
@@ -246,7 +247,7 @@ pub async fn adopt_existing(
         // Nothing (left) to adopt: an older adoption file would name stale ids.
         let _ = std::fs::remove_file(&file);
     }
-    Ok(found)
+    Ok((found, in_state))
 }
 
 /// Deletes an unapplied plan file (nothing to do, or declined), so no stale plan
