@@ -174,15 +174,20 @@ struct Total {
 impl Total {
     /// Per resource for replicated writes (attributed to tables), in all for the rest.
     fn new(usage_type: &[u8]) -> Total {
-        let repl = matches!(
-            classify(&String::from_utf8_lossy(usage_type)),
-            Usage::ReplicatedWrite { .. }
-        );
         Total {
-            by_resource: repl.then(HashMap::new),
+            by_resource: counted_per_resource(usage_type).then(HashMap::new),
             ..Total::default()
         }
     }
+}
+
+/// Whether rows of this usage type are counted per resource: replicated writes, which
+/// are attributed to tables.
+fn counted_per_resource(usage_type: &[u8]) -> bool {
+    matches!(
+        classify(&String::from_utf8_lossy(usage_type)),
+        Usage::ReplicatedWrite { .. }
+    )
 }
 
 /// Totals across files, by usage type.
@@ -254,6 +259,27 @@ impl Totals {
         let total = self.total(usage_type);
         total.quantity += quantity;
         total.usd += usd;
+    }
+
+    /// Folds in `rows` rows of one resource of a usage type counted per resource,
+    /// summed already.
+    pub(super) fn add_resource_sum(
+        &mut self,
+        usage_type: &[u8],
+        resource: &[u8],
+        rows: u64,
+        quantity: f64,
+        usd: f64,
+    ) {
+        self.rows += rows;
+        let total = self.total(usage_type);
+        total.quantity += quantity;
+        total.usd += usd;
+        if let Some(by_resource) = &mut total.by_resource {
+            let e = by_resource.entry(resource.into()).or_default();
+            e.0 += quantity;
+            e.1 += usd;
+        }
     }
 
     /// The usage type's total, made on first sight (called once per batch, not per

@@ -12,6 +12,8 @@ use parquet::data_type::{
 };
 use parquet::file::reader::{FileReader, SerializedFileReader};
 
+mod pages;
+
 use super::{
     AMOUNT, COST, CurError, Filter, RESOURCE, START, TAG_COLUMNS, TAG_KEY_V2, TAGS_V2, Totals,
     USAGE_TYPE,
@@ -217,6 +219,18 @@ pub fn read_groups(
     filter: Filter<'_>,
     groups: Option<std::ops::Range<usize>>,
 ) -> Result<(), CurError> {
+    read_groups_with(totals, path, filter, groups, true).map(|_| ())
+}
+
+/// [`read_groups`], trying the page-level fast path on each row group first when
+/// `fast`; the tests compare both. Returns how many row groups the fast path read.
+fn read_groups_with(
+    totals: &mut Totals,
+    path: &Path,
+    filter: Filter<'_>,
+    groups: Option<std::ops::Range<usize>>,
+    fast: bool,
+) -> Result<usize, CurError> {
     let month = filter.month;
     let bad = |message: String| CurError::Parquet {
         path: path.to_owned(),
@@ -317,9 +331,36 @@ pub fn read_groups(
     let mut row_base: u64 = (0..groups.start.min(reader.num_row_groups()))
         .map(|i| reader.metadata().row_group(i).num_rows().max(0) as u64)
         .sum();
+    let plan = pages::Plan {
+        usage_type: &columns[0],
+        cost: &columns[1],
+        amount: &columns[2],
+        resource: has_resource.then(|| &columns[3]),
+        month: month
+            .filter(|_| has_start)
+            .map(|m| (&columns[start_index], m)),
+        tag: filter.tag.map(|name| {
+            let at = match map_tag {
+                _ if has_flat_tag => pages::TagColumn::Flat(&columns[tag_index]),
+                Some((k, v)) => pages::TagColumn::Map(
+                    (k, schema.column(k).max_def_level()),
+                    (v, schema.column(v).max_def_level()),
+                ),
+                None => pages::TagColumn::Absent,
+            };
+            (at, name.as_bytes())
+        }),
+    };
+    let mut fast_groups = 0;
     for rg in groups {
         let located = |e: parquet::errors::ParquetError| bad(format!("row group {rg}: {e}"));
         let group = reader.get_row_group(rg).map_err(located)?;
+        if fast && let Some(counted) = pages::read_group(&*group, &plan) {
+            totals.merge(counted);
+            fast_groups += 1;
+            row_base += group.metadata().num_rows().max(0) as u64;
+            continue;
+        }
         let mut readers = Vec::new();
         for c in &columns {
             let r = group.get_column_reader(c.index).map_err(located)?;
@@ -475,7 +516,7 @@ pub fn read_groups(
             row_base += n as u64;
         }
     }
-    Ok(())
+    Ok(fast_groups)
 }
 
 /// One CUR 2.0 row, for [`write`].
@@ -498,7 +539,19 @@ pub fn write<'a>(
     rows: impl IntoIterator<Item = Row<'a>>,
     rows_per_group: usize,
 ) -> parquet::errors::Result<()> {
-    use parquet::file::properties::WriterProperties;
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_compression(parquet::basic::Compression::SNAPPY)
+        .build();
+    write_with(path, rows, rows_per_group, props)
+}
+
+/// [`write`] with the writer's properties given (encodings, page sizes, page format).
+pub fn write_with<'a>(
+    path: &Path,
+    rows: impl IntoIterator<Item = Row<'a>>,
+    rows_per_group: usize,
+    props: parquet::file::properties::WriterProperties,
+) -> parquet::errors::Result<()> {
     use parquet::file::writer::SerializedFileWriter;
     use std::sync::Arc;
     let schema = Arc::new(parquet::schema::parser::parse_message_type(
@@ -516,11 +569,7 @@ pub fn write<'a>(
             }
         }",
     )?);
-    let props = Arc::new(
-        WriterProperties::builder()
-            .set_compression(parquet::basic::Compression::SNAPPY)
-            .build(),
-    );
+    let props = Arc::new(props);
     let mut writer = SerializedFileWriter::new(std::fs::File::create(path)?, schema, props)?;
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
@@ -811,5 +860,266 @@ mod tests {
         assert_eq!(&year_month(20_758), b"2026-11"); // 2026-11-01
         assert_eq!(&year_month(-1), b"1969-12");
         assert_eq!(&year_month(11_016), b"2000-02"); // 2000-02-29
+    }
+
+    /// Reads `path` whole through the fast path or the column API only: the totals and
+    /// how many row groups the fast path read.
+    fn both(path: &Path, filter: Filter<'_>) -> [(Totals, usize); 2] {
+        [true, false].map(|fast| {
+            let mut totals = Totals::default();
+            let n = read_groups_with(&mut totals, path, filter, None, fast).unwrap();
+            (totals, n)
+        })
+    }
+
+    /// The same rows give the same totals by both paths: rows, rows out of scope, and
+    /// every line. Values are multiples of 1/8, so sums are exact in any order.
+    fn assert_same(path: &Path, groups: usize, fast_expected: Option<bool>, label: &str) {
+        for month in [None, Some("2026-11")] {
+            for tag in [None, Some("shop")] {
+                let filter = Filter { month, tag };
+                let [(fast, n), (api, zero)] = both(path, filter);
+                let at = format!("{label}, {filter:?}");
+                assert_eq!(zero, 0, "{at}");
+                match fast_expected {
+                    Some(true) => assert_eq!(n, groups, "every row group on the fast path: {at}"),
+                    Some(false) => assert_eq!(n, 0, "no row group on the fast path: {at}"),
+                    None => {}
+                }
+                assert!(api.rows > 0, "{at}");
+                assert_eq!(
+                    (fast.rows, fast.outside_scope, fast.tag_column),
+                    (api.rows, api.outside_scope, api.tag_column),
+                    "{at}"
+                );
+                assert_eq!(fast.into_lines(), api.into_lines(), "{at}");
+            }
+        }
+    }
+
+    /// A generated row: type, resource, amount, cost, start, tag (indices or values).
+    type Mixed = (usize, usize, f64, f64, i64, usize);
+
+    const TYPES: [&str; 7] = [
+        "USE1-EU-AWS-Out-Bytes",
+        "EU-USE1-AWS-Out-Bytes",
+        "USE1-ReplWriteRequestUnits",
+        "EU-ReplWriteRequestUnits",
+        "USE1-TimedStorage-ByteHrs",
+        "EU-DataTransfer-Regional-Bytes",
+        "APN1-USE1-AWS-Out-Bytes",
+    ];
+
+    /// 3000 rows of every kind: types counted in all and per resource, 40 tables and
+    /// no resource, three months, the tag for this deployment, another, or none.
+    fn mixed() -> (Vec<String>, Vec<Mixed>) {
+        let resources: Vec<String> = (0..40)
+            .map(|i| format!("arn:aws:dynamodb:eu-west-1:1:table/t{i}"))
+            .collect();
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let rows = (0..3000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let day = (x >> 8) % 90; // 2026-10-01 .. 2026-12-29
+                (
+                    (x % 7) as usize,
+                    ((x >> 16) % 41) as usize,
+                    ((x >> 24) % 1000) as f64 * 0.25,
+                    ((x >> 34) % 400) as f64 * 0.125,
+                    (20_728 + day as i64) * DAY_MS,
+                    ((x >> 44) % 3) as usize,
+                )
+            })
+            .collect();
+        (resources, rows)
+    }
+
+    #[test]
+    fn the_fast_path_counts_what_the_column_api_counts_in_every_layout() {
+        use parquet::basic::Compression;
+        use parquet::file::properties::{WriterProperties, WriterVersion};
+        use parquet::schema::types::ColumnPath;
+        let (resources, mixed) = mixed();
+        let rows = || {
+            mixed
+                .iter()
+                .map(|&(t, r, amount, cost, start_ms, tag)| Row {
+                    usage_type: TYPES[t],
+                    amount,
+                    cost,
+                    resource: resources.get(r).map(String::as_str),
+                    start_ms,
+                    tag: [None, Some("shop"), Some("other")][tag],
+                })
+        };
+        let base = || WriterProperties::builder().set_compression(Compression::SNAPPY);
+        let amount = ColumnPath::from("line_item_usage_amount");
+        let layouts = [
+            ("dictionary, pages v1", base().build(), Some(true)),
+            (
+                "dictionary, pages v2",
+                base()
+                    .set_writer_version(WriterVersion::PARQUET_2_0)
+                    .build(),
+                Some(true),
+            ),
+            (
+                "pages of 7 rows, uncompressed",
+                base()
+                    .set_compression(Compression::UNCOMPRESSED)
+                    .set_data_page_row_count_limit(7)
+                    .set_write_batch_size(5)
+                    .build(),
+                Some(true),
+            ),
+            (
+                "plain numbers",
+                base().set_column_dictionary_enabled(amount, false).build(),
+                Some(true),
+            ),
+            (
+                "no dictionaries",
+                base().set_dictionary_enabled(false).build(),
+                Some(false),
+            ),
+            (
+                "dictionaries that overflow to plain",
+                base()
+                    .set_dictionary_page_size_limit(200)
+                    .set_write_batch_size(16)
+                    .set_data_page_row_count_limit(64)
+                    .build(),
+                None,
+            ),
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        for (i, (label, props, fast)) in layouts.into_iter().enumerate() {
+            let p = dir.path().join(format!("{i}.parquet"));
+            write_with(&p, rows(), 700, props).unwrap();
+            assert_same(&p, 3000usize.div_ceil(700), fast, label);
+        }
+    }
+
+    /// Writes a legacy-CUR-in-Athena file: string dates, the tag as a column of its own,
+    /// and nulls in every column; `None` cells are nulls.
+    fn write_athena(path: &Path, rows: &[[Option<&str>; 6]], per_group: usize) {
+        use parquet::data_type::DoubleType;
+        use parquet::file::writer::SerializedFileWriter;
+        let schema = std::sync::Arc::new(
+            parquet::schema::parser::parse_message_type(
+                "message cur {
+                    optional binary line_item_usage_type (STRING);
+                    optional double line_item_usage_amount;
+                    optional double line_item_unblended_cost;
+                    optional binary line_item_resource_id (STRING);
+                    optional binary line_item_usage_start_date (STRING);
+                    optional binary resource_tags_user_geoplan_name (STRING);
+                }",
+            )
+            .unwrap(),
+        );
+        let file = std::fs::File::create(path).unwrap();
+        let mut w = SerializedFileWriter::new(file, schema, Default::default()).unwrap();
+        for group in rows.chunks(per_group) {
+            let mut g = w.next_row_group().unwrap();
+            let mut i = 0;
+            while let Some(mut c) = g.next_column().unwrap() {
+                let cells = group.iter().map(|r| r[i]);
+                let defs: Vec<i16> = cells.clone().map(|c| i16::from(c.is_some())).collect();
+                if i == 1 || i == 2 {
+                    let v: Vec<f64> = cells.flatten().map(|c| c.parse().unwrap()).collect();
+                    c.typed::<DoubleType>()
+                        .write_batch(&v, Some(&defs), None)
+                        .unwrap();
+                } else {
+                    let v: Vec<ByteArray> = cells.flatten().map(ByteArray::from).collect();
+                    c.typed::<ByteArrayType>()
+                        .write_batch(&v, Some(&defs), None)
+                        .unwrap();
+                }
+                c.close().unwrap();
+                i += 1;
+            }
+            g.close().unwrap();
+        }
+        w.close().unwrap();
+    }
+
+    #[test]
+    fn the_fast_path_reads_string_dates_a_tag_column_and_nulls() {
+        let (resources, mixed) = mixed();
+        let dates: Vec<String> = mixed
+            .iter()
+            .map(|m| {
+                let days = m.4 / DAY_MS;
+                format!(
+                    "{}-{:02}T00:00:00Z",
+                    std::str::from_utf8(&year_month(days)).unwrap(),
+                    1 + days % 28
+                )
+            })
+            .collect();
+        let numbers: Vec<(String, String)> = mixed
+            .iter()
+            .map(|m| (m.2.to_string(), m.3.to_string()))
+            .collect();
+        let rows: Vec<[Option<&str>; 6]> = mixed
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                // Every ninth cell of a column is null, in a different row per column.
+                let null = |c: usize| (i + c).is_multiple_of(9);
+                [
+                    Some(TYPES[m.0]),
+                    Some(numbers[i].0.as_str()),
+                    Some(numbers[i].1.as_str()),
+                    resources.get(m.1).map(String::as_str),
+                    Some(dates[i].as_str()),
+                    [None, Some("shop"), Some("other")][m.5],
+                ]
+                .into_iter()
+                .enumerate()
+                .map(|(c, v)| v.filter(|_| !null(c)))
+                .collect::<Vec<_>>()
+                .try_into()
+                .unwrap()
+            })
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("athena.parquet");
+        write_athena(&p, &rows, 1000);
+        assert_same(&p, 3, Some(true), "Athena form with nulls");
+    }
+
+    #[test]
+    fn a_number_that_is_not_finite_is_left_to_the_column_api_which_names_its_row() {
+        let rows = [
+            [
+                Some("USE1-EU-AWS-Out-Bytes"),
+                Some("1"),
+                Some("2"),
+                None,
+                Some("2026-11-02"),
+                None,
+            ],
+            [
+                Some("USE1-EU-AWS-Out-Bytes"),
+                Some("inf"),
+                Some("2"),
+                None,
+                Some("2026-11-02"),
+                None,
+            ],
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("inf.parquet");
+        write_athena(&p, &rows, 2);
+        let e = read(&p, None).err().unwrap().to_string();
+        assert!(
+            e.contains("row 2: line_item_usage_amount is not a finite number: inf"),
+            "{e}"
+        );
     }
 }
