@@ -12,6 +12,7 @@ use parquet::data_type::{
 };
 use parquet::file::reader::{FileReader, SerializedFileReader};
 
+mod hybrid;
 mod pages;
 
 use super::{

@@ -13,11 +13,11 @@
 use bytes::Bytes;
 use parquet::basic::{Encoding, Type as PhysicalType};
 use parquet::column::page::{Page, PageReader};
-use parquet::encodings::rle::RleDecoder;
 use parquet::errors::{ParquetError, Result};
 use parquet::file::reader::RowGroupReader;
 
 use super::super::{TAG_KEY_V2, Totals, counted_per_resource};
+use super::hybrid::Hybrid;
 use super::{BATCH, Kind, Wanted};
 
 /// Cells of the dense per-resource sums beyond which a row group is left to the column
@@ -44,6 +44,9 @@ pub(super) enum TagColumn<'a> {
     Absent,
 }
 
+/// The bits of a NaN: what a number index past its dictionary reads as.
+const NAN: u64 = 0x7ff8_0000_0000_0000;
+
 fn unsupported(what: &str) -> ParquetError {
     ParquetError::General(format!("not on the fast path: {what}"))
 }
@@ -56,7 +59,7 @@ enum Dict {
 }
 
 enum Values {
-    Dict(RleDecoder),
+    Dict(Hybrid),
     /// Plain fixed-width values and how far they have been read.
     Plain(Bytes, usize),
 }
@@ -64,8 +67,8 @@ enum Values {
 struct PageState {
     /// Levels (values, nulls included) not read yet.
     left: usize,
-    reps: Option<RleDecoder>,
-    defs: Option<RleDecoder>,
+    reps: Option<Hybrid>,
+    defs: Option<Hybrid>,
     values: Values,
 }
 
@@ -74,26 +77,31 @@ struct Column {
     pages: Box<dyn PageReader>,
     /// Byte strings (values are dictionary indices) or 8-byte numbers (values are bits).
     strings: bool,
-    max_def: i16,
-    max_rep: i16,
+    max_def: u32,
+    max_rep: u32,
+    /// The chunk's statistics say it has no nulls: definition levels are not decoded.
+    no_nulls: bool,
     dict: Option<Dict>,
     page: Option<PageState>,
     indices: Vec<u32>,
 }
 
-fn level_width(max: i16) -> u8 {
-    (16 - (max as u16).leading_zeros()) as u8
+fn level_width(max: u32) -> u8 {
+    (32 - max.leading_zeros()) as u8
 }
 
-fn rle(width: u8, data: Bytes) -> Result<RleDecoder> {
-    let mut d = RleDecoder::new(width);
-    d.set_data(data)?;
-    Ok(d)
+fn rle(width: u8, data: Bytes) -> Result<Hybrid> {
+    Hybrid::new(width, data).ok_or_else(|| unsupported("values wider than 32 bits"))
 }
 
 impl Column {
     fn open(group: &dyn RowGroupReader, index: usize, max_def: i16, max_rep: i16) -> Result<Self> {
-        let strings = match group.metadata().column(index).column_type() {
+        let meta = group.metadata().column(index);
+        let no_nulls = max_rep == 0
+            && meta
+                .statistics()
+                .is_some_and(|s| s.null_count_opt() == Some(0));
+        let strings = match meta.column_type() {
             PhysicalType::BYTE_ARRAY => true,
             PhysicalType::DOUBLE | PhysicalType::INT64 => false,
             other => return Err(unsupported(&format!("{other} column"))),
@@ -101,8 +109,9 @@ impl Column {
         Ok(Column {
             pages: group.get_column_page_reader(index)?,
             strings,
-            max_def,
-            max_rep,
+            max_def: max_def.max(0) as u32,
+            max_rep: max_rep.max(0) as u32,
+            no_nulls,
             dict: None,
             page: None,
             indices: Vec::new(),
@@ -207,10 +216,13 @@ impl Column {
                     encoding,
                     def_level_encoding,
                     rep_level_encoding,
-                    ..
+                    statistics,
                 } => {
+                    let no_nulls = self.no_nulls
+                        || self.max_rep == 0
+                            && statistics.is_some_and(|s| s.null_count_opt() == Some(0));
                     let mut at = 0;
-                    let mut levels = |max: i16, encoding: Encoding| -> Result<_> {
+                    let mut levels = |max: u32, encoding: Encoding| -> Result<_> {
                         if max == 0 {
                             return Ok(None);
                         }
@@ -225,7 +237,9 @@ impl Column {
                         Ok(Some(rle(level_width(max), data)?))
                     };
                     let reps = levels(self.max_rep, rep_level_encoding)?;
-                    let defs = levels(self.max_def, def_level_encoding)?;
+                    // A flat page without nulls (its own or its chunk's statistics say
+                    // so): every level is the maximum and need not be decoded.
+                    let defs = levels(self.max_def, def_level_encoding)?.filter(|_| !no_nulls);
                     PageState {
                         left: num_values as usize,
                         reps,
@@ -237,21 +251,23 @@ impl Column {
                     buf,
                     num_values,
                     encoding,
+                    num_nulls,
                     def_levels_byte_len,
                     rep_levels_byte_len,
                     ..
                 } => {
+                    let no_nulls = self.no_nulls || self.max_rep == 0 && num_nulls == 0;
                     let (r, d) = (rep_levels_byte_len as usize, def_levels_byte_len as usize);
                     if buf.len() < r + d {
                         return Err(short());
                     }
-                    let level = |max: i16, data: Bytes| -> Result<_> {
+                    let level = |max: u32, data: Bytes| -> Result<_> {
                         (max > 0).then(|| rle(level_width(max), data)).transpose()
                     };
                     PageState {
                         left: num_values as usize,
                         reps: level(self.max_rep, buf.slice(..r))?,
-                        defs: level(self.max_def, buf.slice(r..r + d))?,
+                        defs: level(self.max_def, buf.slice(r..r + d))?.filter(|_| !no_nulls),
                         values: self.values(encoding, buf.slice(r + d..))?,
                     }
                 }
@@ -268,8 +284,8 @@ impl Column {
     fn read(
         &mut self,
         n: usize,
-        reps: &mut Vec<i16>,
-        defs: &mut Vec<i16>,
+        reps: &mut Vec<u32>,
+        defs: &mut Vec<u32>,
         values: &mut Vec<u64>,
     ) -> Result<usize> {
         let early = || ParquetError::EOF("a page ends before its values".into());
@@ -280,11 +296,11 @@ impl Column {
             }
             let page = self.page.as_mut().expect("a page");
             let k = (n - got).min(page.left);
-            let levels = |d: &mut Option<RleDecoder>, into: &mut Vec<i16>| -> Result<_> {
+            let levels = |d: &mut Option<Hybrid>, into: &mut Vec<u32>| -> Result<_> {
                 let Some(d) = d else { return Ok(None) };
                 let s = into.len();
                 into.resize(s + k, 0);
-                if d.get_batch(&mut into[s..])? != k {
+                if d.get_batch(&mut into[s..]) != k {
                     return Err(early());
                 }
                 Ok(Some(s))
@@ -297,22 +313,27 @@ impl Column {
             match &mut page.values {
                 Values::Dict(d) => {
                     self.indices.resize(present, 0);
-                    if d.get_batch(&mut self.indices)? != present {
+                    if d.get_batch(&mut self.indices) != present {
                         return Err(early());
                     }
-                    let entries = match &self.dict {
-                        Some(Dict::Bytes(_, at)) => at.len(),
-                        Some(Dict::Fixed(v)) => v.len(),
-                        None => 0,
-                    };
-                    if self.indices.iter().any(|&i| i as usize >= entries) {
-                        return Err(ParquetError::General("index past the dictionary".into()));
-                    }
                     match &self.dict {
-                        Some(Dict::Fixed(v)) => {
-                            values.extend(self.indices.iter().map(|&i| v[i as usize]))
+                        // An index past the dictionary reads as NaN: the sums are then
+                        // not finite, and the row group goes to the column API.
+                        Some(Dict::Fixed(v)) => values.extend(
+                            self.indices
+                                .iter()
+                                .map(|&i| v.get(i as usize).copied().unwrap_or(NAN)),
+                        ),
+                        Some(Dict::Bytes(_, at)) => {
+                            let entries = at.len();
+                            if self.indices.iter().any(|&i| i as usize >= entries) {
+                                return Err(ParquetError::General(
+                                    "index past the dictionary".into(),
+                                ));
+                            }
+                            values.extend(self.indices.iter().map(|&i| u64::from(i)))
                         }
-                        _ => values.extend(self.indices.iter().map(|&i| u64::from(i))),
+                        None => return Err(unsupported("dictionary indices without a dictionary")),
                     }
                 }
                 Values::Plain(_, _) if self.strings && present > 0 => {
@@ -339,7 +360,7 @@ impl Column {
 /// or zero (numbers).
 struct Rows {
     column: Column,
-    defs: Vec<i16>,
+    defs: Vec<u32>,
     present: Vec<u64>,
     /// This batch's values.
     values: Vec<u64>,
@@ -387,9 +408,9 @@ struct MapTag {
     name: Vec<u8>,
     key_hit: Vec<bool>,
     value_hit: Vec<bool>,
-    reps: Vec<i16>,
-    kdefs: Vec<i16>,
-    vdefs: Vec<i16>,
+    reps: Vec<u32>,
+    kdefs: Vec<u32>,
+    vdefs: Vec<u32>,
     kvals: Vec<u64>,
     vvals: Vec<u64>,
     /// Read positions in the levels, key values and value values.
@@ -695,25 +716,31 @@ fn read(group: &dyn RowGroupReader, plan: &Plan<'_>) -> Result<Totals> {
         }
         let (t, q, u) = (&types.values[..n], &amounts.values[..n], &costs.values[..n]);
         let res: &[u64] = resources.as_ref().map_or(&[], |r| &r.values);
-        let mut add = |i: usize| {
-            let ty = t[i] as usize;
-            match slot[ty] {
-                u32::MAX => sums[ty].add(q[i], u[i]),
-                s => {
-                    let r = res.get(i).map_or(width - 1, |&r| r as usize);
-                    by_resource[s as usize * width + r].add(q[i], u[i]);
+        // Row `i` into its usage type's sum, or its resource's.
+        macro_rules! add {
+            ($i:expr) => {{
+                let i = $i;
+                let ty = t[i] as usize;
+                match slot[ty] {
+                    u32::MAX => sums[ty].add(q[i], u[i]),
+                    s => {
+                        let r = res.get(i).map_or(width - 1, |&r| r as usize);
+                        by_resource[s as usize * width + r].add(q[i], u[i]);
+                    }
                 }
-            }
-        };
+            }};
+        }
         if keep.is_empty() {
-            (0..n).for_each(&mut add);
+            for i in 0..n {
+                add!(i);
+            }
         } else {
             for (i, &k) in keep.iter().enumerate() {
-                match k {
-                    2 => add(i),
-                    1 => outside_scope += 1,
-                    _ => {}
+                if k != 2 {
+                    outside_scope += u64::from(k);
+                    continue;
                 }
+                add!(i);
             }
         }
     }
