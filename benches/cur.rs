@@ -246,14 +246,14 @@ fn main() {
                 (None, None)
             }
         };
-        let cell = |x: Option<f64>| x.map_or("-".to_owned(), |x| format!("{x:.2} s"));
+        let cell = |x: Option<f64>| x.map_or("-".to_owned(), |x| format!("{x:.3} s"));
         let ratio = |g: f64, d: Option<f64>| d.map_or("-".to_owned(), |d| format!("{:.2}", g / d));
         println!(
             "{label:<12} {mb:>8.0} {:>10} {:>10} {:>8} {:>10} {:>10} {:>8} {:>6.1} MB",
-            format!("{one:.2} s"),
+            format!("{one:.3} s"),
             cell(duck_one),
             ratio(one, duck_one),
-            format!("{all:.2} s"),
+            format!("{all:.3} s"),
             cell(duck_all),
             ratio(all, duck_all),
             rss_one.max(rss_all)
