@@ -746,6 +746,13 @@ mod tests {
 
     use super::*;
 
+    /// Four CUR 2.0 rows: transfer in two months, and a replicated write of a table.
+    pub(super) const CUR2_CSV: &str = "line_item_usage_type,line_item_usage_amount,line_item_unblended_cost,line_item_resource_id,line_item_usage_start_date\n\
+        USE1-EU-AWS-Out-Bytes,100,2.0,,2026-11-02T00:00:00Z\n\
+        USE1-EU-AWS-Out-Bytes,50.5,1.01,,2026-11-03T00:00:00Z\n\
+        USE1-EU-AWS-Out-Bytes,999,99,,2026-10-30T00:00:00Z\n\
+        EU-ReplWriteRequestUnits,1000000,0.6875,arn:aws:dynamodb:eu-west-1:1:table/shop-carts,2026-11-03T00:00:00Z\n";
+
     #[test]
     fn reads_legacy_and_cur2_plain_and_gzip_alike() {
         let dir = tempfile::tempdir().unwrap();
@@ -754,11 +761,7 @@ mod tests {
             2,2026-11-03T00:00:00Z,USE1-EU-AWS-Out-Bytes,,50.5,1.01\n\
             3,2026-10-30T00:00:00Z,USE1-EU-AWS-Out-Bytes,,999,99\n\
             4,2026-11-03T00:00:00Z,EU-ReplWriteRequestUnits,arn:aws:dynamodb:eu-west-1:1:table/shop-carts,1000000,0.6875\n";
-        let v2 = "line_item_usage_type,line_item_usage_amount,line_item_unblended_cost,line_item_resource_id,line_item_usage_start_date\n\
-            USE1-EU-AWS-Out-Bytes,100,2.0,,2026-11-02T00:00:00Z\n\
-            USE1-EU-AWS-Out-Bytes,50.5,1.01,,2026-11-03T00:00:00Z\n\
-            USE1-EU-AWS-Out-Bytes,999,99,,2026-10-30T00:00:00Z\n\
-            EU-ReplWriteRequestUnits,1000000,0.6875,arn:aws:dynamodb:eu-west-1:1:table/shop-carts,2026-11-03T00:00:00Z\n";
+        let v2 = CUR2_CSV;
         std::fs::write(dir.path().join("legacy.csv"), legacy).unwrap();
         let mut gz = flate2::write::GzEncoder::new(
             std::fs::File::create(dir.path().join("v2.csv.gz")).unwrap(),

@@ -691,12 +691,7 @@ mod tests {
     #[test]
     fn parquet_gives_the_lines_csv_gives() {
         let dir = tempfile::tempdir().unwrap();
-        let csv = "line_item_usage_type,line_item_usage_amount,line_item_unblended_cost,line_item_resource_id,line_item_usage_start_date\n\
-            USE1-EU-AWS-Out-Bytes,100,2.0,,2026-11-02T00:00:00Z\n\
-            USE1-EU-AWS-Out-Bytes,50.5,1.01,,2026-11-03T00:00:00Z\n\
-            USE1-EU-AWS-Out-Bytes,999,99,,2026-10-30T00:00:00Z\n\
-            EU-ReplWriteRequestUnits,1000000,0.6875,arn:aws:dynamodb:eu-west-1:1:table/shop-carts,2026-11-03T00:00:00Z\n";
-        std::fs::write(dir.path().join("a.csv"), csv).unwrap();
+        std::fs::write(dir.path().join("a.csv"), crate::cost::cur::tests::CUR2_CSV).unwrap();
         // Two rows per row group: rows cross row-group boundaries.
         write(&dir.path().join("a.parquet"), rows(), 2).unwrap();
         for month in [Some("2026-11"), None] {
