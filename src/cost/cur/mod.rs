@@ -451,7 +451,7 @@ pub fn read_file(totals: &mut Totals, path: &Path, filter: Filter<'_>) -> Result
 
 /// Reads one CSV or gzip CSV file into `totals`.
 pub fn read_into(totals: &mut Totals, path: &Path, filter: Filter<'_>) -> Result<(), CurError> {
-    read_csv(totals, path, filter, None)
+    read_csv(totals, path, filter, None, false)
 }
 
 /// A byte range of a plain CSV file that starts at a record boundary, with what
@@ -466,19 +466,102 @@ pub struct Chunk {
 
 /// Reads a CSV file, or one chunk of a plain one, into `totals`: with the SIMD
 /// tokenizer, and when that finds anything wrong (a number, a record's length, the
-/// data), again with the `csv` crate's reader, which says where.
+/// data), again with the `csv` crate's reader, which says where. With `inflate_apart`,
+/// gzip data is decompressed on a thread of its own while it is parsed.
 fn read_csv(
     totals: &mut Totals,
     path: &Path,
     filter: Filter<'_>,
     chunk: Option<&Chunk>,
+    inflate_apart: bool,
 ) -> Result<(), CurError> {
     let mut fast = Totals::default();
-    if read_csv_fast(&mut fast, path, filter, chunk).is_some() {
+    if read_csv_fast(&mut fast, path, filter, chunk, inflate_apart).is_some() {
         totals.merge(fast);
         return Ok(());
     }
     read_csv_exact(totals, path, filter, chunk)
+}
+
+/// Gzip data decompressed on a thread of its own, a part at a time, while the reader
+/// parses the part before: at most `PARTS_AHEAD` parts wait, so memory stays bounded.
+/// The thread ends at the end of the data, on an error (passed on to the reader), or
+/// when the reader is dropped.
+struct Inflated {
+    parts: std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
+    /// Parts read, sent back to be filled again.
+    spent: std::sync::mpsc::Sender<Vec<u8>>,
+    part: Vec<u8>,
+    at: usize,
+}
+
+pub(super) const PART: usize = 1 << 20;
+const PARTS_AHEAD: usize = 4;
+
+impl Inflated {
+    fn start(file: std::fs::File) -> Self {
+        let (send, parts) = std::sync::mpsc::sync_channel(PARTS_AHEAD);
+        let (spent, reuse) = std::sync::mpsc::channel::<Vec<u8>>();
+        std::thread::spawn(move || {
+            let mut gz =
+                flate2::read::MultiGzDecoder::new(std::io::BufReader::with_capacity(1 << 16, file));
+            loop {
+                let mut part = reuse.try_recv().unwrap_or_default();
+                part.resize(PART, 0);
+                // Whether the data ended, after filling the part as far as it goes.
+                let mut n = 0;
+                let ended = loop {
+                    if n == PART {
+                        break Ok(false);
+                    }
+                    match gz.read(&mut part[n..]) {
+                        Ok(0) => break Ok(true),
+                        Ok(k) => n += k,
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(e) => break Err(e),
+                    }
+                };
+                part.truncate(n);
+                if !part.is_empty() && send.send(Ok(part)).is_err() {
+                    return;
+                }
+                match ended {
+                    Ok(false) => {}
+                    Ok(true) => return,
+                    Err(e) => {
+                        let _ = send.send(Err(e));
+                        return;
+                    }
+                }
+            }
+        });
+        Inflated {
+            parts,
+            spent,
+            part: Vec::new(),
+            at: 0,
+        }
+    }
+}
+
+impl Read for Inflated {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.at == self.part.len() {
+            match self.parts.recv() {
+                Ok(Ok(part)) => {
+                    let _ = self.spent.send(std::mem::replace(&mut self.part, part));
+                    self.at = 0;
+                }
+                Ok(Err(e)) => return Err(e),
+                // The thread is done: the end of the data.
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.part.len() - self.at);
+        buf[..n].copy_from_slice(&self.part[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
 }
 
 /// A CSV stream, decompressed if need be, with its record bound and counters.
@@ -491,7 +574,7 @@ struct CsvInput {
     too_long: Shared<Option<u64>>,
 }
 
-fn open_csv(path: &Path, chunk: Option<&Chunk>) -> Result<CsvInput, CurError> {
+fn open_csv(path: &Path, chunk: Option<&Chunk>, inflate_apart: bool) -> Result<CsvInput, CurError> {
     let io = |source| CurError::Io {
         path: path.to_owned(),
         source,
@@ -506,6 +589,8 @@ fn open_csv(path: &Path, chunk: Option<&Chunk>) -> Result<CsvInput, CurError> {
         use std::io::Seek;
         file.seek(std::io::SeekFrom::Start(c.start)).map_err(io)?;
         Box::new(file.take(c.len))
+    } else if gzip && inflate_apart {
+        Box::new(Inflated::start(file))
     } else if gzip {
         Box::new(flate2::read::MultiGzDecoder::new(
             std::io::BufReader::with_capacity(
@@ -631,8 +716,9 @@ fn read_csv_fast(
     path: &Path,
     filter: Filter<'_>,
     chunk: Option<&Chunk>,
+    inflate_apart: bool,
 ) -> Option<()> {
-    let input = open_csv(path, chunk).ok()?;
+    let input = open_csv(path, chunk, inflate_apart).ok()?;
     let mut csv = simd_csv::ZeroCopyReaderBuilder::new()
         .buffer_capacity(1 << 20)
         .has_headers(chunk.is_none())
@@ -663,7 +749,7 @@ fn read_csv_exact(
         compressed,
         lines,
         too_long,
-    } = open_csv(path, chunk)?;
+    } = open_csv(path, chunk, false)?;
     let lines_before = chunk.map_or(0, |c| c.lines_before);
     let mut csv = csv::ReaderBuilder::new()
         .buffer_capacity(1 << 20)
@@ -788,7 +874,7 @@ mod tests {
     /// Both CSV readers on one file: (fast, exact).
     fn both_csv(path: &Path, filter: Filter<'_>) -> (Option<Totals>, Result<Totals, CurError>) {
         let mut fast = Totals::default();
-        let fast = read_csv_fast(&mut fast, path, filter, None).map(|()| fast);
+        let fast = read_csv_fast(&mut fast, path, filter, None, false).map(|()| fast);
         let mut exact = Totals::default();
         let exact = read_csv_exact(&mut exact, path, filter, None).map(|()| exact);
         (fast, exact)

@@ -14,6 +14,8 @@ const SPLIT_ABOVE: u64 = 32 << 20;
 
 enum Unit {
     Whole(PathBuf),
+    /// A gzip file, decompressed on a thread of its own when cores are left over.
+    Gzip(PathBuf),
     Csv(PathBuf, Chunk),
     Parquet(PathBuf, Range<usize>),
 }
@@ -49,10 +51,14 @@ pub fn read_parallel(path: &Path, filter: Filter<'_>, threads: usize) -> Result<
                 Some(chunks) => units.extend(chunks.into_iter().map(|c| Unit::Csv(f.clone(), c))),
                 None => units.push(Unit::Whole(f)),
             }
+        } else if name.ends_with(".gz") {
+            units.push(Unit::Gzip(f));
         } else {
             units.push(Unit::Whole(f));
         }
     }
+    // One gzip stream inflates on one core: a spare core can inflate while another parses.
+    let inflate_apart = units.len() < threads;
     let next = AtomicUsize::new(0);
     let results: Vec<Vec<(usize, Result<Totals, CurError>)>> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads.min(units.len()).max(1))
@@ -65,7 +71,12 @@ pub fn read_parallel(path: &Path, filter: Filter<'_>, threads: usize) -> Result<
                         let mut totals = Totals::default();
                         let result = match unit {
                             Unit::Whole(f) => super::read_file(&mut totals, f, filter),
-                            Unit::Csv(f, c) => super::read_csv(&mut totals, f, filter, Some(c)),
+                            Unit::Csv(f, c) => {
+                                super::read_csv(&mut totals, f, filter, Some(c), false)
+                            }
+                            Unit::Gzip(f) => {
+                                super::read_csv(&mut totals, f, filter, None, inflate_apart)
+                            }
                             Unit::Parquet(f, groups) => {
                                 parquet::read_groups(&mut totals, f, filter, Some(groups.clone()))
                             }
@@ -304,5 +315,41 @@ mod tests {
             )),
             "{one}"
         );
+    }
+
+    #[test]
+    fn gzip_inflated_on_a_thread_of_its_own_reads_and_fails_as_one_thread_does() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("cur.csv");
+        hostile_csv(&plain, 100_000);
+        let text = std::fs::read(&plain).unwrap();
+        assert!(text.len() > 4 * super::super::PART, "several parts");
+        let p = dir.path().join("cur.csv.gz");
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&text).unwrap();
+        let compressed = gz.finish().unwrap();
+        std::fs::write(&p, &compressed).unwrap();
+        let filter = Filter {
+            month: Some("2026-11"),
+            tag: None,
+        };
+        // One file on two threads: inflated apart.
+        let (one, two) = (
+            super::super::read_filtered(&p, filter).unwrap(),
+            read_parallel(&p, filter, 2).unwrap(),
+        );
+        assert!(one.rows > 0);
+        assert_eq!(one.rows, two.rows);
+        assert_eq!(one.into_lines(), two.into_lines());
+        // Data cut short: the same located error either way, and no thread left waiting.
+        std::fs::write(&p, &compressed[..compressed.len() / 2]).unwrap();
+        let one = super::super::read_filtered(&p, filter)
+            .err()
+            .unwrap()
+            .to_string();
+        let two = read_parallel(&p, filter, 2).err().unwrap().to_string();
+        assert_eq!(one, two);
+        assert!(one.contains(": byte "), "{one}");
     }
 }
