@@ -1,7 +1,8 @@
 //! Reading CUR files on several threads: whole files, Parquet row groups and ranges of
 //! a large plain CSV file (cut at record boundaries) are units of work, each folded into
-//! a [`Totals`] of its own by a worker, then merged. Memory stays that of one unit per
-//! worker; the result is the one [`super::read_filtered`] gives.
+//! a [`Totals`] of its own by a worker, then merged; with fewer units than threads, a
+//! gzip file is inflated on a thread of its own while its worker parses. Memory stays
+//! that of one unit per worker; the result is the one [`super::read_filtered`] gives.
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
