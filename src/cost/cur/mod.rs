@@ -217,9 +217,30 @@ pub(super) const TAG_KEY_V2: &str = "user_geoplan_name";
 /// Whether a CUR 2.0 `resource_tags` JSON text says `geoplan:name` is `name`.
 pub(super) fn json_tags_name(text: &[u8], name: &str) -> bool {
     // Most rows carry no such tag: skip them before parsing.
-    if memchr::memmem::find(text, TAG_KEY_V2.as_bytes()).is_none() {
+    let Some(at) = memchr::memmem::find(text, TAG_KEY_V2.as_bytes()) else {
         return false;
+    };
+    // The compact form AWS writes, `{…"user_geoplan_name":"value"…}` with a value
+    // without escapes, is read in place (a quote inside a JSON string is escaped, so an
+    // unescaped quote before the key opens a key); anything else is parsed.
+    let object = text.trim_ascii();
+    let value = &text[at + TAG_KEY_V2.len()..];
+    if object.starts_with(b"{")
+        && object.ends_with(b"}")
+        && at >= 2
+        && text[at - 1] == b'"'
+        && text[at - 2] != b'\\'
+        && let Some(value) = value.strip_prefix(b"\":\"")
+        && let Some(end) = memchr::memchr2(b'"', b'\\', value)
+        && value[end] == b'"'
+    {
+        return &value[..end] == name.as_bytes();
     }
+    json_tags_name_parsed(text, name)
+}
+
+/// [`json_tags_name`] by parsing the JSON text.
+fn json_tags_name_parsed(text: &[u8], name: &str) -> bool {
     serde_json::from_slice::<HashMap<String, serde_json::Value>>(text)
         .ok()
         .and_then(|m| {
@@ -1056,6 +1077,37 @@ mod tests {
             );
             assert_eq!(read(&p, None).err().unwrap().to_string(), e);
         }
+    }
+
+    #[test]
+    fn tags_in_compact_json_are_read_in_place_as_parsing_reads_them() {
+        let cases = [
+            r#"{"user_geoplan_name":"shop"}"#,
+            r#"{"user_team":"a","user_geoplan_name":"shop","user_x":"y"}"#,
+            r#"{"user_geoplan_name":"shopping"}"#,
+            r#"{"user_geoplan_name":"sho"}"#,
+            r#"{"user_geoplan_name": "shop"}"#,
+            r#"{"user_geoplan_name":"sh\u006fp"}"#,
+            r#"{"user_geoplan_name":"a\"b"}"#,
+            r#"{"x_user_geoplan_name":"shop"}"#,
+            r#"{"x":"user_geoplan_name","y":"shop"}"#,
+            r#"{"x":"\"user_geoplan_name\":\"shop\"","user_geoplan_name":"other"}"#,
+            r#"{"user_geoplan_name":"shop""#,
+            r#"{"user_geoplan_name":5}"#,
+            r#"{}"#,
+            r#""#,
+        ];
+        for text in cases {
+            for name in ["shop", "other", "a\"b"] {
+                assert_eq!(
+                    json_tags_name(text.as_bytes(), name),
+                    json_tags_name_parsed(text.as_bytes(), name),
+                    "{text} {name}"
+                );
+            }
+        }
+        assert!(json_tags_name(br#"{"user_geoplan_name":"shop"}"#, "shop"));
+        assert!(json_tags_name(br#"{"user_geoplan_name": "shop"}"#, "shop"));
     }
 
     #[test]
