@@ -998,6 +998,52 @@ mod tests {
         }
     }
 
+    #[test]
+    fn pages_with_and_without_nulls_in_one_batch_keep_rows_aligned() {
+        use parquet::file::properties::{WriterProperties, WriterVersion};
+        // Resources are null in the first 100 rows only: in pages of 64 rows, the
+        // first pages have nulls and the later ones say they have none, so one batch
+        // crosses pages whose levels are decoded and pages whose are not.
+        let (resources, mixed) = mixed();
+        let rows = || {
+            mixed
+                .iter()
+                .enumerate()
+                .map(|(i, &(t, r, amount, cost, start_ms, tag))| Row {
+                    usage_type: TYPES[t],
+                    amount,
+                    cost,
+                    resource: (i >= 100).then(|| resources[r % resources.len()].as_str()),
+                    start_ms,
+                    tag: [None, Some("shop"), Some("other")][tag],
+                })
+        };
+        let layouts = [
+            (
+                "pages v2 of 64 rows",
+                WriterProperties::builder()
+                    .set_writer_version(WriterVersion::PARQUET_2_0)
+                    .set_data_page_row_count_limit(64)
+                    .set_write_batch_size(32)
+                    .build(),
+            ),
+            (
+                "pages v1 of 64 rows with statistics",
+                WriterProperties::builder()
+                    .set_write_page_header_statistics(true)
+                    .set_data_page_row_count_limit(64)
+                    .set_write_batch_size(32)
+                    .build(),
+            ),
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        for (i, (label, props)) in layouts.into_iter().enumerate() {
+            let p = dir.path().join(format!("{i}.parquet"));
+            write_with(&p, rows(), 3000, props).unwrap();
+            assert_same(&p, 1, Some(true), label);
+        }
+    }
+
     /// Writes a legacy-CUR-in-Athena file: string dates, the tag as a column of its own,
     /// and nulls in every column; `None` cells are nulls.
     fn write_athena(path: &Path, rows: &[[Option<&str>; 6]], per_group: usize) {

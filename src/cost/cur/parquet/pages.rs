@@ -278,8 +278,8 @@ impl Column {
     }
 
     /// Reads up to `n` levels, crossing pages: appends their repetition levels to
-    /// `reps` (repeated columns), their definition levels to `defs` (optional ones),
-    /// and for each present value its dictionary index (strings) or its bits (numbers)
+    /// `reps` (repeated columns), their definition levels to `defs` (optional ones;
+    /// none when no page read has nulls), and for each present value its dictionary index (strings) or its bits (numbers)
     /// to `values`. Fewer than `n` only at the end of the chunk.
     fn read(
         &mut self,
@@ -289,6 +289,7 @@ impl Column {
         values: &mut Vec<u64>,
     ) -> Result<usize> {
         let early = || ParquetError::EOF("a page ends before its values".into());
+        let first_def = defs.len();
         let mut got = 0;
         while got < n {
             if self.page.as_ref().is_none_or(|p| p.left == 0) && !self.next_page()? {
@@ -296,6 +297,12 @@ impl Column {
             }
             let page = self.page.as_mut().expect("a page");
             let k = (n - got).min(page.left);
+            // Pages without nulls decode no levels. Once a page of this read has some,
+            // the levels of those pages are the maximum, so `defs` stays one per level.
+            let decodes_defs = page.defs.is_some();
+            if decodes_defs && defs.len() < first_def + got {
+                defs.resize(first_def + got, self.max_def);
+            }
             let levels = |d: &mut Option<Hybrid>, into: &mut Vec<u32>| -> Result<_> {
                 let Some(d) = d else { return Ok(None) };
                 let s = into.len();
@@ -310,6 +317,9 @@ impl Column {
                 Some(s) => defs[s..].iter().filter(|&&d| d == self.max_def).count(),
                 None => k,
             };
+            if !decodes_defs && defs.len() > first_def {
+                defs.resize(first_def + got + k, self.max_def);
+            }
             match &mut page.values {
                 Values::Dict(d) => {
                     self.indices.resize(present, 0);
@@ -396,6 +406,9 @@ impl Rows {
                     true => present.next().copied().unwrap_or(null),
                     false => null,
                 }));
+        }
+        if self.values.len() != k {
+            return Err(ParquetError::General("levels and values disagree".into()));
         }
         Ok(k)
     }
@@ -615,7 +628,6 @@ fn read(group: &dyn RowGroupReader, plan: &Plan<'_>) -> Result<Totals> {
     let mut outside_scope = 0u64;
     // Per row: 0 left out (another month), 1 outside the scope, 2 counted.
     let mut keep: Vec<u8> = Vec::new();
-    let mut first = true;
     loop {
         let n = types.batch(BATCH)?;
         let same = |m: usize| match m == n {
@@ -624,9 +636,8 @@ fn read(group: &dyn RowGroupReader, plan: &Plan<'_>) -> Result<Totals> {
         };
         same(costs.batch(BATCH)?)?;
         same(amounts.batch(BATCH)?)?;
-        if first {
-            // The dictionaries are known once a page is read.
-            first = false;
+        if sums.is_empty() {
+            // The first batch: the dictionaries are known once a page is read.
             let entries = types.column.entries();
             sums = vec![Sum::default(); entries + 1];
             let per_resource: Vec<usize> = (0..entries)
@@ -667,10 +678,10 @@ fn read(group: &dyn RowGroupReader, plan: &Plan<'_>) -> Result<Totals> {
                 }
                 Month::Range(rows, lo, hi) => {
                     same(rows.batch(BATCH)?)?;
-                    let present = rows.column.max_def == 0 || rows.values.len() == n;
+                    // A null start (zero after `batch`) is in no month.
                     for (i, (k, &v)) in keep.iter_mut().zip(&rows.values).enumerate() {
                         let v = v as i64;
-                        let there = present || rows.defs.get(i) == Some(&rows.column.max_def);
+                        let there = rows.defs.is_empty() || rows.defs[i] == rows.column.max_def;
                         *k *= u8::from(there && *lo <= v && v < *hi);
                     }
                 }
