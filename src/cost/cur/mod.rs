@@ -361,11 +361,8 @@ impl Totals {
         quantity: f64,
         usd: f64,
     ) {
-        self.rows += rows;
-        let total = self.total(usage_type);
-        total.quantity += quantity;
-        total.usd += usd;
-        if let Some(by_resource) = &mut total.by_resource {
+        self.add_sum(usage_type, rows, quantity, usd);
+        if let Some(by_resource) = &mut self.total(usage_type).by_resource {
             let e = by_resource.entry(resource.into()).or_default();
             e.0 += quantity;
             e.1 += usd;
