@@ -517,16 +517,22 @@ fn print_outcome(
 
 #[cfg(test)]
 mod residency_tests {
-    #[test]
-    fn plan_says_how_each_table_is_encrypted_and_streamed() {
+    /// A config of `tests/fixtures/`, compiled.
+    fn fixture(name: &str) -> crate::config::Config {
+        let file = format!("{name}.toml");
         let text = std::fs::read_to_string(
             std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("tests/fixtures/indexed-tables.toml"),
+                .join("tests/fixtures")
+                .join(&file),
         )
         .unwrap();
-        let (config, d) =
-            crate::config::compile("indexed-tables.toml", &text, std::path::Path::new("/"));
-        let config = config.unwrap_or_else(|| panic!("{}", d.render(false)));
+        let (config, d) = crate::config::compile(&file, &text, std::path::Path::new("/"));
+        config.unwrap_or_else(|| panic!("{}", d.render(false)))
+    }
+
+    #[test]
+    fn plan_says_how_each_table_is_encrypted_and_streamed() {
+        let config = fixture("indexed-tables");
         assert_eq!(
             super::render_residency(&config),
             "Where table data lives:\n\
@@ -541,14 +547,7 @@ mod residency_tests {
 
     #[test]
     fn plan_says_where_each_tables_data_lives() {
-        let text = std::fs::read_to_string(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("tests/fixtures/eu-resident-tables.toml"),
-        )
-        .unwrap();
-        let (config, d) =
-            crate::config::compile("eu-resident-tables.toml", &text, std::path::Path::new("/"));
-        let config = config.unwrap_or_else(|| panic!("{}", d.render(false)));
+        let config = fixture("eu-resident-tables");
         assert_eq!(
             super::render_residency(&config),
             "Where table data lives:\n\
