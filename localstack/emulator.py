@@ -29,6 +29,10 @@ Test hooks under `/_geoplan/` (never part of AWS's API):
   the time (seconds, monotonic) of every Route 53 request, to measure request rates.
 * `POST /_geoplan/pause?seconds=N`: every other request waits until N seconds have
   passed, as if AWS could not be reached (clients time out).
+* `POST /_geoplan/hang?service=S&region=R&agent=A&seconds=N`: for N seconds, hold the
+  requests that match every filter given (service and region from the SigV4 credential
+  scope, agent a substring of the user agent), a one-sided partition; `?clear=1` ends
+  every hang at once.
 
 Usage: python localstack/emulator.py [--host 127.0.0.1] [--port 0] [--replication-delay 0]
        [--replica-creation-delay 0]
@@ -40,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import re
 import signal
 import sys
 import threading
@@ -441,13 +446,76 @@ def patch_route53_delete_by_identifier() -> None:
 # --------------------------------------------------------------------------- server
 
 
+_CREDENTIAL_SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/([^/,\s]+)/([^/,\s]+)/aws4_request")
+
+
+def _service_and_region(environ: dict) -> tuple[str, str]:
+    """The AWS service and region a request is for, from the SigV4 credential scope of
+    its Authorization header (`Credential=AKID/DATE/REGION/SERVICE/aws4_request`); without
+    one, the service from the path (Route 53's REST API) and no region."""
+    scope = _CREDENTIAL_SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
+    if scope:
+        return scope.group(2), scope.group(1)
+    if environ.get("PATH_INFO", "").startswith("/2013-04-01/"):
+        return "route53", ""
+    return "", ""
+
+
+class _Hangs:
+    """The rules of `/_geoplan/hang`: each holds the requests matching all its filters
+    (None matches anything) until its deadline. A held request waits on the condition,
+    so it is released as soon as its last matching rule expires or is cleared."""
+
+    def __init__(self) -> None:
+        self.cond = threading.Condition()
+        # dicts: service, region, agent (str or None), until (time.monotonic())
+        self.rules: list[dict[str, Any]] = []
+
+    def add(self, service: str | None, region: str | None, agent: str | None, seconds: float) -> None:
+        with self.cond:
+            self.rules.append(
+                {"service": service, "region": region, "agent": agent, "until": time.monotonic() + seconds}
+            )
+            self.cond.notify_all()
+
+    def clear(self) -> None:
+        with self.cond:
+            self.rules.clear()
+            self.cond.notify_all()
+
+    def hold(self, environ: dict) -> None:
+        """Returns once no active rule matches the request."""
+        with self.cond:
+            if not self.rules:
+                return
+            service, region = _service_and_region(environ)
+            agent = environ.get("HTTP_USER_AGENT", "") + "\n" + environ.get("HTTP_X_AMZ_USER_AGENT", "")
+
+            def matches(rule: dict[str, Any]) -> bool:
+                return (
+                    (rule["service"] is None or rule["service"] == service)
+                    and (rule["region"] is None or rule["region"] == region)
+                    and (rule["agent"] is None or rule["agent"] in agent)
+                )
+
+            while True:
+                now = time.monotonic()
+                self.rules[:] = [rule for rule in self.rules if rule["until"] > now]
+                until = max((rule["until"] for rule in self.rules if matches(rule)), default=None)
+                if until is None:
+                    return
+                # Woken early by a new rule or a clear: the loop looks again.
+                self.cond.wait(until - now)
+
+
 def _with_test_hooks(app: Any) -> Any:
-    """Serves `/_geoplan/*` and holds every other request during a pause."""
+    """Serves `/_geoplan/*`, holds every other request during a pause and the ones a
+    hang rule matches while it lasts."""
     import json
-    import time
     from urllib.parse import parse_qs
 
     paused_until = [0.0]
+    hangs = _Hangs()
     route53_times: list[float] = []
     route53_log: list[str] = []
 
@@ -469,9 +537,23 @@ def _with_test_hooks(app: Any) -> Any:
             paused_until[0] = time.monotonic() + seconds
             start_response("204 No Content", [])
             return [b""]
+        if path == "/_geoplan/hang":
+            query = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
+            if query.get("clear") not in (None, "", "0"):
+                hangs.clear()
+            else:
+                hangs.add(
+                    query.get("service") or None,
+                    query.get("region") or None,
+                    query.get("agent") or None,
+                    float(query.get("seconds", "0")),
+                )
+            start_response("204 No Content", [])
+            return [b""]
         wait = paused_until[0] - time.monotonic()
         if wait > 0:
             time.sleep(wait)
+        hangs.hold(environ)
         return app(environ, start_response)
 
     return hooked

@@ -55,7 +55,8 @@ pub async fn run(
     let _lock = crate::control::store::lock_dir(&store_dir)?;
     let store = Arc::new(Store::open(&store_dir, &config.name)?);
     let metrics = Arc::new(Metrics::default());
-    let route53 = crate::aws::route53(options.endpoint_url.as_deref()).await;
+    let app = config.control.as_ref().map(|_| options.instance.as_str());
+    let route53 = crate::aws::route53_for(options.endpoint_url.as_deref(), app).await;
     let cancel = CancellationToken::new();
     let addr = format!(
         "http://{}",
@@ -70,18 +71,29 @@ pub async fn run(
                 &config.name,
                 &control.regions,
                 options.endpoint_url.as_deref(),
+                app,
             )
             .await;
             let (verdicts_tx, verdicts_rx) = tokio::sync::watch::channel(Default::default());
             let (view_tx, view_rx) = tokio::sync::watch::channel(Default::default());
+            let lease = crate::control::lease::Lease::new(
+                options.instance.clone(),
+                addr.clone(),
+                control.regions.len(),
+                control.lease,
+            );
+            // The start's wall clock orders this process's heartbeats after those of
+            // an earlier process of the same instance.
+            let incarnation = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_millis() as u64;
             let coordinator = crate::control::coordinator::Coordinator {
-                me: options.instance.clone(),
-                addr: addr.clone(),
                 tables: tables.clone(),
-                lease: crate::control::lease::Lease::new(
-                    options.instance.clone(),
-                    control.regions.len(),
-                    control.lease,
+                cluster: crate::control::cluster::Cluster::new(
+                    lease,
+                    incarnation,
+                    crate::control::clock::Moment::now(),
                 ),
                 verdicts: verdicts_rx,
                 view: view_tx,
@@ -98,7 +110,14 @@ pub async fn run(
     };
     let controller =
         Controller::start(&config, route53, store.clone(), metrics.clone(), ha).await?;
-    let coordination = coordinator.map(|c| tokio::spawn(c.run(cancel.clone())));
+    // The coordinator releases the lease only once the controller (and every flip it
+    // started) has stopped.
+    let (controller_done, controller_stopped) = tokio::sync::oneshot::channel::<()>();
+    let coordination = coordinator.map(|c| {
+        tokio::spawn(c.run(cancel.clone(), async move {
+            let _ = controller_stopped.await;
+        }))
+    });
     let ready = Arc::new(AtomicBool::new(false));
 
     let module = crate::deploy::model::build(&config, "regions.toml", None);
@@ -147,15 +166,21 @@ pub async fn run(
         },
         cancel.clone(),
     );
-    let control = tokio::spawn(controller.run(
-        probe_rx,
-        commands_rx,
-        Beat {
-            watchdog: watchdog.clone(),
-            first: 0,
-        },
-        cancel.clone(),
-    ));
+    let control = {
+        let run = controller.run(
+            probe_rx,
+            commands_rx,
+            Beat {
+                watchdog: watchdog.clone(),
+                first: 0,
+            },
+            cancel.clone(),
+        );
+        tokio::spawn(async move {
+            run.await;
+            let _ = controller_done.send(());
+        })
+    };
     let retention = tokio::spawn(prune_events(
         state.store.clone(),
         config.monitor.retention,

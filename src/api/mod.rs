@@ -17,7 +17,8 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::control::controller::{Command, CommandError, SharedState, lock};
+use crate::control::controller::{Command, SharedState, lock};
+use crate::control::core::CommandError;
 use crate::control::failover::Switch;
 use crate::control::metrics::Metrics;
 use crate::control::status::{self, Deployment, RegionDoc, StatusDoc, SwitchDoc};

@@ -13,9 +13,25 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 /// 3 attempts with jittered exponential backoff, on throttling errors (`Throttling`,
 /// `PriorRequestNotComplete` among them) and transient ones.
 pub async fn sdk_config(region: &str, endpoint_url: Option<&str>) -> SdkConfig {
+    sdk_config_for(region, endpoint_url, None).await
+}
+
+/// `sdk_config` with `geoplan-APP` in the user agent (`app/geoplan-APP`): one
+/// `serve` instance's requests can be told apart from another's in AWS's logs, and a
+/// test emulator can hang them one-sidedly.
+pub async fn sdk_config_for(
+    region: &str,
+    endpoint_url: Option<&str>,
+    app: Option<&str>,
+) -> SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(region.to_owned()))
         .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(3));
+    if let Some(app) = app
+        && let Ok(name) = aws_config::AppName::new(format!("geoplan-{app}"))
+    {
+        loader = loader.app_name(name);
+    }
     if let Some(url) = endpoint_url {
         loader = loader.endpoint_url(url);
         if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
@@ -32,7 +48,17 @@ pub async fn sdk_config(region: &str, endpoint_url: Option<&str>) -> SdkConfig {
 }
 
 pub async fn route53(endpoint_url: Option<&str>) -> aws_sdk_route53::Client {
-    let config = sdk_config(crate::aws::regions::ROUTE53_CONTROL_REGION, endpoint_url).await;
+    route53_for(endpoint_url, None).await
+}
+
+/// `route53` with `app` in the user agent (see `sdk_config_for`).
+pub async fn route53_for(endpoint_url: Option<&str>, app: Option<&str>) -> aws_sdk_route53::Client {
+    let config = sdk_config_for(
+        crate::aws::regions::ROUTE53_CONTROL_REGION,
+        endpoint_url,
+        app,
+    )
+    .await;
     aws_sdk_route53::Client::new(&config)
 }
 

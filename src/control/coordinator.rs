@@ -1,23 +1,25 @@
 //! Several control-plane instances, coordinated through the control tables (one plain
-//! DynamoDB table per control region) and nothing else: the actor's lease (`lease`
-//! decides, this module reads and writes), every instance's verdicts from its own
-//! vantage point, and why each switch is off, so that a new actor knows.
+//! DynamoDB table per control region) and nothing else: the DynamoDB side of
+//! `cluster::Cluster` (the lease items, every instance's heartbeat and verdicts) and
+//! the switch records, which say why each switch is off so that a new actor knows.
 //!
-//! One task runs a round every third of the lease: read the lease item of every table,
-//! write what `Lease::plan` says (conditional writes), publish this instance's
-//! verdicts, read everyone's. Every call has a deadline shorter than a round, so a
-//! table that hangs costs one round, not the lease.
+//! The driver decides nothing: it runs each effect the cluster returns as a call of its
+//! own with the effect's deadline, and feeds the answer back with the moment it came.
 
 use std::collections::{BTreeMap, HashMap};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::control::clock::Moment;
+use crate::control::cluster::{Cluster, Effect, Heartbeat, Input, View};
+use crate::control::core::SwitchRecord;
 use crate::control::failover::{Cause, Switch};
-use crate::control::lease::{Lease, Record, Write};
+use crate::control::lease::{Record, Write};
 use crate::control::verdict::Verdict;
 
 /// The control tables, one client per control region.
@@ -28,14 +30,18 @@ pub struct Tables {
 }
 
 impl Tables {
+    /// Clients of every control table; `app` (this instance's id) goes into the user
+    /// agent, so that a test emulator can cut one instance off one-sidedly.
     pub async fn connect(
         deployment: &str,
         regions: &[String],
         endpoint_url: Option<&str>,
+        app: Option<&str>,
     ) -> Tables {
         let mut clients = Vec::new();
         for r in regions {
-            clients.push((r.clone(), crate::aws::dynamodb(r, endpoint_url).await));
+            let config = crate::aws::sdk_config_for(r, endpoint_url, app).await;
+            clients.push((r.clone(), Client::new(&config)));
         }
         Tables {
             name: crate::config::ControlSettings::table(deployment),
@@ -43,24 +49,25 @@ impl Tables {
         }
     }
 
-    /// Writes a switch's state and cause to every table (best effort: a new actor reads
-    /// the majority it can reach and keeps the newest by epoch).
-    pub async fn save_switch(
+    /// Writes a switch record to every table; true once a majority took it. The write
+    /// is conditional: a record of an older epoch, or of the same epoch and an older
+    /// sequence, never overwrites a newer one (a deposed actor's late record is refused).
+    pub async fn save_record(
         &self,
         region: &str,
-        switch: &Switch,
-        epoch: u64,
-        instance: &str,
+        record: &SwitchRecord,
         deadline: Duration,
-    ) {
+    ) -> bool {
+        let switch = &record.switch;
         let mut item = HashMap::from([
             ("pk".to_owned(), s(&format!("switch#{region}"))),
             (
                 "in_service".to_owned(),
                 AttributeValue::Bool(switch.in_service),
             ),
-            ("epoch".to_owned(), n(epoch)),
-            ("instance".to_owned(), s(instance)),
+            ("epoch".to_owned(), n(record.epoch)),
+            ("seq".to_owned(), n(record.seq)),
+            ("instance".to_owned(), s(&record.instance)),
             (
                 "since_ms".to_owned(),
                 n(millis(switch.since.unwrap_or_else(SystemTime::now))),
@@ -77,26 +84,34 @@ impl Tables {
                 .put_item()
                 .table_name(&self.name)
                 .set_item(Some(item.clone()))
-                // Never overwrite a newer actor's record with an older epoch's.
-                .condition_expression("attribute_not_exists(pk) OR epoch <= :e")
-                .expression_attribute_values(":e", n(epoch))
+                .condition_expression(
+                    "attribute_not_exists(pk) OR epoch < :e OR (epoch = :e AND (attribute_not_exists(seq) OR seq <= :s))",
+                )
+                .expression_attribute_values(":e", n(record.epoch))
+                .expression_attribute_values(":s", n(record.seq))
                 .send();
             async move {
-                if let Ok(Err(e)) | Err(e) = tokio::time::timeout(deadline, put)
-                    .await
-                    .map(|r| r.map(|_| ()).map_err(|e| e.to_string()))
-                    .map_err(|_| "timed out".to_owned())
-                {
-                    tracing::warn!(table_region = %region_name, error = %e, "cannot record a switch in the control table");
+                match tokio::time::timeout(deadline, put).await {
+                    Ok(Ok(_)) => true,
+                    Ok(Err(e)) => {
+                        tracing::warn!(table_region = %region_name, error = %e, "cannot record a switch in the control table");
+                        false
+                    }
+                    Err(_) => {
+                        tracing::warn!(table_region = %region_name, "recording a switch in the control table timed out");
+                        false
+                    }
                 }
             }
         });
-        futures_util::future::join_all(writes).await;
+        let done = futures_util::future::join_all(writes).await;
+        done.iter().filter(|ok| **ok).count() > self.clients.len() / 2
     }
 
-    /// The newest recorded state of every switch across the reachable tables.
-    pub async fn load_switches(&self, deadline: Duration) -> BTreeMap<String, (Switch, u64)> {
-        let mut out: BTreeMap<String, (Switch, u64)> = BTreeMap::new();
+    /// The newest record of every switch across the reachable tables, by (epoch,
+    /// sequence).
+    pub async fn load_records(&self, deadline: Duration) -> BTreeMap<String, SwitchRecord> {
+        let mut out: BTreeMap<String, SwitchRecord> = BTreeMap::new();
         for items in self.scan("switch#", deadline).await {
             for item in items {
                 let Some(region) =
@@ -104,20 +119,52 @@ impl Tables {
                 else {
                     continue;
                 };
-                let epoch = get_n(&item, "epoch").unwrap_or(0);
-                let switch = Switch {
-                    in_service: matches!(item.get("in_service"), Some(AttributeValue::Bool(true))),
-                    cause: get_s(&item, "cause").and_then(|c| Cause::parse(&c)),
-                    reason: get_s(&item, "reason"),
-                    since: get_n(&item, "since_ms")
-                        .map(|ms| UNIX_EPOCH + Duration::from_millis(ms)),
+                let record = SwitchRecord {
+                    switch: Switch {
+                        in_service: matches!(
+                            item.get("in_service"),
+                            Some(AttributeValue::Bool(true))
+                        ),
+                        cause: get_s(&item, "cause").and_then(|c| Cause::parse(&c)),
+                        reason: get_s(&item, "reason"),
+                        since: get_n(&item, "since_ms")
+                            .map(|ms| UNIX_EPOCH + Duration::from_millis(ms)),
+                    },
+                    epoch: get_n(&item, "epoch").unwrap_or(0),
+                    seq: get_n(&item, "seq").unwrap_or(0),
+                    instance: get_s(&item, "instance").unwrap_or_default(),
                 };
-                if out.get(&region).is_none_or(|(_, e)| epoch > *e) {
-                    out.insert(region, (switch, epoch));
+                if out
+                    .get(&region)
+                    .is_none_or(|o| (record.epoch, record.seq) > (o.epoch, o.seq))
+                {
+                    out.insert(region, record);
                 }
             }
         }
         out
+    }
+
+    /// Items of one table whose key starts with `prefix`; `None` when it cannot be read
+    /// within `deadline`.
+    pub async fn scan_one(
+        &self,
+        table: usize,
+        prefix: &str,
+        deadline: Duration,
+    ) -> Option<Vec<HashMap<String, AttributeValue>>> {
+        let call = self.clients[table]
+            .1
+            .scan()
+            .table_name(&self.name)
+            .consistent_read(true)
+            .filter_expression("begins_with(pk, :p)")
+            .expression_attribute_values(":p", s(prefix))
+            .send();
+        match tokio::time::timeout(deadline, call).await {
+            Ok(Ok(out)) => Some(out.items().to_vec()),
+            _ => None,
+        }
     }
 
     /// Items whose key starts with `prefix`, per reachable table.
@@ -126,21 +173,7 @@ impl Tables {
         prefix: &str,
         deadline: Duration,
     ) -> Vec<Vec<HashMap<String, AttributeValue>>> {
-        let scans = self.clients.iter().map(|(_, c)| {
-            let call = c
-                .scan()
-                .table_name(&self.name)
-                .consistent_read(true)
-                .filter_expression("begins_with(pk, :p)")
-                .expression_attribute_values(":p", s(prefix))
-                .send();
-            async move {
-                match tokio::time::timeout(deadline, call).await {
-                    Ok(Ok(out)) => Some(out.items().to_vec()),
-                    _ => None,
-                }
-            }
-        });
+        let scans = (0..self.clients.len()).map(|t| self.scan_one(t, prefix, deadline));
         futures_util::future::join_all(scans)
             .await
             .into_iter()
@@ -149,46 +182,9 @@ impl Tables {
     }
 }
 
-/// Another instance as this one sees it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Vantage {
-    pub instance: String,
-    pub addr: String,
-    pub verdicts: BTreeMap<String, Verdict>,
-    /// How long since its heartbeat last changed, by this instance's clock.
-    pub silent_for: Duration,
-    /// Heard from within a lease period: its verdicts count.
-    pub fresh: bool,
-}
-
-/// The coordination state after the latest round.
-#[derive(Debug, Clone, Default)]
-pub struct View {
-    /// This instance may act until then.
-    pub actor_until: Option<Instant>,
-    pub epoch: Option<u64>,
-    /// The actor as the tables tell it (possibly this instance).
-    pub actor: Option<Record>,
-    pub vantages: Vec<Vantage>,
-    pub tables_reachable: usize,
-    pub tables: usize,
-    /// Leadership changes seen (this instance gaining or losing the lease).
-    pub leadership_changes: u64,
-    /// How long the last round's lease writes took.
-    pub renew_latency: Option<Duration>,
-}
-
-impl View {
-    pub fn is_actor(&self, now: Instant) -> bool {
-        self.actor_until.is_some_and(|t| now < t)
-    }
-}
-
 pub struct Coordinator {
-    pub me: String,
-    pub addr: String,
     pub tables: Tables,
-    pub lease: Lease,
+    pub cluster: Cluster,
     /// This instance's verdicts, from the controller.
     pub verdicts: watch::Receiver<BTreeMap<String, Verdict>>,
     pub view: watch::Sender<View>,
@@ -227,281 +223,253 @@ fn parse_verdict(s: &str) -> Option<Verdict> {
     .find(|v| v.as_str() == s)
 }
 
-impl Coordinator {
-    /// How often the other instances' verdicts are read: their news must reach the
-    /// actor within a fraction of a failover, not a lease round.
-    const VANTAGE_PERIOD: Duration = Duration::from_millis(500);
+/// How long a heartbeat item counts after it was written: an instance that stopped
+/// without leaving (a crash) stays known to the quorum that long.
+const HEARTBEAT_TTL: Duration = Duration::from_secs(86_400);
 
-    /// Runs lease rounds (every third of the lease) and the exchange of verdicts (this
-    /// instance's published the moment they change, the others' read every 500 ms)
-    /// until cancelled, then releases the lease if held.
-    pub async fn run(mut self, cancel: CancellationToken) {
-        let mut lease_tick = tokio::time::interval(self.lease.round());
-        lease_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut vantage_tick = tokio::time::interval(Self::VANTAGE_PERIOD.min(self.lease.round()));
-        vantage_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+impl Coordinator {
+    /// Runs the cluster until cancelled; then waits for `controller_done` (the
+    /// controller's flips have ended, each by its deadline) and releases the lease and
+    /// leaves, so that a successor need not wait for the lease to run out.
+    pub async fn run(
+        mut self,
+        cancel: CancellationToken,
+        controller_done: impl std::future::Future<Output = ()>,
+    ) {
+        let (tx, mut rx) = mpsc::unbounded_channel::<Input>();
+        let mut tasks = JoinSet::new();
         let mut verdicts = self.verdicts.clone();
-        let mut beat = 0u64;
-        let mut heard: HashMap<String, (u64, Instant)> = HashMap::new();
-        let mut was_actor = false;
-        let mut changes = 0u64;
-        let mut rounds = 0u32;
-        let mut round_start: Option<Instant> = None;
-        let mut reachable = 0;
-        let mut renew_latency = None;
         loop {
-            let deadline = self.lease.round() / 2;
-            tokio::select! {
+            let wake = self.cluster.poll_timeout();
+            let input = tokio::select! {
                 _ = cancel.cancelled() => break,
-                _ = lease_tick.tick() => {
-                    let start = Instant::now();
-                    rounds = rounds.saturating_add(1);
-                    let read = self.read_leases(deadline).await;
-                    reachable = read.iter().filter(|r| r.is_some()).count();
-                    let writes = self.lease.plan(&read, start);
-                    let wrote = Instant::now();
-                    let done = self.write_leases(&writes, deadline).await;
-                    renew_latency = (!writes.is_empty()).then(|| wrote.elapsed());
-                    self.lease.settle(start, &done);
-                    round_start = Some(start);
-                    // The heartbeat goes with every round, changed verdicts or not.
-                    beat += 1;
-                    self.publish(beat, deadline).await;
-                }
-                Ok(()) = verdicts.changed() => {
-                    beat += 1;
-                    self.publish(beat, deadline).await;
-                    continue;
-                }
-                _ = vantage_tick.tick() => {}
-            }
-            // Not before the other instances' heartbeats could be seen to move (two
-            // rounds after the first read): until then this instance's own vantage
-            // point would decide alone.
-            let is_actor = self.lease.is_actor(Instant::now()) && rounds > 2;
-            if is_actor != was_actor {
-                changes += 1;
-                tracing::info!(instance = %self.me, actor = is_actor, epoch = ?self.lease.epoch(), "leadership changed");
-                was_actor = is_actor;
-            }
-            let vantages = self.read_vantages(&mut heard, deadline).await;
-            let actor = if is_actor {
-                Some(Record {
-                    holder: self.me.clone(),
-                    epoch: self.lease.epoch().unwrap_or(0),
-                    version: 0,
-                    addr: self.addr.clone(),
-                })
-            } else {
-                self.lease.actor().cloned()
+                Some(input) = rx.recv() => input,
+                Ok(()) = verdicts.changed() => Input::VerdictsChanged,
+                Some(_) = tasks.join_next(), if !tasks.is_empty() => continue,
+                _ = tokio::time::sleep(wake.since(Moment::now())) => Input::Tick,
             };
-            let until = round_start
-                .filter(|_| is_actor)
-                .map(|start| start + self.lease.duration() - self.lease.margin());
-            self.view.send_replace(View {
-                actor_until: until,
-                epoch: self.lease.epoch(),
-                actor,
-                vantages,
-                tables_reachable: reachable,
-                tables: self.tables.clients.len(),
-                leadership_changes: changes,
-                renew_latency,
+            let now = Moment::now();
+            let effects = self.cluster.handle(now, millis(SystemTime::now()), input);
+            self.carry_out(effects, &mut tasks, &tx);
+            let view = self.cluster.view(now);
+            self.view.send_if_modified(|v| {
+                let changed = *v != view;
+                *v = view;
+                changed
             });
         }
-        self.release().await;
+        controller_done.await;
+        tasks.abort_all();
+        let effects = self.cluster.release(Moment::now());
+        let epoch = self.cluster.lease().epoch();
+        self.carry_out(effects, &mut tasks, &tx);
+        while tasks.join_next().await.is_some() {}
+        self.view.send_replace(View::default());
+        tracing::info!(instance = %self.cluster.lease().me(), ?epoch, "lease released");
     }
 
-    async fn read_leases(&self, deadline: Duration) -> Vec<Option<Option<Record>>> {
-        let reads = self.tables.clients.iter().map(|(_, c)| {
-            let call = c
-                .get_item()
-                .table_name(&self.tables.name)
-                .key("pk", s("lease"))
-                .consistent_read(true)
-                .send();
-            async move {
-                match tokio::time::timeout(deadline, call).await {
-                    Ok(Ok(out)) => Some(out.item().and_then(|item| {
-                        Some(Record {
-                            holder: get_s(item, "holder")?,
-                            epoch: get_n(item, "epoch")?,
-                            version: get_n(item, "version")?,
-                            addr: get_s(item, "addr").unwrap_or_default(),
-                        })
-                    })),
-                    _ => None,
-                }
-            }
-        });
-        futures_util::future::join_all(reads).await
-    }
-
-    /// Performs the round's conditional writes; returns the tables written, each with
-    /// the version it now holds.
-    async fn write_leases(
+    fn carry_out(
         &self,
-        writes: &[(usize, Write)],
-        deadline: Duration,
-    ) -> Vec<(usize, u64)> {
-        let calls = writes.iter().map(|(i, w)| {
-            let (_, c) = &self.tables.clients[*i];
-            let (epoch, version, condition, values): (u64, u64, &str, Vec<(&str, AttributeValue)>) =
-                match w {
-                    Write::Create { epoch } => (*epoch, 1, "attribute_not_exists(pk)", vec![]),
-                    Write::Renew { epoch, expect } => (
-                        *epoch,
-                        expect + 1,
-                        "holder = :me AND epoch = :e AND version = :v",
-                        vec![(":me", s(&self.me)), (":e", n(*epoch)), (":v", n(*expect))],
-                    ),
-                    Write::TakeOver {
-                        expect_epoch,
-                        expect_version,
-                        epoch,
-                    } => (
-                        *epoch,
-                        expect_version + 1,
-                        "epoch = :e AND version = :v",
-                        vec![(":e", n(*expect_epoch)), (":v", n(*expect_version))],
-                    ),
-                };
-            let mut put = c
-                .put_item()
-                .table_name(&self.tables.name)
-                .item("pk", s("lease"))
-                .item("holder", s(&self.me))
-                .item("epoch", n(epoch))
-                .item("version", n(version))
-                .item("addr", s(&self.addr))
-                .condition_expression(condition);
-            for (k, v) in values {
-                put = put.expression_attribute_values(k, v);
-            }
-            let i = *i;
-            async move {
-                match tokio::time::timeout(deadline, put.send()).await {
-                    Ok(Ok(_)) => Some((i, version)),
-                    _ => None,
+        effects: Vec<Effect>,
+        tasks: &mut JoinSet<()>,
+        tx: &mpsc::UnboundedSender<Input>,
+    ) {
+        for effect in effects {
+            let tx = tx.clone();
+            let left = |deadline: Moment| deadline.since(Moment::now());
+            match effect {
+                Effect::ReadLease {
+                    round,
+                    table,
+                    deadline,
+                } => {
+                    let call = self.tables.clients[table]
+                        .1
+                        .get_item()
+                        .table_name(&self.tables.name)
+                        .key("pk", s("lease"))
+                        .consistent_read(true)
+                        .send();
+                    let wait = left(deadline);
+                    tasks.spawn(async move {
+                        let record = match tokio::time::timeout(wait, call).await {
+                            Ok(Ok(out)) => Some(out.item().and_then(|item| {
+                                Some(Record {
+                                    holder: get_s(item, "holder")?,
+                                    epoch: get_n(item, "epoch")?,
+                                    version: get_n(item, "version")?,
+                                    addr: get_s(item, "addr").unwrap_or_default(),
+                                })
+                            })),
+                            _ => None,
+                        };
+                        let _ = tx.send(Input::LeaseRead {
+                            round,
+                            table,
+                            record,
+                        });
+                    });
                 }
-            }
-        });
-        futures_util::future::join_all(calls)
-            .await
-            .into_iter()
-            .flatten()
-            .collect()
-    }
-
-    /// Publishes this instance's heartbeat and verdicts to every table.
-    async fn publish(&self, beat: u64, deadline: Duration) {
-        let verdicts: HashMap<String, AttributeValue> = self
-            .verdicts
-            .borrow()
-            .iter()
-            .map(|(r, v)| (r.clone(), s(v.as_str())))
-            .collect();
-        // TTL: a stopped instance's item is deleted by DynamoDB eventually; freshness
-        // never depends on it (see `read_vantages`).
-        let expires = millis(SystemTime::now()) / 1000 + 86_400;
-        let puts = self.tables.clients.iter().map(|(_, c)| {
-            let call = c
-                .put_item()
-                .table_name(&self.tables.name)
-                .item("pk", s(&format!("vantage#{}", self.me)))
-                .item("instance", s(&self.me))
-                .item("addr", s(&self.addr))
-                .item("beat", n(beat))
-                .item("verdicts", AttributeValue::M(verdicts.clone()))
-                .item("expires_at", n(expires))
-                .send();
-            async move {
-                let _ = tokio::time::timeout(deadline, call).await;
-            }
-        });
-        futures_util::future::join_all(puts).await;
-    }
-
-    /// The other instances, merged across tables (the highest heartbeat wins). An
-    /// instance is fresh while its heartbeat changed within a lease period, measured
-    /// by this instance's own clock: no clock of another host is trusted.
-    async fn read_vantages(
-        &self,
-        heard: &mut HashMap<String, (u64, Instant)>,
-        deadline: Duration,
-    ) -> Vec<Vantage> {
-        let now = Instant::now();
-        let mut latest: BTreeMap<String, (u64, String, BTreeMap<String, Verdict>)> =
-            BTreeMap::new();
-        for items in self.tables.scan("vantage#", deadline).await {
-            for item in items {
-                let (Some(instance), Some(beat)) = (get_s(&item, "instance"), get_n(&item, "beat"))
-                else {
-                    continue;
-                };
-                if instance == self.me {
-                    continue;
+                Effect::WriteLease {
+                    round,
+                    table,
+                    write,
+                    deadline,
+                } => {
+                    let call = self.write_lease(table, &write);
+                    let wait = left(deadline);
+                    let version = write.version_after();
+                    tasks.spawn(async move {
+                        let ok = matches!(tokio::time::timeout(wait, call).await, Ok(Ok(())));
+                        let _ = tx.send(Input::LeaseWritten {
+                            round,
+                            table,
+                            version: version.filter(|_| ok),
+                        });
+                    });
                 }
-                if latest.get(&instance).is_some_and(|(b, _, _)| *b >= beat) {
-                    continue;
-                }
-                let verdicts = match item.get("verdicts") {
-                    Some(AttributeValue::M(m)) => m
+                Effect::Publish {
+                    incarnation,
+                    beat,
+                    deadline,
+                } => {
+                    let verdicts: HashMap<String, AttributeValue> = self
+                        .verdicts
+                        .borrow()
                         .iter()
-                        .filter_map(|(r, v)| Some((r.clone(), parse_verdict(v.as_s().ok()?)?)))
-                        .collect(),
-                    _ => BTreeMap::new(),
-                };
-                latest.insert(
-                    instance,
-                    (beat, get_s(&item, "addr").unwrap_or_default(), verdicts),
-                );
+                        .map(|(r, v)| (r.clone(), s(v.as_str())))
+                        .collect();
+                    let expires = millis(SystemTime::now() + HEARTBEAT_TTL);
+                    for (_, c) in &self.tables.clients {
+                        let call = c
+                            .put_item()
+                            .table_name(&self.tables.name)
+                            .item("pk", s(&format!("vantage#{}", self.cluster.lease().me())))
+                            .item("instance", s(self.cluster.lease().me()))
+                            .item("addr", s(self.cluster.lease().addr()))
+                            .item("incarnation", n(incarnation))
+                            .item("beat", n(beat))
+                            .item("verdicts", AttributeValue::M(verdicts.clone()))
+                            // DynamoDB's TTL is in seconds; freshness never depends on it.
+                            .item("expires_at", n(expires / 1000))
+                            .item("expires_ms", n(expires))
+                            .send();
+                        let wait = left(deadline);
+                        tasks.spawn(async move {
+                            let _ = tokio::time::timeout(wait, call).await;
+                        });
+                    }
+                }
+                Effect::Scan { table, deadline } => {
+                    let tables = self.tables.clone();
+                    let wait = left(deadline);
+                    tasks.spawn(async move {
+                        let heartbeats = tables
+                            .scan_one(table, "vantage#", wait)
+                            .await
+                            .map(|items| items.iter().filter_map(heartbeat).collect());
+                        let _ = tx.send(Input::Scanned { table, heartbeats });
+                    });
+                }
+                Effect::Leave { deadline } => {
+                    for (_, c) in &self.tables.clients {
+                        let call = c
+                            .delete_item()
+                            .table_name(&self.tables.name)
+                            .key("pk", s(&format!("vantage#{}", self.cluster.lease().me())))
+                            .send();
+                        let wait = left(deadline);
+                        tasks.spawn(async move {
+                            let _ = tokio::time::timeout(wait, call).await;
+                        });
+                    }
+                }
             }
         }
-        latest
-            .into_iter()
-            .map(|(instance, (beat, addr, verdicts))| {
-                let changed = match heard.get(&instance) {
-                    Some((b, at)) if *b == beat => *at,
-                    // First seen: not yet known to be alive, so it counts only once
-                    // its heartbeat moves.
-                    None => now - self.lease.duration(),
-                    Some(_) => now,
-                };
-                heard.insert(instance.clone(), (beat, changed));
-                let silent_for = now.saturating_duration_since(changed);
-                Vantage {
-                    instance,
-                    addr,
-                    verdicts,
-                    silent_for,
-                    fresh: silent_for < self.lease.duration(),
-                }
-            })
-            .collect()
     }
 
-    /// Gives the lease up at once (on shutdown), so a successor need not wait for it to
-    /// expire.
-    async fn release(&mut self) {
-        let Some(epoch) = self.lease.epoch() else {
-            return;
-        };
-        self.lease.drop_lease();
-        let deletes = self.tables.clients.iter().map(|(_, c)| {
-            let call = c
-                .delete_item()
+    /// One conditional write of the lease item.
+    fn write_lease(
+        &self,
+        table: usize,
+        write: &Write,
+    ) -> impl std::future::Future<Output = Result<(), String>> + Send + 'static {
+        let c = &self.tables.clients[table].1;
+        let me = self.cluster.lease().me();
+        let addr = self.cluster.lease().addr();
+        let put = |epoch: u64, version: u64, condition: &str| {
+            c.put_item()
                 .table_name(&self.tables.name)
-                .key("pk", s("lease"))
-                .condition_expression("holder = :me AND epoch = :e")
-                .expression_attribute_values(":me", s(&self.me))
-                .expression_attribute_values(":e", n(epoch))
-                .send();
-            async move {
-                let _ = tokio::time::timeout(Duration::from_secs(2), call).await;
+                .item("pk", s("lease"))
+                .item("holder", s(me))
+                .item("epoch", n(epoch))
+                .item("version", n(version))
+                .item("addr", s(addr))
+                .condition_expression(condition)
+        };
+        let call = match write {
+            Write::Create { epoch } => put(*epoch, 1, "attribute_not_exists(pk)"),
+            Write::Renew {
+                from,
+                epoch,
+                expect,
+            } => put(
+                *epoch,
+                expect + 1,
+                "holder = :me AND epoch = :e AND version = :v",
+            )
+            .expression_attribute_values(":me", s(me))
+            .expression_attribute_values(":e", n(*from))
+            .expression_attribute_values(":v", n(*expect)),
+            Write::TakeOver {
+                expect_epoch,
+                expect_version,
+                epoch,
+            } => put(*epoch, expect_version + 1, "epoch = :e AND version = :v")
+                .expression_attribute_values(":e", n(*expect_epoch))
+                .expression_attribute_values(":v", n(*expect_version)),
+            Write::Release { epoch } => {
+                // Released, not deleted: the epoch stays for the next holder to exceed.
+                let update = c
+                    .update_item()
+                    .table_name(&self.tables.name)
+                    .key("pk", s("lease"))
+                    .update_expression("SET holder = :none, version = version + :one")
+                    .condition_expression("holder = :me AND epoch = :e")
+                    .expression_attribute_values(":none", s(""))
+                    .expression_attribute_values(":one", n(1))
+                    .expression_attribute_values(":me", s(me))
+                    .expression_attribute_values(":e", n(*epoch))
+                    .send();
+                return futures_util::future::Either::Left(async move {
+                    update.await.map(|_| ()).map_err(|e| e.to_string())
+                });
             }
-        });
-        futures_util::future::join_all(deletes).await;
-        tracing::info!(instance = %self.me, epoch, "lease released");
+        }
+        .send();
+        futures_util::future::Either::Right(async move {
+            call.await.map(|_| ()).map_err(|e| e.to_string())
+        })
     }
+}
+
+/// A heartbeat item, if it is one.
+fn heartbeat(item: &HashMap<String, AttributeValue>) -> Option<Heartbeat> {
+    let verdicts = match item.get("verdicts") {
+        Some(AttributeValue::M(m)) => m
+            .iter()
+            .filter_map(|(r, v)| Some((r.clone(), parse_verdict(v.as_s().ok()?)?)))
+            .collect(),
+        _ => BTreeMap::new(),
+    };
+    Some(Heartbeat {
+        instance: get_s(item, "instance")?,
+        addr: get_s(item, "addr").unwrap_or_default(),
+        incarnation: get_n(item, "incarnation").unwrap_or(0),
+        beat: get_n(item, "beat")?,
+        verdicts,
+        expires_ms: get_n(item, "expires_ms")
+            .or_else(|| get_n(item, "expires_at").map(|s| s * 1000))
+            .unwrap_or(u64::MAX),
+    })
 }

@@ -2,13 +2,18 @@
 //! deciding failover, flipping the geoplan-owned switches, and remembering why.
 //!
 //! Pure: `verdict`, `quorum` (verdicts of several vantage points), `lease` (who may
-//! act), `failover`, `routing`, `status` (the document). IO: `probe` (HTTP
-//! and TCP), `switches` (Route 53), `store` (SQLite), `controller` (the loop that ties
-//! them together), `watchdog` (liveness of those loops). Nothing here knows about HTTP
-//! serving or cost.
+//! act), `failover`, `routing`, `status` (the document), and the two sans-IO state
+//! machines built on them, `cluster` (lease rounds and heartbeats) and `core` (the
+//! controller's decisions and flip bookkeeping), which take `clock::Moment`s from their
+//! callers. IO: `probe` (HTTP and TCP), `switches` (Route 53), `store` (SQLite),
+//! `coordinator` (the cluster's DynamoDB driver), `controller` (the core's driver),
+//! `watchdog` (liveness of those loops). Nothing here knows about HTTP serving or cost.
 
+pub mod clock;
+pub mod cluster;
 pub mod controller;
 pub mod coordinator;
+pub mod core;
 pub mod failover;
 pub mod gate;
 pub mod lease;

@@ -187,7 +187,7 @@ pub fn document(shared: &Shared, deployment: &Deployment) -> StatusDoc {
     let control = shared.control.as_ref().map(|c| ControlDoc {
         instance: c.instance.clone(),
         // Now, not when the snapshot was taken: a lease runs out between snapshots.
-        is_actor: c.view.is_actor(std::time::Instant::now()),
+        is_actor: c.view.is_actor(crate::control::clock::Moment::now()),
         actor: c.view.actor.as_ref().map(|a| ActorDoc {
             instance: a.holder.clone(),
             epoch: a.epoch,
@@ -200,7 +200,9 @@ pub fn document(shared: &Shared, deployment: &Deployment) -> StatusDoc {
             .map(|v| InstanceDoc {
                 instance: v.instance.clone(),
                 addr: v.addr.clone(),
-                silent_ms: v.silent_for.as_millis() as u64,
+                silent_ms: v
+                    .silent_for(crate::control::clock::Moment::now(), c.view.lease)
+                    .as_millis() as u64,
                 fresh: v.fresh,
             })
             .collect(),

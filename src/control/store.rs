@@ -135,6 +135,10 @@ pub struct StoredSwitch {
 pub struct Intent {
     pub switch: Switch,
     pub at: SystemTime,
+    /// The switch's `HealthCheckVersion` the flip was fenced on: only a read showing a
+    /// newer version can show the flip landed (`None` in stores from before it was kept:
+    /// any version then counts).
+    pub base_version: Option<i64>,
 }
 
 /// `PRAGMA application_id` of a geoplan store: "geop".
@@ -299,6 +303,7 @@ impl Store {
         .map_err(sql)?;
         // Columns added since the first release; older stores gain them here.
         add_column(&conn, "events", "took_ms", "INTEGER").map_err(sql)?;
+        add_column(&conn, "intents", "base_version", "INTEGER").map_err(sql)?;
         // The alert outbox. Alerts of older stores were sent (or given up) when raised:
         // they count as delivered, never as pending.
         if add_column(&conn, "alerts", "payload", "TEXT").map_err(sql)? {
@@ -556,14 +561,15 @@ impl Store {
     pub fn save_intent(&self, region: &str, intent: &Intent) -> Result<(), StoreError> {
         self.conn()
             .execute(
-                "INSERT INTO intents (region, in_service, cause, reason, at_ms) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT(region) DO UPDATE SET in_service = ?2, cause = ?3, reason = ?4, at_ms = ?5",
+                "INSERT INTO intents (region, in_service, cause, reason, at_ms, base_version) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT(region) DO UPDATE SET in_service = ?2, cause = ?3, reason = ?4, at_ms = ?5, base_version = ?6",
                 params![
                     region,
                     intent.switch.in_service,
                     intent.switch.cause.map(Cause::as_str),
                     intent.switch.reason,
-                    millis(intent.at)
+                    millis(intent.at),
+                    intent.base_version
                 ],
             )
             .map_err(|e| self.err(e))?;
@@ -573,7 +579,7 @@ impl Store {
     pub fn load_intent(&self, region: &str) -> Result<Option<Intent>, StoreError> {
         self.conn()
             .query_row(
-                "SELECT in_service, cause, reason, at_ms FROM intents WHERE region = ?1",
+                "SELECT in_service, cause, reason, at_ms, base_version FROM intents WHERE region = ?1",
                 params![region],
                 |r| {
                     let cause: Option<String> = r.get(1)?;
@@ -586,6 +592,7 @@ impl Store {
                             since: Some(at),
                         },
                         at,
+                        base_version: r.get(4)?,
                     })
                 },
             )
@@ -894,6 +901,7 @@ mod tests {
                 since: Some(t),
             },
             at: t,
+            base_version: Some(7),
         };
         store.save_intent("eu-west-1", &intent).unwrap();
         assert_eq!(store.load_intent("eu-west-1").unwrap(), Some(intent));

@@ -10,6 +10,8 @@ use aws_sdk_route53::Client;
 use aws_sdk_route53::error::SdkError;
 use aws_sdk_route53::types::TagResourceType;
 
+use crate::control::clock::Moment;
+
 /// The three checks of one region, by id.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CheckIds {
@@ -253,6 +255,107 @@ pub async fn set_inverted(
         });
     }
     Ok(version)
+}
+
+/// How a flip ended, as its driver saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FlipOutcome {
+    /// Route 53 took it and a read-back showed it, at this version.
+    Done { version: i64 },
+    /// It did not land: fenced (`HealthCheckVersionMismatch`), refused, or never sent
+    /// because its deadline had passed.
+    NotLanded { error: String, fenced: bool },
+    /// No answer (a timeout, a lost reply): it may have landed.
+    Unknown { error: String },
+}
+
+/// Flips a switch for the control loop, fenced on `version` and bounded by `deadline`:
+/// nothing is sent at or after the deadline (a flip that waited too long at the gate, or
+/// in a paused process, is dropped), and a call still unanswered then is abandoned, its
+/// connection closed, so that no attempt of it (the SDK's retries included) lands after
+/// the deadline. The outcome says whether the flip landed, did not, or is unknown.
+pub async fn flip(
+    client: &Client,
+    gate: &crate::control::gate::Gate,
+    id: &str,
+    inverted: bool,
+    version: i64,
+    deadline: Moment,
+) -> FlipOutcome {
+    let left = || deadline.since(Moment::now());
+    let too_late = || FlipOutcome::NotLanded {
+        error: "its deadline (the end of this actor's lease window) passed before it was sent"
+            .into(),
+        fenced: false,
+    };
+    if tokio::time::timeout(left(), gate.wait()).await.is_err() || left().is_zero() {
+        return too_late();
+    }
+    let call = client
+        .update_health_check()
+        .health_check_id(id)
+        .inverted(inverted)
+        .health_check_version(version)
+        .send();
+    let answer = match tokio::time::timeout(left(), call).await {
+        Err(_) => {
+            return FlipOutcome::Unknown {
+                error: "no answer before the deadline".into(),
+            };
+        }
+        Ok(answer) => answer,
+    };
+    match answer {
+        Ok(out) => {
+            let check = out.health_check();
+            let now = check
+                .and_then(|h| h.health_check_config())
+                .and_then(|c| c.inverted())
+                .unwrap_or(false);
+            let version = check.map_or(0, |h| h.health_check_version());
+            if now == inverted && version > 0 {
+                return FlipOutcome::Done { version };
+            }
+            // The answer did not show the change: read it back.
+            gate.wait().await;
+            match read(client, id).await {
+                Ok((now, version)) if now == inverted => FlipOutcome::Done { version },
+                Ok(_) => FlipOutcome::Unknown {
+                    error: SwitchError::NotConfirmed {
+                        id: id.to_owned(),
+                        inverted,
+                    }
+                    .to_string(),
+                },
+                Err(e) => FlipOutcome::Unknown {
+                    error: e.to_string(),
+                },
+            }
+        }
+        Err(e) => {
+            let mismatch = e
+                .as_service_error()
+                .is_some_and(|s| s.is_health_check_version_mismatch());
+            // Route 53 answered with an error of the caller's (4xx, throttling among
+            // them): nothing changed. A server error or no response may hide a change.
+            let refused = mismatch
+                || e.raw_response()
+                    .is_some_and(|r| r.status().is_client_error());
+            let error = if mismatch {
+                SwitchError::Fenced(id.to_owned()).to_string()
+            } else {
+                api("UpdateHealthCheck")(e).to_string()
+            };
+            if refused {
+                FlipOutcome::NotLanded {
+                    error,
+                    fenced: mismatch,
+                }
+            } else {
+                FlipOutcome::Unknown { error }
+            }
+        }
+    }
 }
 
 /// Route 53's own view of an endpoint check: healthy when more than 18% of its

@@ -10,7 +10,8 @@ use std::time::{Duration, SystemTime};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use geoplan::api::{AppState, Token};
-use geoplan::control::controller::{Command, CommandError, RegionState, Shared};
+use geoplan::control::controller::{Command, Shared};
+use geoplan::control::core::{CommandError, RegionState};
 use geoplan::control::failover::{Cause, Switch};
 use geoplan::control::status::Deployment;
 use geoplan::control::store::Store;
@@ -44,6 +45,8 @@ fn harness(token: Option<&str>) -> Harness {
         tracker: Tracker::default(),
         decided: geoplan::control::verdict::Verdict::Up,
         switch_version: Some(1),
+        read_after: None,
+        record: None,
         vantages: Vec::new(),
         switch: if in_service {
             Switch::in_service()

@@ -64,6 +64,17 @@ struct Instance {
 
 impl Instance {
     async fn start(wd: &Workdir, emu: &Emulator, id: &str, drop_probes: Option<&str>) -> Instance {
+        Instance::start_with(wd, emu, id, drop_probes, &[]).await
+    }
+
+    /// `start`, with extra environment (fault hooks).
+    async fn start_with(
+        wd: &Workdir,
+        emu: &Emulator,
+        id: &str,
+        drop_probes: Option<&str>,
+        env: &[(&str, &str)],
+    ) -> Instance {
         let port = free_port();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_geoplan"));
         cmd.args([
@@ -78,6 +89,8 @@ impl Instance {
         .envs(emu.env())
         .env("GEOPLAN_API_TOKEN", TOKEN)
         .env_remove("GEOPLAN_FAULT_DROP_PROBES")
+        .env_remove("GEOPLAN_FAULT_FLIP_DELAY")
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
@@ -193,6 +206,64 @@ async fn update_calls(emu: &Emulator, id: &str) -> u64 {
     v["UpdateHealthCheck"][id].as_u64().unwrap_or(0)
 }
 
+/// The lease item's version in the first control table: every renewal round bumps it.
+async fn lease_version(emu: &Emulator, name: &str) -> u64 {
+    let item = emu
+        .dynamodb(CONTROL[0])
+        .await
+        .get_item()
+        .table_name(format!("{name}-geoplan-control"))
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S("lease".into()),
+        )
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap();
+    item.item()
+        .and_then(|i| i.get("version"))
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Waits for `n` more lease rounds of the actor (renewals seen in the table), so that
+/// "nothing happened" is said over rounds, not over a guessed sleep. The time allowed
+/// derives from the lease: a round is a third of it, and a loaded host may be slow.
+async fn wait_rounds(emu: &Emulator, name: &str, n: u64) {
+    let start = lease_version(emu, name).await;
+    let deadline = Instant::now() + (n as u32 + 3) * LEASE;
+    while lease_version(emu, name).await < start + n {
+        assert!(
+            Instant::now() < deadline,
+            "the actor renewed fewer than {n} times"
+        );
+        tokio::time::sleep(LEASE / 10).await;
+    }
+}
+
+/// Waits until every instance names `actor` as the actor (a non-actor learns it at its
+/// next lease round).
+async fn wait_all_agree(urls: &[String], actor: &str) {
+    let deadline = Instant::now() + 2 * LEASE;
+    for u in urls {
+        loop {
+            let s = status(u).await;
+            if s.as_ref()
+                .is_some_and(|s| s["control"]["actor"]["instance"] == actor)
+            {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{u} never named {actor} the actor: {s:?}"
+            );
+            tokio::time::sleep(LEASE / 30).await;
+        }
+    }
+}
+
 /// Watches every instance every 100 ms and counts moments with two actors.
 fn watch_for_two_actors(
     urls: Vec<String>,
@@ -239,14 +310,7 @@ async fn one_actor_at_a_time_and_a_new_one_within_two_leases_after_a_kill() {
         .as_str()
         .unwrap()
         .to_owned();
-    for u in &urls {
-        let s = status(u).await.unwrap();
-        assert_eq!(
-            s["control"]["actor"]["instance"],
-            first.as_str(),
-            "all agree on the actor"
-        );
-    }
+    wait_all_agree(&urls, &first).await;
 
     // SIGKILL the actor: a successor within 2 × lease.
     let pos = instances.iter().position(|i| i.id == first).unwrap();
@@ -276,8 +340,8 @@ async fn one_actor_at_a_time_and_a_new_one_within_two_leases_after_a_kill() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    // Let any duplicate flip happen before counting (several rounds).
-    tokio::time::sleep(2 * LEASE).await;
+    // Let any duplicate flip happen before counting: several rounds of the actor.
+    wait_rounds(&emu, "trio", 6).await;
     assert_eq!(
         update_calls(&emu, &eu_switch).await,
         1,
@@ -369,7 +433,7 @@ async fn one_partitioned_vantage_point_cannot_drain_a_healthy_region_two_can() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // ... and over several more rounds does nothing.
-    tokio::time::sleep(2 * LEASE).await;
+    wait_rounds(&emu, "parts", 6).await;
     assert!(
         !switch_inverted(&emu, &eu_switch).await,
         "one vantage point is not a quorum"
@@ -448,7 +512,8 @@ async fn a_deposed_actor_cannot_overwrite_its_successor() {
     assert!(switch_inverted(&emu, &eu_switch).await);
     // The deposed actor wakes up: it must not act on its stale lease.
     paused.signal("-CONT");
-    tokio::time::sleep(2 * LEASE).await;
+    wait_all_agree(std::slice::from_ref(&paused.url), &second).await;
+    wait_rounds(&emu, "fence", 6).await;
     let s = status(&paused.url).await.unwrap();
     assert_eq!(s["control"]["is_actor"], false, "{s:#}");
     assert_eq!(s["control"]["actor"]["instance"], second.as_str());
@@ -614,6 +679,105 @@ async fn while_aws_is_dark_probing_goes_on_and_the_actor_catches_up() {
     assert!(actors(&urls).await.len() <= 1);
     wait_for_actor(&urls, 4 * LEASE).await;
     assert_eq!(update_calls(&emu, &eu_switch).await, 1, "one flip");
+    for i in instances {
+        assert!(i.stop().success());
+    }
+}
+
+/// Interleaving 1, end to end: the actor decides a take-out, then its process stalls
+/// with the flip in flight (every flip waits `GEOPLAN_FAULT_FLIP_DELAY` before it is
+/// sent; the actor is then paused). Its successor takes the *other* region out. When
+/// the stalled actor wakes, its flip is past its deadline: it must never be sent, or
+/// both regions would be out, below `min_in_service`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stalled_actors_flip_in_flight_never_lands_after_its_window() {
+    let emu = Emulator::moto(); // counts UpdateHealthCheck calls (a moto hook)
+    let mut us = FakeRegion::start_new().await;
+    let mut eu = FakeRegion::start_new().await;
+    deploy(&emu, "stall", us.port, eu.port).await;
+    let wd = Workdir::with_text("regions.toml", &config("stall", us.port, eu.port));
+    // Longer than a lease: a flip the first actor decides waits past its window. Only
+    // the first actor stalls so; it starts alone, so it is the one that acts.
+    let delay = format!("{}ms", (2 * LEASE).as_millis());
+    let env = [("GEOPLAN_FAULT_FLIP_DELAY", delay.as_str())];
+    let mut instances = vec![Instance::start_with(&wd, &emu, "a", None, &env).await];
+    let first = wait_for_actor(&[instances[0].url.clone()], Duration::from_secs(20)).await;
+    for id in ["b", "c"] {
+        instances.push(Instance::start(&wd, &emu, id, None).await);
+    }
+    let urls: Vec<String> = instances.iter().map(|i| i.url.clone()).collect();
+    wait_all_agree(&urls, &first).await;
+    let first_url = urls_of_actor(&instances, &first);
+    let st = status(&first_url).await.unwrap();
+    let switch = |i: usize| {
+        st["regions"][i]["health_checks"]["switch"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let (us_switch, eu_switch) = (switch(0), switch(1));
+
+    // eu-west-1 fails: the actor decides to take it out; the flip waits to be sent.
+    eu.stop().await;
+    let deadline = Instant::now() + 5 * LEASE;
+    loop {
+        let s = status(&first_url).await.unwrap();
+        if s["regions"][1]["decided"] == "down" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the actor never decided eu-west-1 down: {s:#}"
+        );
+        tokio::time::sleep(LEASE / 30).await;
+    }
+    let stalled = instances.iter().find(|i| i.id == first).unwrap();
+    stalled.signal("-STOP");
+    // eu-west-1 recovers and us-east-1 fails; the successor takes us-east-1 out.
+    eu.start().await;
+    us.stop().await;
+    let others: Vec<String> = instances
+        .iter()
+        .filter(|i| i.id != first)
+        .map(|i| i.url.clone())
+        .collect();
+    let second = wait_for_actor(&others, 4 * LEASE).await;
+    let deadline = Instant::now() + 6 * LEASE;
+    while !switch_inverted(&emu, &us_switch).await {
+        assert!(
+            Instant::now() < deadline,
+            "{second} never took us-east-1 out"
+        );
+        tokio::time::sleep(LEASE / 30).await;
+    }
+    // The stalled actor wakes: its flip is long past its deadline.
+    stalled.signal("-CONT");
+    let deadline = Instant::now() + 6 * LEASE;
+    loop {
+        let events: Value = reqwest::get(format!("{}/v1/events?limit=1000", stalled.url))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let dropped = events["events"].as_array().unwrap().iter().any(|e| {
+            e["kind"] == "action-failed" && e["message"].as_str().unwrap_or("").contains("deadline")
+        });
+        if dropped {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the stalled flip's end was never recorded: {events:#}"
+        );
+        tokio::time::sleep(LEASE / 30).await;
+    }
+    assert!(
+        !switch_inverted(&emu, &eu_switch).await,
+        "the deposed actor's take-out of eu-west-1 landed after its successor's flip"
+    );
+    assert_eq!(update_calls(&emu, &eu_switch).await, 0, "it was never sent");
+    assert_eq!(update_calls(&emu, &us_switch).await, 1);
     for i in instances {
         assert!(i.stop().success());
     }

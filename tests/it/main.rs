@@ -15,6 +15,8 @@
 //! - `localstack`: each LocalStack bug the compat layer fixes, stock next to fixed.
 //! - `monitoring`: the alert rules (promtool) and the Grafana dashboard.
 //! - `page`: the status page: its JS functions under node, the page in headless Chromium.
+//! - `sim`: the HA control plane's sans-IO core in a deterministic simulator, seed by
+//!   seed, with faults injected and the properties checked after every step.
 //! - `support`: the harness (emulator per test, the binary in a temp dir).
 //! - `tables`: indexes, TTL, limits and keys in every replica; index changes live.
 
@@ -32,5 +34,6 @@ mod localstack;
 mod monitoring;
 mod page;
 mod serve;
+mod sim;
 mod support;
 mod tables;
