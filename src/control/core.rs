@@ -1186,11 +1186,14 @@ impl Core {
         }
         r.switch_version = Some(version);
         r.read_after = None;
+        // Only a record newer than any this instance knows (its own included) says
+        // anything: a table that missed the latest write still shows an older one.
+        let record = record.filter(|rec| r.record.is_none_or(|known| (rec.epoch, rec.seq) > known));
         if let Some(rec) = record {
-            r.record = Some((rec.epoch, rec.seq).max(r.record.unwrap_or((0, 0))));
+            r.record = Some((rec.epoch, rec.seq));
         }
         if inverted != r.switch.in_service {
-            // As we know it; a record of the same state may still say why.
+            // As we know it; a newer record of the same state may still say why.
             if let Some(rec) = record.filter(|rec| rec.switch.in_service == r.switch.in_service)
                 && rec.switch != r.switch
             {

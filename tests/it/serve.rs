@@ -599,12 +599,20 @@ async fn probing_and_deciding_go_on_while_aws_does_not_answer() {
     })
     .await;
     let events = serve.events().await;
+    // The unanswered flip was recorded as such, and then as done once a read showed it.
     assert!(
         events.iter().any(|e| e["kind"] == "action-failed"
             && e["message"]
                 .as_str()
                 .unwrap()
-                .contains("was not confirmed by Route 53 within 10 s")),
+                .contains("no answer from Route 53")),
+        "{events:#?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e["kind"] == "drain"
+                && e["message"].as_str().unwrap().contains("to a later read")),
         "{events:#?}"
     );
     assert!(serve.terminate().success());

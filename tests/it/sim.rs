@@ -995,6 +995,10 @@ impl Sim {
                         out,
                         automatic,
                     });
+                    if self.trace {
+                        let l = self.landed.last().unwrap();
+                        eprintln!("{:>9.3} landed {l:?}", self.now.as_secs_f64());
+                    }
                     self.stats.flips += 1;
                     FlipOutcome::Done {
                         version: version + 1,
@@ -1401,7 +1405,12 @@ impl Sim {
             })
             .collect();
         if self.trace {
-            eprintln!("{:>9.3} n{i} read (started {:?}): {:?}", self.now.as_secs_f64(), r.started, switches);
+            eprintln!(
+                "{:>9.3} n{i} read (started {:?}): {:?}",
+                self.now.as_secs_f64(),
+                r.started,
+                switches
+            );
         }
         self.core_input(
             i,
