@@ -210,9 +210,10 @@ impl Cluster {
         Self::SCAN_PERIOD.min(self.lease.round())
     }
 
-    /// The deadline of one lease call: half a round.
+    /// The deadline of one call: a round. A loaded host or a slow table may answer
+    /// late; a renewal that lands late still extends the lease from the round's start.
     fn call_deadline(&self, now: Moment) -> Moment {
-        now + self.lease.round() / 2
+        now + self.lease.round()
     }
 
     /// When the driver should next call with `Input::Tick`.
@@ -226,7 +227,7 @@ impl Cluster {
                     t = t.min(*m + self.grace());
                 }
             }
-            Phase::Writing { wrote_at, .. } => t = t.min(*wrote_at + self.lease.round() / 2),
+            Phase::Writing { wrote_at, .. } => t = t.min(*wrote_at + self.lease.round()),
         }
         // The view changes when the lease runs out, with no answer to say so.
         if let Some(until) = self.lease.actor_until().filter(|_| self.was_actor) {
@@ -382,7 +383,7 @@ impl Cluster {
                     done,
                     wrote_at,
                 } => {
-                    let finished = *pending == 0 || now >= *wrote_at + self.lease.round() / 2;
+                    let finished = *pending == 0 || now >= *wrote_at + self.lease.round();
                     if done.len() >= self.lease.majority() || finished {
                         // Settling early extends the lease the moment a majority holds;
                         // later successes of the same round change nothing it needs.

@@ -423,7 +423,10 @@ async fn one_partitioned_vantage_point_cannot_drain_a_healthy_region_two_can() {
                 .map_or(Value::Null, |x| x["verdict"].clone())
         };
         if c_says == "down" {
-            assert_eq!(eu["decided"], "up", "the quorum says up: {s:#}");
+            assert_ne!(
+                eu["decided"], "down",
+                "one vantage point is no quorum: {s:#}"
+            );
             break;
         }
         assert!(

@@ -1,0 +1,306 @@
+//! The flip bookkeeping of `Core`: a flip started with its write-ahead intent, fence
+//! and deadline; its outcome (done, not landed, unknown) folded back; the switch record
+//! that follows it into the control tables, and the drains waiting on that record.
+
+use std::time::{Duration, SystemTime};
+
+use crate::control::clock::Moment;
+use crate::control::failover::{Action, Switch};
+use crate::control::store::{Intent, StoredSwitch};
+use crate::control::switches::FlipOutcome;
+
+use super::{CommandError, Core, Effect, FLIP_TIMEOUT, InFlight, Pending, Purpose, SwitchRecord};
+
+impl Core {
+    /// Starts flipping a region's switch: the write-ahead intent is recorded now, the
+    /// flip (fenced on the known version, with this actor's deadline) is an effect, and
+    /// its outcome comes back as `Input::Flipped`.
+    pub(super) fn start_flip(
+        &mut self,
+        now: Moment,
+        wall: SystemTime,
+        region: &str,
+        switch: Switch,
+        purpose: Purpose,
+        reply: Option<u64>,
+    ) {
+        let Some(r) = self.regions.iter().find(|r| r.name == region) else {
+            return;
+        };
+        let Some(base) = r.switch_version.filter(|_| r.read_after.is_none()) else {
+            if let Some(id) = reply {
+                self.out.push(Effect::Reply {
+                    id,
+                    result: Err(CommandError::Refused(format!(
+                        "the state of {region}'s switch is being read again; try again in a moment"
+                    ))),
+                });
+            }
+            return;
+        };
+        let deadline = if self.settings.several {
+            match self.view.actor_until {
+                Some(until) if now < until => until,
+                _ => return, // may_act said yes a moment ago; nothing to flip with
+            }
+        } else {
+            now + FLIP_TIMEOUT
+        };
+        let began = match purpose {
+            Purpose::Automatic(_) => r.tracker.streak_since.unwrap_or(wall).min(wall),
+            Purpose::Drain | Purpose::Restore => wall,
+        };
+        let switch_id = r.checks.switch.clone();
+        // Write-ahead: if the call reaches Route 53 but its confirmation does not reach
+        // us (a failed read-back, a crash), adoption finds this intent and knows the
+        // change was geoplan's own, with its cause.
+        let intent = Intent {
+            switch: switch.clone(),
+            at: wall,
+            base_version: Some(base),
+        };
+        self.intents.insert(region.to_owned(), intent.clone());
+        self.out.push(Effect::SaveIntent {
+            region: region.to_owned(),
+            intent,
+        });
+        self.next_flip += 1;
+        let flip = self.next_flip;
+        self.in_flight.insert(
+            region.to_owned(),
+            InFlight {
+                flip,
+                switch: switch.clone(),
+                base,
+                purpose,
+                by: self.by(),
+                began,
+                reply,
+                deadline,
+                unknown: false,
+                read_asked: false,
+            },
+        );
+        self.out.push(Effect::Flip {
+            region: region.to_owned(),
+            flip,
+            switch_id,
+            out: !switch.in_service,
+            version: base,
+            deadline,
+            epoch: self.settings.several.then_some(self.view.epoch).flatten(),
+            automatic: matches!(purpose, Purpose::Automatic(_)),
+        });
+    }
+
+    pub(super) fn clear_intent(&mut self, region: &str) {
+        if self.intents.remove(region).is_some() {
+            self.out.push(Effect::ClearIntent {
+                region: region.to_owned(),
+            });
+        }
+    }
+
+    pub(super) fn flipped(
+        &mut self,
+        now: Moment,
+        wall: SystemTime,
+        region: &str,
+        flip: u64,
+        outcome: FlipOutcome,
+    ) {
+        let Some(f) = self
+            .in_flight
+            .get(region)
+            .filter(|f| f.flip == flip)
+            .cloned()
+        else {
+            return;
+        };
+        match outcome {
+            FlipOutcome::Done { version } => self.confirmed(now, wall, region, f, version, None),
+            FlipOutcome::NotLanded { error, .. } => {
+                self.in_flight.remove(region);
+                self.clear_intent(region);
+                // The version may be stale (fenced); read again before the next flip.
+                if let Some(r) = self.region_mut(region) {
+                    r.read_after = Some(now);
+                }
+                self.out.push(Effect::ReadNow);
+                self.failed(region, f, error);
+            }
+            FlipOutcome::Unknown { error } => {
+                if let Some(x) = self.in_flight.get_mut(region) {
+                    x.unknown = true;
+                    if now >= f.deadline {
+                        x.read_asked = true;
+                        self.out.push(Effect::ReadNow);
+                    }
+                }
+                let what = f.purpose.as_str();
+                self.problem(
+                    region,
+                    "action-failed",
+                    format!(
+                        "{what} of {region}: no answer from Route 53 ({error}); a read will tell whether it landed"
+                    ),
+                );
+                if let Some(id) = f.reply
+                    && let Some(x) = self.in_flight.get_mut(region)
+                {
+                    x.reply = None;
+                    self.out.push(Effect::Reply {
+                        id,
+                        result: Err(CommandError::Aws(format!(
+                            "no answer from Route 53 ({error}); whether it landed will be recorded"
+                        ))),
+                    });
+                }
+            }
+        }
+    }
+
+    pub(super) fn failed(&mut self, region: &str, f: InFlight, error: String) {
+        let what = f.purpose.as_str();
+        self.problem(
+            region,
+            "action-failed",
+            format!("{what} of {region} failed: {error}"),
+        );
+        if let Some(id) = f.reply {
+            self.out.push(Effect::Reply {
+                id,
+                result: Err(CommandError::Aws(error)),
+            });
+        }
+    }
+
+    /// A flip that Route 53 shows done: state, store, events, the record, the caller.
+    pub(super) fn confirmed(
+        &mut self,
+        now: Moment,
+        wall: SystemTime,
+        region: &str,
+        f: InFlight,
+        version: i64,
+        how: Option<&str>,
+    ) {
+        self.in_flight.remove(region);
+        let switch = f.switch.clone();
+        if let Some(r) = self.region_mut(region) {
+            r.switch = switch.clone();
+            r.last_action = switch.since;
+            r.switch_version = Some(version.max(r.switch_version.unwrap_or(0)));
+            r.read_after = None;
+            r.last_problem = None;
+        }
+        let stored = StoredSwitch {
+            switch: switch.clone(),
+            last_action: switch.since,
+        };
+        self.out.push(Effect::SaveSwitch {
+            region: region.to_owned(),
+            stored,
+        });
+        self.clear_intent(region);
+        let by = &f.by;
+        let reason = switch.reason.as_deref().unwrap_or_default();
+        let (kind, text) = match f.purpose {
+            Purpose::Automatic(Action::TakeOut) => (
+                "failover",
+                format!("{region} taken out of service: {reason}{by}"),
+            ),
+            Purpose::Automatic(_) => ("failback", format!("{region} put back in service{by}")),
+            Purpose::Drain => ("drain", format!("{region} drained: {reason}{by}")),
+            Purpose::Restore => ("restore", format!("{region} restored to service{by}")),
+        };
+        self.out.push(Effect::Acted {
+            region: region.to_owned(),
+            action: f.purpose.as_str(),
+        });
+        let took = wall.duration_since(f.began).unwrap_or_default();
+        let from = match f.purpose {
+            Purpose::Automatic(Action::TakeOut) => "the first failed probe",
+            Purpose::Automatic(_) => "the first good probe",
+            Purpose::Drain | Purpose::Restore => "the request",
+        };
+        let how = how.unwrap_or("Route 53's confirmation");
+        let text = format!("{text} ({:.2} s from {from} to {how})", took.as_secs_f64());
+        self.event_took(Some(region), kind, text, Some(took));
+        self.record(now, region, switch, f.reply);
+    }
+
+    /// Records a switch change in the control tables (several instances), then answers
+    /// the drain or restore waiting on it; one instance answers at once.
+    pub(super) fn record(&mut self, now: Moment, region: &str, switch: Switch, reply: Option<u64>) {
+        if !self.settings.several {
+            if let Some(id) = reply {
+                self.out.push(Effect::Reply {
+                    id,
+                    result: Ok(switch),
+                });
+            }
+            return;
+        }
+        self.seq += 1;
+        let record = SwitchRecord {
+            switch,
+            epoch: self.view.epoch.unwrap_or(0),
+            seq: self.seq,
+            instance: self.instance.clone(),
+        };
+        if let Some(r) = self.region_mut(region) {
+            r.record = Some((record.epoch, record.seq));
+        }
+        let replies = self
+            .pending
+            .remove(region)
+            .map(|p| p.replies)
+            .unwrap_or_default()
+            .into_iter()
+            .chain(reply)
+            .collect();
+        self.out.push(Effect::Record {
+            region: region.to_owned(),
+            record: record.clone(),
+        });
+        let _ = now;
+        self.pending.insert(
+            region.to_owned(),
+            Pending {
+                record,
+                replies,
+                retry_at: None,
+            },
+        );
+    }
+
+    pub(super) fn recorded(&mut self, now: Moment, region: &str, seq: u64, ok: bool) {
+        let Some(p) = self.pending.get_mut(region).filter(|p| p.record.seq == seq) else {
+            return;
+        };
+        if ok {
+            let p = self.pending.remove(region).expect("just found");
+            for id in p.replies {
+                self.out.push(Effect::Reply {
+                    id,
+                    result: Ok(p.record.switch.clone()),
+                });
+            }
+        } else {
+            p.retry_at = Some(now + Duration::from_millis(500));
+        }
+    }
+
+    pub(super) fn retry_records(&mut self, now: Moment) {
+        for (region, p) in &mut self.pending {
+            if p.retry_at.is_some_and(|t| now >= t) {
+                p.retry_at = None;
+                self.out.push(Effect::Record {
+                    region: region.clone(),
+                    record: p.record.clone(),
+                });
+            }
+        }
+    }
+}

@@ -1,0 +1,417 @@
+//! The controller's interleavings as fixed schedules of inputs. Each names the
+//! interleaving of the HA issue it pins; each was seen to fail with its fix undone.
+use super::*;
+use crate::control::cluster::Vantage;
+use crate::control::lease::Record;
+
+const REGIONS: [&str; 3] = ["us-east-1", "eu-west-1", "ap-northeast-1"];
+
+fn t(ms: u64) -> Moment {
+    Moment::at(Duration::from_millis(ms))
+}
+
+fn wall(ms: u64) -> SystemTime {
+    std::time::UNIX_EPOCH + Duration::from_secs(1_800_000_000) + Duration::from_millis(ms)
+}
+
+fn core(min_in_service: u32, out: &[usize]) -> Core {
+    let init = REGIONS
+        .iter()
+        .enumerate()
+        .map(|(i, name)| Init {
+            name: (*name).into(),
+            checks: CheckIds {
+                endpoint: format!("e{i}"),
+                switch: format!("s{i}"),
+                region: format!("c{i}"),
+            },
+            inverted: out.contains(&i),
+            version: 1,
+            stored: out.contains(&i).then(|| StoredSwitch {
+                switch: out_of_service(Cause::Automatic, "down", wall(0)),
+                last_action: Some(wall(0)),
+            }),
+            intent: None,
+        })
+        .collect();
+    let settings = Settings {
+        thresholds: Thresholds {
+            fail_after: 1,
+            recover_after: 1,
+        },
+        policy: Policy {
+            hold_down: Duration::ZERO,
+            min_in_service,
+            automatic: true,
+        },
+        several: true,
+    };
+    let (mut c, _) = Core::new(init, settings, "a", wall(0));
+    // The actor, with two live peers that agree with whatever this one sees.
+    c.handle(t(0), wall(0), Input::View(view(t(10_000))));
+    let read = observed(t(1), &[(false, 1); 3].map(|s| s), out);
+    c.handle(t(2), wall(2), Input::Observed(read));
+    assert!(c.is_acting());
+    c
+}
+
+fn view(until: Moment) -> View {
+    View {
+        actor_until: Some(until),
+        epoch: Some(7),
+        actor: Some(Record {
+            holder: "a".into(),
+            epoch: 7,
+            version: 1,
+            addr: "http://a".into(),
+        }),
+        vantages: Vec::new(),
+        tables_reachable: 3,
+        tables: 3,
+        leadership_changes: 1,
+        renew_latency: None,
+        lease: Duration::from_secs(3),
+    }
+}
+
+/// A read started at `started` showing each switch (inverted, version); `out`
+/// marks inverted ones when `switches` says not.
+fn observed(started: Moment, switches: &[(bool, i64); 3], out: &[usize]) -> Observed {
+    Observed {
+        started,
+        regions: REGIONS
+            .iter()
+            .enumerate()
+            .map(|(i, r)| RegionRead {
+                region: (*r).into(),
+                route53: Some(Ok(Some(true))),
+                switch: Some(Ok((switches[i].0 || out.contains(&i), switches[i].1))),
+            })
+            .collect(),
+        records: BTreeMap::new(),
+    }
+}
+
+fn probe(region: usize, ok: bool, ms: u64) -> Input {
+    Input::Probe {
+        region,
+        probe: Probe {
+            at: wall(ms),
+            ok,
+            latency: Duration::from_millis(1),
+            error: (!ok).then(|| "refused".into()),
+        },
+    }
+}
+
+fn flips(effects: &[Effect]) -> Vec<(String, bool, i64, Moment)> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Flip {
+                region,
+                out,
+                version,
+                deadline,
+                ..
+            } => Some((region.clone(), *out, *version, *deadline)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn flip_id(effects: &[Effect]) -> u64 {
+    effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::Flip { flip, .. } => Some(*flip),
+            _ => None,
+        })
+        .expect("a flip")
+}
+
+/// Interleaving 1: a flip carries the end of the actor's window as its deadline,
+/// after which its driver neither sends it nor waits for it.
+#[test]
+fn a_flip_is_bounded_by_the_actors_window() {
+    let mut c = core(1, &[]);
+    let e = c.handle(t(100), wall(100), probe(1, false, 100));
+    assert_eq!(flips(&e), [("eu-west-1".into(), true, 1, t(10_000))]);
+}
+
+/// Interleaving 2: the retry after a fenced flip used to be sent without a version.
+/// Now no flip goes until a read started after the failure gives one.
+#[test]
+fn after_a_fenced_flip_nothing_is_sent_until_a_newer_read() {
+    let mut c = core(1, &[]);
+    let e = c.handle(t(100), wall(100), probe(1, false, 100));
+    let id = flip_id(&e);
+    let e = c.handle(
+        t(200),
+        wall(200),
+        Input::Flipped {
+            region: "eu-west-1".into(),
+            flip: id,
+            outcome: FlipOutcome::NotLanded {
+                error: "HealthCheckVersionMismatch".into(),
+                fenced: true,
+            },
+        },
+    );
+    assert!(e.contains(&Effect::ReadNow));
+    assert!(
+        e.contains(&Effect::ClearIntent {
+            region: "eu-west-1".into()
+        }),
+        "interleaving 10: a flip that did not land leaves no intent behind"
+    );
+    let e = c.handle(t(300), wall(300), probe(1, false, 300));
+    assert!(flips(&e).is_empty(), "no flip without a version: {e:?}");
+    // A read that started before the failure says nothing.
+    let e = c.handle(
+        t(400),
+        wall(400),
+        Input::Observed(observed(t(150), &[(false, 1); 3], &[])),
+    );
+    assert!(flips(&e).is_empty());
+    // One started after it shows someone's newer version; the flip is fenced on it.
+    let e = c.handle(
+        t(500),
+        wall(500),
+        Input::Observed(observed(t(250), &[(false, 1), (false, 5), (false, 1)], &[])),
+    );
+    assert_eq!(flips(&e), [("eu-west-1".into(), true, 5, t(10_000))]);
+}
+
+/// Interleaving 3: a read that started before a take-out and came back after it was
+/// confirmed used to be adopted as "restored outside geoplan".
+#[test]
+fn a_stale_read_never_undoes_a_confirmed_flip() {
+    let mut c = core(1, &[]);
+    let e = c.handle(t(100), wall(100), probe(1, false, 100));
+    let id = flip_id(&e);
+    c.handle(
+        t(200),
+        wall(200),
+        Input::Flipped {
+            region: "eu-west-1".into(),
+            flip: id,
+            outcome: FlipOutcome::Done { version: 2 },
+        },
+    );
+    let e = c.handle(
+        t(300),
+        wall(300),
+        Input::Observed(observed(t(50), &[(false, 1); 3], &[])),
+    );
+    assert!(!c.regions()[1].switch.in_service, "still out: {e:?}");
+    assert!(
+        !e.iter().any(|e| matches!(
+            e,
+            Effect::Event {
+                kind: "adopted",
+                ..
+            }
+        )),
+        "{e:?}"
+    );
+}
+
+/// Interleaving 4: a put-back in flight used to count as in service for the guard;
+/// if it then failed, fewer than `min_in_service` regions were left.
+#[test]
+fn a_put_back_counts_only_once_confirmed() {
+    // us-east-1 is out (automatic) and recovers; eu-west-1 then goes down.
+    let mut c = core(2, &[0]);
+    let e = c.handle(t(100), wall(100), probe(0, true, 100));
+    assert_eq!(flips(&e), [("us-east-1".into(), false, 1, t(10_000))]);
+    let e = c.handle(t(200), wall(200), probe(1, false, 200));
+    assert!(flips(&e).is_empty(), "only two count as in service: {e:?}");
+    assert!(
+        e.iter().any(|e| matches!(
+            e,
+            Effect::Event {
+                kind: "refused",
+                ..
+            }
+        )),
+        "{e:?}"
+    );
+}
+
+/// Interleaving 5: a drain of a region already out was recorded only in the local
+/// store; the next actor copied the tables' "automatic" over it.
+#[test]
+fn a_drain_of_a_region_already_out_is_acknowledged_once_the_tables_have_it() {
+    let mut c = core(1, &[2]);
+    let e = c.handle(
+        t(100),
+        wall(100),
+        Input::Request {
+            id: 9,
+            request: Request::Drain {
+                region: "ap-northeast-1".into(),
+                reason: "maintenance".into(),
+            },
+        },
+    );
+    let record = e
+        .iter()
+        .find_map(|e| match e {
+            Effect::Record { record, .. } => Some(record.clone()),
+            _ => None,
+        })
+        .expect("recorded in the tables");
+    assert_eq!(record.switch.cause, Some(Cause::Manual));
+    assert_eq!(record.epoch, 7);
+    assert!(
+        !e.iter().any(|e| matches!(e, Effect::Reply { .. })),
+        "not acknowledged yet"
+    );
+    let e = c.handle(
+        t(200),
+        wall(200),
+        Input::Recorded {
+            region: "ap-northeast-1".into(),
+            seq: record.seq,
+            ok: false,
+        },
+    );
+    assert!(!e.iter().any(|e| matches!(e, Effect::Reply { .. })));
+    let e = c.handle(t(800), wall(800), Input::Tick);
+    assert!(
+        e.iter().any(|e| matches!(e, Effect::Record { .. })),
+        "retried: {e:?}"
+    );
+    let e = c.handle(
+        t(900),
+        wall(900),
+        Input::Recorded {
+            region: "ap-northeast-1".into(),
+            seq: record.seq,
+            ok: true,
+        },
+    );
+    assert!(
+        e.iter().any(|e| matches!(e, Effect::Reply { id: 9, result: Ok(s) } if s.cause == Some(Cause::Manual))),
+        "{e:?}"
+    );
+}
+
+/// Interleaving 7 at the controller: the peers are known but silent (every scan
+/// failed): this instance's own "down" is not a quorum.
+#[test]
+fn silent_peers_keep_a_lone_down_from_acting() {
+    let mut c = core(1, &[]);
+    let mut v = view(t(10_000));
+    v.vantages = ["b", "c"]
+        .map(|p| Vantage {
+            instance: p.into(),
+            addr: format!("http://{p}"),
+            verdicts: BTreeMap::new(),
+            heard_at: None,
+            fresh: false,
+        })
+        .to_vec();
+    c.handle(t(50), wall(50), Input::View(v));
+    let e = c.handle(t(100), wall(100), probe(1, false, 100));
+    assert!(flips(&e).is_empty(), "{e:?}");
+    assert_eq!(c.regions()[1].decided, Verdict::Suspect);
+}
+
+/// A flip whose answer was lost may have landed: it counts as done for the guard
+/// until a read started after its deadline tells.
+#[test]
+fn an_unknown_flip_is_resolved_by_a_read_after_its_deadline() {
+    let mut c = core(2, &[]);
+    let e = c.handle(t(100), wall(100), probe(1, false, 100));
+    let id = flip_id(&e);
+    c.handle(
+        t(200),
+        wall(200),
+        Input::Flipped {
+            region: "eu-west-1".into(),
+            flip: id,
+            outcome: FlipOutcome::Unknown {
+                error: "no answer".into(),
+            },
+        },
+    );
+    // Meanwhile another region goes down: the unknown take-out counts.
+    let e = c.handle(t(300), wall(300), probe(2, false, 300));
+    assert!(flips(&e).is_empty(), "{e:?}");
+    // A read before the deadline is not evidence.
+    c.handle(
+        t(400),
+        wall(400),
+        Input::Observed(observed(t(300), &[(false, 1), (true, 2), (false, 1)], &[])),
+    );
+    assert!(c.in_flight().any(|r| r == "eu-west-1"));
+    let e = c.handle(t(10_001), wall(10_001), Input::Tick);
+    assert!(e.contains(&Effect::ReadNow));
+    let e = c.handle(
+        t(10_100),
+        wall(10_100),
+        Input::Observed(observed(
+            t(10_050),
+            &[(false, 1), (true, 2), (false, 1)],
+            &[],
+        )),
+    );
+    assert!(!c.regions()[1].switch.in_service, "it landed: {e:?}");
+    assert!(e.iter().any(|e| matches!(e, Effect::Event { kind: "failover", message, .. } if message.contains("a later read"))), "{e:?}");
+}
+
+#[test]
+fn adoption_keeps_known_causes_and_treats_unknown_ones_as_manual() {
+    let now = wall(0);
+    let auto = StoredSwitch {
+        switch: out_of_service(Cause::Automatic, "down", now),
+        last_action: Some(now),
+    };
+    let a = adopt("a", true, 3, Some(&auto), None, now);
+    assert_eq!(
+        (a.switch.cause, a.last_action, a.note),
+        (Some(Cause::Automatic), Some(now), None)
+    );
+    let b = adopt("b", true, 3, None, None, now);
+    assert_eq!(
+        b.switch.cause,
+        Some(Cause::Manual),
+        "found off with no record: never undone automatically"
+    );
+    assert!(b.note.is_some());
+    let c = adopt("a", false, 3, Some(&auto), None, now);
+    assert!(c.switch.in_service, "Route 53 is the truth for in/out");
+    assert!(c.note.is_some());
+}
+
+#[test]
+fn adoption_recognises_geoplans_own_unconfirmed_flips_by_their_version() {
+    let now = wall(0);
+    let intent = Intent {
+        switch: out_of_service(Cause::Automatic, "eu-west-1 is down", now),
+        at: now,
+        base_version: Some(4),
+    };
+    let landed = adopt("a", true, 5, None, Some(&intent), now);
+    assert_eq!(
+        landed.switch.cause,
+        Some(Cause::Automatic),
+        "not mistaken for a manual drain"
+    );
+    assert!(landed.cleared_intent);
+    assert_eq!(
+        landed.note.as_deref(),
+        Some(
+            "a: geoplan's own take-out reached Route 53 but was not confirmed before; recorded as done"
+        )
+    );
+    // Out at the version it was fenced on: not this flip's doing.
+    let other = adopt("a", true, 4, None, Some(&intent), now);
+    assert_eq!(other.switch.cause, Some(Cause::Manual));
+    assert!(other.cleared_intent);
+    // An intent that never took effect changes nothing.
+    let none = adopt("c", false, 4, None, Some(&intent), now);
+    assert!(none.switch.in_service && none.note.is_none() && none.cleared_intent);
+}
