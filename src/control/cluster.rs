@@ -70,6 +70,10 @@ pub struct View {
     /// How long the last round's lease writes took to reach a majority.
     pub renew_latency: Option<Duration>,
     pub lease: Duration,
+    /// A majority of the tables has been scanned within a lease period: otherwise the
+    /// instances they know of are not known (not yet, or no longer), and no "down" is
+    /// a quorum.
+    pub census: bool,
 }
 
 impl View {
@@ -166,8 +170,10 @@ pub struct Cluster {
     phase: Phase,
     next_round: Moment,
     next_scan: Moment,
-    /// Each table's heartbeats as last scanned.
+    /// Each table's heartbeats as last scanned (`None`: never scanned).
     scanned: Vec<Option<Vec<Heartbeat>>>,
+    /// When each table was last scanned successfully.
+    scanned_at: Vec<Option<Moment>>,
     heard: BTreeMap<String, Heard>,
     reachable: Vec<bool>,
     was_actor: bool,
@@ -194,6 +200,7 @@ impl Cluster {
             next_round: now,
             next_scan: now,
             scanned: vec![None; tables],
+            scanned_at: vec![None; tables],
             heard: BTreeMap::new(),
             reachable: vec![false; tables],
             was_actor: false,
@@ -287,6 +294,7 @@ impl Cluster {
                 self.reachable[table] = heartbeats.is_some() || self.reachable[table];
                 if let Some(h) = heartbeats {
                     self.scanned[table] = Some(h);
+                    self.scanned_at[table] = Some(now);
                     self.fold_heartbeats(now, wall_ms);
                 }
             }
@@ -493,6 +501,13 @@ impl Cluster {
             leadership_changes: self.changes,
             renew_latency: self.renew_latency,
             lease: self.lease.duration(),
+            census: self
+                .scanned_at
+                .iter()
+                .flatten()
+                .filter(|at| now.since(**at) < self.lease.duration())
+                .count()
+                >= self.lease.majority(),
         }
     }
 

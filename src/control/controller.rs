@@ -284,9 +284,13 @@ impl Controller {
             reads_route53.store(self.core.reads_route53(), Ordering::Relaxed);
             self.publish();
         }
-        // Flips end by their deadlines and records by theirs: wait for them, so that a
+        // Flips end by their deadlines and records by theirs: wait for them, and then
+        // until every flip started is settled (it may land until then), so that a
         // released lease never has a flip of this instance still on its way.
         while tasks.join_next().await.is_some() {}
+        if let Some(quiet) = self.core.quiet_until() {
+            tokio::time::sleep(quiet.since(Moment::now())).await;
+        }
         let _ = reader.await;
         let _ = self
             .store
@@ -523,24 +527,34 @@ impl Reader {
                 _ = self.now.notified() => true,
             };
             let started = Moment::now();
-            let records = match &self.tables {
-                Some(t) => t.load_records(Duration::from_secs(2)).await,
-                None => Default::default(),
+            let (records, records_complete) = match &self.tables {
+                Some(t) => t.load_records(switches::READ_TIMEOUT).await,
+                None => (Default::default(), true),
             };
             let due = asked || last_route53.is_none_or(|t| t.elapsed() >= self.interval);
             let mut regions = Vec::new();
             if self.reads_route53.load(Ordering::Relaxed) && due {
                 last_route53 = Some(tokio::time::Instant::now());
                 for (name, checks) in &self.regions {
+                    // Each read bounded: a hung one must not keep a new actor from acting.
+                    let timed_out = || "timed out".to_owned();
                     let read = async {
                         self.gate.wait().await;
-                        let status = switches::route53_status(&self.route53, &checks.endpoint)
-                            .await
-                            .map_err(|e| e.to_string());
+                        let status = tokio::time::timeout(
+                            switches::READ_TIMEOUT,
+                            switches::route53_status(&self.route53, &checks.endpoint),
+                        )
+                        .await
+                        .map_err(|_| timed_out())
+                        .and_then(|r| r.map_err(|e| e.to_string()));
                         self.gate.wait().await;
-                        let switch = switches::read(&self.route53, &checks.switch)
-                            .await
-                            .map_err(|e| e.to_string());
+                        let switch = tokio::time::timeout(
+                            switches::READ_TIMEOUT,
+                            switches::read(&self.route53, &checks.switch),
+                        )
+                        .await
+                        .map_err(|_| timed_out())
+                        .and_then(|r| r.map_err(|e| e.to_string()));
                         (status, switch)
                     };
                     let (status, switch) = tokio::select! {
@@ -570,6 +584,7 @@ impl Reader {
                 started,
                 regions,
                 records,
+                records_complete,
             };
             if self.outcomes.send(Input::Observed(observed)).is_err() {
                 break;

@@ -109,10 +109,12 @@ impl Tables {
     }
 
     /// The newest record of every switch across the reachable tables, by (epoch,
-    /// sequence).
-    pub async fn load_records(&self, deadline: Duration) -> BTreeMap<String, SwitchRecord> {
+    /// sequence), and whether a majority of the tables answered.
+    pub async fn load_records(&self, deadline: Duration) -> (BTreeMap<String, SwitchRecord>, bool) {
         let mut out: BTreeMap<String, SwitchRecord> = BTreeMap::new();
-        for items in self.scan("switch#", deadline).await {
+        let answered = self.scan("switch#", deadline).await;
+        let majority = answered.len() > self.clients.len() / 2;
+        for items in answered {
             for item in items {
                 let Some(region) =
                     get_s(&item, "pk").and_then(|p| p.strip_prefix("switch#").map(str::to_owned))
@@ -142,7 +144,7 @@ impl Tables {
                 }
             }
         }
-        out
+        (out, majority)
     }
 
     /// Items of one table whose key starts with `prefix`; `None` when it cannot be read

@@ -30,6 +30,9 @@ pub enum SwitchError {
         "no geoplan health checks tagged geoplan:name = {0:?} in Route 53; run `geoplan apply` first"
     )]
     NotFound(String),
+    /// A read of the check got no answer in time.
+    #[error("reading health check {0} timed out")]
+    TimedOut(String),
     /// The check changed since it was read (another actor flipped it): the flip is
     /// refused rather than overwrite a newer decision.
     #[error(
@@ -269,11 +272,16 @@ pub enum FlipOutcome {
     Unknown { error: String },
 }
 
+/// How long one read of a switch or of a check's status may take.
+pub const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Flips a switch for the control loop, fenced on `version` and bounded by `deadline`:
 /// nothing is sent at or after the deadline (a flip that waited too long at the gate, or
-/// in a paused process, is dropped), and a call still unanswered then is abandoned, its
-/// connection closed, so that no attempt of it (the SDK's retries included) lands after
-/// the deadline. The outcome says whether the flip landed, did not, or is unknown.
+/// in a paused process, is dropped), the call is made once (no SDK retry), and a call
+/// still unanswered then is abandoned and its connection closed. Whether it then lands
+/// is Route 53's affair: the control plane assumes it does so within a margin of the
+/// deadline or not at all (docs/ARCHITECTURE.md). The outcome says whether the flip
+/// landed, did not, or is unknown.
 pub async fn flip(
     client: &Client,
     gate: &crate::control::gate::Gate,
@@ -291,11 +299,19 @@ pub async fn flip(
     if tokio::time::timeout(left(), gate.wait()).await.is_err() || left().is_zero() {
         return too_late();
     }
+    // One attempt only: a retry of an attempt that landed would come back
+    // HealthCheckVersionMismatch and hide that it landed. A retry is the core's own
+    // decision, from a fresh read.
     let call = client
         .update_health_check()
         .health_check_id(id)
         .inverted(inverted)
         .health_check_version(version)
+        .customize()
+        .config_override(
+            aws_sdk_route53::config::Builder::default()
+                .retry_config(aws_sdk_route53::config::retry::RetryConfig::disabled()),
+        )
         .send();
     let answer = match tokio::time::timeout(left(), call).await {
         Err(_) => {
@@ -316,9 +332,13 @@ pub async fn flip(
             if now == inverted && version > 0 {
                 return FlipOutcome::Done { version };
             }
-            // The answer did not show the change: read it back.
+            // The answer did not show the change: read it back (bounded: a read that
+            // hangs leaves the flip unknown, not in flight for ever).
             gate.wait().await;
-            match read(client, id).await {
+            let back = tokio::time::timeout(READ_TIMEOUT, read(client, id))
+                .await
+                .unwrap_or_else(|_| Err(SwitchError::TimedOut(id.to_owned())));
+            match back {
                 Ok((now, version)) if now == inverted => FlipOutcome::Done { version },
                 Ok(_) => FlipOutcome::Unknown {
                     error: SwitchError::NotConfirmed {

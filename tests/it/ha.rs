@@ -785,3 +785,70 @@ async fn a_stalled_actors_flip_in_flight_never_lands_after_its_window() {
         assert!(i.stop().success());
     }
 }
+
+/// Interleaving 6, end to end: one control region hangs for the actor alone (its calls
+/// there are held, not refused). The actor keeps its lease on the other two, without a
+/// change of actor, and a failover still happens.
+#[tokio::test(flavor = "multi_thread")]
+async fn one_hung_control_region_leaves_the_actor_acting() {
+    let emu = Emulator::moto(); // hangs one instance's calls (a moto hook)
+    let us = FakeRegion::start_new().await;
+    let mut eu = FakeRegion::start_new().await;
+    deploy(&emu, "hung", us.port, eu.port).await;
+    let wd = Workdir::with_text("regions.toml", &config("hung", us.port, eu.port));
+    let mut instances = Vec::new();
+    for id in ["a", "b", "c"] {
+        instances.push(Instance::start(&wd, &emu, id, None).await);
+    }
+    let urls: Vec<String> = instances.iter().map(|i| i.url.clone()).collect();
+    let actor = wait_for_actor(&urls, Duration::from_secs(20)).await;
+    wait_all_agree(&urls, &actor).await;
+    let actor_url = urls_of_actor(&instances, &actor);
+    let before = status(&actor_url).await.unwrap();
+    let changes = before["control"]["leadership_changes"].as_u64().unwrap();
+    let eu_switch = before["regions"][1]["health_checks"]["switch"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    emu.hang(
+        "dynamodb",
+        CONTROL[2],
+        &format!("app/geoplan-{actor}"),
+        20 * LEASE,
+    )
+    .await;
+    let (stop, checks, watcher) = watch_for_two_actors(urls.clone());
+    // Several rounds with the table hung: the actor stays the actor throughout.
+    wait_rounds(&emu, "hung", 6).await;
+    let s = status(&actor_url).await.unwrap();
+    assert_eq!(s["control"]["is_actor"], true, "{s:#}");
+    assert_eq!(s["control"]["tables_reachable"], 2, "{s:#}");
+    assert_eq!(
+        s["control"]["leadership_changes"].as_u64().unwrap(),
+        changes,
+        "no change of actor: {s:#}"
+    );
+    eu.stop().await;
+    let deadline = Instant::now() + 6 * LEASE;
+    while !switch_inverted(&emu, &eu_switch).await {
+        assert!(
+            Instant::now() < deadline,
+            "no failover with one control region hung"
+        );
+        tokio::time::sleep(LEASE / 30).await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    assert!(watcher.await.unwrap().is_empty(), "two actors at once");
+    assert!(checks.load(Ordering::Relaxed) > 10);
+    let s = status(&actor_url).await.unwrap();
+    assert_eq!(s["control"]["is_actor"], true, "the same actor: {s:#}");
+    let cleared = reqwest::Client::new()
+        .post(format!("{}/_geoplan/hang?clear=1", emu.url))
+        .send()
+        .await
+        .unwrap();
+    assert!(cleared.status().is_success());
+    for i in instances {
+        assert!(i.stop().success());
+    }
+}

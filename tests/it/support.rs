@@ -208,6 +208,26 @@ impl Emulator {
 
     /// Makes every AWS request wait until `d` has passed, as if AWS could not be
     /// reached (the moto emulator's `/_geoplan/pause` hook).
+    /// Holds, for `d`, the requests to `service` in `region` whose user agent contains
+    /// `agent` (a `serve` instance's is `app/geoplan-<id>`): a one-sided hang (moto hook).
+    pub async fn hang(&self, service: &str, region: &str, agent: &str, d: Duration) {
+        assert_eq!(
+            self.backend,
+            Backend::Moto,
+            "hang is a hook of the moto emulator: start it with Emulator::moto()"
+        );
+        let resp = reqwest::Client::new()
+            .post(format!(
+                "{}/_geoplan/hang?service={service}&region={region}&agent={agent}&seconds={}",
+                self.url,
+                d.as_secs_f64()
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success(), "{resp:?}");
+    }
+
     pub async fn pause(&self, d: Duration) {
         assert_eq!(
             self.backend,

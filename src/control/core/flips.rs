@@ -77,6 +77,7 @@ impl Core {
                 began,
                 reply,
                 deadline,
+                epoch: self.view.epoch,
                 unknown: false,
                 read_asked: false,
             },
@@ -130,9 +131,10 @@ impl Core {
                 self.failed(region, f, error);
             }
             FlipOutcome::Unknown { error } => {
+                let settled = now >= self.settled(f.deadline);
                 if let Some(x) = self.in_flight.get_mut(region) {
                     x.unknown = true;
-                    if now >= f.deadline {
+                    if settled {
                         x.read_asked = true;
                         self.out.push(Effect::ReadNow);
                     }

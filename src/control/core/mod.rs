@@ -36,6 +36,12 @@ pub use reads::{Adoption, adopt};
 /// How long a single instance's flip may take before its outcome counts as unknown.
 pub const FLIP_TIMEOUT: Duration = Duration::from_secs(8);
 
+/// A single instance's margin after a flip's deadline before a read may settle it.
+const UNKNOWN_MARGIN: Duration = Duration::from_secs(2);
+
+/// How soon a new actor reads again when its sync read missed something.
+const SYNC_RETRY: Duration = Duration::from_secs(1);
+
 /// One region as the control plane knows it.
 #[derive(Debug, Clone)]
 pub struct RegionState {
@@ -132,6 +138,9 @@ pub struct Observed {
     pub started: Moment,
     pub regions: Vec<RegionRead>,
     pub records: BTreeMap<String, SwitchRecord>,
+    /// A majority of the control tables answered (always, with one instance): only
+    /// then do the records hold the newest of every region.
+    pub records_complete: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -246,7 +255,10 @@ struct InFlight {
     began: SystemTime,
     reply: Option<u64>,
     deadline: Moment,
-    /// No answer came: it may have landed; a read started after `deadline` decides.
+    /// The actor's epoch it was decided in (several instances).
+    epoch: Option<u64>,
+    /// No answer came: it may have landed; a read started a margin after `deadline`
+    /// decides (`Core::settled`).
     unknown: bool,
     /// That read has been asked for.
     read_asked: bool,
@@ -269,6 +281,8 @@ pub struct Core {
     acting: bool,
     /// Became the actor at this moment; acts once a read started after it has come back.
     awaiting_sync: Option<(Moment, Option<u64>)>,
+    /// When to read again for a sync that missed something.
+    sync_read_at: Option<Moment>,
     /// The epoch whose switches this instance has read since it became the actor in
     /// it: a lease that lapses for a round and comes back in the same epoch needs no
     /// new read (no one else can have acted in between).
@@ -301,6 +315,7 @@ impl Core {
             acting: !settings.several,
             awaiting_sync: None,
             synced: None,
+            sync_read_at: None,
             deferred: Vec::new(),
             in_flight: BTreeMap::new(),
             intents: BTreeMap::new(),
@@ -388,9 +403,31 @@ impl Core {
             .in_flight
             .values()
             .filter(|f| f.unknown && !f.read_asked)
-            .map(|f| f.deadline);
+            .map(|f| self.settled(f.deadline));
         let lapse = self.view.actor_until.filter(|_| self.acting);
-        retries.chain(unknown).chain(lapse).min()
+        let sync = self.sync_read_at.filter(|_| self.awaiting_sync.is_some());
+        retries.chain(unknown).chain(lapse).chain(sync).min()
+    }
+
+    /// When a flip with this deadline can no longer land: Route 53 applies a request it
+    /// received within a margin of it, or never (docs/ARCHITECTURE.md). Only a read
+    /// started after this says whether a flip whose answer was lost landed.
+    pub(crate) fn settled(&self, deadline: Moment) -> Moment {
+        let margin = if self.settings.several {
+            self.view.lease / 3
+        } else {
+            UNKNOWN_MARGIN
+        };
+        deadline + margin
+    }
+
+    /// Until when a stopping instance must not give its lease up: every flip it started
+    /// may land until it is settled, and a successor must not act before.
+    pub fn quiet_until(&self) -> Option<Moment> {
+        self.in_flight
+            .values()
+            .map(|f| self.settled(f.deadline))
+            .max()
     }
 
     pub fn handle(&mut self, now: Moment, wall: SystemTime, input: Input) -> Vec<Effect> {
@@ -421,11 +458,21 @@ impl Core {
             Input::Recorded { region, seq, ok } => self.recorded(now, &region, seq, ok),
             Input::Tick => {
                 self.retry_records(now);
-                for f in self.in_flight.values_mut() {
-                    if f.unknown && !f.read_asked && now >= f.deadline {
+                let due: Vec<String> = self
+                    .in_flight
+                    .iter()
+                    .filter(|(_, f)| f.unknown && !f.read_asked && now >= self.settled(f.deadline))
+                    .map(|(r, _)| r.clone())
+                    .collect();
+                for region in due {
+                    if let Some(f) = self.in_flight.get_mut(&region) {
                         f.read_asked = true;
-                        self.out.push(Effect::ReadNow);
                     }
+                    self.out.push(Effect::ReadNow);
+                }
+                if self.awaiting_sync.is_some() && self.sync_read_at.is_some_and(|t| now >= t) {
+                    self.sync_read_at = None;
+                    self.out.push(Effect::ReadNow);
                 }
                 self.reconcile(now, wall);
             }
@@ -507,7 +554,13 @@ impl Core {
             }
             return;
         }
-        let known = self.view.known();
+        // Until a majority of the tables has been scanned, the instances they know of are
+        // not known: no "down" is a quorum yet.
+        let known = if self.view.census {
+            self.view.known()
+        } else {
+            usize::MAX
+        };
         for r in &mut self.regions {
             r.vantages = self
                 .view
@@ -578,6 +631,10 @@ impl Core {
             if self.awaiting_sync.is_none_or(|(_, e)| e != self.view.epoch) {
                 self.awaiting_sync = Some((now, self.view.epoch));
                 self.out.push(Effect::ReadNow);
+                self.sync_read_at = Some(now + SYNC_RETRY);
+            } else if self.sync_read_at.is_none() {
+                // Still waiting for a read that shows everything: ask again soon.
+                self.sync_read_at = Some(now + SYNC_RETRY);
             }
             return false;
         }

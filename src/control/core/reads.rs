@@ -17,11 +17,13 @@ impl Core {
             started,
             regions,
             records,
+            records_complete,
         } = o;
         let syncing = self
             .awaiting_sync
             .is_some_and(|(since, epoch)| started >= since && epoch == self.view.epoch);
-        let mut complete = true;
+        // A sync needs every switch and the records of a majority of the tables.
+        let mut complete = records_complete;
         for read in regions {
             let name = read.region;
             if let Some(Ok(h)) = &read.route53
@@ -43,19 +45,20 @@ impl Core {
                 }
             }
         }
-        // A new actor acts once it has read every switch and its predecessor's records;
-        // a read that missed some asks for another at once, not at the next interval.
-        if syncing && !complete && self.view.is_actor(now) {
-            self.out.push(Effect::ReadNow);
-        }
-        if syncing && complete && self.view.is_actor(now) {
+        // A new actor acts once it has read every switch and its predecessor's records
+        // (in the epoch it waits in: a lapse and return in the same epoch changes
+        // nothing); a read that missed some asks for another soon.
+        if syncing && complete {
             self.awaiting_sync = None;
+            self.sync_read_at = None;
             self.synced = self.view.epoch;
             if self.may_act(now) {
                 for (id, request) in std::mem::take(&mut self.deferred) {
                     self.request(now, wall, id, request);
                 }
             }
+        } else if syncing {
+            self.sync_read_at = Some(now + super::SYNC_RETRY);
         }
     }
 
@@ -94,17 +97,22 @@ impl Core {
         record: Option<&SwitchRecord>,
     ) {
         if let Some(f) = self.in_flight.get(name).cloned() {
-            if !(f.unknown && started >= f.deadline) {
+            if !(f.unknown && started >= self.settled(f.deadline)) {
                 return; // our own flip is under way; its outcome will tell
             }
-            // The flip got no answer and can no longer land: this read says whether it did.
-            if version > f.base && inverted != f.switch.in_service {
+            // The flip got no answer and can no longer land: this read says whether it
+            // did. Only in the epoch it was decided in is the change surely its own;
+            // after a change of actor, the records say whose it is.
+            let landed = version > f.base && inverted != f.switch.in_service;
+            if landed && f.epoch == self.view.epoch {
                 self.confirmed(now, wall, name, f, version, Some("a later read"));
                 return;
             }
             self.in_flight.remove(name);
             self.clear_intent(name);
-            self.failed(name, f, "it did not land".into());
+            if !landed {
+                self.failed(name, f, "it did not land".into());
+            }
         }
         let Some(r) = self.region_mut(name) else {
             return;

@@ -55,6 +55,42 @@ fn core(min_in_service: u32, out: &[usize]) -> Core {
     c
 }
 
+/// An instance that has just become the actor and not yet read the switches.
+fn core_unsynced() -> Core {
+    let init = REGIONS
+        .iter()
+        .enumerate()
+        .map(|(i, name)| Init {
+            name: (*name).into(),
+            checks: CheckIds {
+                endpoint: format!("e{i}"),
+                switch: format!("s{i}"),
+                region: format!("c{i}"),
+            },
+            inverted: false,
+            version: 1,
+            stored: None,
+            intent: None,
+        })
+        .collect();
+    let settings = Settings {
+        thresholds: Thresholds {
+            fail_after: 1,
+            recover_after: 1,
+        },
+        policy: Policy {
+            hold_down: Duration::ZERO,
+            min_in_service: 1,
+            automatic: true,
+        },
+        several: true,
+    };
+    let (mut c, _) = Core::new(init, settings, "a", wall(0));
+    let e = c.handle(t(0), wall(0), Input::View(view(t(10_000))));
+    assert!(e.contains(&Effect::ReadNow));
+    c
+}
+
 fn view(until: Moment) -> View {
     View {
         actor_until: Some(until),
@@ -71,6 +107,7 @@ fn view(until: Moment) -> View {
         leadership_changes: 1,
         renew_latency: None,
         lease: Duration::from_secs(3),
+        census: true,
     }
 }
 
@@ -89,6 +126,7 @@ fn observed(started: Moment, switches: &[(bool, i64); 3], out: &[usize]) -> Obse
             })
             .collect(),
         records: BTreeMap::new(),
+        records_complete: true,
     }
 }
 
@@ -347,13 +385,26 @@ fn an_unknown_flip_is_resolved_by_a_read_after_its_deadline() {
         Input::Observed(observed(t(300), &[(false, 1), (true, 2), (false, 1)], &[])),
     );
     assert!(c.in_flight().any(|r| r == "eu-west-1"));
+    // Nor is one started before the flip could still land (its deadline + lease/3).
     let e = c.handle(t(10_001), wall(10_001), Input::Tick);
+    assert!(!e.contains(&Effect::ReadNow));
+    c.handle(
+        t(10_500),
+        wall(10_500),
+        Input::Observed(observed(
+            t(10_400),
+            &[(false, 1), (true, 2), (false, 1)],
+            &[],
+        )),
+    );
+    assert!(c.in_flight().any(|r| r == "eu-west-1"));
+    let e = c.handle(t(11_001), wall(11_001), Input::Tick);
     assert!(e.contains(&Effect::ReadNow));
     let e = c.handle(
-        t(10_100),
-        wall(10_100),
+        t(11_100),
+        wall(11_100),
         Input::Observed(observed(
-            t(10_050),
+            t(11_050),
             &[(false, 1), (true, 2), (false, 1)],
             &[],
         )),
@@ -414,4 +465,84 @@ fn adoption_recognises_geoplans_own_unconfirmed_flips_by_their_version() {
     // An intent that never took effect changes nothing.
     let none = adopt("c", false, 4, None, Some(&intent), now);
     assert!(none.switch.in_service && none.note.is_none() && none.cleared_intent);
+}
+
+/// Finding of the review: an unknown flip of an earlier epoch is not confirmed (and
+/// recorded) under a later one; the records say whose the change was.
+#[test]
+fn an_unknown_flip_of_an_earlier_epoch_is_not_confirmed_under_a_later_one() {
+    let mut c = core(1, &[]);
+    let e = c.handle(t(100), wall(100), probe(1, false, 100));
+    let id = flip_id(&e);
+    c.handle(
+        t(200),
+        wall(200),
+        Input::Flipped {
+            region: "eu-west-1".into(),
+            flip: id,
+            outcome: FlipOutcome::Unknown {
+                error: "no answer".into(),
+            },
+        },
+    );
+    // The lease changes hands and comes back in a later epoch.
+    let mut v = view(t(30_000));
+    v.epoch = Some(9);
+    c.handle(t(20_000), wall(20_000), Input::View(v));
+    let mut read = observed(t(20_100), &[(false, 1), (true, 3), (false, 1)], &[]);
+    read.records.insert(
+        "eu-west-1".into(),
+        SwitchRecord {
+            switch: out_of_service(Cause::Manual, "maintenance", wall(15_000)),
+            epoch: 8,
+            seq: 1,
+            instance: "b".into(),
+        },
+    );
+    let e = c.handle(t(20_200), wall(20_200), Input::Observed(read));
+    assert!(
+        !e.iter().any(|e| matches!(e, Effect::Record { .. })),
+        "{e:?}"
+    );
+    assert_eq!(
+        c.regions()[1].switch.cause,
+        Some(Cause::Manual),
+        "the successor's drain stands: {e:?}"
+    );
+}
+
+/// Finding of the review: until a majority of tables has been scanned, the quorum's
+/// base is unknown and a lone "down" decides nothing.
+#[test]
+fn no_take_out_before_the_census() {
+    let mut c = core(1, &[]);
+    let mut v = view(t(10_000));
+    v.census = false;
+    c.handle(t(50), wall(50), Input::View(v));
+    let e = c.handle(t(100), wall(100), probe(1, false, 100));
+    assert!(flips(&e).is_empty(), "{e:?}");
+}
+
+/// Finding of the review: a sync read from a minority of tables may miss the newest
+/// record: the new actor reads again rather than act on it.
+#[test]
+fn a_sync_from_a_minority_of_tables_is_no_sync() {
+    let init = core(1, &[]);
+    drop(init);
+    let mut c = core_unsynced();
+    let mut read = observed(t(1), &[(false, 1); 3], &[]);
+    read.records_complete = false;
+    c.handle(t(2), wall(2), Input::Observed(read));
+    assert!(!c.is_acting());
+    let e = c.handle(t(1_100), wall(1_100), Input::Tick);
+    assert!(
+        e.contains(&Effect::ReadNow),
+        "asks again after a second: {e:?}"
+    );
+    c.handle(
+        t(1_200),
+        wall(1_200),
+        Input::Observed(observed(t(1_150), &[(false, 1); 3], &[])),
+    );
+    assert!(c.is_acting());
 }
