@@ -177,6 +177,8 @@ pub struct Cluster {
     heard: BTreeMap<String, Heard>,
     reachable: Vec<bool>,
     was_actor: bool,
+    /// The next round may renew without reading (the last one's writes all took).
+    blind_ok: bool,
     changes: u64,
     renew_latency: Option<Duration>,
 }
@@ -204,6 +206,7 @@ impl Cluster {
             heard: BTreeMap::new(),
             reachable: vec![false; tables],
             was_actor: false,
+            blind_ok: false,
             changes: 0,
             renew_latency: None,
         }
@@ -268,12 +271,13 @@ impl Cluster {
                     if majority_at.is_none() && answered >= self.lease.majority() {
                         *majority_at = Some(now);
                     }
-                } else if round == self.round
-                    && let Some(record) = record
-                {
-                    // Too late for its round's plan, but what it saw, it saw now.
-                    self.reachable[table] = true;
-                    self.lease.observe(table, &Read { record, at: now });
+                } else if round == self.round {
+                    // Too late for its round's plan (or read alongside renewals), but
+                    // what it saw, it saw now.
+                    self.reachable[table] = record.is_some();
+                    if let Some(record) = record {
+                        self.lease.observe(table, &Read { record, at: now });
+                    }
                 }
             }
             Input::LeaseWritten {
@@ -288,10 +292,15 @@ impl Cluster {
                     if let Some(v) = version {
                         done.push((table, v));
                     }
+                } else if let (Some(v), Some(epoch)) = (version, self.lease.epoch()) {
+                    // After its round settled: the table holds it all the same, and the
+                    // next renewal must expect this version.
+                    self.lease.wrote_late(table, epoch, v, self.round_start);
                 }
             }
             Input::Scanned { table, heartbeats } => {
-                self.reachable[table] = heartbeats.is_some() || self.reachable[table];
+                // Reachable: as the latest read or scan of the table went.
+                self.reachable[table] = heartbeats.is_some();
                 if let Some(h) = heartbeats {
                     self.scanned[table] = Some(h);
                     self.scanned_at[table] = Some(now);
@@ -337,6 +346,35 @@ impl Cluster {
                     let earliest = now + self.lease.round() / 4;
                     self.next_round = (now + self.lease.round()).max(earliest);
                     let tables = self.lease.tables();
+                    // The actor renews without reading while the last round renewed a
+                    // majority; every third round also reads every table, alongside, to
+                    // see the others (never in the way of the renewals).
+                    if self.blind_ok
+                        && let Some(writes) = self.lease.blind_renewals(now)
+                    {
+                        let deadline = self.call_deadline(now);
+                        self.blind_ok = false;
+                        self.phase = Phase::Writing {
+                            pending: writes.len(),
+                            done: Vec::new(),
+                            wrote_at: now,
+                        };
+                        out.extend(writes.into_iter().map(|(table, write)| Effect::WriteLease {
+                            round: self.round,
+                            table,
+                            write,
+                            deadline,
+                        }));
+                        if self.round % 3 == 0 {
+                            out.extend((0..tables).map(|table| Effect::ReadLease {
+                                round: self.round,
+                                table,
+                                deadline,
+                            }));
+                        }
+                        out.push(self.publish(now));
+                        return;
+                    }
                     self.phase = Phase::Reading {
                         reads: vec![None; tables],
                         majority_at: None,
@@ -360,9 +398,6 @@ impl Cluster {
                     }
                     let reads: Vec<Option<Read>> =
                         reads.iter().map(|r| r.clone().flatten()).collect();
-                    for (i, r) in reads.iter().enumerate() {
-                        self.reachable[i] = r.is_some();
-                    }
                     let writes = self.lease.plan(&reads, self.round_start);
                     if let Some(t) = self.lease.next_takeover() {
                         let earliest = self.round_start + self.lease.round() / 4;
@@ -393,6 +428,10 @@ impl Cluster {
                 } => {
                     let finished = *pending == 0 || now >= *wrote_at + self.lease.round();
                     if done.len() >= self.lease.majority() || finished {
+                        // A majority renewed: the next round may renew without reading
+                        // (a table whose renewal is still out, or failed, fails its
+                        // condition then, harmlessly); fewer, and it reads.
+                        self.blind_ok = done.len() >= self.lease.majority();
                         // Settling early extends the lease the moment a majority holds;
                         // later successes of the same round change nothing it needs.
                         let start = self.round_start;

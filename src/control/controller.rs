@@ -494,10 +494,9 @@ async fn sleep_until(at: Option<Moment>) {
     }
 }
 
-/// Reads every switch and Route 53's endpoint statuses every `interval` (or when asked),
-/// paced by the gate, when this instance reads Route 53 (it is, or is becoming, the
-/// actor, or runs alone); and with several instances the control tables' switch
-/// records, every round of the lease or sooner.
+/// Every `interval` (or when asked): with several instances the control tables' switch
+/// records, and every switch and Route 53's endpoint statuses, paced by the gate, when
+/// this instance reads Route 53 (it is, or is becoming, the actor, or runs alone).
 struct Reader {
     route53: Client,
     gate: Arc<crate::control::gate::Gate>,
@@ -511,13 +510,7 @@ struct Reader {
 
 impl Reader {
     async fn run(self, cancel: CancellationToken) {
-        // The tables are cheap to read and the only news a non-actor gets.
-        let period = if self.tables.is_some() {
-            self.interval.min(Duration::from_secs(1))
-        } else {
-            self.interval
-        };
-        let mut tick = tokio::time::interval(period);
+        let mut tick = tokio::time::interval(self.interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_route53: Option<tokio::time::Instant> = None;
         loop {

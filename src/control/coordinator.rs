@@ -251,6 +251,7 @@ impl Coordinator {
                 _ = tokio::time::sleep(wake.since(Moment::now())) => Input::Tick,
             };
             let now = Moment::now();
+            tracing::trace!(?input, "cluster input");
             let effects = self.cluster.handle(now, millis(SystemTime::now()), input);
             self.carry_out(effects, &mut tasks, &tx);
             let view = self.cluster.view(now);

@@ -258,6 +258,14 @@ impl Lease {
             }
             Some(rec) => {
                 *empty = None;
+                // A read that crossed a renewal of mine shows the version before it.
+                if slot.as_ref().is_some_and(|s| {
+                    s.record.holder == rec.holder
+                        && s.record.epoch == rec.epoch
+                        && s.record.version > rec.version
+                }) {
+                    return;
+                }
                 if slot.as_ref().is_none_or(|s| {
                     s.record.holder != rec.holder
                         || s.record.epoch != rec.epoch
@@ -370,6 +378,35 @@ impl Lease {
         writes
     }
 
+    /// The renewals the actor can write without reading first: its own items at the
+    /// versions it last wrote, when they are a majority. Each is as conditional as any
+    /// renewal (holder, epoch and version unchanged), so a stale one simply fails, and
+    /// the next round reads. Half the round trips of a read-then-write round, which
+    /// matters when the tables answer slowly.
+    pub fn blind_renewals(&self, now: Moment) -> Option<Vec<(usize, Write)>> {
+        if !self.is_actor(now) {
+            return None;
+        }
+        let epoch = self.epoch?;
+        let writes: Vec<(usize, Write)> = self
+            .seen
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| {
+                let s = s.as_ref()?;
+                (s.record.holder == self.me && s.record.epoch == epoch).then_some((
+                    i,
+                    Write::Renew {
+                        from: epoch,
+                        epoch,
+                        expect: s.record.version,
+                    },
+                ))
+            })
+            .collect();
+        (writes.len() >= self.majority()).then_some(writes)
+    }
+
     /// Records which writes of the round that started at `round_start` succeeded (with
     /// the version each left). A majority extends the lease from `round_start`; fewer
     /// leave it as it was, to run out at its time.
@@ -391,6 +428,28 @@ impl Lease {
         }
         if done.len() >= self.majority() {
             self.held_from = Some(round_start);
+        }
+    }
+
+    /// A renewal or claim of mine that answered after its round settled: the table holds
+    /// my item at `version` (unless a newer one of mine is already known).
+    pub fn wrote_late(&mut self, table: usize, epoch: u64, version: u64, round_start: Moment) {
+        let Some(slot) = self.seen.get_mut(table) else {
+            return;
+        };
+        let newer = slot.as_ref().is_none_or(|s| {
+            !(s.record.holder == self.me && s.record.epoch == epoch && s.record.version >= version)
+        });
+        if newer && self.claimed.contains(&epoch) {
+            *slot = Some(Seen {
+                record: Record {
+                    holder: self.me.clone(),
+                    epoch,
+                    version,
+                    addr: self.addr.clone(),
+                },
+                since: round_start,
+            });
         }
     }
 

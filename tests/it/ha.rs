@@ -13,13 +13,16 @@ use serde_json::Value;
 use crate::support::*;
 
 const TOKEN: &str = "ha-token";
-const LEASE: Duration = Duration::from_secs(3);
+/// The lease of the tests' deployments: short, so takeovers are quick to test, but a
+/// round (lease/3) long enough for the emulator to answer on a host running four of
+/// these tests at once, each with three instances.
+const LEASE: Duration = Duration::from_secs(5);
 const CONTROL: [&str; 3] = ["us-east-1", "eu-west-1", "ap-northeast-1"];
 
 fn config(name: &str, us: u16, eu: u16) -> String {
     // The serve tests' deployment, renamed, with three control regions.
     crate::serve::config(us, eu).replace("drill", name)
-        + "\n[control]\nregions = [\"us-east-1\", \"eu-west-1\", \"ap-northeast-1\"]\nlease = \"3s\"\n"
+        + "\n[control]\nregions = [\"us-east-1\", \"eu-west-1\", \"ap-northeast-1\"]\nlease = \"5s\"\n"
 }
 
 /// The checks and control tables `geoplan apply` would create, made through the SDK.
@@ -94,8 +97,24 @@ impl Instance {
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
+        // GEOPLAN_TEST_LOGS=DIR keeps each instance's log (DIR/<port>-<id>.log).
+        if let Some(dir) = std::env::var_os("GEOPLAN_TEST_LOGS") {
+            let path = std::path::Path::new(&dir).join(format!("{port}-{id}.log"));
+            cmd.stderr(std::fs::File::create(path).unwrap())
+                .env("GEOPLAN_LOG", "geoplan=trace,info");
+        }
         if let Some(r) = drop_probes {
             cmd.env("GEOPLAN_FAULT_DROP_PROBES", r);
+        }
+        // An instance dies with the test binary, even one killed before its Drop ran:
+        // an orphaned instance would load the host and hold the lease of later runs.
+        // SAFETY: prctl is async-signal-safe and touches nothing of the parent's.
+        unsafe {
+            use std::os::unix::process::CommandExt;
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
         }
         let instance = Instance {
             id: id.into(),
@@ -720,7 +739,27 @@ async fn a_stalled_actors_flip_in_flight_never_lands_after_its_window() {
     };
     let (us_switch, eu_switch) = (switch(0), switch(1));
 
-    // eu-west-1 fails: the actor decides to take it out; the flip waits to be sent.
+    // Once the first actor acts (it has read every switch), eu-west-1 fails: the actor
+    // decides to take it out, in the same step starts the flip, and the flip waits.
+    let deadline = Instant::now() + 4 * LEASE;
+    loop {
+        let events: Value = reqwest::get(format!("{first_url}/v1/events?limit=1000"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if events["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "actor")
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{first} never acted: {events:#}");
+        tokio::time::sleep(LEASE / 30).await;
+    }
     eu.stop().await;
     let deadline = Instant::now() + 5 * LEASE;
     loop {

@@ -28,8 +28,8 @@ use geoplan::control::verdict::{Probe, Thresholds, Verdict};
 
 pub const LEASE: Duration = Duration::from_secs(3);
 const PROBE_EVERY: Duration = Duration::from_millis(500);
-const READ_EVERY: Duration = Duration::from_secs(1);
-const RESYNC: Duration = Duration::from_secs(5);
+const READ_EVERY: Duration = Duration::from_secs(2);
+const RESYNC: Duration = Duration::from_secs(2);
 const GATE: Duration = Duration::from_millis(250);
 const REGIONS: [&str; 3] = ["us-east-1", "eu-west-1", "ap-northeast-1"];
 
@@ -1584,6 +1584,9 @@ impl Sim {
         });
         if !actor && self.last_actor_at.is_some() {
             self.actor_gaps += self.now - self.last_step;
+            if self.trace {
+                eprintln!("{:>9.3} no actor", self.now.as_secs_f64());
+            }
         }
         self.last_step = self.now;
         if actor {
@@ -1863,4 +1866,20 @@ fn scenario_5_an_acknowledged_drain_survives_a_change_of_actor() {
         sim.switch(1).0,
         "the drain stands after the change of actor"
     );
+}
+
+#[test]
+fn scenario_6b_one_control_table_hung_for_the_actor_alone() {
+    let mut sim = scenario(3, 3, 1, 40);
+    sim.run_until(Duration::from_secs(5));
+    let actor = (0..3).find(|i| sim.acting(*i)).expect("an actor");
+    sim.schedule(
+        Duration::from_secs(5),
+        Act::Link(actor, Dest::Table(2), Link::Hung),
+    );
+    sim.schedule(Duration::from_secs(15), Act::Region(0, false));
+    sim.run();
+    assert_clean(&sim);
+    assert!(sim.acting(actor), "the same actor");
+    assert_eq!(sim.actor_gaps, Duration::ZERO, "no moment without an actor");
 }
