@@ -365,7 +365,7 @@ impl Cluster {
                             write,
                             deadline,
                         }));
-                        if self.round % 3 == 0 {
+                        if self.round.is_multiple_of(3) {
                             out.extend((0..tables).map(|table| Effect::ReadLease {
                                 round: self.round,
                                 table,
