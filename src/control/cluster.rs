@@ -177,8 +177,11 @@ pub struct Cluster {
     heard: BTreeMap<String, Heard>,
     reachable: Vec<bool>,
     was_actor: bool,
-    /// The next round may renew without reading (the last one's writes all took).
+    /// The next round may renew without reading (the last one renewed a majority).
     blind_ok: bool,
+    /// The reads made alongside this round's renewals, by table, until all answered:
+    /// then the items the actor does not hold are claimed as a plan would.
+    alongside: Vec<Option<Option<Read>>>,
     changes: u64,
     renew_latency: Option<Duration>,
 }
@@ -207,6 +210,7 @@ impl Cluster {
             reachable: vec![false; tables],
             was_actor: false,
             blind_ok: false,
+            alongside: Vec::new(),
             changes: 0,
             renew_latency: None,
         }
@@ -272,11 +276,18 @@ impl Cluster {
                         *majority_at = Some(now);
                     }
                 } else if round == self.round {
-                    // Too late for its round's plan (or read alongside renewals), but
-                    // what it saw, it saw now.
+                    // Too late for its round's plan, or read alongside renewals: what it
+                    // saw, it saw now.
                     self.reachable[table] = record.is_some();
-                    if let Some(record) = record {
-                        self.lease.observe(table, &Read { record, at: now });
+                    let read = record.map(|record| Read { record, at: now });
+                    if let Some(r) = &read {
+                        self.lease.observe(table, r);
+                    }
+                    if let Some(slot) = self.alongside.get_mut(table)
+                        && slot.is_none()
+                    {
+                        *slot = Some(read);
+                        self.claim_alongside(&mut out);
                     }
                 }
             }
@@ -366,11 +377,14 @@ impl Cluster {
                             deadline,
                         }));
                         if self.round.is_multiple_of(3) {
+                            self.alongside = vec![None; tables];
                             out.extend((0..tables).map(|table| Effect::ReadLease {
                                 round: self.round,
                                 table,
                                 deadline,
                             }));
+                        } else {
+                            self.alongside.clear();
                         }
                         out.push(self.publish(now));
                         return;
@@ -448,6 +462,34 @@ impl Cluster {
                 }
             }
         }
+    }
+
+    /// Once every read made alongside the renewals has answered: the claims (creates,
+    /// take-overs) a round that read would make; the renewals went out already.
+    fn claim_alongside(&mut self, out: &mut Vec<Effect>) {
+        if self.alongside.is_empty() || self.alongside.iter().any(Option::is_none) {
+            return;
+        }
+        let reads: Vec<Option<Read>> = std::mem::take(&mut self.alongside)
+            .into_iter()
+            .map(Option::flatten)
+            .collect();
+        let claims: Vec<(usize, Write)> = self
+            .lease
+            .plan(&reads, self.round_start)
+            .into_iter()
+            .filter(|(_, w)| !matches!(w, Write::Renew { .. }))
+            .collect();
+        let deadline = self.round_start + self.lease.round();
+        if let Phase::Writing { pending, .. } = &mut self.phase {
+            *pending += claims.len();
+        }
+        out.extend(claims.into_iter().map(|(table, write)| Effect::WriteLease {
+            round: self.round,
+            table,
+            write,
+            deadline,
+        }));
     }
 
     /// Folds every table's heartbeats: per instance the newest (incarnation, beat); an
