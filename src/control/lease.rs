@@ -413,17 +413,10 @@ impl Lease {
     pub fn settle(&mut self, round_start: Moment, done: &[(usize, u64)]) {
         let Some(epoch) = self.epoch else { return };
         for &(i, version) in done {
+            // What I wrote is what the table holds now, as of the round's start.
+            let mine = self.mine(epoch, version, round_start);
             if let Some(slot) = self.seen.get_mut(i) {
-                // What I wrote is what the table holds now, as of the round's start.
-                *slot = Some(Seen {
-                    record: Record {
-                        holder: self.me.clone(),
-                        epoch,
-                        version,
-                        addr: self.addr.clone(),
-                    },
-                    since: round_start,
-                });
+                *slot = Some(mine);
             }
         }
         if done.len() >= self.majority() {
@@ -441,15 +434,23 @@ impl Lease {
             !(s.record.holder == self.me && s.record.epoch == epoch && s.record.version >= version)
         });
         if newer && self.claimed.contains(&epoch) {
-            *slot = Some(Seen {
-                record: Record {
-                    holder: self.me.clone(),
-                    epoch,
-                    version,
-                    addr: self.addr.clone(),
-                },
-                since: round_start,
-            });
+            let mine = self.mine(epoch, version, round_start);
+            if let Some(slot) = self.seen.get_mut(table) {
+                *slot = Some(mine);
+            }
+        }
+    }
+
+    /// My item as a write of mine left it.
+    fn mine(&self, epoch: u64, version: u64, since: Moment) -> Seen {
+        Seen {
+            record: Record {
+                holder: self.me.clone(),
+                epoch,
+                version,
+                addr: self.addr.clone(),
+            },
+            since,
         }
     }
 

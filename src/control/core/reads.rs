@@ -72,17 +72,23 @@ impl Core {
         }
         r.record = Some((rec.epoch, rec.seq));
         if r.switch != rec.switch {
+            self.take_record(name, rec);
+        }
+    }
+
+    /// Takes a record's switch (and why) as this region's, and saves it.
+    fn take_record(&mut self, name: &str, rec: &SwitchRecord) {
+        if let Some(r) = self.region_mut(name) {
             r.switch = rec.switch.clone();
             r.last_action = rec.switch.since;
-            let stored = StoredSwitch {
+        }
+        self.out.push(Effect::SaveSwitch {
+            region: name.to_owned(),
+            stored: StoredSwitch {
                 switch: rec.switch.clone(),
                 last_action: rec.switch.since,
-            };
-            self.out.push(Effect::SaveSwitch {
-                region: name.to_owned(),
-                stored,
-            });
-        }
+            },
+        });
     }
 
     #[allow(clippy::too_many_arguments)] // one switch's read, with its context
@@ -144,16 +150,7 @@ impl Core {
         }
         if let Some(rec) = record.filter(|rec| rec.switch.in_service != inverted) {
             // Another instance (the actor) flipped it and said why.
-            r.switch = rec.switch.clone();
-            r.last_action = rec.switch.since;
-            let stored = StoredSwitch {
-                switch: rec.switch.clone(),
-                last_action: rec.switch.since,
-            };
-            self.out.push(Effect::SaveSwitch {
-                region: name.to_owned(),
-                stored,
-            });
+            self.take_record(name, rec);
             return;
         }
         let stored = StoredSwitch {
