@@ -174,6 +174,8 @@ pub struct Cluster {
     scanned: Vec<Option<Vec<Heartbeat>>>,
     /// When each table was last scanned successfully.
     scanned_at: Vec<Option<Moment>>,
+    /// A scan of the table is out.
+    scanning: Vec<bool>,
     heard: BTreeMap<String, Heard>,
     reachable: Vec<bool>,
     was_actor: bool,
@@ -206,6 +208,7 @@ impl Cluster {
             next_scan: now,
             scanned: vec![None; tables],
             scanned_at: vec![None; tables],
+            scanning: vec![false; tables],
             heard: BTreeMap::new(),
             reachable: vec![false; tables],
             was_actor: false,
@@ -310,6 +313,7 @@ impl Cluster {
                 }
             }
             Input::Scanned { table, heartbeats } => {
+                self.scanning[table] = false;
                 // Reachable: as the latest read or scan of the table went.
                 self.reachable[table] = heartbeats.is_some();
                 if let Some(h) = heartbeats {
@@ -324,9 +328,15 @@ impl Cluster {
         if now >= self.next_scan {
             self.next_scan = now + self.scan_period();
             for table in 0..self.lease.tables() {
+                // A round to answer, like every call; one at a time per table, so a
+                // slow table is not asked again before it answered.
+                if self.scanning[table] {
+                    continue;
+                }
+                self.scanning[table] = true;
                 out.push(Effect::Scan {
                     table,
-                    deadline: now + self.scan_period(),
+                    deadline: self.call_deadline(now),
                 });
             }
         }
