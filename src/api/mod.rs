@@ -437,7 +437,7 @@ async fn send(
             Err(ApiError::new(
                 StatusCode::BAD_GATEWAY,
                 "route53_failed",
-                "Route 53 did not accept the change; see the control plane's log",
+                "Route 53 did not confirm the change (it may have been refused, or have landed unanswered); the events will say which",
             ))
         }
     }
