@@ -158,6 +158,19 @@ fn flips(effects: &[Effect]) -> Vec<(String, bool, i64, Moment)> {
         .collect()
 }
 
+/// eu-west-1's flip `id` came back at `ms` with `outcome`.
+fn flipped(c: &mut Core, ms: u64, id: u64, outcome: FlipOutcome) -> Vec<Effect> {
+    c.handle(
+        t(ms),
+        wall(ms),
+        Input::Flipped {
+            region: "eu-west-1".into(),
+            flip: id,
+            outcome,
+        },
+    )
+}
+
 fn flip_id(effects: &[Effect]) -> u64 {
     effects
         .iter()
@@ -184,16 +197,13 @@ fn after_a_fenced_flip_nothing_is_sent_until_a_newer_read() {
     let mut c = core(1, &[]);
     let e = c.handle(t(100), wall(100), probe(1, false, 100));
     let id = flip_id(&e);
-    let e = c.handle(
-        t(200),
-        wall(200),
-        Input::Flipped {
-            region: "eu-west-1".into(),
-            flip: id,
-            outcome: FlipOutcome::NotLanded {
-                error: "HealthCheckVersionMismatch".into(),
-                fenced: true,
-            },
+    let e = flipped(
+        &mut c,
+        200,
+        id,
+        FlipOutcome::NotLanded {
+            error: "HealthCheckVersionMismatch".into(),
+            fenced: true,
         },
     );
     assert!(e.contains(&Effect::ReadNow));
@@ -228,15 +238,7 @@ fn a_stale_read_never_undoes_a_confirmed_flip() {
     let mut c = core(1, &[]);
     let e = c.handle(t(100), wall(100), probe(1, false, 100));
     let id = flip_id(&e);
-    c.handle(
-        t(200),
-        wall(200),
-        Input::Flipped {
-            region: "eu-west-1".into(),
-            flip: id,
-            outcome: FlipOutcome::Done { version: 2 },
-        },
-    );
+    flipped(&mut c, 200, id, FlipOutcome::Done { version: 2 });
     let e = c.handle(
         t(300),
         wall(300),
@@ -364,15 +366,12 @@ fn an_unknown_flip_is_resolved_by_a_read_after_its_deadline() {
     let mut c = core(2, &[]);
     let e = c.handle(t(100), wall(100), probe(1, false, 100));
     let id = flip_id(&e);
-    c.handle(
-        t(200),
-        wall(200),
-        Input::Flipped {
-            region: "eu-west-1".into(),
-            flip: id,
-            outcome: FlipOutcome::Unknown {
-                error: "no answer".into(),
-            },
+    flipped(
+        &mut c,
+        200,
+        id,
+        FlipOutcome::Unknown {
+            error: "no answer".into(),
         },
     );
     // Meanwhile another region goes down: the unknown take-out counts.
@@ -474,15 +473,12 @@ fn an_unknown_flip_of_an_earlier_epoch_is_not_confirmed_under_a_later_one() {
     let mut c = core(1, &[]);
     let e = c.handle(t(100), wall(100), probe(1, false, 100));
     let id = flip_id(&e);
-    c.handle(
-        t(200),
-        wall(200),
-        Input::Flipped {
-            region: "eu-west-1".into(),
-            flip: id,
-            outcome: FlipOutcome::Unknown {
-                error: "no answer".into(),
-            },
+    flipped(
+        &mut c,
+        200,
+        id,
+        FlipOutcome::Unknown {
+            error: "no answer".into(),
         },
     );
     // The lease changes hands and comes back in a later epoch.
