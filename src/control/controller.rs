@@ -284,10 +284,19 @@ impl Controller {
             reads_route53.store(self.core.reads_route53(), Ordering::Relaxed);
             self.publish();
         }
-        // Flips end by their deadlines and records by theirs: wait for them, and then
-        // until every flip started is settled (it may land until then), so that a
-        // released lease never has a flip of this instance still on its way.
-        while tasks.join_next().await.is_some() {}
+        // Flips end by their deadlines and records by theirs: wait for them, folding
+        // their outcomes in (a flip that got no answer is settled a margin after it
+        // ended) but carrying nothing more out; then wait until every flip started is
+        // settled (it may land until then), so that a released lease never has a flip
+        // of this instance still on its way.
+        loop {
+            while let Ok(outcome) = outcomes.try_recv() {
+                let _ = self.core.handle(Moment::now(), SystemTime::now(), outcome);
+            }
+            if tasks.join_next().await.is_none() {
+                break;
+            }
+        }
         if let Some(quiet) = self.core.quiet_until() {
             tokio::time::sleep(quiet.since(Moment::now())).await;
         }

@@ -131,8 +131,14 @@ impl Core {
                 self.failed(region, f, error);
             }
             FlipOutcome::Unknown { error } => {
-                let settled = now >= self.settled(f.deadline);
+                // The driver may have let the call run past the deadline decided here (to
+                // the end of a later window of the same epoch), and an answer lost to an
+                // error comes before it: either way the request reached Route 53 before
+                // now, so the flip is settled a margin after the later of the two.
+                let deadline = f.deadline.max(now);
+                let settled = now >= self.settled(deadline);
                 if let Some(x) = self.in_flight.get_mut(region) {
+                    x.deadline = deadline;
                     x.unknown = true;
                     if settled {
                         x.read_asked = true;

@@ -412,6 +412,46 @@ fn an_unknown_flip_is_resolved_by_a_read_after_its_deadline() {
     assert!(e.iter().any(|e| matches!(e, Effect::Event { kind: "failover", message, .. } if message.contains("a later read"))), "{e:?}");
 }
 
+/// Sim seed 70251: the driver carried a flip on past the deadline decided here (into a
+/// later window of the same epoch), and its answer was lost. A read started after the
+/// decided deadline but before the call ended said "not landed"; the flip then landed,
+/// and the guard took a second region out. The flip now settles from when its outcome
+/// came.
+#[test]
+fn an_unknown_flip_that_ran_past_its_deadline_settles_from_its_end() {
+    let mut c = core(2, &[]);
+    let e = c.handle(t(100), wall(100), probe(1, false, 100));
+    let id = flip_id(&e);
+    // The window was renewed; the driver let the call run to its end, at 14 s.
+    flipped(
+        &mut c,
+        14_000,
+        id,
+        FlipOutcome::Unknown {
+            error: "no answer before the deadline".into(),
+        },
+    );
+    // A read started after the decided deadline (10 s) + lease/3, but before the call
+    // ended, is no evidence.
+    c.handle(
+        t(14_100),
+        wall(14_100),
+        Input::Observed(observed(t(11_500), &[(false, 1); 3], &[])),
+    );
+    assert!(c.in_flight().any(|r| r == "eu-west-1"));
+    assert_eq!(c.quiet_until(), Some(t(15_000)));
+    // One started a margin after the call ended is.
+    let e = c.handle(t(15_001), wall(15_001), Input::Tick);
+    assert!(e.contains(&Effect::ReadNow), "{e:?}");
+    c.handle(
+        t(15_200),
+        wall(15_200),
+        Input::Observed(observed(t(15_100), &[(false, 1); 3], &[])),
+    );
+    assert!(!c.in_flight().any(|r| r == "eu-west-1"));
+    assert!(c.regions()[1].switch.in_service);
+}
+
 #[test]
 fn adoption_keeps_known_causes_and_treats_unknown_ones_as_manual() {
     let now = wall(0);
