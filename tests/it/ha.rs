@@ -106,16 +106,8 @@ impl Instance {
         if let Some(r) = drop_probes {
             cmd.env("GEOPLAN_FAULT_DROP_PROBES", r);
         }
-        // An instance dies with the test binary, even one killed before its Drop ran:
-        // an orphaned instance would load the host and hold the lease of later runs.
-        // SAFETY: prctl is async-signal-safe and touches nothing of the parent's.
-        unsafe {
-            use std::os::unix::process::CommandExt;
-            cmd.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                Ok(())
-            });
-        }
+        // An orphaned instance would load the host and hold the lease of later runs.
+        crate::support::die_with_parent(&mut cmd);
         let instance = Instance {
             id: id.into(),
             url: format!("http://127.0.0.1:{port}"),

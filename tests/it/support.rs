@@ -58,15 +58,28 @@ fn fresh_account() -> String {
 
 /// Starts a launcher that prints `geoplan-emulator listening on URL` and returns the
 /// child and the URL.
-fn launch(program: &str, args: &[String], what: &str, stderr: Stdio) -> (Child, String) {
-    let mut child = Command::new(program)
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(stderr)
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!("cannot start {what} with {program}: {e}; run localstack/setup.sh")
+/// Makes the child die with the thread that starts it (Linux's PR_SET_PDEATHSIG), so
+/// that a test binary killed before its Drops ran leaves no process behind to load the
+/// host and distort later runs.
+pub fn die_with_parent(cmd: &mut Command) {
+    // SAFETY: prctl is async-signal-safe and touches nothing of the parent's.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
         });
+    }
+}
+
+fn launch(program: &str, args: &[String], what: &str, stderr: Stdio) -> (Child, String) {
+    let mut cmd = Command::new(program);
+    cmd.args(args).stdout(Stdio::piped()).stderr(stderr);
+    // The LocalStack launcher replaces this with a SIGTERM of its own, to clean up.
+    die_with_parent(&mut cmd);
+    let mut child = cmd.spawn().unwrap_or_else(|e| {
+        panic!("cannot start {what} with {program}: {e}; run localstack/setup.sh")
+    });
     let stdout = child.stdout.take().expect("piped");
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
