@@ -1,8 +1,8 @@
 //! The geoplan-owned health checks in Route 53: found by their tags, read, and
-//! flipped. Flipping is `UpdateHealthCheck(Inverted)` — a data-plane change that moves
-//! traffic without editing records — confirmed by reading the check back.
-//! Throttling and `PriorRequestNotComplete` are retried with backoff by the SDK's
-//! standard retry policy (see `aws::sdk_config`).
+//! flipped. Flipping is `UpdateHealthCheck(Inverted)` (a Route 53 control-plane call that
+//! moves traffic without editing records), sent once and confirmed by Route 53's answer
+//! or by reading the check back. Reads are retried by the SDK's standard policy (see
+//! `aws::sdk_config`); a flip is not: a retry of an attempt that landed would look fenced.
 
 use std::collections::BTreeMap;
 
