@@ -183,3 +183,80 @@ fn the_architecture_doc_names_every_source_file() {
         missing.join("\n")
     );
 }
+
+/// The CI's second pass (.ci/run) runs on moto only the tests whose emulator
+/// `GEOPLAN_EMULATOR` chooses; a new such test left off its list would run on
+/// LocalStack alone.
+#[test]
+fn every_backend_test_runs_on_moto() {
+    let ci = std::fs::read_to_string(repo().join(".ci/run")).unwrap();
+    let pass = ci
+        .split("GEOPLAN_EMULATOR=moto cargo test")
+        .nth(1)
+        .expect(".ci/run has a moto pass");
+    let pass = pass.split("2>&1").next().unwrap();
+    let filters: Vec<&str> = pass
+        .split_whitespace()
+        .skip_while(|w| *w != "--")
+        .skip(1)
+        .filter(|w| *w != "\\")
+        .collect();
+    assert!(!filters.is_empty(), "no test filters in the moto pass");
+    let mut files = Vec::new();
+    rust_files(&repo().join("tests/it"), &mut files);
+    let mut missing = Vec::new();
+    let mut found = 0;
+    for file in files {
+        let module = file.file_stem().unwrap().to_str().unwrap().to_owned();
+        if module == "layout" {
+            continue; // this file names the call, it does not make it
+        }
+        let text = std::fs::read_to_string(&file).unwrap();
+        // Each function's text runs from its `fn` to the next one.
+        let starts: Vec<usize> = text
+            .match_indices("\nasync fn ")
+            .map(|(i, _)| i)
+            .chain(text.match_indices("\nfn ").map(|(i, _)| i))
+            .collect();
+        let mut starts = starts;
+        starts.sort_unstable();
+        for (k, &at) in starts.iter().enumerate() {
+            let end = starts.get(k + 1).copied().unwrap_or(text.len());
+            let body = &text[at..end];
+            if !body.contains("Emulator::start()") {
+                continue;
+            }
+            let name = body
+                .trim_start()
+                .trim_start_matches("async ")
+                .trim_start_matches("fn ")
+                .split('(')
+                .next()
+                .unwrap();
+            // Helpers that start an emulator for the tests calling them are named by
+            // those tests; only `#[...test]` functions count.
+            let before = &text[..at];
+            let attr = before
+                .rsplit('\n')
+                .find(|l| {
+                    !l.trim().is_empty()
+                        && !l.trim_start().starts_with("///")
+                        && !l.trim_start().starts_with("//")
+                })
+                .unwrap_or("");
+            if !attr.contains("test") {
+                continue;
+            }
+            found += 1;
+            let full = format!("{module}::{name}");
+            if !filters.iter().any(|f| full.contains(f)) {
+                missing.push(full);
+            }
+        }
+    }
+    assert!(found > 0, "no test starts Emulator::start()");
+    assert!(
+        missing.is_empty(),
+        "tests on the chosen emulator missing from .ci/run's moto pass: {missing:?}"
+    );
+}
