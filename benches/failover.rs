@@ -319,11 +319,8 @@ async fn false_failovers(
     tokio::time::sleep(Duration::from_millis(minutes * 60 * 20)).await;
     cancel.cancel();
     task.await.unwrap();
-    let store = geoplan::control::store::Store::open(
-        &geoplan::control::store::dir_of(state.path(), &name),
-        &name,
-    )
-    .unwrap();
+    let store =
+        geoplan::store::Store::open(&geoplan::store::dir_of(state.path(), &name), &name).unwrap();
     let events = store.events(0, 100_000).unwrap();
     let failovers = events.iter().filter(|e| e.kind == "failover").count();
     let probes_failed = events

@@ -16,3 +16,4 @@ pub mod control;
 pub mod cost;
 pub mod deploy;
 pub mod serve;
+pub mod store;

@@ -16,8 +16,8 @@ use crate::control::controller::{Controller, ControllerError};
 use crate::control::metrics::Metrics;
 use crate::control::probe::Beat;
 use crate::control::status::Deployment;
-use crate::control::store::{Store, StoreError};
 use crate::control::watchdog::Watchdog;
+use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -46,13 +46,13 @@ pub async fn run(
     options: ServeOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let mut store_dir = crate::control::store::dir_of(&config.monitor.state_dir, &config.name);
+    let mut store_dir = crate::store::dir_of(&config.monitor.state_dir, &config.name);
     if config.control.is_some() {
         // Several instances may share a working directory: each keeps its own store.
         store_dir = store_dir.join(&options.instance);
     }
     // Held until `run` returns: a second `serve` on this store exits at once.
-    let _lock = crate::control::store::lock_dir(&store_dir)?;
+    let _lock = crate::store::lock_dir(&store_dir)?;
     let store = Arc::new(Store::open(&store_dir, &config.name)?);
     let metrics = Arc::new(Metrics::default());
     let app = config.control.as_ref().map(|_| options.instance.as_str());

@@ -22,8 +22,9 @@ use crate::control::core::CommandError;
 use crate::control::failover::Switch;
 use crate::control::metrics::Metrics;
 use crate::control::status::{self, Deployment, RegionDoc, StatusDoc, SwitchDoc};
-use crate::control::store::Store;
 use crate::control::watchdog::Watchdog;
+use crate::cost::outbox::AlertOutbox;
+use crate::store::Store;
 
 mod auth;
 mod error;
@@ -264,7 +265,7 @@ async fn events(
             (None, Since::Id(id)) => id,
             (None, Since::Time(_) | Since::Tail) => store.last_event_id()?,
         };
-        Ok::<_, crate::control::store::StoreError>((events, next))
+        Ok::<_, crate::store::StoreError>((events, next))
     })
     .await;
     let (events, next) = match read {

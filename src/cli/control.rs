@@ -286,6 +286,7 @@ pub async fn status_direct(
     json: bool,
 ) -> Exit {
     use crate::control::status::{RegionDoc, SwitchDoc};
+    use crate::control::store::SwitchStore;
     let r53 = crate::aws::route53(endpoint_url).await;
     let checks = match crate::control::switches::discover(&r53, &config.name).await {
         Ok(c) => c,
@@ -294,9 +295,9 @@ pub async fn status_direct(
             return Exit::Failure;
         }
     };
-    let store_dir = crate::control::store::dir_of(&config.monitor.state_dir, &config.name);
-    let store = if crate::control::store::Store::exists(&store_dir) {
-        match crate::control::store::Store::open(&store_dir, &config.name) {
+    let store_dir = crate::store::dir_of(&config.monitor.state_dir, &config.name);
+    let store = if crate::store::Store::exists(&store_dir) {
+        match crate::store::Store::open(&store_dir, &config.name) {
             Ok(s) => Some(s),
             Err(e) => {
                 print_chain(&e);

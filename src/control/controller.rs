@@ -22,9 +22,10 @@ use crate::control::core::{
 };
 use crate::control::failover::{Policy, Switch};
 use crate::control::metrics::{Metrics, ProbeLabel, RegionLabel};
-use crate::control::store::Store;
+use crate::control::store::SwitchStore;
 use crate::control::switches::{self, CheckIds, SwitchError};
 use crate::control::verdict::{Probe, Thresholds, Verdict};
+use crate::store::Store;
 
 /// What the API reads. Guarded by a std mutex: every critical section is a short
 /// copy or update and none spans an await.
@@ -68,7 +69,7 @@ pub enum ControllerError {
     #[error(transparent)]
     Switch(#[from] SwitchError),
     #[error(transparent)]
-    Store(#[from] crate::control::store::StoreError),
+    Store(#[from] crate::store::StoreError),
     #[error(
         "region {0} is in the config but has no geoplan health checks in Route 53; run `geoplan apply`"
     )]

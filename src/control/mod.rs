@@ -5,9 +5,10 @@
 //! act), `failover`, `routing`, `status` (the document), and the two sans-IO state
 //! machines built on them, `cluster` (lease rounds and heartbeats) and `core` (the
 //! controller's decisions and flip bookkeeping), which take `clock::Moment`s from their
-//! callers. IO: `probe` (HTTP and TCP), `switches` (Route 53), `store` (SQLite),
-//! `coordinator` (the cluster's DynamoDB driver), `controller` (the core's driver),
-//! `watchdog` (liveness of those loops). Nothing here knows about HTTP serving or cost.
+//! callers. IO: `probe` (HTTP and TCP), `switches` (Route 53), `store` (switches and
+//! intents in the SQLite store), `coordinator` (the cluster's DynamoDB driver),
+//! `controller` (the core's driver), `watchdog` (liveness of those loops). Nothing here
+//! knows about HTTP serving or cost.
 
 pub mod clock;
 pub mod cluster;

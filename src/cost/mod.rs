@@ -7,6 +7,7 @@ pub mod estimate;
 pub mod explorer;
 pub mod matrix;
 pub mod monitor;
+pub mod outbox;
 pub mod prices;
 pub mod usage;
 

@@ -14,7 +14,8 @@ use tokio_util::sync::CancellationToken;
 use super::CostReport;
 use crate::config::Config;
 use crate::control::metrics::{Metrics, PairLabel};
-use crate::control::store::Store;
+use crate::cost::outbox::AlertOutbox;
+use crate::store::Store;
 
 /// The latest report, shared with the API. A std mutex: held only to swap a value.
 pub type Latest = Arc<Mutex<Option<CostReport>>>;

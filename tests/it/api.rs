@@ -14,10 +14,10 @@ use geoplan::control::controller::{Command, Shared};
 use geoplan::control::core::{CommandError, RegionState};
 use geoplan::control::failover::{Cause, Switch};
 use geoplan::control::status::Deployment;
-use geoplan::control::store::Store;
 use geoplan::control::switches::CheckIds;
 use geoplan::control::verdict::Tracker;
 use geoplan::control::watchdog::Watchdog;
+use geoplan::store::Store;
 use serde_json::Value;
 use tower::ServiceExt;
 
