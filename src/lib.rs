@@ -17,3 +17,4 @@ pub mod cost;
 pub mod deploy;
 pub mod serve;
 pub mod store;
+pub mod telemetry;

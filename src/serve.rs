@@ -13,11 +13,13 @@ use crate::api::{self, AppState, Token};
 use crate::config::Config;
 use crate::config::EventRetention as Retention;
 use crate::control::controller::{Controller, ControllerError};
-use crate::control::metrics::Metrics;
+use crate::control::metrics::ControlMetrics;
 use crate::control::probe::Beat;
 use crate::control::status::Deployment;
 use crate::control::watchdog::Watchdog;
+use crate::cost::metrics::CostMetrics;
 use crate::store::{Store, StoreError};
+use crate::telemetry::Registry;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -54,7 +56,9 @@ pub async fn run(
     // Held until `run` returns: a second `serve` on this store exits at once.
     let _lock = crate::store::lock_dir(&store_dir)?;
     let store = Arc::new(Store::open(&store_dir, &config.name)?);
-    let metrics = Arc::new(Metrics::default());
+    let mut registry = Registry::default();
+    let control_metrics = Arc::new(ControlMetrics::new(&mut registry));
+    let cost_metrics = Arc::new(CostMetrics::new(&mut registry));
     let app = config.control.as_ref().map(|_| options.instance.as_str());
     let route53 = crate::aws::route53_for(options.endpoint_url.as_deref(), app).await;
     let cancel = CancellationToken::new();
@@ -109,7 +113,7 @@ pub async fn run(
         None => (None, None),
     };
     let controller =
-        Controller::start(&config, route53, store.clone(), metrics.clone(), ha).await?;
+        Controller::start(&config, route53, store.clone(), control_metrics, ha).await?;
     // The coordinator releases the lease only once the controller (and every flip it
     // started) has stopped.
     let (controller_done, controller_stopped) = tokio::sync::oneshot::channel::<()>();
@@ -136,7 +140,7 @@ pub async fn run(
         shared: controller.shared(),
         commands: commands_tx,
         store,
-        metrics,
+        metrics: Arc::new(registry),
         token: options.token,
         deployment: Arc::new(Deployment {
             name: config.name.clone(),
@@ -191,7 +195,7 @@ pub async fn run(
             config: config.clone(),
             endpoint_url: options.endpoint_url.clone(),
             store: state.store.clone(),
-            metrics: state.metrics.clone(),
+            metrics: cost_metrics,
             latest,
             webhook_backoff: options.webhook_backoff.clone(),
             webhook_secret: options.webhook_secret.clone(),

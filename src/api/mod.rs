@@ -20,11 +20,11 @@ use tokio::sync::{mpsc, oneshot};
 use crate::control::controller::{Command, SharedState, lock};
 use crate::control::core::CommandError;
 use crate::control::failover::Switch;
-use crate::control::metrics::Metrics;
 use crate::control::status::{self, Deployment, RegionDoc, StatusDoc, SwitchDoc};
 use crate::control::watchdog::Watchdog;
 use crate::cost::outbox::AlertOutbox;
 use crate::store::Store;
+use crate::telemetry::Registry;
 
 mod auth;
 mod error;
@@ -88,7 +88,8 @@ pub struct AppState {
     pub shared: SharedState,
     pub commands: mpsc::Sender<Command>,
     pub store: Arc<Store>,
-    pub metrics: Arc<Metrics>,
+    /// Every metric of the service, for `/metrics`.
+    pub metrics: Arc<Registry>,
     pub token: Option<Token>,
     pub deployment: Arc<Deployment>,
     pub ready: Arc<AtomicBool>,

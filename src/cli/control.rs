@@ -14,7 +14,7 @@ pub(super) async fn serve(args: ServeArgs) -> Exit {
     let _ = tracing_subscriber::fmt()
         .json()
         .with_env_filter(filter)
-        .with_writer(|| crate::control::metrics::LogSink)
+        .with_writer(|| crate::telemetry::LogSink)
         .log_internal_errors(false)
         .try_init();
     let loaded = match load_config(&args.config) {

@@ -21,7 +21,7 @@ use crate::control::core::{
     CommandError, Core, Effect, Init, Input, Observed, RegionRead, RegionState, Request, Settings,
 };
 use crate::control::failover::{Policy, Switch};
-use crate::control::metrics::{Metrics, ProbeLabel, RegionLabel};
+use crate::control::metrics::{ControlMetrics, ProbeLabel, RegionLabel};
 use crate::control::store::SwitchStore;
 use crate::control::switches::{self, CheckIds, SwitchError};
 use crate::control::verdict::{Probe, Thresholds, Verdict};
@@ -99,7 +99,7 @@ pub struct Controller {
     shared: SharedState,
     store: Arc<Store>,
     route53: Client,
-    metrics: Arc<Metrics>,
+    metrics: Arc<ControlMetrics>,
     /// Paces every Route 53 call of the running control plane.
     gate: Arc<crate::control::gate::Gate>,
     resync: Duration,
@@ -127,7 +127,7 @@ impl Controller {
         config: &Config,
         route53: Client,
         store: Arc<Store>,
-        metrics: Arc<Metrics>,
+        metrics: Arc<ControlMetrics>,
         ha: Option<Ha>,
     ) -> Result<Controller, ControllerError> {
         // Every Route 53 call of the running control plane, start-up included, waits

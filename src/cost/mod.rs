@@ -6,6 +6,7 @@ pub mod cur;
 pub mod estimate;
 pub mod explorer;
 pub mod matrix;
+pub mod metrics;
 pub mod monitor;
 pub mod outbox;
 pub mod prices;

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::CostReport;
 use crate::config::Config;
-use crate::control::metrics::{Metrics, PairLabel};
+use crate::cost::metrics::{CostMetrics, PairLabel};
 use crate::cost::outbox::AlertOutbox;
 use crate::store::Store;
 
@@ -24,7 +24,7 @@ pub struct CostMonitor {
     pub config: Config,
     pub endpoint_url: Option<String>,
     pub store: Arc<Store>,
-    pub metrics: Arc<Metrics>,
+    pub metrics: Arc<CostMetrics>,
     pub latest: Latest,
     /// Delays after the 1st, 2nd, … failed webhook attempt; the last repeats for
     /// every later one (an alert is never given up).

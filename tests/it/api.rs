@@ -13,16 +13,22 @@ use geoplan::api::{AppState, Token};
 use geoplan::control::controller::{Command, Shared};
 use geoplan::control::core::{CommandError, RegionState};
 use geoplan::control::failover::{Cause, Switch};
+use geoplan::control::metrics::{ControlMetrics, ProbeLabel, RegionLabel};
 use geoplan::control::status::Deployment;
 use geoplan::control::switches::CheckIds;
 use geoplan::control::verdict::Tracker;
 use geoplan::control::watchdog::Watchdog;
+use geoplan::cost::metrics::CostMetrics;
 use geoplan::store::Store;
+use geoplan::telemetry::Registry;
 use serde_json::Value;
 use tower::ServiceExt;
 
 struct Harness {
     state: AppState,
+    /// Registered in `state.metrics`, for tests to give them values.
+    control_metrics: ControlMetrics,
+    cost_metrics: CostMetrics,
     _dir: tempfile::TempDir,
 }
 
@@ -111,11 +117,14 @@ fn harness(token: Option<&str>) -> Harness {
     let (config, _) =
         geoplan::config::compile("active-active.toml", &text, std::path::Path::new("/"));
     let module = geoplan::deploy::model::build(&config.unwrap(), "active-active.toml", None);
+    let mut registry = Registry::default();
+    let control_metrics = ControlMetrics::new(&mut registry);
+    let cost_metrics = CostMetrics::new(&mut registry);
     let state = AppState {
         shared,
         commands: tx,
         store,
-        metrics: Arc::new(geoplan::control::metrics::Metrics::default()),
+        metrics: Arc::new(registry),
         token: token.and_then(Token::new),
         deployment: Arc::new(Deployment {
             name: "shop".into(),
@@ -130,7 +139,12 @@ fn harness(token: Option<&str>) -> Harness {
             Duration::from_secs(5),
         )),
     };
-    Harness { state, _dir: dir }
+    Harness {
+        state,
+        control_metrics,
+        cost_metrics,
+        _dir: dir,
+    }
 }
 
 async fn call(
@@ -342,7 +356,7 @@ async fn health_metrics_openapi_and_unknown_paths() {
         call(&h, "GET", "/readyz", None, "").await.0,
         StatusCode::SERVICE_UNAVAILABLE
     );
-    h.state.metrics.set_in_service("eu-west-1", false);
+    h.control_metrics.set_in_service("eu-west-1", false);
     let (code, text) = call(&h, "GET", "/metrics", None, "").await;
     assert_eq!(code, StatusCode::OK);
     assert!(
@@ -651,19 +665,20 @@ fn parse_openmetrics(text: &str) -> Result<Vec<String>, String> {
 #[tokio::test]
 async fn metrics_are_valid_openmetrics_with_the_matching_content_type() {
     let h = harness(None);
-    let m = &h.state.metrics;
+    let m = &h.control_metrics;
     m.set_in_service("eu-west-1", false);
     m.set_verdict("eu-west-1", geoplan::control::verdict::Verdict::Down);
     m.count_action("eu-west-1", "take-out");
-    m.count_cost_poll(true);
-    m.set_budget_fraction(0.5);
+    let cost = &h.cost_metrics;
+    cost.count_cost_poll(true);
+    cost.set_budget_fraction(0.5);
     m.probe_latency
-        .get_or_create(&geoplan::control::metrics::RegionLabel {
+        .get_or_create(&RegionLabel {
             region: "eu-west-1".into(),
         })
         .observe(0.012);
     m.probes
-        .get_or_create(&geoplan::control::metrics::ProbeLabel {
+        .get_or_create(&ProbeLabel {
             region: "eu-west-1".into(),
             outcome: "ok".into(),
         })

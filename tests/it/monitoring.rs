@@ -51,15 +51,18 @@ fn alert_rules_pass_promtool_and_their_unit_tests() {
 /// The metric families geoplan exports, every one given a value so labelled families
 /// appear too.
 fn exported() -> BTreeSet<String> {
-    use geoplan::control::metrics::{Metrics, PairLabel, ProbeLabel, RegionLabel};
-    let m = Metrics::default();
+    use geoplan::control::metrics::{ControlMetrics, ProbeLabel, RegionLabel};
+    use geoplan::cost::metrics::{CostMetrics, PairLabel};
+    let mut registry = geoplan::telemetry::Registry::default();
+    let m = ControlMetrics::new(&mut registry);
+    let cost = CostMetrics::new(&mut registry);
     let region = RegionLabel {
         region: "eu-west-1".into(),
     };
     m.set_in_service("eu-west-1", true);
     m.set_verdict("eu-west-1", geoplan::control::verdict::Verdict::Up);
     m.count_action("eu-west-1", "take-out");
-    m.count_cost_poll(true);
+    cost.count_cost_poll(true);
     m.probe_latency.get_or_create(&region).observe(0.01);
     m.probes
         .get_or_create(&ProbeLabel {
@@ -72,9 +75,10 @@ fn exported() -> BTreeSet<String> {
         from: "us-east-1".into(),
         to: "eu-west-1".into(),
     };
-    m.transfer_usd.get_or_create(&pair).set(1.0);
-    m.transfer_gb.get_or_create(&pair).set(1.0);
-    m.encode()
+    cost.transfer_usd.get_or_create(&pair).set(1.0);
+    cost.transfer_gb.get_or_create(&pair).set(1.0);
+    registry
+        .encode()
         .lines()
         .filter_map(|l| l.strip_prefix("# TYPE "))
         .filter_map(|l| l.split_whitespace().next())
