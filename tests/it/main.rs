@@ -11,7 +11,8 @@
 //! - `cost`: Cost Explorer and CUR files give one matrix; alerts from `serve`.
 //! - `fuzz`: mutated configs and CUR files end in a result or a located error.
 //! - `ha`: three `serve` instances: one actor, takeover, quorum of vantage points.
-//! - `layout`: the module graph has no cycle; the architecture doc names every file.
+//! - `layout`: top-level modules use only the layers inside theirs, never a sibling;
+//!   files in a folder have no import cycle; the architecture doc names every file.
 //! - `localstack`: each LocalStack bug the compat layer fixes, stock next to fixed.
 //! - `monitoring`: the alert rules (promtool) and the Grafana dashboard.
 //! - `page`: the status page: its JS functions under node, the page in headless Chromium.
