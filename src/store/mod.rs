@@ -10,7 +10,7 @@
 //! read and written through `Store::with_conn` / `Store::with_reader`. Their tables are
 //! still created and migrated here, when the file opens: one file has one schema, so
 //! every opener (`serve`, `status`) finds the same tables whatever it goes on to read.
-//! Nothing here knows what a switch or an alert is.
+//! Beyond their columns, nothing here knows what a switch or an alert is.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
