@@ -278,6 +278,7 @@ impl Coordinator {
         tx: &mpsc::UnboundedSender<Input>,
     ) {
         for effect in effects {
+            tracing::trace!(?effect, "cluster effect");
             let tx = tx.clone();
             let left = |deadline: Moment| deadline.since(Moment::now());
             match effect {
