@@ -7,10 +7,15 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+mod discovery;
+mod io;
 mod parallel;
 pub mod parquet;
 
 pub use parallel::read_parallel;
+
+use discovery::{export_files, files};
+use io::{Bounded, Counted, Inflated, Shared};
 
 use super::matrix::Line;
 use super::usage::{Usage, classify};
@@ -64,138 +69,6 @@ pub enum CurError {
 /// The longest CSV record read. Real CUR rows are a few KB (tags included); the bound
 /// keeps memory flat whatever the input holds.
 pub const MAX_RECORD: usize = 1 << 20;
-
-/// Counts what passes through, shared with the reader's owner.
-type Shared<T> = std::rc::Rc<std::cell::Cell<T>>;
-
-/// Counts the bytes read from the compressed file, to say where gzip data went bad.
-struct Counted<R> {
-    inner: R,
-    bytes: Shared<u64>,
-}
-
-impl<R: Read> Read for Counted<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.bytes.set(self.bytes.get() + n as u64);
-        Ok(n)
-    }
-}
-
-/// Tracks lines and bounds every CSV record (a quoted field may hold line breaks) to
-/// `MAX_RECORD` bytes, so no input can make the CSV reader's buffer grow without end.
-/// Quotes are followed as the `csv` crate reads them, and input the two CSV readers
-/// could read differently is marked `unusual`: then the SIMD reader's result is not
-/// used.
-struct Bounded<R> {
-    inner: R,
-    /// Line breaks seen so far.
-    lines: Shared<u64>,
-    /// The line a too-long record started on, once one is found.
-    too_long: Shared<Option<u64>>,
-    /// A quote inside an unquoted field, a closing quote followed by more of the field,
-    /// or a carriage return outside quotes not before a line feed.
-    unusual: Shared<bool>,
-    record_bytes: usize,
-    in_quotes: bool,
-    /// The last byte of the previous read.
-    prev: Option<u8>,
-    /// The previous read ended on a carriage return outside quotes, or on a quote
-    /// inside a quoted field (closing, or the first of an escaped pair).
-    cr_last: bool,
-    quote_last: bool,
-}
-
-impl<R> Bounded<R> {
-    fn new(inner: R) -> Self {
-        Bounded {
-            inner,
-            lines: Shared::default(),
-            too_long: Shared::default(),
-            unusual: Shared::default(),
-            record_bytes: 0,
-            in_quotes: false,
-            prev: None,
-            cr_last: false,
-            quote_last: false,
-        }
-    }
-
-    /// Where a quote inside a quoted field leads, by the byte after it: the escaped
-    /// pair's second quote (`true`: skip it), or out of the field.
-    fn after_quote(&mut self, next: u8) -> bool {
-        match next {
-            b'"' => return true,
-            b',' | b'\n' | b'\r' => {}
-            _ => self.unusual.set(true),
-        }
-        self.in_quotes = false;
-        false
-    }
-}
-
-impl<R: Read> Read for Bounded<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        let data = &buf[..n];
-        let Some(&first) = data.first() else {
-            return Ok(0);
-        };
-        // Bytes after a carriage return or a quote that ended the previous read.
-        if std::mem::take(&mut self.cr_last) && first != b'\n' {
-            self.unusual.set(true);
-        }
-        let mut skip = std::mem::take(&mut self.quote_last) && self.after_quote(first);
-        let mut last = 0;
-        for i in memchr::memchr3_iter(b'"', b'\n', b'\r', data) {
-            self.record_bytes += i + 1 - last;
-            last = i + 1;
-            if std::mem::take(&mut skip) {
-                continue;
-            }
-            match data[i] {
-                b'"' if self.in_quotes => match data.get(i + 1) {
-                    Some(&next) => skip = self.after_quote(next),
-                    None => self.quote_last = true,
-                },
-                b'"' => {
-                    let prev = if i == 0 { self.prev } else { Some(data[i - 1]) };
-                    if matches!(prev, None | Some(b',' | b'\n' | b'\r')) {
-                        self.in_quotes = true;
-                    } else {
-                        // The `csv` crate keeps it as a character of the field.
-                        self.unusual.set(true);
-                    }
-                }
-                b'\r' => {
-                    if !self.in_quotes && data.get(i + 1).is_some_and(|&b| b != b'\n') {
-                        self.unusual.set(true);
-                    }
-                    self.cr_last = !self.in_quotes && i + 1 == n;
-                }
-                _ => {
-                    self.lines.set(self.lines.get() + 1);
-                    if !self.in_quotes {
-                        self.record_bytes = 0;
-                    }
-                }
-            }
-            if self.record_bytes > MAX_RECORD {
-                break;
-            }
-        }
-        self.prev = Some(data[n - 1]);
-        self.record_bytes += n - last;
-        if self.record_bytes > MAX_RECORD {
-            self.too_long.set(Some(self.lines.get() + 1));
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                "record too long",
-            ));
-        }
-        Ok(n)
-    }
-}
 
 /// Both spellings of each column geoplan reads.
 pub(super) const USAGE_TYPE: (&str, &str) = ("lineItem/UsageType", "line_item_usage_type");
@@ -408,118 +281,6 @@ impl Totals {
     }
 }
 
-/// The CUR files under `path` (a file or a directory), sorted.
-/// Only regular files are read: a FIFO would block forever, a device never end.
-pub fn files(path: &Path) -> Result<Vec<PathBuf>, CurError> {
-    let io = |source| CurError::Io {
-        path: path.to_owned(),
-        source,
-    };
-    let kind = std::fs::metadata(path).map_err(io)?.file_type();
-    if kind.is_file() {
-        return Ok(vec![path.to_owned()]);
-    }
-    if !kind.is_dir() {
-        return Err(CurError::NotAFile(path.to_owned()));
-    }
-    let mut out: Vec<PathBuf> = std::fs::read_dir(path)
-        .map_err(io)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            let n = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            (n.ends_with(".csv") || n.ends_with(".csv.gz") || n.ends_with(".parquet"))
-                && std::fs::metadata(p).is_ok_and(|m| m.is_file())
-        })
-        .collect();
-    out.sort();
-    if out.is_empty() {
-        return Err(CurError::Empty(path.to_owned()));
-    }
-    Ok(out)
-}
-
-/// The data files an AWS Data Exports export folder's manifests list: `<dir>/metadata/
-/// BILLING_PERIOD=<YYYY-MM>/*Manifest.json`, each naming its `dataFiles` by S3 URI,
-/// found here under `<dir>/data/` by the part of the key after `/data/`. Only the
-/// billing period `month` when given. `None` when `dir` is not an export folder.
-pub fn export_files(dir: &Path, month: Option<&str>) -> Result<Option<Vec<PathBuf>>, CurError> {
-    let metadata = dir.join("metadata");
-    if !metadata.is_dir() || !dir.join("data").is_dir() {
-        return Ok(None);
-    }
-    let io = |path: &Path| {
-        let path = path.to_owned();
-        move |source| CurError::Io { path, source }
-    };
-    let mut periods: Vec<PathBuf> = std::fs::read_dir(&metadata)
-        .map_err(io(&metadata))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            let n = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            n.starts_with("BILLING_PERIOD=")
-                && month.is_none_or(|m| n == format!("BILLING_PERIOD={m}"))
-        })
-        .collect();
-    periods.sort();
-    let mut out = Vec::new();
-    for period in periods {
-        let mut manifests: Vec<PathBuf> = std::fs::read_dir(&period)
-            .map_err(io(&period))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| {
-                p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.ends_with("Manifest.json"))
-            })
-            .collect();
-        manifests.sort();
-        for manifest in manifests {
-            let bad = |message: String| CurError::Manifest {
-                path: manifest.clone(),
-                message,
-            };
-            // A manifest lists file names, so it is small; a huge one is not a manifest.
-            let meta = std::fs::metadata(&manifest).map_err(io(&manifest))?;
-            if meta.len() > 16 << 20 {
-                return Err(bad("larger than 16 MiB; not a Data Exports manifest".into()));
-            }
-            let text = std::fs::read_to_string(&manifest).map_err(io(&manifest))?;
-            let doc: serde_json::Value = serde_json::from_str(&text)
-                .map_err(|e| bad(format!("line {}, column {}: {e}", e.line(), e.column())))?;
-            let listed = doc
-                .get("dataFiles")
-                .and_then(|d| d.as_array())
-                .ok_or_else(|| bad("no `dataFiles` list".into()))?;
-            for (i, uri) in listed.iter().enumerate() {
-                let uri = uri
-                    .as_str()
-                    .ok_or_else(|| bad(format!("dataFiles[{i}] is not a string")))?;
-                let rel = uri
-                    .split_once("/data/")
-                    .map(|(_, rel)| rel)
-                    .filter(|rel| !rel.split('/').any(|part| part == ".." || part.is_empty()))
-                    .ok_or_else(|| {
-                        bad(format!(
-                            "dataFiles[{i}] {uri:?} is not under the export's data/ folder"
-                        ))
-                    })?;
-                let file = dir.join("data").join(rel);
-                if !file.is_file() {
-                    return Err(bad(format!(
-                        "dataFiles[{i}] {uri:?} is missing here ({})",
-                        file.display()
-                    )));
-                }
-                out.push(file);
-            }
-        }
-    }
-    if out.is_empty() {
-        return Err(CurError::Empty(dir.to_owned()));
-    }
-    Ok(Some(out))
-}
-
 /// Which rows count: those in `month` (`YYYY-MM`) when given, and those tagged
 /// `geoplan:name = tag` when given.
 #[derive(Debug, Clone, Copy, Default)]
@@ -568,87 +329,6 @@ fn read_csv(
         return Ok(());
     }
     read_csv_exact(totals, path, filter, chunk)
-}
-
-/// Gzip data decompressed on a thread of its own, a part at a time, while the reader
-/// parses the part before: at most `PARTS_AHEAD` parts wait, so memory stays bounded.
-/// The thread ends at the end of the data, on an error (passed on to the reader), or
-/// when the reader is dropped.
-struct Inflated {
-    parts: std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
-    /// Parts read, sent back to be filled again.
-    spent: std::sync::mpsc::Sender<Vec<u8>>,
-    part: Vec<u8>,
-    at: usize,
-}
-
-pub(super) const PART: usize = 1 << 20;
-const PARTS_AHEAD: usize = 4;
-
-impl Inflated {
-    fn start(file: std::fs::File) -> Self {
-        let (send, parts) = std::sync::mpsc::sync_channel(PARTS_AHEAD);
-        let (spent, reuse) = std::sync::mpsc::channel::<Vec<u8>>();
-        std::thread::spawn(move || {
-            let mut gz =
-                flate2::read::MultiGzDecoder::new(std::io::BufReader::with_capacity(1 << 16, file));
-            loop {
-                let mut part = reuse.try_recv().unwrap_or_default();
-                part.resize(PART, 0);
-                // Whether the data ended, after filling the part as far as it goes.
-                let mut n = 0;
-                let ended = loop {
-                    if n == PART {
-                        break Ok(false);
-                    }
-                    match gz.read(&mut part[n..]) {
-                        Ok(0) => break Ok(true),
-                        Ok(k) => n += k,
-                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                        Err(e) => break Err(e),
-                    }
-                };
-                part.truncate(n);
-                if !part.is_empty() && send.send(Ok(part)).is_err() {
-                    return;
-                }
-                match ended {
-                    Ok(false) => {}
-                    Ok(true) => return,
-                    Err(e) => {
-                        let _ = send.send(Err(e));
-                        return;
-                    }
-                }
-            }
-        });
-        Inflated {
-            parts,
-            spent,
-            part: Vec::new(),
-            at: 0,
-        }
-    }
-}
-
-impl Read for Inflated {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        while self.at == self.part.len() {
-            match self.parts.recv() {
-                Ok(Ok(part)) => {
-                    let _ = self.spent.send(std::mem::replace(&mut self.part, part));
-                    self.at = 0;
-                }
-                Ok(Err(e)) => return Err(e),
-                // The thread is done: the end of the data.
-                Err(_) => return Ok(0),
-            }
-        }
-        let n = buf.len().min(self.part.len() - self.at);
-        buf[..n].copy_from_slice(&self.part[self.at..self.at + n]);
-        self.at += n;
-        Ok(n)
-    }
 }
 
 /// A CSV stream, decompressed if need be, with its record bound and counters.
@@ -1154,33 +834,7 @@ mod tests {
     }
 
     #[test]
-    fn memory_stays_bounded_whatever_the_field_length() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("long.csv.gz");
-        // 64 MiB of one field, compressed to a few KB.
-        let mut gz = flate2::write::GzEncoder::new(
-            std::fs::File::create(&p).unwrap(),
-            flate2::Compression::default(),
-        );
-        gz.write_all(b"lineItem/UsageType,lineItem/UsageAmount,lineItem/UnblendedCost\nUSE1-EU-AWS-Out-Bytes,1,1\n\"")
-            .unwrap();
-        let chunk = vec![b'a'; 1 << 20];
-        for _ in 0..64 {
-            gz.write_all(&chunk).unwrap();
-        }
-        gz.finish().unwrap();
-        let e = read(&p, None).err().unwrap().to_string();
-        assert_eq!(
-            e,
-            format!(
-                "{}:3: a CSV record longer than 1 MiB; not a CUR file?",
-                p.display()
-            )
-        );
-    }
-
-    #[test]
-    fn corrupt_gzip_names_the_byte_and_special_files_are_refused() {
+    fn corrupt_gzip_names_the_byte() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("bad.csv.gz");
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
@@ -1196,20 +850,5 @@ mod tests {
             "names the byte: {e}"
         );
         assert!(!e.contains(":0:"), "{e}");
-        let e = read(Path::new("/dev/zero"), None)
-            .err()
-            .unwrap()
-            .to_string();
-        assert_eq!(
-            e,
-            "/dev/zero is not a regular file (a device, pipe or socket)"
-        );
-        // A FIFO among the files of a directory is left alone, not read (it would block).
-        let fifo = dir.path().join("pipe.csv");
-        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
-        // SAFETY: a valid NUL-terminated path.
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
-        std::fs::remove_file(&p).unwrap();
-        assert!(matches!(read(dir.path(), None), Err(CurError::Empty(_))));
     }
 }

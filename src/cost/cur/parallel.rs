@@ -25,12 +25,12 @@ enum Unit {
 pub fn read_parallel(path: &Path, filter: Filter<'_>, threads: usize) -> Result<Totals, CurError> {
     let threads = threads.max(1);
     let listed = match path.is_dir() {
-        true => super::export_files(path, filter.month)?,
+        true => super::discovery::export_files(path, filter.month)?,
         false => None,
     };
     let files = match listed {
         Some(files) => files,
-        None => super::files(path)?,
+        None => super::discovery::files(path)?,
     };
     let mut units = Vec::new();
     for f in files {
@@ -325,7 +325,7 @@ mod tests {
         let plain = dir.path().join("cur.csv");
         hostile_csv(&plain, 100_000);
         let text = std::fs::read(&plain).unwrap();
-        assert!(text.len() > 4 * super::super::PART, "several parts");
+        assert!(text.len() > 4 * super::super::io::PART, "several parts");
         let p = dir.path().join("cur.csv.gz");
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         gz.write_all(&text).unwrap();

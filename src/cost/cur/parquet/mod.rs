@@ -644,13 +644,13 @@ pub fn write_with<'a>(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::cost::cur::{CurError, read};
 
     const DAY_MS: i64 = 86_400_000;
 
-    fn rows() -> Vec<Row<'static>> {
+    pub(crate) fn rows() -> Vec<Row<'static>> {
         let nov = 20_758 * DAY_MS; // 2026-11-01
         vec![
             Row {
@@ -772,81 +772,6 @@ mod tests {
                 other.display()
             )
         );
-    }
-
-    #[test]
-    fn an_export_folder_is_read_through_its_manifest() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path();
-        let data = root.join("data/BILLING_PERIOD=2026-11");
-        std::fs::create_dir_all(&data).unwrap();
-        std::fs::create_dir_all(root.join("metadata/BILLING_PERIOD=2026-11")).unwrap();
-        let all = rows();
-        let (a, b) = all.split_at(2);
-        write(
-            &data.join("shop-00001.snappy.parquet"),
-            a.iter().map(copy),
-            10,
-        )
-        .unwrap();
-        write(
-            &data.join("shop-00002.snappy.parquet"),
-            b.iter().map(copy),
-            10,
-        )
-        .unwrap();
-        // A stale file the manifest does not list is not read.
-        write(
-            &data.join("shop-00099.snappy.parquet"),
-            all.iter().map(copy),
-            10,
-        )
-        .unwrap();
-        let manifest = serde_json::json!({
-            "dataFiles": [
-                "s3://bucket/exports/shop/data/BILLING_PERIOD=2026-11/shop-00001.snappy.parquet",
-                "s3://bucket/exports/shop/data/BILLING_PERIOD=2026-11/shop-00002.snappy.parquet",
-            ]
-        });
-        let manifest_path = root.join("metadata/BILLING_PERIOD=2026-11/shop-Manifest.json");
-        std::fs::write(&manifest_path, manifest.to_string()).unwrap();
-        let whole = dir.path().join("whole.parquet");
-        write(&whole, all.iter().map(copy), 10).unwrap();
-        let from_export = read(root, Some("2026-11")).unwrap();
-        assert_eq!(from_export.rows, 3, "the listed files' November rows");
-        assert_eq!(
-            from_export.into_lines(),
-            read(&whole, Some("2026-11")).unwrap().into_lines()
-        );
-        // A listed file that is missing, and a path escaping data/, are located errors.
-        std::fs::write(
-            &manifest_path,
-            r#"{"dataFiles": ["s3://b/shop/data/BILLING_PERIOD=2026-11/gone.parquet"]}"#,
-        )
-        .unwrap();
-        let e = read(root, Some("2026-11")).err().unwrap().to_string();
-        assert!(
-            e.starts_with(&format!("{}: dataFiles[0] ", manifest_path.display()))
-                && e.contains("is missing here"),
-            "{e}"
-        );
-        std::fs::write(
-            &manifest_path,
-            r#"{"dataFiles": ["s3://b/shop/data/../../etc/passwd"]}"#,
-        )
-        .unwrap();
-        let e = read(root, Some("2026-11")).err().unwrap().to_string();
-        assert!(e.contains("is not under the export's data/ folder"), "{e}");
-        std::fs::write(&manifest_path, "{\"dataFiles\": [").unwrap();
-        let e = read(root, Some("2026-11")).err().unwrap().to_string();
-        assert!(
-            e.starts_with(&format!("{}: line 1, column ", manifest_path.display())),
-            "{e}"
-        );
-    }
-
-    fn copy<'a>(r: &Row<'a>) -> Row<'a> {
-        Row { ..*r }
     }
 
     #[test]
