@@ -8,7 +8,8 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::{Chunk, CurError, Filter, Totals, parquet};
+use super::csv::{Chunk, read_csv};
+use super::{CurError, Filter, Totals, parquet};
 
 /// A plain CSV file smaller than this is one unit: cutting it costs more than it saves.
 const SPLIT_ABOVE: u64 = 32 << 20;
@@ -72,12 +73,8 @@ pub fn read_parallel(path: &Path, filter: Filter<'_>, threads: usize) -> Result<
                         let mut totals = Totals::default();
                         let result = match unit {
                             Unit::Whole(f) => super::read_file(&mut totals, f, filter),
-                            Unit::Csv(f, c) => {
-                                super::read_csv(&mut totals, f, filter, Some(c), false)
-                            }
-                            Unit::Gzip(f) => {
-                                super::read_csv(&mut totals, f, filter, None, inflate_apart)
-                            }
+                            Unit::Csv(f, c) => read_csv(&mut totals, f, filter, Some(c), false),
+                            Unit::Gzip(f) => read_csv(&mut totals, f, filter, None, inflate_apart),
                             Unit::Parquet(f, groups) => {
                                 parquet::read_groups(&mut totals, f, filter, Some(groups.clone()))
                             }
