@@ -98,7 +98,7 @@ fn generate_parquet(csv: &Path, parquet: &Path) {
     drop(records);
     let rows = owned
         .iter()
-        .map(|(t, r, a, c)| geoplan::cost::cur::parquet::Row {
+        .map(|(t, r, a, c)| geoplan::cost::cur::parquet::writer::Row {
             usage_type: t,
             amount: *a,
             cost: *c,
@@ -106,7 +106,7 @@ fn generate_parquet(csv: &Path, parquet: &Path) {
             start_ms: 20_758 * 86_400_000,
             tag: None,
         });
-    geoplan::cost::cur::parquet::write(parquet, rows, 1 << 20).unwrap();
+    geoplan::cost::cur::parquet::writer::write(parquet, rows, 1 << 20).unwrap();
 }
 
 fn gzip(from: &Path, to: &Path) {

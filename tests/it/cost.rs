@@ -151,18 +151,20 @@ fn write_cur(dir: &std::path::Path) {
     let metadata = dir.join("export/metadata/BILLING_PERIOD=2026-10");
     std::fs::create_dir_all(&data).unwrap();
     std::fs::create_dir_all(&metadata).unwrap();
-    let rows: Vec<geoplan::cost::cur::parquet::Row> = ROWS
+    let rows: Vec<geoplan::cost::cur::parquet::writer::Row> = ROWS
         .iter()
         .map(|(d, t, q, u)| (d, t, q, u, Some("shop")))
         .chain(OTHERS.iter().map(|(d, t, q, u, g)| (d, t, q, u, *g)))
-        .map(|(day, t, q, usd, tag)| geoplan::cost::cur::parquet::Row {
-            usage_type: t,
-            amount: *q,
-            cost: *usd,
-            resource: None,
-            start_ms: epoch_ms(day),
-            tag,
-        })
+        .map(
+            |(day, t, q, usd, tag)| geoplan::cost::cur::parquet::writer::Row {
+                usage_type: t,
+                amount: *q,
+                cost: *usd,
+                resource: None,
+                start_ms: epoch_ms(day),
+                tag,
+            },
+        )
         .collect();
     let (a, b) = rows.split_at(rows.len() / 2);
     let mut listed = Vec::new();
@@ -170,8 +172,8 @@ fn write_cur(dir: &std::path::Path) {
         let name = format!("shop-0000{i}.snappy.parquet");
         let copy = half
             .iter()
-            .map(|r| geoplan::cost::cur::parquet::Row { ..*r });
-        geoplan::cost::cur::parquet::write(&data.join(&name), copy, 4).unwrap();
+            .map(|r| geoplan::cost::cur::parquet::writer::Row { ..*r });
+        geoplan::cost::cur::parquet::writer::write(&data.join(&name), copy, 4).unwrap();
         listed.push(format!(
             "s3://billing/exports/shop/data/BILLING_PERIOD=2026-10/{name}"
         ));

@@ -125,7 +125,7 @@ mod tests {
     use std::path::Path;
 
     use crate::cost::cur::parquet::tests::rows;
-    use crate::cost::cur::parquet::{Row, write};
+    use crate::cost::cur::parquet::writer::{Row, write};
     use crate::cost::cur::{CurError, read};
 
     #[test]
