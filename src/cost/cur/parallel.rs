@@ -8,7 +8,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::csv::{Chunk, read_csv};
+use super::csv::{Chunk, Inflate, read_csv};
 use super::{CurError, Filter, Totals, parquet};
 
 /// A plain CSV file smaller than this is one unit: cutting it costs more than it saves.
@@ -60,7 +60,10 @@ pub fn read_parallel(path: &Path, filter: Filter<'_>, threads: usize) -> Result<
         }
     }
     // One gzip stream inflates on one core: a spare core can inflate while another parses.
-    let inflate_apart = units.len() < threads;
+    let inflate = match units.len() < threads {
+        true => Inflate::Apart,
+        false => Inflate::Inline,
+    };
     let next = AtomicUsize::new(0);
     let results: Vec<Vec<(usize, Result<Totals, CurError>)>> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads.min(units.len()).max(1))
@@ -73,8 +76,10 @@ pub fn read_parallel(path: &Path, filter: Filter<'_>, threads: usize) -> Result<
                         let mut totals = Totals::default();
                         let result = match unit {
                             Unit::Whole(f) => super::read_file(&mut totals, f, filter),
-                            Unit::Csv(f, c) => read_csv(&mut totals, f, filter, Some(c), false),
-                            Unit::Gzip(f) => read_csv(&mut totals, f, filter, None, inflate_apart),
+                            Unit::Csv(f, c) => {
+                                read_csv(&mut totals, f, filter, Some(c), Inflate::Inline)
+                            }
+                            Unit::Gzip(f) => read_csv(&mut totals, f, filter, None, inflate),
                             Unit::Parquet(f, groups) => {
                                 parquet::read_groups(&mut totals, f, filter, Some(groups.clone()))
                             }

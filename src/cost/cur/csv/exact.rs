@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use super::columns::CsvColumns;
-use super::{Chunk, CsvInput, open_csv};
+use super::{Chunk, CsvInput, Inflate, open_csv};
 use crate::cost::cur::{CurError, Filter, Totals};
 
 /// [`read_csv`](super::read_csv) with the `csv` crate's reader, which gives every error
@@ -22,7 +22,7 @@ pub(super) fn read_csv_exact(
         lines,
         too_long,
         ..
-    } = open_csv(path, chunk, false)?;
+    } = open_csv(path, chunk, Inflate::Inline)?;
     let lines_before = chunk.map_or(0, |c| c.lines_before);
     let mut csv = csv::ReaderBuilder::new()
         .buffer_capacity(1 << 20)

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use super::columns::CsvColumns;
-use super::{Chunk, open_csv};
+use super::{Chunk, Inflate, open_csv};
 use crate::cost::cur::{Filter, Totals};
 
 /// [`read_csv`](super::read_csv) with `simd_csv`'s zero-copy reader (about three times
@@ -14,9 +14,9 @@ pub(super) fn read_csv_fast(
     path: &Path,
     filter: Filter<'_>,
     chunk: Option<&Chunk>,
-    inflate_apart: bool,
+    inflate: Inflate,
 ) -> Option<()> {
-    let input = open_csv(path, chunk, inflate_apart).ok()?;
+    let input = open_csv(path, chunk, inflate).ok()?;
     let unusual = input.unusual.clone();
     let mut csv = simd_csv::ZeroCopyReaderBuilder::new()
         .buffer_capacity(1 << 20)

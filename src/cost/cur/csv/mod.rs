@@ -21,7 +21,17 @@ pub(super) fn read_into(
     path: &Path,
     filter: Filter<'_>,
 ) -> Result<(), CurError> {
-    read_csv(totals, path, filter, None, false)
+    read_csv(totals, path, filter, None, Inflate::Inline)
+}
+
+/// Where gzip data is inflated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Inflate {
+    /// On the thread that parses it.
+    Inline,
+    /// On a thread of its own, a part ahead of the parser: for a gzip file read while
+    /// cores are left over.
+    Apart,
 }
 
 /// A byte range of a plain CSV file that starts at a record boundary, with what
@@ -36,17 +46,17 @@ pub(super) struct Chunk {
 
 /// Reads a CSV file, or one chunk of a plain one, into `totals`: with the SIMD
 /// tokenizer, and when that finds anything wrong (a number, a record's length, the
-/// data), again with the `csv` crate's reader, which says where. With `inflate_apart`,
-/// gzip data is decompressed on a thread of its own while it is parsed.
+/// data), again with the `csv` crate's reader, which says where. `inflate` says where the
+/// first reader's gzip data is decompressed (the second's inline).
 pub(super) fn read_csv(
     totals: &mut Totals,
     path: &Path,
     filter: Filter<'_>,
     chunk: Option<&Chunk>,
-    inflate_apart: bool,
+    inflate: Inflate,
 ) -> Result<(), CurError> {
     let mut fast = Totals::default();
-    if read_csv_fast(&mut fast, path, filter, chunk, inflate_apart).is_some() {
+    if read_csv_fast(&mut fast, path, filter, chunk, inflate).is_some() {
         totals.merge(fast);
         return Ok(());
     }
@@ -64,7 +74,7 @@ struct CsvInput {
     unusual: Shared<bool>,
 }
 
-fn open_csv(path: &Path, chunk: Option<&Chunk>, inflate_apart: bool) -> Result<CsvInput, CurError> {
+fn open_csv(path: &Path, chunk: Option<&Chunk>, inflate: Inflate) -> Result<CsvInput, CurError> {
     let io = |source| CurError::Io {
         path: path.to_owned(),
         source,
@@ -79,7 +89,7 @@ fn open_csv(path: &Path, chunk: Option<&Chunk>, inflate_apart: bool) -> Result<C
         use std::io::Seek;
         file.seek(std::io::SeekFrom::Start(c.start)).map_err(io)?;
         Box::new(file.take(c.len))
-    } else if gzip && inflate_apart {
+    } else if gzip && inflate == Inflate::Apart {
         Box::new(Inflated::start(file))
     } else if gzip {
         Box::new(flate2::read::MultiGzDecoder::new(
@@ -113,7 +123,7 @@ mod tests {
     /// Both CSV readers on one file: (fast, exact).
     fn both_csv(path: &Path, filter: Filter<'_>) -> (Option<Totals>, Result<Totals, CurError>) {
         let mut fast = Totals::default();
-        let fast = read_csv_fast(&mut fast, path, filter, None, false).map(|()| fast);
+        let fast = read_csv_fast(&mut fast, path, filter, None, Inflate::Inline).map(|()| fast);
         let mut exact = Totals::default();
         let exact = read_csv_exact(&mut exact, path, filter, None).map(|()| exact);
         (fast, exact)

@@ -222,17 +222,27 @@ pub fn read_groups(
     filter: Filter<'_>,
     groups: Option<std::ops::Range<usize>>,
 ) -> Result<(), CurError> {
-    read_groups_with(totals, path, filter, groups, true).map(|_| ())
+    read_groups_with(totals, path, filter, groups, Decoders::PagesFirst).map(|_| ())
 }
 
-/// [`read_groups`], trying the page-level fast path on each row group first when
-/// `fast`; the tests compare both. Returns how many row groups the fast path read.
+/// Which decoders read a file's row groups; the tests compare the two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Decoders {
+    /// The page-level fast path, and the column API for a row group it gives up on.
+    PagesFirst,
+    /// The column API alone: only the tests read so, to compare the two.
+    #[cfg(test)]
+    ColumnApiOnly,
+}
+
+/// [`read_groups`] with the `decoders` given. Returns how many row groups the fast path
+/// read.
 fn read_groups_with(
     totals: &mut Totals,
     path: &Path,
     filter: Filter<'_>,
     groups: Option<std::ops::Range<usize>>,
-    fast: bool,
+    decoders: Decoders,
 ) -> Result<usize, CurError> {
     let month = filter.month;
     let bad = |message: String| CurError::Parquet {
@@ -358,7 +368,9 @@ fn read_groups_with(
     for rg in groups {
         let located = |e: parquet::errors::ParquetError| bad(format!("row group {rg}: {e}"));
         let group = reader.get_row_group(rg).map_err(located)?;
-        if fast && let Some(counted) = pages::read_group(&*group, &plan) {
+        if decoders == Decoders::PagesFirst
+            && let Some(counted) = pages::read_group(&*group, &plan)
+        {
             totals.merge(counted);
             fast_groups += 1;
             row_base += group.metadata().num_rows().max(0) as u64;
@@ -666,9 +678,9 @@ pub(super) mod tests {
     /// Reads `path` whole through the fast path or the column API only: the totals and
     /// how many row groups the fast path read.
     fn both(path: &Path, filter: Filter<'_>) -> [(Totals, usize); 2] {
-        [true, false].map(|fast| {
+        [Decoders::PagesFirst, Decoders::ColumnApiOnly].map(|decoders| {
             let mut totals = Totals::default();
-            let n = read_groups_with(&mut totals, path, filter, None, fast).unwrap();
+            let n = read_groups_with(&mut totals, path, filter, None, decoders).unwrap();
             (totals, n)
         })
     }
