@@ -1,44 +1,29 @@
 //! Cost and Usage Report files in Parquet (AWS Data Exports' default for CUR 2.0, and
 //! legacy CUR's Athena format), read column by column: only the columns the totals
 //! need are decoded, one row group at a time in batches, so memory is bounded by a
-//! batch, not by the file.
+//! batch, not by the file. Each row group goes through the page-level fast path
+//! (`pages`) first, and through the parquet crate's column API (`column_api`) when the
+//! fast path gives up on it.
 
 use std::path::Path;
 
 use parquet::basic::{LogicalType, TimeUnit, Type as PhysicalType};
-use parquet::column::reader::{ColumnReader, ColumnReaderImpl};
-use parquet::data_type::{
-    ByteArray, ByteArrayType, DataType, DoubleType, FloatType, Int32Type, Int64Type, Int96Type,
-};
+use parquet::errors::ParquetError;
 use parquet::file::reader::{FileReader, SerializedFileReader};
+use parquet::schema::types::SchemaDescriptor;
 
+mod column_api;
 mod hybrid;
 mod pages;
 #[cfg(any(test, feature = "cur-parquet-writer"))]
 pub mod writer;
 
 use super::{
-    AMOUNT, COST, CurError, Filter, RESOURCE, START, TAG_COLUMNS, TAG_KEY_V2, TAGS_V2, Totals,
-    USAGE_TYPE,
+    AMOUNT, COST, CurError, Filter, RESOURCE, START, TAG_COLUMNS, TAGS_V2, Totals, USAGE_TYPE,
 };
 
 /// Records decoded per column at a time.
 const BATCH: usize = 8192;
-/// Usage types summed per batch before they reach the totals; beyond that (values
-/// not from a dictionary, or very many types) rows go to the totals one by one.
-const MAX_SUMS: usize = 32;
-
-/// One usage type's rows in a batch.
-struct Sum {
-    /// The address and length of its bytes.
-    key: (usize, usize),
-    /// A row holding it, to read its bytes back.
-    row: usize,
-    per_resource: bool,
-    rows: u64,
-    quantity: f64,
-    usd: f64,
-}
 
 /// One needed column: its index, name, and how its values are read.
 struct Wanted {
@@ -61,140 +46,168 @@ enum Kind {
     Int96,
 }
 
-/// One value of a batch.
-#[derive(Clone)]
-enum Cell {
-    Null,
-    Bytes(ByteArray),
-    Number(f64),
-    /// A timestamp's year and month, as `YYYY-MM`.
-    Month([u8; 7]),
+/// The columns geoplan reads, as one file's schema has them.
+struct Columns {
+    /// The usage type, cost and amount, in that order, then the resource, the usage
+    /// start and the tag's own column where the file has them (and rows need them).
+    wanted: Vec<Wanted>,
+    /// Where the resource is in `wanted`.
+    resource: Option<usize>,
+    /// Where the usage start is in `wanted`, when rows are kept by month.
+    start: Option<usize>,
+    /// Where the tag's own column (legacy, Athena form) is in `wanted`.
+    flat_tag: Option<usize>,
+    /// CUR 2.0's `resource_tags` map, without a flat tag column: its key and value
+    /// leaves' indices in the schema.
+    map_tag: Option<(usize, usize)>,
 }
 
-enum Reader {
-    Bytes(ColumnReaderImpl<ByteArrayType>, Vec<ByteArray>),
-    Double(ColumnReaderImpl<DoubleType>, Vec<f64>),
-    Float(ColumnReaderImpl<FloatType>, Vec<f32>),
-    Int64(ColumnReaderImpl<Int64Type>, Vec<i64>),
-    Int32(ColumnReaderImpl<Int32Type>, Vec<i32>),
-    Int96(ColumnReaderImpl<Int96Type>, Vec<parquet::data_type::Int96>),
-}
+impl Columns {
+    /// Finds the columns in a file's schema; an error names one that is missing, or
+    /// that geoplan cannot read.
+    fn find(schema: &SchemaDescriptor, path: &Path, filter: Filter<'_>) -> Result<Self, CurError> {
+        let need = |col: (&'static str, &'static str)| {
+            find_column(schema, path, col)?.ok_or_else(|| {
+                bad(
+                    path,
+                    format!("missing column {} (legacy) or {} (CUR 2.0)", col.0, col.1),
+                )
+            })
+        };
+        let mut wanted = vec![need(USAGE_TYPE)?, need(COST)?, need(AMOUNT)?];
+        let mut add = |column: Option<Wanted>| {
+            column.map(|c| {
+                wanted.push(c);
+                wanted.len() - 1
+            })
+        };
+        let resource = add(find_column(schema, path, RESOURCE)?);
+        let start = match filter.month {
+            Some(_) => add(find_column(schema, path, START)?),
+            None => None,
+        };
+        // The tag: a flat column (legacy, Athena form), or CUR 2.0's map's two leaves.
+        let flat_tag = TAG_COLUMNS
+            .iter()
+            .find_map(|t| find_column(schema, path, (t, t)).transpose())
+            .transpose()?;
+        let map_tag = (0..schema.num_columns())
+            .filter(|&i| {
+                schema.column(i).path().parts().first().map(String::as_str) == Some(TAGS_V2)
+            })
+            .collect::<Vec<usize>>();
+        let map_tag = match map_tag.as_slice() {
+            [k, v] if flat_tag.is_none() => Some((*k, *v)),
+            _ => None,
+        };
+        let flat_tag = add(flat_tag);
+        Ok(Columns {
+            wanted,
+            resource,
+            start,
+            flat_tag,
+            map_tag,
+        })
+    }
 
-fn typed<T: DataType>(r: ColumnReader) -> Option<ColumnReaderImpl<T>> {
-    T::get_column_reader(r)
-}
-
-/// Civil year and month of days since 1970-01-01 (Howard Hinnant's algorithm).
-fn year_month(days: i64) -> [u8; 7] {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    let mut out = [b'0'; 7];
-    let text = format!("{:04}-{:02}", year.clamp(0, 9999), month);
-    out.copy_from_slice(&text.as_bytes()[..7]);
-    out
-}
-
-impl Reader {
-    /// Reads up to `n` records into `cells` (one per record, nulls included).
-    fn batch(
-        &mut self,
-        n: usize,
-        want: &Wanted,
-        def: &mut Vec<i16>,
-        cells: &mut Vec<Cell>,
-    ) -> parquet::errors::Result<usize> {
-        def.clear();
-        cells.clear();
-        macro_rules! read {
-            ($r:expr, $vals:expr, $to:expr) => {{
-                $vals.clear();
-                let (records, _, _) = $r.read_records(n, Some(def), None, $vals)?;
-                let mut next = $vals.drain(..);
-                for i in 0..records {
-                    let present = want.max_def == 0 || def.get(i) == Some(&want.max_def);
-                    cells.push(match present {
-                        true => next.next().map_or(Cell::Null, $to),
-                        false => Cell::Null,
-                    });
-                }
-                Ok(records)
-            }};
-        }
-        match self {
-            Reader::Bytes(r, v) => read!(r, v, Cell::Bytes),
-            Reader::Double(r, v) => read!(r, v, Cell::Number),
-            Reader::Float(r, v) => read!(r, v, |x: f32| Cell::Number(f64::from(x))),
-            Reader::Int32(r, v) => read!(r, v, |x: i32| Cell::Number(f64::from(x))),
-            Reader::Int64(r, v) => match want.kind {
-                Kind::Timestamp(per_day) => {
-                    read!(r, v, |x: i64| Cell::Month(year_month(
-                        x.div_euclid(per_day)
-                    )))
-                }
-                _ => read!(r, v, |x: i64| Cell::Number(x as f64)),
-            },
-            Reader::Int96(r, v) => read!(r, v, |x: parquet::data_type::Int96| {
-                // The Julian day number sits in the last of the three words.
-                let julian = i64::from(x.data()[2]);
-                Cell::Month(year_month(julian - 2_440_588))
+    /// What the fast path reads, for the rows `filter` keeps.
+    fn plan<'a>(&'a self, schema: &SchemaDescriptor, filter: Filter<'a>) -> pages::Plan<'a> {
+        pages::Plan {
+            usage_type: &self.wanted[0],
+            cost: &self.wanted[1],
+            amount: &self.wanted[2],
+            resource: self.resource.map(|i| &self.wanted[i]),
+            month: self
+                .start
+                .zip(filter.month)
+                .map(|(i, m)| (&self.wanted[i], m.as_bytes())),
+            tag: filter.tag.map(|name| {
+                let at = match (self.flat_tag, self.map_tag) {
+                    (Some(i), _) => pages::TagColumn::Flat(&self.wanted[i]),
+                    (None, Some((k, v))) => pages::TagColumn::Map(
+                        (k, schema.column(k).max_def_level()),
+                        (v, schema.column(v).max_def_level()),
+                    ),
+                    (None, None) => pages::TagColumn::Absent,
+                };
+                (at, name.as_bytes())
             }),
         }
     }
 }
 
-/// CUR 2.0's `resource_tags` map, read as its key and value leaf columns: per record,
-/// the value of the `geoplan:name` key, if any.
-struct TagMap {
-    keys: ColumnReaderImpl<ByteArrayType>,
-    values: ColumnReaderImpl<ByteArrayType>,
-    max_def_key: i16,
-    max_def_value: i16,
-}
-
-impl TagMap {
-    /// Reads `n` records; `out[i]` says whether record `i` is tagged `name`.
-    fn batch(
-        &mut self,
-        n: usize,
-        name: &[u8],
-        out: &mut Vec<bool>,
-    ) -> parquet::errors::Result<usize> {
-        let (mut kdef, mut krep, mut keys) = (Vec::new(), Vec::new(), Vec::new());
-        let (mut vdef, mut vrep, mut values) = (Vec::new(), Vec::new(), Vec::new());
-        let (records, _, _) =
-            self.keys
-                .read_records(n, Some(&mut kdef), Some(&mut krep), &mut keys)?;
-        let (vrecords, _, _) =
-            self.values
-                .read_records(n, Some(&mut vdef), Some(&mut vrep), &mut values)?;
-        if vrecords != records || vdef.len() != kdef.len() {
-            return Err(parquet::errors::ParquetError::General(
-                "resource_tags keys and values disagree".into(),
+/// The column spelled `legacy` or `v2` in `schema`, if there is one; an error when it
+/// is repeated, or of a type geoplan cannot read as a CUR value.
+fn find_column(
+    schema: &SchemaDescriptor,
+    path: &Path,
+    (legacy, v2): (&'static str, &'static str),
+) -> Result<Option<Wanted>, CurError> {
+    let Some(index) = (0..schema.num_columns()).find(|&i| {
+        let c = schema.column(i);
+        let p = c.path().string();
+        p == legacy || p == v2
+    }) else {
+        return Ok(None);
+    };
+    let c = schema.column(index);
+    if c.max_rep_level() > 0 {
+        return Err(bad(
+            path,
+            format!("column {} is repeated, not a value per row", c.path()),
+        ));
+    }
+    let kind = match (c.physical_type(), c.logical_type_ref()) {
+        (PhysicalType::BYTE_ARRAY, _) => Kind::Bytes,
+        (PhysicalType::DOUBLE, _) => Kind::Double,
+        (PhysicalType::FLOAT, _) => Kind::Float,
+        (PhysicalType::INT32, _) => Kind::Int32,
+        (PhysicalType::INT64, Some(LogicalType::Timestamp(t))) => Kind::Timestamp(match t.unit {
+            TimeUnit::MILLIS => 86_400_000,
+            TimeUnit::MICROS => 86_400_000_000,
+            TimeUnit::NANOS => 86_400_000_000_000,
+        }),
+        (PhysicalType::INT64, _) => Kind::Int64,
+        (PhysicalType::INT96, _) => Kind::Int96,
+        (other, _) => {
+            return Err(bad(
+                path,
+                format!(
+                    "column {} is {other}, which geoplan cannot read as a CUR value",
+                    c.path()
+                ),
             ));
         }
-        out.clear();
-        let (mut k, mut v) = (keys.iter(), values.iter());
-        for (j, &rep) in krep.iter().enumerate() {
-            if rep == 0 {
-                out.push(false);
-            }
-            let key = (kdef[j] == self.max_def_key).then(|| k.next()).flatten();
-            let value = (vdef[j] == self.max_def_value).then(|| v.next()).flatten();
-            if let (Some(key), Some(value), Some(last)) = (key, value, out.last_mut())
-                && key.data() == TAG_KEY_V2.as_bytes()
-                && value.data() == name
-            {
-                *last = true;
-            }
-        }
-        Ok(records)
+    };
+    Ok(Some(Wanted {
+        index,
+        name: c.path().string(),
+        max_def: c.max_def_level(),
+        kind,
+    }))
+}
+
+/// What is wrong with a Parquet file as a CUR file.
+fn bad(path: &Path, message: String) -> CurError {
+    CurError::Parquet {
+        path: path.to_owned(),
+        message,
     }
+}
+
+/// The parquet crate's error reading row group `rg`.
+fn row_group_error(path: &Path, rg: usize, e: ParquetError) -> CurError {
+    bad(path, format!("row group {rg}: {e}"))
+}
+
+/// Opens a Parquet file and reads its footer.
+fn open(path: &Path) -> Result<SerializedFileReader<std::fs::File>, CurError> {
+    let file = std::fs::File::open(path).map_err(|source| CurError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    SerializedFileReader::new(file)
+        .map_err(|e| bad(path, format!("not a readable Parquet file: {e}")))
 }
 
 /// Reads one Parquet CUR file into `totals`, keeping the rows `filter` lets through.
@@ -204,15 +217,7 @@ pub fn read_into(totals: &mut Totals, path: &Path, filter: Filter<'_>) -> Result
 
 /// How many row groups a Parquet file has (units of parallel reading).
 pub fn row_groups(path: &Path) -> Result<usize, CurError> {
-    let file = std::fs::File::open(path).map_err(|source| CurError::Io {
-        path: path.to_owned(),
-        source,
-    })?;
-    let reader = SerializedFileReader::new(file).map_err(|e| CurError::Parquet {
-        path: path.to_owned(),
-        message: format!("not a readable Parquet file: {e}"),
-    })?;
-    Ok(reader.num_row_groups())
+    Ok(open(path)?.num_row_groups())
 }
 
 /// [`read_into`] for the row groups `groups` only (all when `None`).
@@ -244,130 +249,22 @@ fn read_groups_with(
     groups: Option<std::ops::Range<usize>>,
     decoders: Decoders,
 ) -> Result<usize, CurError> {
-    let month = filter.month;
-    let bad = |message: String| CurError::Parquet {
-        path: path.to_owned(),
-        message,
-    };
-    let file = std::fs::File::open(path).map_err(|source| CurError::Io {
-        path: path.to_owned(),
-        source,
-    })?;
-    let reader = SerializedFileReader::new(file)
-        .map_err(|e| bad(format!("not a readable Parquet file: {e}")))?;
+    let reader = open(path)?;
     let schema = reader.metadata().file_metadata().schema_descr_ptr();
-    let find = |(legacy, v2): (&'static str, &'static str)| -> Result<Option<Wanted>, CurError> {
-        let Some(index) = (0..schema.num_columns()).find(|&i| {
-            let c = schema.column(i);
-            let p = c.path().string();
-            p == legacy || p == v2
-        }) else {
-            return Ok(None);
-        };
-        let c = schema.column(index);
-        if c.max_rep_level() > 0 {
-            return Err(bad(format!(
-                "column {} is repeated, not a value per row",
-                c.path()
-            )));
-        }
-        let kind = match (c.physical_type(), c.logical_type_ref()) {
-            (PhysicalType::BYTE_ARRAY, _) => Kind::Bytes,
-            (PhysicalType::DOUBLE, _) => Kind::Double,
-            (PhysicalType::FLOAT, _) => Kind::Float,
-            (PhysicalType::INT32, _) => Kind::Int32,
-            (PhysicalType::INT64, Some(LogicalType::Timestamp(t))) => {
-                Kind::Timestamp(match t.unit {
-                    TimeUnit::MILLIS => 86_400_000,
-                    TimeUnit::MICROS => 86_400_000_000,
-                    TimeUnit::NANOS => 86_400_000_000_000,
-                })
-            }
-            (PhysicalType::INT64, _) => Kind::Int64,
-            (PhysicalType::INT96, _) => Kind::Int96,
-            (other, _) => {
-                return Err(bad(format!(
-                    "column {} is {other}, which geoplan cannot read as a CUR value",
-                    c.path()
-                )));
-            }
-        };
-        Ok(Some(Wanted {
-            index,
-            name: c.path().string(),
-            max_def: c.max_def_level(),
-            kind,
-        }))
-    };
-    let need = |col: (&'static str, &'static str)| {
-        find(col)?.ok_or_else(|| {
-            bad(format!(
-                "missing column {} (legacy) or {} (CUR 2.0)",
-                col.0, col.1
-            ))
-        })
-    };
-    let mut columns = vec![need(USAGE_TYPE)?, need(COST)?, need(AMOUNT)?];
-    let resource = find(RESOURCE)?;
-    let has_resource = resource.is_some();
-    columns.extend(resource);
-    let start = match month {
-        Some(_) => find(START)?,
-        None => None,
-    };
-    let has_start = start.is_some();
-    let start_index = columns.len();
-    columns.extend(start);
-    let month = month.map(str::as_bytes);
-    // The tag: a flat column (legacy, Athena form), or CUR 2.0's map's two leaves.
-    let flat_tag = TAG_COLUMNS
-        .iter()
-        .find_map(|t| find((t, t)).transpose())
-        .transpose()?;
-    let map_tag = (0..schema.num_columns())
-        .filter(|&i| schema.column(i).path().parts().first().map(String::as_str) == Some(TAGS_V2))
-        .collect::<Vec<usize>>();
-    let map_tag = match map_tag.as_slice() {
-        [k, v] if flat_tag.is_none() => Some((*k, *v)),
-        _ => None,
-    };
-    totals.tag_column |= flat_tag.is_some() || map_tag.is_some();
-    let tag_index = columns.len();
-    let has_flat_tag = flat_tag.is_some();
-    columns.extend(flat_tag);
-    let mut tagged: Vec<bool> = Vec::new();
-    let mut sums: Vec<Sum> = Vec::with_capacity(MAX_SUMS);
-
-    let mut defs: Vec<Vec<i16>> = columns.iter().map(|_| Vec::new()).collect();
-    let mut cells: Vec<Vec<Cell>> = columns.iter().map(|_| Vec::new()).collect();
+    let columns = Columns::find(&schema, path, filter)?;
+    totals.tag_column |= columns.flat_tag.is_some() || columns.map_tag.is_some();
     let groups = groups.unwrap_or(0..reader.num_row_groups());
+    // Errors number rows in the file: from the rows of the row groups before.
     let mut row_base: u64 = (0..groups.start.min(reader.num_row_groups()))
         .map(|i| reader.metadata().row_group(i).num_rows().max(0) as u64)
         .sum();
-    let plan = pages::Plan {
-        usage_type: &columns[0],
-        cost: &columns[1],
-        amount: &columns[2],
-        resource: has_resource.then(|| &columns[3]),
-        month: month
-            .filter(|_| has_start)
-            .map(|m| (&columns[start_index], m)),
-        tag: filter.tag.map(|name| {
-            let at = match map_tag {
-                _ if has_flat_tag => pages::TagColumn::Flat(&columns[tag_index]),
-                Some((k, v)) => pages::TagColumn::Map(
-                    (k, schema.column(k).max_def_level()),
-                    (v, schema.column(v).max_def_level()),
-                ),
-                None => pages::TagColumn::Absent,
-            };
-            (at, name.as_bytes())
-        }),
-    };
+    let plan = columns.plan(&schema, filter);
+    let mut column_api = column_api::ColumnApi::new(path, &columns, &schema, filter);
     let mut fast_groups = 0;
     for rg in groups {
-        let located = |e: parquet::errors::ParquetError| bad(format!("row group {rg}: {e}"));
-        let group = reader.get_row_group(rg).map_err(located)?;
+        let group = reader
+            .get_row_group(rg)
+            .map_err(|e| row_group_error(path, rg, e))?;
         if decoders == Decoders::PagesFirst
             && let Some(counted) = pages::read_group(&*group, &plan)
         {
@@ -376,166 +273,16 @@ fn read_groups_with(
             row_base += group.metadata().num_rows().max(0) as u64;
             continue;
         }
-        let mut readers = Vec::new();
-        for c in &columns {
-            let r = group.get_column_reader(c.index).map_err(located)?;
-            readers.push(
-                match c.kind {
-                    Kind::Bytes => typed::<ByteArrayType>(r).map(|r| Reader::Bytes(r, Vec::new())),
-                    Kind::Double => typed::<DoubleType>(r).map(|r| Reader::Double(r, Vec::new())),
-                    Kind::Float => typed::<FloatType>(r).map(|r| Reader::Float(r, Vec::new())),
-                    Kind::Int32 => typed::<Int32Type>(r).map(|r| Reader::Int32(r, Vec::new())),
-                    Kind::Int64 | Kind::Timestamp(_) => {
-                        typed::<Int64Type>(r).map(|r| Reader::Int64(r, Vec::new()))
-                    }
-                    Kind::Int96 => typed::<Int96Type>(r).map(|r| Reader::Int96(r, Vec::new())),
-                }
-                .ok_or_else(|| bad(format!("column {} changes type in row group {rg}", c.name)))?,
-            );
-        }
-        let mut tag_map = match (filter.tag, map_tag) {
-            (Some(_), Some((k, v))) => {
-                let keys = typed::<ByteArrayType>(group.get_column_reader(k).map_err(located)?);
-                let values = typed::<ByteArrayType>(group.get_column_reader(v).map_err(located)?);
-                match (keys, values) {
-                    (Some(keys), Some(values)) => Some(TagMap {
-                        keys,
-                        values,
-                        max_def_key: schema.column(k).max_def_level(),
-                        max_def_value: schema.column(v).max_def_level(),
-                    }),
-                    _ => return Err(bad(format!("{TAGS_V2} is not a map of strings"))),
-                }
-            }
-            _ => None,
-        };
-        loop {
-            let mut got = None;
-            for (i, r) in readers.iter_mut().enumerate() {
-                let n = r
-                    .batch(BATCH, &columns[i], &mut defs[i], &mut cells[i])
-                    .map_err(located)?;
-                if *got.get_or_insert(n) != n {
-                    return Err(bad(format!(
-                        "row group {rg}: column {} has fewer rows than the others",
-                        columns[i].name
-                    )));
-                }
-            }
-            let n = got.unwrap_or(0);
-            if let (Some(map), Some(name)) = (&mut tag_map, filter.tag) {
-                let m = map
-                    .batch(BATCH, name.as_bytes(), &mut tagged)
-                    .map_err(located)?;
-                if m != n {
-                    return Err(bad(format!(
-                        "row group {rg}: {TAGS_V2} has another number of rows than the other columns"
-                    )));
-                }
-            }
-            if n == 0 {
-                break;
-            }
-            // `row` indexes every column's batch, not one slice.
-            #[allow(clippy::needless_range_loop)]
-            for row in 0..n {
-                let at = row_base + row as u64 + 1;
-                if has_start && let Some(m) = month {
-                    let inside = match &cells[start_index][row] {
-                        Cell::Bytes(b) => b.data().starts_with(m),
-                        Cell::Month(ym) => ym[..] == m[..m.len().min(7)],
-                        _ => false,
-                    };
-                    if !inside {
-                        continue;
-                    }
-                }
-                if let Some(name) = filter.tag {
-                    let inside = if has_flat_tag {
-                        matches!(&cells[tag_index][row], Cell::Bytes(b) if b.data() == name.as_bytes())
-                    } else {
-                        tag_map.is_some() && tagged.get(row) == Some(&true)
-                    };
-                    if !inside {
-                        totals.outside_scope += 1;
-                        continue;
-                    }
-                }
-                let number = |col: usize| -> Result<f64, CurError> {
-                    let value = match &cells[col][row] {
-                        Cell::Null => return Ok(0.0),
-                        Cell::Number(x) => Some(*x),
-                        Cell::Bytes(b) => std::str::from_utf8(b.data())
-                            .ok()
-                            .and_then(|s| s.trim().parse::<f64>().ok()),
-                        Cell::Month(_) => None,
-                    };
-                    value.filter(|x| x.is_finite()).ok_or_else(|| {
-                        bad(format!(
-                            "row {at}: {} is not a finite number: {}",
-                            columns[col].name,
-                            match &cells[col][row] {
-                                Cell::Bytes(b) =>
-                                    format!("{:?}", String::from_utf8_lossy(b.data())),
-                                Cell::Number(x) => x.to_string(),
-                                _ => "a date".into(),
-                            }
-                        ))
-                    })
-                };
-                let (usd, quantity) = (number(1)?, number(2)?);
-                let bytes = |col: usize| match &cells[col][row] {
-                    Cell::Bytes(b) => b.data(),
-                    _ => &[],
-                };
-                let resource = if has_resource { bytes(3) } else { &[] };
-                // Values of a dictionary-encoded column share their dictionary entry's
-                // bytes: rows of one usage type are summed here by that address, and
-                // folded into the totals once per batch, not hashed row by row.
-                let usage_type = bytes(0);
-                let key = (usage_type.as_ptr() as usize, usage_type.len());
-                let slot = match sums.iter().position(|s| s.key == key) {
-                    Some(i) => Some(i),
-                    None if sums.len() < MAX_SUMS => {
-                        let per_resource = totals.per_resource(usage_type);
-                        sums.push(Sum {
-                            key,
-                            row,
-                            per_resource,
-                            rows: 0,
-                            quantity: 0.0,
-                            usd: 0.0,
-                        });
-                        Some(sums.len() - 1)
-                    }
-                    None => None,
-                };
-                match slot.map(|i| &mut sums[i]) {
-                    Some(s) if !s.per_resource => {
-                        s.rows += 1;
-                        s.quantity += quantity;
-                        s.usd += usd;
-                    }
-                    _ => totals.add(usage_type, resource, quantity, usd),
-                }
-            }
-            for s in sums.drain(..) {
-                if s.rows > 0 {
-                    let usage_type = match &cells[0][s.row] {
-                        Cell::Bytes(b) => b.data(),
-                        _ => &[],
-                    };
-                    totals.add_sum(usage_type, s.rows, s.quantity, s.usd);
-                }
-            }
-            row_base += n as u64;
-        }
+        row_base += column_api.read_group(totals, &*group, rg, row_base)?;
     }
     Ok(fast_groups)
 }
 
 #[cfg(test)]
 pub(super) mod tests {
+    use parquet::data_type::{ByteArray, ByteArrayType};
+
+    use super::column_api::year_month;
     use super::writer::{Row, write, write_with};
     use super::*;
     use crate::cost::cur::{CurError, read};
@@ -664,15 +411,6 @@ pub(super) mod tests {
                 other.display()
             )
         );
-    }
-
-    #[test]
-    fn days_since_the_epoch_give_year_and_month() {
-        assert_eq!(&year_month(0), b"1970-01");
-        assert_eq!(&year_month(20_757), b"2026-10"); // 2026-10-31
-        assert_eq!(&year_month(20_758), b"2026-11"); // 2026-11-01
-        assert_eq!(&year_month(-1), b"1969-12");
-        assert_eq!(&year_month(11_016), b"2000-02"); // 2000-02-29
     }
 
     /// Reads `path` whole through the fast path or the column API only: the totals and
