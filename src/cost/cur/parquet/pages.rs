@@ -546,16 +546,141 @@ fn month_range(month: &[u8], per_day: i64) -> Option<(i64, i64)> {
     ))
 }
 
+/// Which rows start in the month: by the usage start's dictionary entries (string
+/// dates) or by its range of timestamps.
 enum Month {
     /// String dates: which dictionary entries start with the month.
     Prefix(Rows, Vec<bool>, Vec<u8>),
     Range(Rows, i64, i64),
 }
 
+impl Month {
+    fn open(group: &dyn RowGroupReader, month: Option<(&Wanted, &[u8])>) -> Result<Option<Self>> {
+        let Some((w, m)) = month else {
+            return Ok(None);
+        };
+        Ok(Some(match w.kind {
+            Kind::Bytes => Month::Prefix(Rows::open(group, w)?, Vec::new(), m.to_vec()),
+            Kind::Timestamp(per_day) => {
+                let (lo, hi) = month_range(m, per_day).ok_or_else(|| unsupported("month"))?;
+                Month::Range(Rows::open(group, w)?, lo, hi)
+            }
+            _ => return Err(unsupported("usage start type")),
+        }))
+    }
+
+    /// Reads the batch's `n` usage starts; rows of another month get 0 in `keep`.
+    fn keep(&mut self, n: usize, keep: &mut Vec<u8>) -> Result<()> {
+        keep.resize(n, 2);
+        match self {
+            Month::Prefix(rows, flags, prefix) => {
+                same_length(n, rows.batch(BATCH)?)?;
+                if flags.len() != rows.column.entries() + 1 {
+                    *flags = rows.column.flags(|d| d.starts_with(prefix));
+                }
+                for (k, &v) in keep.iter_mut().zip(&rows.values) {
+                    *k *= u8::from(flags.get(v as usize) == Some(&true));
+                }
+            }
+            Month::Range(rows, lo, hi) => {
+                same_length(n, rows.batch(BATCH)?)?;
+                // A null start (zero after `batch`) is in no month.
+                for (i, (k, &v)) in keep.iter_mut().zip(&rows.values).enumerate() {
+                    let v = v as i64;
+                    let there = rows.defs.is_empty() || rows.defs[i] == rows.column.max_def;
+                    *k *= u8::from(there && *lo <= v && v < *hi);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Which rows carry the tag: by the tag column's dictionary entries, by CUR 2.0's map,
+/// or none (no column carries it).
 enum Tag {
     Flat(Box<Rows>, Vec<bool>, Vec<u8>),
     Map(Box<MapTag>, Vec<bool>),
     Absent,
+}
+
+impl Tag {
+    fn open(
+        group: &dyn RowGroupReader,
+        tag: &Option<(TagColumn<'_>, &[u8])>,
+    ) -> Result<Option<Self>> {
+        Ok(match tag {
+            None => None,
+            Some((TagColumn::Flat(w), name)) => {
+                if !matches!(w.kind, Kind::Bytes) {
+                    return Err(unsupported("tag type"));
+                }
+                Some(Tag::Flat(
+                    Box::new(Rows::open(group, w)?),
+                    Vec::new(),
+                    name.to_vec(),
+                ))
+            }
+            Some((TagColumn::Map((k, kd), (v, vd)), name)) => Some(Tag::Map(
+                Box::new(MapTag {
+                    keys: Column::open(group, *k, *kd, 1)?,
+                    values: Column::open(group, *v, *vd, 1)?,
+                    name: name.to_vec(),
+                    key_hit: Vec::new(),
+                    value_hit: Vec::new(),
+                    reps: Vec::new(),
+                    kdefs: Vec::new(),
+                    vdefs: Vec::new(),
+                    kvals: Vec::new(),
+                    vvals: Vec::new(),
+                    at: (0, 0, 0),
+                    open: None,
+                }),
+                Vec::new(),
+            )),
+            Some((TagColumn::Absent, _)) => Some(Tag::Absent),
+        })
+    }
+
+    /// Reads the batch's `n` tags; counted rows (2 in `keep`, made all 2 when empty)
+    /// without the tag get 1: outside the scope.
+    fn keep(&mut self, n: usize, keep: &mut Vec<u8>) -> Result<()> {
+        if keep.is_empty() {
+            keep.resize(n, 2);
+        }
+        match self {
+            Tag::Flat(rows, flags, name) => {
+                same_length(n, rows.batch(BATCH)?)?;
+                if flags.len() != rows.column.entries() + 1 {
+                    *flags = rows.column.flags(|v| v == name);
+                }
+                let f: &[bool] = flags;
+                mark_untagged(keep, rows.values.iter().map(|&v| f[v as usize]));
+            }
+            Tag::Map(map, tagged) => {
+                map.batch(n, tagged)?;
+                mark_untagged(keep, tagged.iter().copied());
+            }
+            Tag::Absent => mark_untagged(keep, std::iter::repeat(false)),
+        }
+        Ok(())
+    }
+}
+
+/// Counted rows (2 in `keep`) that `tagged` says lack the tag get 1: outside the scope.
+fn mark_untagged(keep: &mut [u8], tagged: impl Iterator<Item = bool>) {
+    for (k, t) in keep.iter_mut().zip(tagged) {
+        if *k == 2 && !t {
+            *k = 1;
+        }
+    }
+}
+
+fn same_length(n: usize, m: usize) -> Result<()> {
+    match m == n {
+        true => Ok(()),
+        false => Err(ParquetError::General("columns of unequal length".into())),
+    }
 }
 
 /// Reads one row group into new totals, or `None` when the fast path cannot (see the
@@ -565,168 +690,137 @@ pub(super) fn read_group(group: &dyn RowGroupReader, plan: &Plan<'_>) -> Option<
 }
 
 fn read(group: &dyn RowGroupReader, plan: &Plan<'_>) -> Result<Totals> {
-    let kinds_ok = matches!(plan.usage_type.kind, Kind::Bytes)
-        && matches!(plan.cost.kind, Kind::Double)
-        && matches!(plan.amount.kind, Kind::Double)
-        && plan.resource.is_none_or(|r| matches!(r.kind, Kind::Bytes));
-    if !kinds_ok {
-        return Err(unsupported("column types"));
-    }
-    let mut types = Rows::open(group, plan.usage_type)?;
-    let mut costs = Rows::open(group, plan.cost)?;
-    let mut amounts = Rows::open(group, plan.amount)?;
-    let mut resources = plan.resource.map(|r| Rows::open(group, r)).transpose()?;
-    let mut month = match plan.month {
-        None => None,
-        Some((w, m)) => Some(match w.kind {
-            Kind::Bytes => Month::Prefix(Rows::open(group, w)?, Vec::new(), m.to_vec()),
-            Kind::Timestamp(per_day) => {
-                let (lo, hi) = month_range(m, per_day).ok_or_else(|| unsupported("month"))?;
-                Month::Range(Rows::open(group, w)?, lo, hi)
-            }
-            _ => return Err(unsupported("usage start type")),
-        }),
-    };
-    let mut tag = match &plan.tag {
-        None => None,
-        Some((TagColumn::Flat(w), name)) => {
-            if !matches!(w.kind, Kind::Bytes) {
-                return Err(unsupported("tag type"));
-            }
-            Some(Tag::Flat(
-                Box::new(Rows::open(group, w)?),
-                Vec::new(),
-                name.to_vec(),
-            ))
-        }
-        Some((TagColumn::Map((k, kd), (v, vd)), name)) => Some(Tag::Map(
-            Box::new(MapTag {
-                keys: Column::open(group, *k, *kd, 1)?,
-                values: Column::open(group, *v, *vd, 1)?,
-                name: name.to_vec(),
-                key_hit: Vec::new(),
-                value_hit: Vec::new(),
-                reps: Vec::new(),
-                kdefs: Vec::new(),
-                vdefs: Vec::new(),
-                kvals: Vec::new(),
-                vvals: Vec::new(),
-                at: (0, 0, 0),
-                open: None,
-            }),
-            Vec::new(),
-        )),
-        Some((TagColumn::Absent, _)) => Some(Tag::Absent),
-    };
-
-    // Per usage-type entry (the null index last): its sum, and for types counted per
-    // resource, its row in the dense per-resource sums.
-    let mut sums: Vec<Sum> = Vec::new();
-    let mut slot: Vec<u32> = Vec::new();
-    let mut by_resource: Vec<Sum> = Vec::new();
-    let mut width = 0;
-    let mut outside_scope = 0u64;
-    // Per row: 0 left out (another month), 1 outside the scope, 2 counted.
-    let mut keep: Vec<u8> = Vec::new();
+    let mut sums = GroupSums::open(group, plan)?;
     loop {
-        let n = types.batch(BATCH)?;
-        let same = |m: usize| match m == n {
-            true => Ok(()),
-            false => Err(ParquetError::General("columns of unequal length".into())),
-        };
-        same(costs.batch(BATCH)?)?;
-        same(amounts.batch(BATCH)?)?;
-        if sums.is_empty() {
-            // The first batch: the dictionaries are known once a page is read.
-            let entries = types.column.entries();
-            sums = vec![Sum::default(); entries + 1];
-            let per_resource: Vec<usize> = (0..entries)
-                .filter(|&i| counted_per_resource(types.column.entry(i)))
-                .collect();
-            slot = vec![u32::MAX; entries + 1];
-            if !per_resource.is_empty() {
-                if let Some(r) = &mut resources {
-                    same(r.batch(BATCH)?)?;
-                }
-                width = resources.as_ref().map_or(0, |r| r.column.entries()) + 1;
-                if per_resource.len() * width > MAX_DENSE {
-                    return Err(unsupported("resource dictionary size"));
-                }
-                for (k, &i) in per_resource.iter().enumerate() {
-                    slot[i] = k as u32;
-                }
-                by_resource = vec![Sum::default(); per_resource.len() * width];
-            } else {
-                // No type here is counted per resource: the column is not read at all.
-                resources = None;
-            }
-        } else if let Some(r) = &mut resources {
-            same(r.batch(BATCH)?)?;
-        }
-        keep.clear();
-        if let Some(m) = &mut month {
-            keep.resize(n, 2);
-            match m {
-                Month::Prefix(rows, flags, prefix) => {
-                    same(rows.batch(BATCH)?)?;
-                    if flags.len() != rows.column.entries() + 1 {
-                        *flags = rows.column.flags(|d| d.starts_with(prefix));
-                    }
-                    for (k, &v) in keep.iter_mut().zip(&rows.values) {
-                        *k *= u8::from(flags.get(v as usize) == Some(&true));
-                    }
-                }
-                Month::Range(rows, lo, hi) => {
-                    same(rows.batch(BATCH)?)?;
-                    // A null start (zero after `batch`) is in no month.
-                    for (i, (k, &v)) in keep.iter_mut().zip(&rows.values).enumerate() {
-                        let v = v as i64;
-                        let there = rows.defs.is_empty() || rows.defs[i] == rows.column.max_def;
-                        *k *= u8::from(there && *lo <= v && v < *hi);
-                    }
-                }
-            }
-        }
-        if let Some(t) = &mut tag {
-            if keep.is_empty() {
-                keep.resize(n, 2);
-            }
-            let mark = |keep: &mut Vec<u8>, tagged: &mut dyn Iterator<Item = bool>| {
-                for (k, t) in keep.iter_mut().zip(tagged) {
-                    if *k == 2 && !t {
-                        *k = 1;
-                    }
-                }
-            };
-            match t {
-                Tag::Flat(rows, flags, name) => {
-                    same(rows.batch(BATCH)?)?;
-                    if flags.len() != rows.column.entries() + 1 {
-                        *flags = rows.column.flags(|v| v == name);
-                    }
-                    let f: &[bool] = flags;
-                    mark(&mut keep, &mut rows.values.iter().map(|&v| f[v as usize]));
-                }
-                Tag::Map(map, tagged) => {
-                    map.batch(n, tagged)?;
-                    mark(&mut keep, &mut tagged.iter().copied());
-                }
-                Tag::Absent => mark(&mut keep, &mut std::iter::repeat(false)),
-            }
-        }
+        let n = sums.read_batch()?;
         if n == 0 {
             break;
         }
+        sums.add_batch(n)?;
+    }
+    sums.into_totals()
+}
+
+/// One row group on the fast path: its columns, and its rows summed so far.
+struct GroupSums {
+    types: Rows,
+    costs: Rows,
+    amounts: Rows,
+    /// Read only when a usage type of the row group is counted per resource.
+    resources: Option<Rows>,
+    month: Option<Month>,
+    tag: Option<Tag>,
+    /// Per usage-type entry (the null index last): its sum, and for types counted per
+    /// resource, its row in the dense per-resource sums (`width` sums each, one per
+    /// resource entry and the null index). Made at the first batch.
+    sums: Vec<Sum>,
+    slot: Vec<u32>,
+    by_resource: Vec<Sum>,
+    width: usize,
+    outside_scope: u64,
+    /// Per row of the batch: 0 left out (another month), 1 outside the scope, 2
+    /// counted; empty when every row counts.
+    keep: Vec<u8>,
+}
+
+impl GroupSums {
+    fn open(group: &dyn RowGroupReader, plan: &Plan<'_>) -> Result<Self> {
+        let kinds_ok = matches!(plan.usage_type.kind, Kind::Bytes)
+            && matches!(plan.cost.kind, Kind::Double)
+            && matches!(plan.amount.kind, Kind::Double)
+            && plan.resource.is_none_or(|r| matches!(r.kind, Kind::Bytes));
+        if !kinds_ok {
+            return Err(unsupported("column types"));
+        }
+        Ok(GroupSums {
+            types: Rows::open(group, plan.usage_type)?,
+            costs: Rows::open(group, plan.cost)?,
+            amounts: Rows::open(group, plan.amount)?,
+            resources: plan.resource.map(|r| Rows::open(group, r)).transpose()?,
+            month: Month::open(group, plan.month)?,
+            tag: Tag::open(group, &plan.tag)?,
+            sums: Vec::new(),
+            slot: Vec::new(),
+            by_resource: Vec::new(),
+            width: 0,
+            outside_scope: 0,
+            keep: Vec::new(),
+        })
+    }
+
+    /// Reads the next batch of every column and marks in `keep` which of its rows
+    /// count: how many rows, 0 at the end of the row group.
+    fn read_batch(&mut self) -> Result<usize> {
+        let n = self.types.batch(BATCH)?;
+        same_length(n, self.costs.batch(BATCH)?)?;
+        same_length(n, self.amounts.batch(BATCH)?)?;
+        if self.sums.is_empty() {
+            self.make_sums(n)?;
+        } else if let Some(r) = &mut self.resources {
+            same_length(n, r.batch(BATCH)?)?;
+        }
+        self.keep.clear();
+        if let Some(m) = &mut self.month {
+            m.keep(n, &mut self.keep)?;
+        }
+        if let Some(t) = &mut self.tag {
+            t.keep(n, &mut self.keep)?;
+        }
+        Ok(n)
+    }
+
+    /// Makes the sums at the first batch (of `n` rows), the dictionaries being known
+    /// once a page is read; reads the resources' first batch when a usage type is
+    /// counted per resource, and drops the column when none is.
+    fn make_sums(&mut self, n: usize) -> Result<()> {
+        let entries = self.types.column.entries();
+        self.sums = vec![Sum::default(); entries + 1];
+        let per_resource: Vec<usize> = (0..entries)
+            .filter(|&i| counted_per_resource(self.types.column.entry(i)))
+            .collect();
+        self.slot = vec![u32::MAX; entries + 1];
+        if !per_resource.is_empty() {
+            if let Some(r) = &mut self.resources {
+                same_length(n, r.batch(BATCH)?)?;
+            }
+            self.width = self.resources.as_ref().map_or(0, |r| r.column.entries()) + 1;
+            if per_resource.len() * self.width > MAX_DENSE {
+                return Err(unsupported("resource dictionary size"));
+            }
+            for (k, &i) in per_resource.iter().enumerate() {
+                self.slot[i] = k as u32;
+            }
+            self.by_resource = vec![Sum::default(); per_resource.len() * self.width];
+        } else {
+            // No type here is counted per resource: the column is not read at all.
+            self.resources = None;
+        }
+        Ok(())
+    }
+
+    /// Adds each counted row of the batch's `n` to its usage type's sum, or its
+    /// resource's, and counts the rows outside the scope.
+    fn add_batch(&mut self, n: usize) -> Result<()> {
         // Indices are checked against their dictionary as they are read; a dictionary
         // that changed size since the sums were made is not one the sums fit.
-        let res_entries = resources.as_ref().map_or(0, |r| r.column.entries());
-        if sums.len() != types.column.entries() + 1
-            || (!by_resource.is_empty() && width != res_entries + 1)
+        let res_entries = self.resources.as_ref().map_or(0, |r| r.column.entries());
+        if self.sums.len() != self.types.column.entries() + 1
+            || (!self.by_resource.is_empty() && self.width != res_entries + 1)
         {
             return Err(unsupported("a dictionary after data pages"));
         }
-        let (t, q, u) = (&types.values[..n], &amounts.values[..n], &costs.values[..n]);
-        let res: &[u64] = resources.as_ref().map_or(&[], |r| &r.values);
+        let (t, q, u) = (
+            &self.types.values[..n],
+            &self.amounts.values[..n],
+            &self.costs.values[..n],
+        );
+        let res: &[u64] = self.resources.as_ref().map_or(&[], |r| &r.values);
+        let (sums, slot, by_resource, width) = (
+            &mut self.sums,
+            &self.slot,
+            &mut self.by_resource,
+            self.width,
+        );
         // Row `i` into its usage type's sum, or its resource's.
         macro_rules! add {
             ($i:expr) => {{
@@ -741,53 +835,62 @@ fn read(group: &dyn RowGroupReader, plan: &Plan<'_>) -> Result<Totals> {
                 }
             }};
         }
-        if keep.is_empty() {
+        if self.keep.is_empty() {
             for i in 0..n {
                 add!(i);
             }
         } else {
-            for (i, &k) in keep.iter().enumerate() {
+            for (i, &k) in self.keep.iter().enumerate() {
                 if k != 2 {
-                    outside_scope += u64::from(k);
+                    self.outside_scope += u64::from(k);
                     continue;
                 }
                 add!(i);
             }
         }
+        Ok(())
     }
 
-    let mut totals = Totals {
-        outside_scope,
-        ..Totals::default()
-    };
-    let finite = |s: &Sum| s.quantity.is_finite() && s.usd.is_finite();
-    let resource_entry = |r: usize| resources.as_ref().map_or(&[][..], |c| c.column.entry(r));
-    for (ty, s) in sums.iter().enumerate() {
-        let usage_type = types.column.entry(ty);
-        match slot[ty] {
-            u32::MAX if s.rows > 0 => {
-                if !finite(s) {
-                    return Err(unsupported("a number that is not finite"));
-                }
-                totals.add_sum(usage_type, s.rows, s.quantity, s.usd);
-            }
-            u32::MAX => {}
-            k => {
-                let row = &by_resource[k as usize * width..(k as usize + 1) * width];
-                for (r, s) in row.iter().enumerate().filter(|(_, s)| s.rows > 0) {
+    /// The row group's totals, from its sums; an error when a sum is not finite.
+    fn into_totals(self) -> Result<Totals> {
+        let mut totals = Totals {
+            outside_scope: self.outside_scope,
+            ..Totals::default()
+        };
+        let finite = |s: &Sum| s.quantity.is_finite() && s.usd.is_finite();
+        let resource_entry = |r: usize| {
+            self.resources
+                .as_ref()
+                .map_or(&[][..], |c| c.column.entry(r))
+        };
+        let width = self.width;
+        for (ty, s) in self.sums.iter().enumerate() {
+            let usage_type = self.types.column.entry(ty);
+            match self.slot[ty] {
+                u32::MAX if s.rows > 0 => {
                     if !finite(s) {
                         return Err(unsupported("a number that is not finite"));
                     }
-                    totals.add_resource_sum(
-                        usage_type,
-                        resource_entry(r),
-                        s.rows,
-                        s.quantity,
-                        s.usd,
-                    );
+                    totals.add_sum(usage_type, s.rows, s.quantity, s.usd);
+                }
+                u32::MAX => {}
+                k => {
+                    let row = &self.by_resource[k as usize * width..(k as usize + 1) * width];
+                    for (r, s) in row.iter().enumerate().filter(|(_, s)| s.rows > 0) {
+                        if !finite(s) {
+                            return Err(unsupported("a number that is not finite"));
+                        }
+                        totals.add_resource_sum(
+                            usage_type,
+                            resource_entry(r),
+                            s.rows,
+                            s.quantity,
+                            s.usd,
+                        );
+                    }
                 }
             }
         }
+        Ok(totals)
     }
-    Ok(totals)
 }
