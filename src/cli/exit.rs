@@ -144,14 +144,20 @@ pub(super) static VERBOSE: std::sync::atomic::AtomicBool =
     std::sync::atomic::AtomicBool::new(false);
 
 pub(super) fn print_chain(e: &dyn std::error::Error) {
-    eprintln!("error: {e}");
+    let message = e.to_string();
+    eprintln!("error: {message}");
     let mut source = e.source();
     while let Some(s) = source {
         if s.is::<crate::aws::Detail>() && !VERBOSE.load(std::sync::atomic::Ordering::Relaxed) {
             eprintln!("  (run again with -v for the AWS SDK's details)");
             break;
         }
-        eprintln!("  caused by: {s}");
+        // A cause the message already ends with (a CUR file's CSV, gzip, Parquet or
+        // manifest error says where, then quotes it) is not said twice.
+        let cause = s.to_string();
+        if !message.ends_with(&cause) {
+            eprintln!("  caused by: {cause}");
+        }
         source = s.source();
     }
 }

@@ -378,6 +378,24 @@ fn bad_cur_input_is_located() {
     assert_eq!(out.status.code(), Some(2));
 }
 
+/// A CUR error that quotes its cause (here the `csv` crate's error, which it keeps as
+/// its source) says it once: not again as a "caused by" line.
+#[test]
+fn a_cur_error_says_its_cause_once() {
+    let wd = Workdir::with_text("regions.toml", CONFIG);
+    std::fs::create_dir_all(wd.path().join("cur")).unwrap();
+    std::fs::write(
+        wd.path().join("cur/a.csv"),
+        "lineItem/UsageType,lineItem/UsageAmount,lineItem/UnblendedCost\nx,1,2\nx,1\n",
+    )
+    .unwrap();
+    let out = geoplan(wd.path(), &["cost", "regions.toml", "--cur", "cur"], None);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("cur/a.csv:3: not valid CSV: "), "{err}");
+    assert!(!err.contains("caused by"), "{err}");
+}
+
 /// Whose spend counts. By default only usage tagged `geoplan:name = shop` (the query
 /// carries the tag filter; moto answers each distinct query from its seeded queue in
 /// order, so the tagged and the account-wide answers are seeded separately).
