@@ -84,8 +84,11 @@ pub(super) fn export_files(
                 return Err(bad("larger than 16 MiB; not a Data Exports manifest".into()));
             }
             let text = std::fs::read_to_string(&manifest).map_err(io(&manifest))?;
-            let doc: serde_json::Value = serde_json::from_str(&text)
-                .map_err(|e| bad(format!("line {}, column {}: {e}", e.line(), e.column())))?;
+            let doc: serde_json::Value =
+                serde_json::from_str(&text).map_err(|source| CurError::ManifestJson {
+                    path: manifest.clone(),
+                    source,
+                })?;
             let listed = doc
                 .get("dataFiles")
                 .and_then(|d| d.as_array())

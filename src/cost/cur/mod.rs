@@ -27,11 +27,12 @@ pub enum CurError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{}:{line}: not valid CSV: {message}", path.display())]
+    #[error("{}:{line}: not valid CSV: {source}", path.display())]
     Csv {
         path: PathBuf,
         line: u64,
-        message: String,
+        #[source]
+        source: ::csv::Error,
     },
     #[error("{}:1: missing column {wanted} (legacy) or {wanted2} (CUR 2.0)", path.display())]
     MissingColumn {
@@ -41,11 +42,12 @@ pub enum CurError {
     },
     #[error("{}:{line}: a CSV record longer than {} MiB; not a CUR file?", path.display(), MAX_RECORD >> 20)]
     TooLong { path: PathBuf, line: u64 },
-    #[error("{}: byte {offset} of the compressed file: {message}", path.display())]
+    #[error("{}: byte {offset} of the compressed file: {source}", path.display())]
     Gzip {
         path: PathBuf,
         offset: u64,
-        message: String,
+        #[source]
+        source: std::io::Error,
     },
     #[error("{} is not a regular file (a device, pipe or socket)", .0.display())]
     NotAFile(PathBuf),
@@ -59,8 +61,32 @@ pub enum CurError {
     },
     #[error("no CUR files (*.csv, *.csv.gz, *.parquet) in {}", .0.display())]
     Empty(PathBuf),
+    /// The parquet crate cannot read the file's footer.
+    #[error("{}: not a readable Parquet file: {source}", path.display())]
+    Parquet {
+        path: PathBuf,
+        #[source]
+        source: ::parquet::errors::ParquetError,
+    },
+    /// The parquet crate cannot read a row group.
+    #[error("{}: row group {row_group}: {source}", path.display())]
+    ParquetRowGroup {
+        path: PathBuf,
+        row_group: usize,
+        #[source]
+        source: ::parquet::errors::ParquetError,
+    },
+    /// The file is Parquet, but not CUR as geoplan reads it: a column missing or of
+    /// another type, a value that is not a number.
     #[error("{}: {message}", path.display())]
-    Parquet { path: PathBuf, message: String },
+    ParquetContent { path: PathBuf, message: String },
+    /// A Data Exports manifest that is not JSON.
+    #[error("{}: line {}, column {}: {source}", path.display(), source.line(), source.column())]
+    ManifestJson {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
     #[error("{}: {message}", path.display())]
     Manifest { path: PathBuf, message: String },
 }

@@ -35,23 +35,25 @@ pub(super) fn read_csv_exact(
                 line: lines_before + line,
             };
         }
-        match (e.position(), e.kind()) {
-            (Some(p), _) => CurError::Csv {
-                path: path.to_owned(),
-                line: lines_before + p.line(),
-                message: e.to_string(),
-            },
+        let line = match e.position() {
+            Some(p) => lines_before + p.line(),
             // Not a CSV error but a read error: in gzip data, or of the file itself.
-            (None, csv::ErrorKind::Io(source)) if gzip => CurError::Gzip {
-                path: path.to_owned(),
-                offset: compressed.get(),
-                message: source.to_string(),
-            },
-            (None, _) => CurError::Csv {
-                path: path.to_owned(),
-                line: lines_before + lines.get() + 1,
-                message: e.to_string(),
-            },
+            None if gzip && matches!(e.kind(), csv::ErrorKind::Io(_)) => {
+                let csv::ErrorKind::Io(source) = e.into_kind() else {
+                    unreachable!("an I/O error, matched above")
+                };
+                return CurError::Gzip {
+                    path: path.to_owned(),
+                    offset: compressed.get(),
+                    source,
+                };
+            }
+            None => lines_before + lines.get() + 1,
+        };
+        CurError::Csv {
+            path: path.to_owned(),
+            line,
+            source: e,
         }
     };
     let headers = match chunk {

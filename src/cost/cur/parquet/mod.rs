@@ -189,15 +189,19 @@ fn find_column(
 
 /// What is wrong with a Parquet file as a CUR file.
 fn bad(path: &Path, message: String) -> CurError {
-    CurError::Parquet {
+    CurError::ParquetContent {
         path: path.to_owned(),
         message,
     }
 }
 
 /// The parquet crate's error reading row group `rg`.
-fn row_group_error(path: &Path, rg: usize, e: ParquetError) -> CurError {
-    bad(path, format!("row group {rg}: {e}"))
+fn row_group_error(path: &Path, rg: usize, source: ParquetError) -> CurError {
+    CurError::ParquetRowGroup {
+        path: path.to_owned(),
+        row_group: rg,
+        source,
+    }
 }
 
 /// Opens a Parquet file and reads its footer.
@@ -206,8 +210,10 @@ fn open(path: &Path) -> Result<SerializedFileReader<std::fs::File>, CurError> {
         path: path.to_owned(),
         source,
     })?;
-    SerializedFileReader::new(file)
-        .map_err(|e| bad(path, format!("not a readable Parquet file: {e}")))
+    SerializedFileReader::new(file).map_err(|source| CurError::Parquet {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// Reads one Parquet CUR file into `totals`, keeping the rows `filter` lets through.
