@@ -317,23 +317,41 @@ pub async fn status_direct(
             return Exit::Failure;
         };
         let read = async {
-            let inverted = crate::control::switches::is_inverted(&r53, &ids.switch).await?;
+            let (inverted, version) = crate::control::switches::read(&r53, &ids.switch).await?;
             let healthy = crate::control::switches::route53_status(&r53, &ids.endpoint).await?;
-            Ok::<_, crate::control::switches::SwitchError>((inverted, healthy))
+            Ok::<_, crate::control::switches::SwitchError>((inverted, version, healthy))
         };
-        let (inverted, route53_healthy) = match read.await {
+        let (inverted, version, route53_healthy) = match read.await {
             Ok(v) => v,
             Err(e) => {
                 print_chain(&e);
                 return Exit::Failure;
             }
         };
-        let stored = store
-            .as_ref()
-            .and_then(|s| s.load_switch(&r.name).ok().flatten())
-            .filter(|s| s.switch.in_service != inverted);
-        let switch = match stored {
-            Some(s) => s.switch,
+        // The same reconciliation `serve` makes at start-up: Route 53 says in or out,
+        // the store says why (and whether an unconfirmed flip was geoplan's own).
+        let switch = match &store {
+            Some(s) => {
+                let known = s
+                    .load_switch(&r.name)
+                    .and_then(|stored| Ok((stored, s.load_intent(&r.name)?)));
+                let (stored, intent) = match known {
+                    Ok(k) => k,
+                    Err(e) => {
+                        print_chain(&e);
+                        return Exit::Failure;
+                    }
+                };
+                crate::control::core::reconcile(
+                    &r.name,
+                    inverted,
+                    version,
+                    stored.as_ref(),
+                    intent.as_ref(),
+                    std::time::SystemTime::now(),
+                )
+                .switch
+            }
             None if inverted => crate::control::failover::Switch {
                 in_service: false,
                 cause: None,

@@ -122,7 +122,7 @@ fn policy_of(config: &Config) -> Policy {
 }
 
 impl Controller {
-    /// Discovers the switches, adopts their state, and returns a controller ready to run.
+    /// Discovers the switches, reconciles their state with the store, and returns a controller ready to run.
     pub async fn start(
         config: &Config,
         route53: Client,

@@ -52,7 +52,7 @@ impl Core {
         };
         let switch_id = r.checks.switch.clone();
         // Write-ahead: if the call reaches Route 53 but its confirmation does not reach
-        // us (a failed read-back, a crash), adoption finds this intent and knows the
+        // us (a failed read-back, a crash), reconciliation finds this intent and knows the
         // change was geoplan's own, with its cause.
         let intent = Intent {
             switch: switch.clone(),

@@ -31,7 +31,7 @@ use crate::control::verdict::{Probe, Thresholds, Tracker, Verdict};
 mod flips;
 mod reads;
 
-pub use reads::{Adoption, adopt};
+pub use reads::{Reconciled, reconcile};
 
 /// How long a single instance's flip may take before its outcome counts as unknown.
 pub const FLIP_TIMEOUT: Duration = Duration::from_secs(8);
@@ -299,7 +299,7 @@ pub struct Core {
 }
 
 impl Core {
-    /// The core after start-up: each region's switch adopted from Route 53 and the store.
+    /// The core after start-up: each region's switch reconciled from Route 53 and the store.
     /// `instance` names this instance in events when several run.
     pub fn new(
         init: Vec<Init>,
@@ -325,7 +325,7 @@ impl Core {
             out: Vec::new(),
         };
         for r in init {
-            let adopted = adopt(
+            let found = reconcile(
                 &r.name,
                 r.inverted,
                 r.version,
@@ -333,8 +333,8 @@ impl Core {
                 r.intent.as_ref(),
                 wall,
             );
-            core.apply_adoption(&r.name, &adopted);
-            let tracker = if adopted.switch.in_service {
+            core.apply_reconciled(&r.name, &found);
+            let tracker = if found.switch.in_service {
                 Tracker::default()
             } else {
                 Tracker::starting_down()
@@ -343,8 +343,8 @@ impl Core {
                 name: r.name.clone(),
                 decided: tracker.verdict,
                 tracker,
-                switch: adopted.switch,
-                last_action: adopted.last_action,
+                switch: found.switch,
+                last_action: found.last_action,
                 route53_status: None,
                 checks: r.checks,
                 last_problem: None,

@@ -1,6 +1,6 @@
 //! What `Core` makes of reads: Route 53's switches and the control tables' switch
 //! records, folded in only when newer than what it knows; the sync of a new actor; the
-//! unknown flips a read resolves; and the adoption of a switch changed outside geoplan.
+//! unknown flips a read resolves; and the reconciliation of a switch changed outside geoplan.
 
 use std::time::SystemTime;
 
@@ -158,7 +158,7 @@ impl Core {
             last_action: r.last_action,
         };
         let intent = self.intents.get(name).cloned();
-        let adopted = adopt(
+        let found = reconcile(
             name,
             inverted,
             version,
@@ -166,15 +166,15 @@ impl Core {
             intent.as_ref(),
             wall,
         );
-        self.apply_adoption(name, &adopted);
+        self.apply_reconciled(name, &found);
         if let Some(r) = self.region_mut(name) {
-            r.switch = adopted.switch;
-            r.last_action = adopted.last_action;
+            r.switch = found.switch;
+            r.last_action = found.last_action;
         }
     }
 
-    /// The store writes and the event an adoption calls for.
-    pub(super) fn apply_adoption(&mut self, name: &str, a: &Adoption) {
+    /// The store writes and the event a reconciliation calls for.
+    pub(super) fn apply_reconciled(&mut self, name: &str, a: &Reconciled) {
         if a.cleared_intent {
             self.intents.remove(name);
             self.out.push(Effect::ClearIntent {
@@ -194,9 +194,9 @@ impl Core {
     }
 }
 
-/// What adopting a switch found: the switch to keep, and what to record.
+/// What reconciling a switch found: the switch to keep, and what to record.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Adoption {
+pub struct Reconciled {
     pub switch: Switch,
     pub last_action: Option<SystemTime>,
     /// An event to record (and the switch to save) when Route 53 said something the
@@ -212,14 +212,14 @@ pub struct Adoption {
 /// confirmation was lost to a crash or a failed read-back). A switch found out with no
 /// record of why counts as a manual drain, so geoplan never undoes a change it did not
 /// make. Pure.
-pub fn adopt(
+pub fn reconcile(
     region: &str,
     inverted: bool,
     version: i64,
     stored: Option<&StoredSwitch>,
     intent: Option<&Intent>,
     now: SystemTime,
-) -> Adoption {
+) -> Reconciled {
     if let Some(intent) = intent {
         let landed = intent.base_version.is_none_or(|base| version > base);
         if landed && intent.switch.in_service != inverted {
@@ -228,7 +228,7 @@ pub fn adopt(
             } else {
                 "take-out"
             };
-            return Adoption {
+            return Reconciled {
                 switch: intent.switch.clone(),
                 last_action: Some(intent.at),
                 note: Some(format!(
@@ -263,7 +263,7 @@ pub fn adopt(
             None,
         ),
     };
-    Adoption {
+    Reconciled {
         switch,
         last_action,
         note,

@@ -453,38 +453,38 @@ fn an_unknown_flip_that_ran_past_its_deadline_settles_from_its_end() {
 }
 
 #[test]
-fn adoption_keeps_known_causes_and_treats_unknown_ones_as_manual() {
+fn reconciliation_keeps_known_causes_and_treats_unknown_ones_as_manual() {
     let now = wall(0);
     let auto = StoredSwitch {
         switch: out_of_service(Cause::Automatic, "down", now),
         last_action: Some(now),
     };
-    let a = adopt("a", true, 3, Some(&auto), None, now);
+    let a = reconcile("a", true, 3, Some(&auto), None, now);
     assert_eq!(
         (a.switch.cause, a.last_action, a.note),
         (Some(Cause::Automatic), Some(now), None)
     );
-    let b = adopt("b", true, 3, None, None, now);
+    let b = reconcile("b", true, 3, None, None, now);
     assert_eq!(
         b.switch.cause,
         Some(Cause::Manual),
         "found off with no record: never undone automatically"
     );
     assert!(b.note.is_some());
-    let c = adopt("a", false, 3, Some(&auto), None, now);
+    let c = reconcile("a", false, 3, Some(&auto), None, now);
     assert!(c.switch.in_service, "Route 53 is the truth for in/out");
     assert!(c.note.is_some());
 }
 
 #[test]
-fn adoption_recognises_geoplans_own_unconfirmed_flips_by_their_version() {
+fn reconciliation_recognises_geoplans_own_unconfirmed_flips_by_their_version() {
     let now = wall(0);
     let intent = Intent {
         switch: out_of_service(Cause::Automatic, "eu-west-1 is down", now),
         at: now,
         base_version: Some(4),
     };
-    let landed = adopt("a", true, 5, None, Some(&intent), now);
+    let landed = reconcile("a", true, 5, None, Some(&intent), now);
     assert_eq!(
         landed.switch.cause,
         Some(Cause::Automatic),
@@ -498,11 +498,11 @@ fn adoption_recognises_geoplans_own_unconfirmed_flips_by_their_version() {
         )
     );
     // Out at the version it was fenced on: not this flip's doing.
-    let other = adopt("a", true, 4, None, Some(&intent), now);
+    let other = reconcile("a", true, 4, None, Some(&intent), now);
     assert_eq!(other.switch.cause, Some(Cause::Manual));
     assert!(other.cleared_intent);
     // An intent that never took effect changes nothing.
-    let none = adopt("c", false, 4, None, Some(&intent), now);
+    let none = reconcile("c", false, 4, None, Some(&intent), now);
     assert!(none.switch.in_service && none.note.is_none() && none.cleared_intent);
 }
 
