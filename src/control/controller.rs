@@ -23,8 +23,9 @@ use crate::control::core::{
 use crate::control::failover::{Policy, Switch};
 use crate::control::metrics::{ControlMetrics, ProbeLabel, RegionLabel};
 use crate::control::store::SwitchStore;
-use crate::control::switches::{self, CheckIds, SwitchError};
+use crate::control::switches::{self, SwitchError};
 use crate::control::verdict::{Probe, Thresholds, Verdict};
+use crate::deploy::outputs::CheckIds;
 use crate::store::Store;
 
 /// What the API reads. Guarded by a std mutex: every critical section is a short
@@ -138,7 +139,7 @@ impl Controller {
         ));
         // The Terraform outputs name the checks without listing every health check in
         // the account; tags find them where the outputs cannot be read.
-        let found = match switches::from_outputs(config).await {
+        let found = match crate::deploy::outputs::health_checks(config).await {
             Some(found) if config.regions.iter().all(|r| found.contains_key(&r.name)) => {
                 tracing::info!("health checks named by the Terraform outputs");
                 found

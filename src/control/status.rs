@@ -62,7 +62,7 @@ pub struct RegionDoc {
     /// Route 53's own view of the endpoint check (always healthy in the emulator).
     pub route53_healthy: Option<bool>,
     pub switch: SwitchDoc,
-    pub health_checks: crate::control::switches::CheckIds,
+    pub health_checks: crate::deploy::outputs::CheckIds,
     /// With several instances: the verdict decisions act on (the quorum of the live
     /// vantage points), and each other live instance's verdict.
     #[serde(default, skip_serializing_if = "Option::is_none")]

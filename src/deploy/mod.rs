@@ -5,6 +5,7 @@
 
 pub mod adopt;
 pub mod model;
+pub mod outputs;
 pub mod render;
 pub mod terraform;
 pub mod workspace;

@@ -23,8 +23,9 @@ use geoplan::control::core::{
 use geoplan::control::failover::Policy;
 use geoplan::control::lease::{Lease, Record, Write};
 use geoplan::control::store::{Intent, StoredSwitch};
-use geoplan::control::switches::{CheckIds, FlipOutcome};
+use geoplan::control::switches::FlipOutcome;
 use geoplan::control::verdict::{Probe, Thresholds, Verdict};
+use geoplan::deploy::outputs::CheckIds;
 
 pub const LEASE: Duration = Duration::from_secs(3);
 const PROBE_EVERY: Duration = Duration::from_millis(500);

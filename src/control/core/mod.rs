@@ -25,8 +25,9 @@ use crate::control::clock::Moment;
 use crate::control::cluster::View;
 use crate::control::failover::{self, Action, Cause, Decision, Policy, RegionView, Switch};
 use crate::control::store::{Intent, StoredSwitch};
-use crate::control::switches::{CheckIds, FlipOutcome};
+use crate::control::switches::FlipOutcome;
 use crate::control::verdict::{Probe, Thresholds, Tracker, Verdict};
+use crate::deploy::outputs::CheckIds;
 
 mod flips;
 mod reads;
