@@ -35,7 +35,7 @@ pub struct ServeOptions {
     /// Delays between webhook attempts (see `cost::monitor::default_backoff`).
     pub webhook_backoff: Vec<std::time::Duration>,
     /// Signs webhook bodies (from GEOPLAN_WEBHOOK_SECRET or `cost.webhook_secret_file`).
-    pub webhook_secret: Option<String>,
+    pub webhook_secret: Option<crate::config::secret::Secret>,
     /// This instance's id among several (`--instance`, default the host name).
     pub instance: String,
 }

@@ -3,27 +3,25 @@
 use axum::http::{HeaderMap, StatusCode, header};
 
 use super::error::ApiError;
+use crate::config::secret::Secret;
 
-/// The API token. Its Debug form is redacted so it never reaches a log.
-#[derive(Clone)]
-pub struct Token(String);
+/// The API token: a secret, compared in constant time.
+#[derive(Clone, Debug)]
+pub struct Token(Secret);
 
 impl Token {
-    pub fn new(s: impl Into<String>) -> Option<Token> {
-        let s = s.into().trim().to_owned();
-        (!s.is_empty()).then_some(Token(s))
+    pub fn new(secret: Secret) -> Token {
+        Token(secret)
     }
 
     /// Constant-time comparison: the time taken does not depend on how much matches.
     fn matches(&self, presented: &str) -> bool {
         use subtle::ConstantTimeEq;
-        self.0.as_bytes().ct_eq(presented.as_bytes()).into()
-    }
-}
-
-impl std::fmt::Debug for Token {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Token(<redacted>)")
+        self.0
+            .expose()
+            .as_bytes()
+            .ct_eq(presented.as_bytes())
+            .into()
     }
 }
 

@@ -28,7 +28,7 @@ pub(super) async fn serve(args: ServeArgs) -> Exit {
         "monitor.token_file",
         config.monitor.token_file.as_deref(),
     ) {
-        Ok(t) => t.and_then(crate::api::Token::new),
+        Ok(t) => t.map(crate::api::Token::new),
         Err(exit) => return exit,
     };
     let webhook_secret = match secret(
@@ -39,7 +39,7 @@ pub(super) async fn serve(args: ServeArgs) -> Exit {
             .as_ref()
             .and_then(|c| c.webhook_secret_file.as_deref()),
     ) {
-        Ok(s) => s.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()),
+        Ok(s) => s,
         Err(exit) => return exit,
     };
     if let Ok(regions) = std::env::var(crate::control::probe::FAULT_DROP_PROBES) {
@@ -76,16 +76,23 @@ pub(super) async fn serve(args: ServeArgs) -> Exit {
 }
 
 /// Completes on ctrl-c or SIGTERM.
-/// A secret from its environment variable, else from its configured file.
-fn secret(env: &str, field: &str, file: Option<&std::path::Path>) -> Result<Option<String>, Exit> {
+/// A secret from its environment variable, else from its configured file (`None` when
+/// neither is set, or what is there is blank).
+fn secret(
+    env: &str,
+    field: &str,
+    file: Option<&std::path::Path>,
+) -> Result<Option<crate::config::secret::Secret>, Exit> {
     if let Ok(v) = std::env::var(env) {
-        return Ok(Some(v));
+        return Ok(crate::config::secret::Secret::new(v));
     }
     match file {
-        Some(path) => std::fs::read_to_string(path).map(Some).map_err(|e| {
-            eprintln!("error: cannot read {field} {}: {e}", path.display());
-            Exit::Failure
-        }),
+        Some(path) => std::fs::read_to_string(path)
+            .map(crate::config::secret::Secret::new)
+            .map_err(|e| {
+                eprintln!("error: cannot read {field} {}: {e}", path.display());
+                Exit::Failure
+            }),
         None => Ok(None),
     }
 }

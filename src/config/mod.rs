@@ -2,10 +2,11 @@
 //!
 //! `compile` reads the TOML once, walks it with spans, and returns either a validated
 //! [`Config`] or every problem found (plus warnings) located by line and column.
-//! Nothing here does IO: the caller reads the file.
+//! `compile` does no IO; `load` reads the file and compiles it.
 
 mod compile;
 pub mod diagnostic;
+pub mod secret;
 pub mod suggest;
 mod types;
 

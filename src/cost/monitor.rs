@@ -30,7 +30,7 @@ pub struct CostMonitor {
     /// every later one (an alert is never given up).
     pub webhook_backoff: Vec<Duration>,
     /// Signs each webhook body (`X-Geoplan-Signature-256: sha256=<hex HMAC>`).
-    pub webhook_secret: Option<String>,
+    pub webhook_secret: Option<crate::config::secret::Secret>,
 }
 
 /// How often the outbox is checked for alerts due for delivery.
@@ -168,7 +168,7 @@ impl CostMonitor {
             if let Some(secret) = &self.webhook_secret {
                 post = post.header(
                     "X-Geoplan-Signature-256",
-                    signature(secret, body.as_bytes()),
+                    signature(secret.expose(), body.as_bytes()),
                 );
             }
             let outcome = match post.send().await {

@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use geoplan::api::{AppState, Token};
+use geoplan::config::secret::Secret;
 use geoplan::control::controller::{Command, Shared};
 use geoplan::control::core::{CommandError, RegionState};
 use geoplan::control::failover::{Cause, Switch};
@@ -125,7 +126,7 @@ fn harness(token: Option<&str>) -> Harness {
         commands: tx,
         store,
         metrics: Arc::new(registry),
-        token: token.and_then(Token::new),
+        token: token.and_then(Secret::new).map(Token::new),
         deployment: Arc::new(Deployment {
             name: "shop".into(),
             pattern: "active-active",

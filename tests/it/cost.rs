@@ -525,7 +525,7 @@ async fn serve_polls_cost_and_delivers_each_alert_once_across_an_outage_and_a_re
                     std::time::Duration::from_millis(100),
                     std::time::Duration::from_millis(200),
                 ],
-                webhook_secret: Some(SECRET.into()),
+                webhook_secret: geoplan::config::secret::Secret::new(SECRET),
             };
             let s = stop.clone();
             let server = tokio::spawn(geoplan::serve::run(config, listener, options, async move {
