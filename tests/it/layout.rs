@@ -249,6 +249,50 @@ fn the_architecture_doc_names_every_source_file() {
     );
 }
 
+/// Every path under `src/` (or `tests/`, `benches/`, `templates/`, `localstack/`,
+/// `docs/`) that README.md or docs/ARCHITECTURE.md names exists: a moved file must not
+/// leave a sentence pointing at nothing.
+#[test]
+fn every_path_the_docs_name_exists() {
+    let roots = [
+        "src/",
+        "tests/",
+        "benches/",
+        "templates/",
+        "localstack/",
+        "docs/",
+    ];
+    let mut wrong = Vec::new();
+    for doc in ["README.md", "docs/ARCHITECTURE.md"] {
+        let text = std::fs::read_to_string(repo().join(doc)).unwrap();
+        for (i, _) in text.match_indices('`') {
+            let rest = &text[i + 1..];
+            let Some(end) = rest.find('`') else { break };
+            let quoted = &rest[..end];
+            if !roots.iter().any(|r| quoted.starts_with(r)) || quoted.contains(char::is_whitespace)
+            {
+                continue;
+            }
+            // `src/control/core/` or `tests/it/sim.rs`; a glob or a placeholder names no
+            // one file.
+            if quoted.contains(['*', '<', '{', '…']) {
+                continue;
+            }
+            let path = quoted.split(':').next().unwrap();
+            if !repo().join(path).exists() {
+                wrong.push(format!("{doc}: `{quoted}`"));
+            }
+        }
+    }
+    wrong.sort();
+    wrong.dedup();
+    assert!(
+        wrong.is_empty(),
+        "the docs name paths that do not exist:\n{}",
+        wrong.join("\n")
+    );
+}
+
 /// The CI's second pass (.ci/run) runs on moto only the tests whose emulator
 /// `GEOPLAN_EMULATOR` chooses; a new such test left off its list would run on
 /// LocalStack alone.
