@@ -357,13 +357,6 @@ async fn health_metrics_openapi_and_unknown_paths() {
         call(&h, "GET", "/readyz", None, "").await.0,
         StatusCode::SERVICE_UNAVAILABLE
     );
-    h.control_metrics.set_in_service("eu-west-1", false);
-    let (code, text) = call(&h, "GET", "/metrics", None, "").await;
-    assert_eq!(code, StatusCode::OK);
-    assert!(
-        text.contains("geoplan_region_in_service{region=\"eu-west-1\"} 0"),
-        "{text}"
-    );
     let (code, body) = call(&h, "GET", "/openapi.json", None, "").await;
     assert_eq!(code, StatusCode::OK);
     let doc = json(&body);
@@ -737,4 +730,68 @@ async fn status_on_a_terminal(url: &str, no_color: bool) -> String {
     }
     let out = cmd.output().await.expect("util-linux script");
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The routes the router declares (read from its source, `.route("PATH", METHOD(…))`)
+/// and the paths and methods the OpenAPI document lists are the same set, and every
+/// documented one is served (not the 404 fallback, not a 405).
+#[tokio::test]
+async fn the_openapi_document_lists_exactly_the_routes_served() {
+    let mut declared = std::collections::BTreeSet::new();
+    for file in ["src/api/mod.rs", "src/api/page.rs"] {
+        let text = std::fs::read_to_string(crate::support::repo().join(file)).unwrap();
+        for (i, _) in text.match_indices(".route(") {
+            let rest = text[i + ".route(".len()..].trim_start();
+            let Some(rest) = rest.strip_prefix('"') else {
+                continue; // `.route_layer(`
+            };
+            let path = &rest[..rest.find('"').unwrap()];
+            let after = rest[path.len() + 1..].trim_start_matches([',', ' ', '\n']);
+            let method = after.split('(').next().unwrap().trim();
+            declared.insert((method.to_owned(), path.to_owned()));
+        }
+    }
+    assert!(declared.len() >= 10, "{declared:?}");
+    let doc: Value = serde_json::from_str(geoplan::api::OPENAPI).unwrap();
+    let mut documented = std::collections::BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            documented.insert((method.clone(), path.clone()));
+        }
+    }
+    assert_eq!(declared, documented, "routes served vs routes documented");
+    let h = harness(Some("t0ken"));
+    for (method, path) in &documented {
+        let uri = path.replace(
+            "{name}",
+            if path.starts_with("/page/") {
+                "app.js"
+            } else {
+                "eu-west-1"
+            },
+        );
+        let resp = geoplan::api::router(h.state.clone())
+            .oneshot(
+                Request::builder()
+                    .method(method.to_uppercase().as_str())
+                    .uri(&uri)
+                    .header("authorization", "Bearer wrong")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        let status = resp.status();
+        let body = axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let code = serde_json::from_slice::<Value>(&body)
+            .ok()
+            .map(|v| v["error"]["code"].clone());
+        assert!(
+            status != StatusCode::METHOD_NOT_ALLOWED
+                && !(status == StatusCode::NOT_FOUND && code == Some(Value::from("not_found"))),
+            "{method} {uri}: {status} {code:?}"
+        );
+    }
 }

@@ -472,12 +472,28 @@ async fn a_closed_log_pipe_stops_nothing_and_a_second_instance_is_refused() {
 
     eu.stop().await;
     wait_switch(&emu, &eu_switch, true, Duration::from_secs(10)).await;
-    let metrics = reqwest::get(format!("{}/metrics", serve.url))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    // The metrics say what the controller did (set by it, not by this test), once it
+    // has Route 53's answer.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let metrics = loop {
+        let text = reqwest::get(format!("{}/metrics", serve.url))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let done = text.contains("geoplan_region_in_service{region=\"eu-west-1\"} 0")
+            && text.contains("geoplan_actions_total{region=\"eu-west-1\",action=\"take-out\"} 1")
+            && text.contains("geoplan_region_in_service{region=\"us-east-1\"} 1");
+        if done {
+            break text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the take-out in the metrics: {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     let dropped: f64 = metrics
         .lines()
         .find_map(|l| l.strip_prefix("geoplan_log_write_errors_total "))
