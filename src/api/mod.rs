@@ -431,12 +431,20 @@ async fn send(
             "no_actor",
             "no instance holds the lease right now; try again in a few seconds",
         )),
-        Err(CommandError::Aws(e)) => {
+        Err(e @ (CommandError::Aws(_) | CommandError::Unconfirmed(_))) => {
             tracing::error!(error = %e, "switch flip failed");
+            let message = match e {
+                CommandError::Unconfirmed(_) => {
+                    "Route 53 did not answer in time: the change may have landed unanswered; the events will say whether it did"
+                }
+                _ => {
+                    "Route 53 did not take the change (refused, or not sent in time); the events say why"
+                }
+            };
             Err(ApiError::new(
                 StatusCode::BAD_GATEWAY,
                 "route53_failed",
-                "Route 53 did not confirm the change (it may have been refused, or have landed unanswered); the events will say which",
+                message,
             ))
         }
     }

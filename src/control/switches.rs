@@ -32,7 +32,55 @@ pub enum SwitchError {
         "switch {0} changed since it was read (HealthCheckVersionMismatch): another actor flipped it"
     )]
     Fenced(String),
+    /// A flip waited past its deadline (at the gate, or in a paused process).
+    #[error("its deadline (the end of this actor's lease window) passed before it was sent")]
+    NotSent,
+    /// A flip's call got no answer before its deadline: it may have landed.
+    #[error("no answer before the deadline")]
+    NoAnswer,
+    /// A read started after an unanswered flip settled shows it did not land.
+    #[error("it did not land")]
+    DidNotLand,
 }
+
+/// Why a flip did not land, or may not have: Route 53's error or what the driver or a
+/// later read found, kept whole (its sources too). Cheap to clone, so the sans-IO core
+/// can pass it on to the events and to the operator's reply.
+#[derive(Debug, Clone)]
+pub struct FlipError(std::sync::Arc<SwitchError>);
+
+impl FlipError {
+    pub fn kind(&self) -> &SwitchError {
+        &self.0
+    }
+}
+
+impl From<SwitchError> for FlipError {
+    fn from(e: SwitchError) -> FlipError {
+        FlipError(std::sync::Arc::new(e))
+    }
+}
+
+impl std::fmt::Display for FlipError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for FlipError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+/// Two errors are the same when they say the same (the SDK's errors have no equality).
+impl PartialEq for FlipError {
+    fn eq(&self, other: &FlipError) -> bool {
+        self.to_string() == other.to_string()
+    }
+}
+
+impl Eq for FlipError {}
 
 fn api<E, R>(op: &'static str) -> impl FnOnce(SdkError<E, R>) -> SwitchError
 where
@@ -208,9 +256,9 @@ pub enum FlipOutcome {
     Done { version: i64 },
     /// It did not land: fenced (`HealthCheckVersionMismatch`), refused, or never sent
     /// because its deadline had passed.
-    NotLanded { error: String, fenced: bool },
+    NotLanded { error: FlipError, fenced: bool },
     /// No answer (a timeout, a lost reply): it may have landed.
-    Unknown { error: String },
+    Unknown { error: FlipError },
 }
 
 /// How long one read of a switch or of a check's status may take.
@@ -233,8 +281,7 @@ pub async fn flip(
 ) -> FlipOutcome {
     let left = || deadline.since(Moment::now());
     let too_late = || FlipOutcome::NotLanded {
-        error: "its deadline (the end of this actor's lease window) passed before it was sent"
-            .into(),
+        error: SwitchError::NotSent.into(),
         fenced: false,
     };
     if tokio::time::timeout(left(), gate.wait()).await.is_err() || left().is_zero() {
@@ -257,7 +304,7 @@ pub async fn flip(
     let answer = match tokio::time::timeout(left(), call).await {
         Err(_) => {
             return FlipOutcome::Unknown {
-                error: "no answer before the deadline".into(),
+                error: SwitchError::NoAnswer.into(),
             };
         }
         Ok(answer) => answer,
@@ -286,11 +333,9 @@ pub async fn flip(
                         id: id.to_owned(),
                         inverted,
                     }
-                    .to_string(),
+                    .into(),
                 },
-                Err(e) => FlipOutcome::Unknown {
-                    error: e.to_string(),
-                },
+                Err(e) => FlipOutcome::Unknown { error: e.into() },
             }
         }
         Err(e) => {
@@ -302,10 +347,10 @@ pub async fn flip(
             let refused = mismatch
                 || e.raw_response()
                     .is_some_and(|r| r.status().is_client_error());
-            let error = if mismatch {
-                SwitchError::Fenced(id.to_owned()).to_string()
+            let error: FlipError = if mismatch {
+                SwitchError::Fenced(id.to_owned()).into()
             } else {
-                api("UpdateHealthCheck")(e).to_string()
+                api("UpdateHealthCheck")(e).into()
             };
             if refused {
                 FlipOutcome::NotLanded {

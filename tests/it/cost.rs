@@ -565,7 +565,10 @@ async fn serve_polls_cost_and_delivers_each_alert_once_across_an_outage_and_a_re
     })
     .await;
     while polls(&url).await < 2 {
-        assert!(std::time::Instant::now() < deadline, "two polls within 30 s");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "two polls within 30 s"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     let cost = get(&format!("{url}/v1/cost")).await;

@@ -23,7 +23,7 @@ use geoplan::control::core::{
 use geoplan::control::failover::Policy;
 use geoplan::control::lease::{Lease, Record, Write};
 use geoplan::control::store::{Intent, StoredSwitch};
-use geoplan::control::switches::FlipOutcome;
+use geoplan::control::switches::{FlipOutcome, SwitchError};
 use geoplan::control::verdict::{Probe, Thresholds, Verdict};
 use geoplan::deploy::outputs::CheckIds;
 
@@ -661,7 +661,7 @@ impl Sim {
                         return;
                     };
                     let outcome = FlipOutcome::NotLanded {
-                        error: "its deadline passed before it was sent".into(),
+                        error: SwitchError::NotSent.into(),
                         fenced: false,
                     };
                     self.core_input(
@@ -914,7 +914,7 @@ impl Sim {
                 region: region.clone(),
                 flip: *flip,
                 outcome: FlipOutcome::Unknown {
-                    error: "no answer before the deadline".into(),
+                    error: SwitchError::NoAnswer.into(),
                 },
             },
             Req::Read => Ans::Read { switches: None },
@@ -1063,12 +1063,17 @@ impl Sim {
                 let r = REGIONS.iter().position(|x| *x == region).unwrap();
                 let outcome = if !self.route53_admits() {
                     FlipOutcome::NotLanded {
-                        error: "Throttling: Rate exceeded".into(),
+                        error: SwitchError::Api(geoplan::aws::CallError {
+                            summary: "Route 53 UpdateHealthCheck failed: Throttling: Rate exceeded"
+                                .into(),
+                            detail: geoplan::aws::Detail("Throttling".into()),
+                        })
+                        .into(),
                         fenced: false,
                     }
                 } else if self.switches[r].1 != version {
                     FlipOutcome::NotLanded {
-                        error: "HealthCheckVersionMismatch".into(),
+                        error: SwitchError::Fenced(checks(r).switch).into(),
                         fenced: true,
                     }
                 } else {
@@ -1324,7 +1329,7 @@ impl Sim {
                         self.operator[region] = Some((request, true, asked));
                     }
                     // May have landed: the operator cannot count on either state.
-                    (_, Err(CommandError::Aws(_))) => {
+                    (_, Err(CommandError::Aws(_) | CommandError::Unconfirmed(_))) => {
                         self.operator[region] = Some((request, false, asked))
                     }
                     _ => {}
@@ -1484,7 +1489,7 @@ impl Sim {
                         region,
                         flip,
                         outcome: FlipOutcome::Unknown {
-                            error: "no answer before the deadline".into(),
+                            error: SwitchError::NoAnswer.into(),
                         },
                     },
                 )

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use crate::control::clock::Moment;
 use crate::control::failover::{Action, Switch};
 use crate::control::store::{Intent, StoredSwitch};
-use crate::control::switches::FlipOutcome;
+use crate::control::switches::{FlipError, FlipOutcome};
 
 use super::{CommandError, Core, Effect, FLIP_TIMEOUT, InFlight, Pending, Purpose, SwitchRecord};
 
@@ -159,16 +159,14 @@ impl Core {
                     x.reply = None;
                     self.out.push(Effect::Reply {
                         id,
-                        result: Err(CommandError::Aws(format!(
-                            "no answer from Route 53 ({error}); whether it landed will be recorded"
-                        ))),
+                        result: Err(CommandError::Unconfirmed(error)),
                     });
                 }
             }
         }
     }
 
-    pub(super) fn failed(&mut self, region: &str, f: InFlight, error: String) {
+    pub(super) fn failed(&mut self, region: &str, f: InFlight, error: FlipError) {
         let what = f.purpose.as_str();
         self.problem(
             region,

@@ -25,7 +25,7 @@ use crate::control::clock::Moment;
 use crate::control::cluster::View;
 use crate::control::failover::{self, Action, Cause, Decision, Policy, RegionView, Switch};
 use crate::control::store::{Intent, StoredSwitch};
-use crate::control::switches::FlipOutcome;
+use crate::control::switches::{FlipError, FlipOutcome};
 use crate::control::verdict::{Probe, Thresholds, Tracker, Verdict};
 use crate::deploy::outputs::CheckIds;
 
@@ -104,8 +104,12 @@ pub enum CommandError {
     UnknownRegion(String),
     #[error("{0}")]
     Refused(String),
+    /// The flip did not land (refused, fenced, never sent, or a later read shows so).
     #[error("route 53 did not take the change: {0}")]
-    Aws(String),
+    Aws(#[source] FlipError),
+    /// The flip got no answer: it may have landed; a later read will record which.
+    #[error("no answer from Route 53 ({0}); whether it landed will be recorded")]
+    Unconfirmed(#[source] FlipError),
     /// Another instance is the actor (its API address, when known): only it acts.
     #[error("this instance is not the actor")]
     NotActor(Option<String>),

@@ -6,6 +6,7 @@ use std::time::SystemTime;
 
 use crate::control::clock::Moment;
 use crate::control::store::{Intent, StoredSwitch};
+use crate::control::switches::SwitchError;
 
 use super::{Core, Effect, Observed, SwitchRecord, back_in_service, out_of_service};
 use crate::control::failover::{Cause, Switch};
@@ -117,7 +118,7 @@ impl Core {
             self.in_flight.remove(name);
             self.clear_intent(name);
             if !landed {
-                self.failed(name, f, "it did not land".into());
+                self.failed(name, f, SwitchError::DidNotLand.into());
             }
         }
         let Some(r) = self.region_mut(name) else {

@@ -3,6 +3,7 @@
 use super::*;
 use crate::control::cluster::Vantage;
 use crate::control::lease::Record;
+use crate::control::switches::SwitchError;
 
 const REGIONS: [&str; 3] = ["us-east-1", "eu-west-1", "ap-northeast-1"];
 
@@ -202,7 +203,7 @@ fn after_a_fenced_flip_nothing_is_sent_until_a_newer_read() {
         200,
         id,
         FlipOutcome::NotLanded {
-            error: "HealthCheckVersionMismatch".into(),
+            error: SwitchError::Fenced("s1".into()).into(),
             fenced: true,
         },
     );
@@ -371,7 +372,7 @@ fn an_unknown_flip_is_resolved_by_a_read_after_its_deadline() {
         200,
         id,
         FlipOutcome::Unknown {
-            error: "no answer".into(),
+            error: SwitchError::NoAnswer.into(),
         },
     );
     // Meanwhile another region goes down: the unknown take-out counts.
@@ -428,7 +429,7 @@ fn an_unknown_flip_that_ran_past_its_deadline_settles_from_its_end() {
         14_000,
         id,
         FlipOutcome::Unknown {
-            error: "no answer before the deadline".into(),
+            error: SwitchError::NoAnswer.into(),
         },
     );
     // A read started after the decided deadline (10 s) + lease/3, but before the call
@@ -518,7 +519,7 @@ fn an_unknown_flip_of_an_earlier_epoch_is_not_confirmed_under_a_later_one() {
         200,
         id,
         FlipOutcome::Unknown {
-            error: "no answer".into(),
+            error: SwitchError::NoAnswer.into(),
         },
     );
     // The lease changes hands and comes back in a later epoch.
