@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 mod csv;
 mod discovery;
+mod guard;
 mod io;
 mod parallel;
 pub mod parquet;
@@ -15,6 +16,7 @@ pub mod parquet;
 pub use parallel::read_parallel;
 
 use discovery::{export_files, files};
+use guard::guarded;
 
 use super::matrix::Line;
 use super::usage::{Usage, classify};
@@ -76,6 +78,16 @@ pub enum CurError {
         #[source]
         source: ::parquet::errors::ParquetError,
     },
+    /// A decoder panicked on this row group (the crate's or geoplan's): damaged input.
+    #[error("{}: row group {row_group}: the Parquet decoder failed on this row group ({message}): the file is damaged", path.display())]
+    ParquetDamaged {
+        path: PathBuf,
+        row_group: usize,
+        message: String,
+    },
+    /// A reader panicked on this file (damaged input the decoder did not catch).
+    #[error("{}: the reader failed ({message}): the file is damaged", path.display())]
+    Damaged { path: PathBuf, message: String },
     /// The file is Parquet, but not CUR as geoplan reads it: a column missing or of
     /// another type, a value that is not a number.
     #[error("{}: {message}", path.display())]
@@ -280,10 +292,19 @@ pub struct Filter<'a> {
 
 /// Reads one file (CSV, gzip CSV or Parquet, by its name) into `totals`.
 pub fn read_file(totals: &mut Totals, path: &Path, filter: Filter<'_>) -> Result<(), CurError> {
-    if path.extension().is_some_and(|e| e == "parquet") {
-        return parquet::read_into(totals, path, filter);
-    }
-    csv::read_into(totals, path, filter)
+    // A reader that panics on damaged input fails this file, not the process.
+    guarded(|| {
+        if path.extension().is_some_and(|e| e == "parquet") {
+            return parquet::read_into(totals, path, filter);
+        }
+        csv::read_into(totals, path, filter)
+    })
+    .unwrap_or_else(|message| {
+        Err(CurError::Damaged {
+            path: path.to_owned(),
+            message,
+        })
+    })
 }
 
 /// Reads a file, a directory of CUR files, or a Data Exports export folder.

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::csv::{Chunk, Inflate, read_csv};
+use super::guard::guarded;
 use super::{CurError, Filter, Totals, parquet};
 
 /// A plain CSV file smaller than this is one unit: cutting it costs more than it saves.
@@ -20,6 +21,14 @@ enum Unit {
     Gzip(PathBuf),
     Csv(PathBuf, Chunk),
     Parquet(PathBuf, Range<usize>),
+}
+
+impl Unit {
+    fn path(&self) -> &Path {
+        match self {
+            Unit::Whole(f) | Unit::Gzip(f) | Unit::Csv(f, _) | Unit::Parquet(f, _) => f,
+        }
+    }
 }
 
 /// Reads a file, a directory of CUR files or an export folder on `threads` threads.
@@ -74,7 +83,8 @@ pub fn read_parallel(path: &Path, filter: Filter<'_>, threads: usize) -> Result<
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(unit) = units.get(i) else { break };
                         let mut totals = Totals::default();
-                        let result = match unit {
+                        // A reader that panics on damaged input fails this unit only.
+                        let result = guarded(|| match unit {
                             Unit::Whole(f) => super::read_file(&mut totals, f, filter),
                             Unit::Csv(f, c) => {
                                 read_csv(&mut totals, f, filter, Some(c), Inflate::Inline)
@@ -83,7 +93,13 @@ pub fn read_parallel(path: &Path, filter: Filter<'_>, threads: usize) -> Result<
                             Unit::Parquet(f, groups) => {
                                 parquet::read_groups(&mut totals, f, filter, Some(groups.clone()))
                             }
-                        };
+                        })
+                        .unwrap_or_else(|message| {
+                            Err(CurError::Damaged {
+                                path: unit.path().to_owned(),
+                                message,
+                            })
+                        });
                         let failed = result.is_err();
                         done.push((i, result.map(|()| totals)));
                         if failed {

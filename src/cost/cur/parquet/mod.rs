@@ -18,6 +18,7 @@ mod pages;
 #[cfg(any(test, feature = "cur-parquet-writer"))]
 pub mod writer;
 
+use super::guard::guarded;
 use super::{
     AMOUNT, COST, CurError, Filter, RESOURCE, START, TAG_COLUMNS, TAGS_V2, Totals, USAGE_TYPE,
 };
@@ -268,18 +269,27 @@ fn read_groups_with(
     let mut column_api = column_api::ColumnApi::new(path, &columns, &schema, filter);
     let mut fast_groups = 0;
     for rg in groups {
-        let group = reader
-            .get_row_group(rg)
-            .map_err(|e| row_group_error(path, rg, e))?;
-        if decoders == Decoders::PagesFirst
-            && let Some(counted) = pages::read_group(&*group, &plan)
-        {
-            totals.merge(counted);
-            fast_groups += 1;
-            row_base += group.metadata().num_rows().max(0) as u64;
-            continue;
-        }
-        row_base += column_api.read_group(totals, &*group, rg, row_base)?;
+        // A decoder that panics on a damaged row group fails this read, not the process.
+        let read = guarded(|| -> Result<(u64, bool), CurError> {
+            let group = reader
+                .get_row_group(rg)
+                .map_err(|e| row_group_error(path, rg, e))?;
+            if decoders == Decoders::PagesFirst
+                && let Some(counted) = pages::read_group(&*group, &plan)
+            {
+                totals.merge(counted);
+                return Ok((group.metadata().num_rows().max(0) as u64, true));
+            }
+            Ok((column_api.read_group(totals, &*group, rg, row_base)?, false))
+        })
+        .map_err(|message| CurError::ParquetDamaged {
+            path: path.to_owned(),
+            row_group: rg,
+            message,
+        })?;
+        let (rows, fast) = read?;
+        row_base += rows;
+        fast_groups += usize::from(fast);
     }
     Ok(fast_groups)
 }
@@ -540,6 +550,38 @@ pub(super) mod tests {
                 "no dictionaries",
                 base().set_dictionary_enabled(false).build(),
                 Some(false),
+            ),
+            // Every codec AWS's exports and common writers use (Snappy is the base).
+            (
+                "gzip",
+                base()
+                    .set_compression(Compression::GZIP(Default::default()))
+                    .build(),
+                Some(true),
+            ),
+            (
+                "zstd",
+                base()
+                    .set_compression(Compression::ZSTD(Default::default()))
+                    .build(),
+                Some(true),
+            ),
+            (
+                "lz4 raw",
+                base().set_compression(Compression::LZ4_RAW).build(),
+                Some(true),
+            ),
+            (
+                "lz4 (Hadoop frames)",
+                base().set_compression(Compression::LZ4).build(),
+                Some(true),
+            ),
+            (
+                "brotli",
+                base()
+                    .set_compression(Compression::BROTLI(Default::default()))
+                    .build(),
+                Some(true),
             ),
             (
                 "dictionaries that overflow to plain",
