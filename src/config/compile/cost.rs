@@ -13,16 +13,17 @@ impl Walker {
         let budget = self
             .required(t, span, "cost", "monthly_budget_usd")
             .and_then(|v| self.positive(v, "cost.monthly_budget_usd"));
-        let alert_at = match get(t, "alert_at") {
-            Some(v) => self.array(v, "cost.alert_at").and_then(|items| {
+        let alert_at = self
+            .optional(t, "cost", "alert_at", |w, v, field| {
+                let items = w.array(v, field)?;
                 let mut out = Vec::new();
                 let mut ok = true;
                 for (i, item) in items.iter().enumerate() {
-                    let field = format!("cost.alert_at[{i}]");
-                    match self.number(item, &field) {
+                    let field = format!("{field}[{i}]");
+                    match w.number(item, &field) {
                         Some(n) if n.value > 0.0 && n.value <= 10.0 => out.push(n.value),
                         Some(n) => {
-                            let issue = self.error(
+                            let issue = w.error(
                                 &field,
                                 n.span,
                                 format!(
@@ -40,57 +41,55 @@ impl Walker {
                 out.sort_by(f64::total_cmp);
                 out.dedup();
                 ok.then_some(out)
-            }),
-            None => Some(vec![0.5, 0.8, 1.0]),
-        };
-        let webhook = match get(t, "webhook") {
-            Some(v) => self.string(v, "cost.webhook").and_then(|s| {
-                if s.value.starts_with("http://") || s.value.starts_with("https://") {
-                    Some(Some(s.value))
-                } else {
-                    self.error(
-                        "cost.webhook",
-                        s.span,
-                        format!("webhook {:?} must be an http:// or https:// URL", s.value),
-                        "not a URL",
-                    );
-                    None
-                }
-            }),
-            None => Some(None),
-        };
-        let poll = match get(t, "poll") {
-            Some(v) => self.duration(v, "cost.poll").and_then(|d| {
+            })
+            .map(|alert_at| alert_at.unwrap_or_else(|| vec![0.5, 0.8, 1.0]));
+        let webhook = self.optional(t, "cost", "webhook", |w, v, field| {
+            let s = w.string(v, field)?;
+            if s.value.starts_with("http://") || s.value.starts_with("https://") {
+                Some(s.value)
+            } else {
+                w.error(
+                    field,
+                    s.span,
+                    format!("webhook {:?} must be an http:// or https:// URL", s.value),
+                    "not a URL",
+                );
+                None
+            }
+        });
+        let poll = self
+            .optional(t, "cost", "poll", |w, v, field| {
+                let d = w.duration(v, field)?;
                 if d.value >= std::time::Duration::from_secs(1) {
                     Some(d.value)
                 } else {
-                    self.error(
-                        "cost.poll",
+                    w.error(
+                        field,
                         d.span,
                         "`cost.poll` must be at least 1s (each Cost Explorer call costs $0.01)",
                         "too often",
                     );
                     None
                 }
-            }),
-            None => Some(std::time::Duration::from_secs(6 * 3600)),
-        };
-        let prices = match get(t, "price_per_gb") {
-            Some(v) => self.table(v, "cost.price_per_gb").and_then(|pt| {
+            })
+            .map(|poll| poll.unwrap_or(std::time::Duration::from_secs(6 * 3600)));
+        let prices = self
+            .optional(t, "cost", "price_per_gb", |w, v, field| {
+                let pt = w.table(v, field)?;
                 let mut out = std::collections::BTreeMap::new();
                 let mut ok = true;
                 for (k, val) in pt.iter() {
                     let key: &str = k.get_ref().as_ref();
-                    let field = format!("cost.price_per_gb.\"{key}\"");
+                    let field = format!("{field}.\"{key}\"");
                     let pair = key.split_once('>').map(|(a, b)| (a.trim(), b.trim()));
                     match pair {
                         Some((a, b)) if regions::is_known(a) && regions::is_known(b) && a != b => {
-                            match self.number(val, &field) {
+                            match w.number(val, &field) {
                                 Some(n) if n.value >= 0.0 => {
                                     out.insert((a.to_owned(), b.to_owned()), n.value);
                                 }
                                 Some(n) => {
-                                    self.error(
+                                    w.error(
                                         &field,
                                         n.span,
                                         "a price cannot be negative",
@@ -102,7 +101,7 @@ impl Walker {
                             }
                         }
                         _ => {
-                            let issue = self.error(
+                            let issue = w.error(
                                 &field,
                                 k.span(),
                                 format!("price key {key:?} is not \"<from-region>><to-region>\""),
@@ -114,29 +113,22 @@ impl Walker {
                     }
                 }
                 ok.then_some(out)
-            }),
-            None => Some(std::collections::BTreeMap::new()),
-        };
-        let webhook_secret_file = match get(t, "webhook_secret_file") {
-            Some(v) => self
-                .string(v, "cost.webhook_secret_file")
-                .and_then(|s| {
-                    self.checked(
-                        s,
-                        "cost.webhook_secret_file",
-                        super::terraform::path_problem,
-                    )
-                })
-                .map(|s| Some(base_dir.join(s.value))),
-            None => Some(None),
-        };
-        let scope = match get(t, "scope") {
-            Some(v) => self.string(v, "cost.scope").and_then(|s| match s.value.as_str() {
+            })
+            .map(Option::unwrap_or_default);
+        let webhook_secret_file = self.optional(t, "cost", "webhook_secret_file", |w, v, field| {
+            let s = w.string(v, field)?;
+            w.checked(s, field, super::terraform::path_problem)
+                .map(|s| base_dir.join(s.value))
+        });
+        let scope = self
+            .optional(t, "cost", "scope", |w, v, field| {
+                let s = w.string(v, field)?;
+                match s.value.as_str() {
                 "tag" => Some(CostScope::Tag),
                 "account" => Some(CostScope::Account),
                 other => {
-                    let issue = self.error(
-                        "cost.scope",
+                    let issue = w.error(
+                        field,
                         s.span,
                         format!("unknown cost scope {other:?}"),
                         "expected \"tag\" or \"account\"",
@@ -146,9 +138,9 @@ impl Walker {
                     );
                     None
                 }
-            }),
-            None => Some(CostScope::Tag),
-        };
+            }
+            })
+            .map(|scope| scope.unwrap_or(CostScope::Tag));
         Some(CostSettings {
             monthly_budget_usd: budget?,
             scope: scope?,

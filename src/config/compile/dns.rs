@@ -73,75 +73,68 @@ impl Walker {
         let zone = self
             .required(t, span.clone(), "dns", "zone")
             .and_then(|v| self.domain(v, "dns.zone"));
-        let zone_id = match get(t, "zone_id") {
-            Some(v) => self.string(v, "dns.zone_id").and_then(|s| {
-                let id = s.value.trim_start_matches("/hostedzone/").to_owned();
-                if !id.is_empty()
-                    && id.len() <= 32
-                    && id
-                        .chars()
-                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
-                {
-                    Some(Some(id))
-                } else {
-                    let issue = self.error(
-                        "dns.zone_id",
-                        s.span,
-                        format!("invalid hosted zone id {:?}", s.value),
-                        "not a zone id",
-                    );
-                    issue.help =
-                        Some("a hosted zone id looks like \"Z0123456789ABCDEFGHIJ\"".into());
-                    None
-                }
-            }),
-            None => Some(None),
-        };
+        let zone_id = self.optional(t, "dns", "zone_id", |w, v, field| {
+            let s = w.string(v, field)?;
+            let id = s.value.trim_start_matches("/hostedzone/").to_owned();
+            if !id.is_empty()
+                && id.len() <= 32
+                && id
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+            {
+                Some(id)
+            } else {
+                let issue = w.error(
+                    field,
+                    s.span,
+                    format!("invalid hosted zone id {:?}", s.value),
+                    "not a zone id",
+                );
+                issue.help = Some("a hosted zone id looks like \"Z0123456789ABCDEFGHIJ\"".into());
+                None
+            }
+        });
         let record = self
             .required(t, span.clone(), "dns", "record")
             .and_then(|v| self.domain(v, "dns.record"));
         if let (Some(zone), Some(record)) = (&zone, &record) {
             self.inside_zone(record, zone, "dns.record");
         }
-        let write_record = match get(t, "write_record") {
-            Some(v) => {
-                let w = self.domain(v, "dns.write_record");
-                if let Some(w) = &w {
-                    if pattern.is_some_and(|p| p != Pattern::ReadLocalWriteGlobal) {
-                        let issue = self.error(
-                            "dns.write_record",
-                            w.span.clone(),
-                            "`dns.write_record` is only used by the read-local-write-global pattern",
-                            "not used by this pattern",
-                        );
-                        issue.help = Some(
-                            "remove it, or set `pattern = \"read-local-write-global\"`".into(),
-                        );
-                    }
-                    if let Some(zone) = &zone {
-                        self.inside_zone(w, zone, "dns.write_record");
-                    }
-                    if record.as_ref().is_some_and(|r| r.value == w.value) {
-                        self.error(
-                            "dns.write_record",
-                            w.span.clone(),
-                            "`dns.write_record` must differ from `dns.record`",
-                            "same as `record`",
-                        );
-                    }
+        let write_record = self
+            .optional(t, "dns", "write_record", |w, v, field| {
+                let write = w.domain(v, field)?;
+                if pattern.is_some_and(|p| p != Pattern::ReadLocalWriteGlobal) {
+                    let issue = w.error(
+                        field,
+                        write.span.clone(),
+                        "`dns.write_record` is only used by the read-local-write-global pattern",
+                        "not used by this pattern",
+                    );
+                    issue.help =
+                        Some("remove it, or set `pattern = \"read-local-write-global\"`".into());
                 }
-                w.map(|w| Some(w.value))
-            }
-            None => Some(record.as_ref().map(|r| format!("write.{}", r.value))),
-        };
-        let ttl = match get(t, "ttl") {
-            Some(v) => {
-                let ttl = self.integer_in(v, "dns.ttl", 0..=86_400);
+                if let Some(zone) = &zone {
+                    w.inside_zone(&write, zone, field);
+                }
+                if record.as_ref().is_some_and(|r| r.value == write.value) {
+                    w.error(
+                        field,
+                        write.span.clone(),
+                        "`dns.write_record` must differ from `dns.record`",
+                        "same as `record`",
+                    );
+                }
+                Some(write.value)
+            })
+            .map(|write| write.or_else(|| record.as_ref().map(|r| format!("write.{}", r.value))));
+        let ttl = self
+            .optional(t, "dns", "ttl", |w, v, field| {
+                let ttl = w.integer_in(v, field, 0..=86_400);
                 if let Some(n) = ttl
                     && n > 300
                 {
-                    let issue = self.warn(
-                        "dns.ttl",
+                    let issue = w.warn(
+                        field,
                         v.span(),
                         format!("a TTL of {n} s keeps clients on a failed region for up to {n} s"),
                         "long TTL",
@@ -150,9 +143,8 @@ impl Walker {
                         Some("AWS recommends 60 s for records behind health checks".into());
                 }
                 ttl
-            }
-            None => Some(60),
-        };
+            })
+            .map(|ttl| ttl.unwrap_or(60));
         let write_record = if pattern == Some(Pattern::ReadLocalWriteGlobal) {
             write_record?
         } else {

@@ -36,24 +36,20 @@ impl Walker {
     ) -> Option<(Vec<GlobalIndex>, Vec<LocalIndex>)> {
         let mut names: HashMap<String, Range<usize>> = HashMap::new();
         let mut projected = 0;
-        let global = match get(t, "global_index") {
-            Some(v) => self.index_list(
-                v,
-                &join(cx.path, "global_index"),
-                MAX_GLOBAL_INDEXES,
-                |w, item, path| w.global_index(item, path, cx, keys, &mut names, &mut projected),
-            ),
-            None => Some(Vec::new()),
-        };
-        let local = match get(t, "local_index") {
-            Some(v) => self.index_list(
-                v,
-                &join(cx.path, "local_index"),
-                MAX_LOCAL_INDEXES,
-                |w, item, path| w.local_index(item, path, cx, keys, &mut names, &mut projected),
-            ),
-            None => Some(Vec::new()),
-        };
+        let global = self
+            .optional(t, cx.path, "global_index", |w, v, field| {
+                w.index_list(v, field, MAX_GLOBAL_INDEXES, |w, item, path| {
+                    w.global_index(item, path, cx, keys, &mut names, &mut projected)
+                })
+            })
+            .map(Option::unwrap_or_default);
+        let local = self
+            .optional(t, cx.path, "local_index", |w, v, field| {
+                w.index_list(v, field, MAX_LOCAL_INDEXES, |w, item, path| {
+                    w.local_index(item, path, cx, keys, &mut names, &mut projected)
+                })
+            })
+            .map(Option::unwrap_or_default);
         if projected > MAX_PROJECTED_ATTRIBUTES {
             let at = get(t, "global_index")
                 .or_else(|| get(t, "local_index"))
@@ -115,10 +111,9 @@ impl Walker {
         let partition_key = self
             .required(t, v.span(), path, "partition_key")
             .and_then(|k| self.key_at(k, join(path, "partition_key"), keys));
-        let sort_key = match get(t, "sort_key") {
-            Some(k) => self.key_at(k, join(path, "sort_key"), keys).map(Some),
-            None => Some(None),
-        };
+        let sort_key = self.optional(t, path, "sort_key", |w, k, field| {
+            w.key_at(k, field.to_owned(), keys)
+        });
         let projection = self.projection(t, path, projected);
         let capacity = self.index_capacity(t, v.span(), path, cx);
         Some(GlobalIndex {

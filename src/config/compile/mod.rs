@@ -365,7 +365,6 @@ impl Walker {
         }
     }
 
-    /// A key that must be present; a missing one is reported at `at` (the table).
     /// Keeps a string that `problem` finds nothing wrong with; otherwise records the
     /// problem at the value.
     fn checked(
@@ -383,6 +382,7 @@ impl Walker {
         }
     }
 
+    /// A key that must be present; a missing one is reported at `at` (the table).
     fn required<'a, 'i>(
         &mut self,
         table: &'a DeTable<'i>,
@@ -406,6 +406,23 @@ impl Walker {
             );
         }
         found
+    }
+
+    /// A key that may be left out: `Some(None)` when it is, `Some(Some(_))` when `read`
+    /// accepts its value, `None` when `read` has reported why not. `read` gets the
+    /// value and its dotted field name (`path.key`). A default goes on the result:
+    /// `.map(|x| x.unwrap_or(default))`.
+    fn optional<'a, 'i, T>(
+        &mut self,
+        table: &'a DeTable<'i>,
+        path: &str,
+        key: &str,
+        read: impl FnOnce(&mut Self, &'a Value<'i>, &str) -> Option<T>,
+    ) -> Option<Option<T>> {
+        match get(table, key) {
+            Some(v) => read(self, v, &join(path, key)).map(Some),
+            None => Some(None),
+        }
     }
 
     fn root(&mut self, root: &DeTable<'_>, base_dir: &Path) -> Option<Config> {
@@ -448,60 +465,54 @@ impl Walker {
             Some(v) => self.jurisdictions(v),
             None => (HashMap::new(), true),
         };
-        let tables = match get(root, "table") {
-            Some(v) => self.tables(
-                v,
-                &tables::TablesContext {
-                    region_names: &region_names,
-                    pattern,
-                    jurisdictions: &jurisdictions,
-                },
-            ),
-            None => Some(Vec::new()),
+        let tables_context = tables::TablesContext {
+            region_names: &region_names,
+            pattern,
+            jurisdictions: &jurisdictions,
         };
+        let tables = self
+            .optional(root, "", "table", |w, v, _| w.tables(v, &tables_context))
+            .map(Option::unwrap_or_default);
 
-        let terraform = match get(root, "terraform") {
-            Some(v) => self
-                .table(v, "terraform")
-                .and_then(|t| self.terraform(t, base_dir)),
-            None => Some(TerraformSettings {
-                dir: base_dir.join(DEFAULT_TERRAFORM_DIR),
-                binary: None,
-                plugin_mirror: None,
-                backend: Backend::Local,
-            }),
-        };
+        let terraform = self
+            .optional(root, "", "terraform", |w, v, field| {
+                w.table(v, field).and_then(|t| w.terraform(t, base_dir))
+            })
+            .map(|terraform| {
+                terraform.unwrap_or_else(|| TerraformSettings {
+                    dir: base_dir.join(DEFAULT_TERRAFORM_DIR),
+                    binary: None,
+                    plugin_mirror: None,
+                    backend: Backend::Local,
+                })
+            });
 
-        let aws = match get(root, "aws") {
-            Some(v) => self.table(v, "aws").and_then(|t| self.aws(t)),
-            None => Some(AwsSettings::default()),
-        };
+        let aws = self
+            .optional(root, "", "aws", |w, v, field| {
+                w.table(v, field).and_then(|t| w.aws(t))
+            })
+            .map(Option::unwrap_or_default);
 
         if let (Some(dns), Some(regions)) = (&dns, &regions) {
             self.apex_cname(dns, regions, get(root, "region"));
         }
 
-        let cost = match get(root, "cost") {
-            Some(v) => self
-                .table(v, "cost")
-                .and_then(|t| self.cost(t, v.span(), base_dir))
-                .map(Some),
-            None => Some(None),
-        };
-        let monitor = match get(root, "monitor") {
-            Some(v) => self
-                .table(v, "monitor")
-                .and_then(|t| self.monitor(t, base_dir, regions.as_ref().map_or(0, Vec::len))),
-            None => Some(MonitorSettings::defaults(base_dir)),
-        };
+        let cost = self.optional(root, "", "cost", |w, v, field| {
+            w.table(v, field)
+                .and_then(|t| w.cost(t, v.span(), base_dir))
+        });
+        let region_count = regions.as_ref().map_or(0, Vec::len);
+        let monitor = self
+            .optional(root, "", "monitor", |w, v, field| {
+                w.table(v, field)
+                    .and_then(|t| w.monitor(t, base_dir, region_count))
+            })
+            .map(|monitor| monitor.unwrap_or_else(|| MonitorSettings::defaults(base_dir)));
 
-        let control = match get(root, "control") {
-            Some(v) => self
-                .table(v, "control")
-                .and_then(|t| self.control(t, v.span(), &region_names))
-                .map(Some),
-            None => Some(None),
-        };
+        let control = self.optional(root, "", "control", |w, v, field| {
+            w.table(v, field)
+                .and_then(|t| w.control(t, v.span(), &region_names))
+        });
 
         // A broken jurisdiction fails the config even when no table uses it.
         jurisdictions_ok.then_some(())?;

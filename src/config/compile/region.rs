@@ -37,15 +37,15 @@ impl Walker {
                     seen.insert(name.value.clone(), name.span.clone());
                 }
             }
-            let primary = match get(t, "primary") {
-                Some(p) => {
-                    let b = self.boolean(p, &join(&path, "primary"));
+            let primary = self
+                .optional(t, &path, "primary", |w, p, field| {
+                    let b = w.boolean(p, field);
                     if b == Some(true) {
                         primaries.push(p.span());
                         if pattern.is_some_and(|p| !p.needs_primary()) {
                             let pat = pattern.map(Pattern::as_str).unwrap_or_default();
-                            self.warn(
-                                &join(&path, "primary"),
+                            w.warn(
+                                field,
                                 p.span(),
                                 format!("`primary` has no effect with the {pat} pattern"),
                                 "ignored",
@@ -53,9 +53,8 @@ impl Walker {
                         }
                     }
                     b
-                }
-                None => Some(false),
-            };
+                })
+                .map(|b| b.unwrap_or(false));
             let endpoint = self
                 .required(t, item.span(), &path, "endpoint")
                 .and_then(|v| self.endpoint(v, &join(&path, "endpoint")));
@@ -78,12 +77,11 @@ impl Walker {
                     Some(_) => {}
                 }
             }
-            let health = match get(t, "health") {
-                Some(h) => self
-                    .table(h, &join(&path, "health"))
-                    .and_then(|ht| self.health(ht, &join(&path, "health"))),
-                None => Some(default_health(None)),
-            };
+            let health = self
+                .optional(t, &path, "health", |w, h, field| {
+                    w.table(h, field).and_then(|ht| w.health(ht, field))
+                })
+                .map(|health| health.unwrap_or_else(|| default_health(None)));
             out.push((|| {
                 Some(Region {
                     name: name?.value,
@@ -199,17 +197,17 @@ impl Walker {
 
     pub(super) fn health(&mut self, t: &DeTable<'_>, path: &str) -> Option<HealthCheckSettings> {
         self.check_keys(t, path, HEALTH_KEYS);
-        let protocol = match get(t, "protocol") {
-            // Not `?`: a bad protocol must not hide the errors of the other keys.
-            Some(v) => match self.string(v, &join(path, "protocol")) {
-                None => None,
-                Some(s) => match s.value.to_ascii_uppercase().as_str() {
+        // Not `?` on it: a bad protocol must not hide the errors of the other keys.
+        let protocol = self
+            .optional(t, path, "protocol", |w, v, field| {
+                let s = w.string(v, field)?;
+                match s.value.to_ascii_uppercase().as_str() {
                     "HTTP" => Some(Protocol::Http),
                     "HTTPS" => Some(Protocol::Https),
                     "TCP" => Some(Protocol::Tcp),
                     _ => {
-                        let issue = self.error(
-                            &join(path, "protocol"),
+                        let issue = w.error(
+                            field,
                             s.span,
                             format!("unknown health-check protocol {:?}", s.value),
                             "unknown protocol",
@@ -217,10 +215,9 @@ impl Walker {
                         issue.help = Some("choose HTTP, HTTPS or TCP".into());
                         None
                     }
-                },
-            },
-            None => Some(Protocol::Https),
-        };
+                }
+            })
+            .map(|protocol| protocol.unwrap_or(Protocol::Https));
         let mut health = default_health(protocol);
         let mut ok = protocol.is_some();
         if let Some(v) = get(t, "port") {

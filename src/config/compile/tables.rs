@@ -80,10 +80,9 @@ impl Walker {
         let partition_key = self
             .required(t, span.clone(), path, "partition_key")
             .and_then(|v| self.key_at(v, join(path, "partition_key"), &mut keys));
-        let sort_key = match get(t, "sort_key") {
-            Some(v) => self.key_at(v, join(path, "sort_key"), &mut keys).map(Some),
-            None => Some(None),
-        };
+        let sort_key = self.optional(t, path, "sort_key", |w, v, field| {
+            w.key_at(v, field.to_owned(), &mut keys)
+        });
         if let (Some(pk), Some(Some(sk)), Some(v)) = (&partition_key, &sort_key, get(t, "sort_key"))
             && pk.name == sk.name
         {
@@ -95,10 +94,11 @@ impl Walker {
             );
         }
         let billing = self.billing(t, path);
-        let regions = match get(t, "regions") {
-            Some(v) => self.table_regions(v, &join(path, "regions"), region_names, pattern),
-            None => Some(region_names.to_vec()),
-        };
+        let regions = self
+            .optional(t, path, "regions", |w, v, field| {
+                w.table_regions(v, field, region_names, pattern)
+            })
+            .map(|regions| regions.unwrap_or_else(|| region_names.to_vec()));
         if let (Some(regions), Some(p)) = (&regions, pattern)
             && p.replicates_tables()
             && regions.len() == 1
@@ -115,80 +115,64 @@ impl Walker {
                 "no replicas",
             );
         }
-        let pitr = match get(t, "point_in_time_recovery") {
-            Some(v) => self.boolean(v, &join(path, "point_in_time_recovery")),
-            None => Some(false),
-        };
-        let deletion_protection = match get(t, "deletion_protection") {
-            Some(v) => self.boolean(v, &join(path, "deletion_protection")),
-            None => Some(false),
-        };
-        let writes_per_second = match get(t, "writes_per_second") {
-            Some(v) => self.positive(v, &join(path, "writes_per_second")).map(Some),
-            None => Some(None),
-        };
-        let avg_item_kb = match get(t, "avg_item_kb") {
-            Some(v) => self.positive(v, &join(path, "avg_item_kb")).and_then(|kb| {
-                if kb > 400.0 {
-                    self.error(
-                        &join(path, "avg_item_kb"),
-                        v.span(),
-                        "DynamoDB items are at most 400 KB",
-                        "too large",
-                    );
-                    None
-                } else {
-                    Some(Some(kb))
-                }
-            }),
-            None => Some(None),
-        };
-        let ttl_attribute = match get(t, "ttl_attribute") {
-            Some(v) => self.string(v, &join(path, "ttl_attribute")).and_then(|s| {
-                if s.value.is_empty() || s.value.len() > 255 {
-                    self.error(
-                        &join(path, "ttl_attribute"),
-                        s.span,
-                        "the TTL attribute name must be 1 to 255 characters",
-                        "invalid name",
-                    );
-                    None
-                } else {
-                    Some(Some(s.value))
-                }
-            }),
-            None => Some(None),
-        };
-        let table_class = match get(t, "table_class") {
-            Some(v) => {
-                self.string(v, &join(path, "table_class"))
-                    .and_then(|s| match s.value.as_str() {
-                        "standard" => Some(TableClass::Standard),
-                        "infrequent-access" => Some(TableClass::InfrequentAccess),
-                        other => {
-                            let issue = self.error(
-                                &join(path, "table_class"),
-                                s.span,
-                                format!("unknown table class {other:?}"),
-                                "unknown table class",
-                            );
-                            issue.help =
-                                Some("choose \"standard\" or \"infrequent-access\"".into());
-                            None
-                        }
-                    })
+        let pitr = self
+            .optional(t, path, "point_in_time_recovery", Self::boolean)
+            .map(|b| b.unwrap_or(false));
+        let deletion_protection = self
+            .optional(t, path, "deletion_protection", Self::boolean)
+            .map(|b| b.unwrap_or(false));
+        let writes_per_second = self.optional(t, path, "writes_per_second", Self::positive);
+        let avg_item_kb = self.optional(t, path, "avg_item_kb", |w, v, field| {
+            let kb = w.positive(v, field)?;
+            if kb > 400.0 {
+                w.error(
+                    field,
+                    v.span(),
+                    "DynamoDB items are at most 400 KB",
+                    "too large",
+                );
+                return None;
             }
-            None => Some(TableClass::Standard),
-        };
+            Some(kb)
+        });
+        let ttl_attribute = self.optional(t, path, "ttl_attribute", |w, v, field| {
+            let s = w.string(v, field)?;
+            if s.value.is_empty() || s.value.len() > 255 {
+                w.error(
+                    field,
+                    s.span,
+                    "the TTL attribute name must be 1 to 255 characters",
+                    "invalid name",
+                );
+                return None;
+            }
+            Some(s.value)
+        });
+        let table_class = self
+            .optional(t, path, "table_class", |w, v, field| {
+                w.string(v, field).and_then(|s| match s.value.as_str() {
+                    "standard" => Some(TableClass::Standard),
+                    "infrequent-access" => Some(TableClass::InfrequentAccess),
+                    other => {
+                        let issue = w.error(
+                            field,
+                            s.span,
+                            format!("unknown table class {other:?}"),
+                            "unknown table class",
+                        );
+                        issue.help = Some("choose \"standard\" or \"infrequent-access\"".into());
+                        None
+                    }
+                })
+            })
+            .map(|class| class.unwrap_or(TableClass::Standard));
         // Only eventual (asynchronous) replication can be rendered here.
-        let replication = match get(t, "replication") {
-            Some(v) => self
-                .string(v, &join(path, "replication"))
-                .and_then(|s| match s.value.as_str() {
+        let replication = self.optional(t, path, "replication", |w, v, field| {
+            w.string(v, field).and_then(|s| match s.value.as_str() {
                     "eventual" => Some(()),
                     "strong" => {
-                        let issue = self.error(
-                            &join(path, "replication"),
+                        let issue = w.error(
+                            field,
                             s.span,
                             "multi-Region strong consistency is not available with the AWS provider geoplan renders for",
                             "not supported",
@@ -199,8 +183,8 @@ impl Walker {
                         None
                     }
                     other => {
-                        let issue = self.error(
-                            &join(path, "replication"),
+                        let issue = w.error(
+                            field,
                             s.span,
                             format!("unknown replication {other:?}"),
                             "expected \"eventual\"",
@@ -208,21 +192,11 @@ impl Walker {
                         issue.help = Some("global tables replicate asynchronously: \"eventual\"".into());
                         None
                     }
-                }),
-            None => Some(()),
-        };
-        let residency = match get(t, "residency") {
-            Some(v) => self
-                .residency(
-                    v,
-                    &join(path, "residency"),
-                    name.as_deref(),
-                    regions.as_deref(),
-                    jurisdictions,
-                )
-                .map(Some),
-            None => Some(None),
-        };
+                })
+        });
+        let residency = self.optional(t, path, "residency", |w, v, field| {
+            w.residency(v, field, name.as_deref(), regions.as_deref(), jurisdictions)
+        });
         // The billing mode as written, for the options that depend on it (`None`
         // when it is itself wrong, so they are not reported twice).
         let provisioned = match get(t, "billing").map(|v| v.get_ref()) {
@@ -245,15 +219,15 @@ impl Walker {
         let attributes = self.attributes(&keys);
         let replicated = pattern.is_some_and(|p| p.replicates_tables())
             && regions.as_ref().is_some_and(|r| r.len() > 1);
-        let stream = match get(t, "stream") {
-            Some(v) => self.stream(v, &join(path, "stream"), replicated).map(Some),
-            None => Some(None),
-        };
+        let stream = self.optional(t, path, "stream", |w, v, field| {
+            w.stream(v, field, replicated)
+        });
         let on_demand_limits = self.on_demand_limits(t, path, provisioned);
-        let encryption = match get(t, "encryption") {
-            Some(v) => self.encryption(v, &join(path, "encryption"), regions.as_deref()),
-            None => Some(Encryption::AwsOwned),
-        };
+        let encryption = self
+            .optional(t, path, "encryption", |w, v, field| {
+                w.encryption(v, field, regions.as_deref())
+            })
+            .map(|e| e.unwrap_or(Encryption::AwsOwned));
         replication?;
         let (global_indexes, local_indexes) = indexes?;
         Some(Table {
@@ -325,21 +299,20 @@ impl Walker {
         path: &str,
         provisioned: Option<bool>,
     ) -> Option<Option<OnDemandLimits>> {
-        let one = |w: &mut Self, key: &str| match get(t, key) {
-            None => Some(None),
-            Some(v) if provisioned == Some(true) => {
-                let issue = w.error(
-                    &join(path, key),
-                    v.span(),
-                    format!("`{key}` caps on-demand throughput, but the table is provisioned"),
-                    "only for on-demand billing",
-                );
-                issue.help = Some("provisioned capacity is its own cap; remove it".into());
-                None
-            }
-            Some(v) => w
-                .integer_in(v, &join(path, key), 1..=40_000_000)
-                .map(|n| Some(n as u32)),
+        let one = |w: &mut Self, key: &str| {
+            w.optional(t, path, key, |w, v, field| {
+                if provisioned == Some(true) {
+                    let issue = w.error(
+                        field,
+                        v.span(),
+                        format!("`{key}` caps on-demand throughput, but the table is provisioned"),
+                        "only for on-demand billing",
+                    );
+                    issue.help = Some("provisioned capacity is its own cap; remove it".into());
+                    return None;
+                }
+                w.integer_in(v, field, 1..=40_000_000).map(|n| n as u32)
+            })
         };
         let read = one(self, "max_read_request_units");
         let write = one(self, "max_write_request_units");
@@ -399,15 +372,15 @@ impl Walker {
     pub(super) fn billing(&mut self, t: &DeTable<'_>, path: &str) -> Option<Billing> {
         // An unknown mode is reported, and the capacity keys are still checked as if
         // provisioned, so their own errors are not hidden behind it.
-        let mode = match get(t, "billing") {
-            Some(v) => match self.string(v, &join(path, "billing")) {
-                None => None,
-                Some(s) => match s.value.as_str() {
+        let mode = self
+            .optional(t, path, "billing", |w, v, field| {
+                let s = w.string(v, field)?;
+                match s.value.as_str() {
                     "on-demand" => Some("on-demand"),
                     "provisioned" => Some("provisioned"),
                     other => {
-                        let issue = self.error(
-                            &join(path, "billing"),
+                        let issue = w.error(
+                            field,
                             s.span,
                             format!("unknown billing mode {other:?}"),
                             "unknown billing mode",
@@ -415,10 +388,9 @@ impl Walker {
                         issue.help = Some("choose \"on-demand\" or \"provisioned\"".into());
                         None
                     }
-                },
-            },
-            None => Some("on-demand"),
-        };
+                }
+            })
+            .map(|mode| mode.unwrap_or("on-demand"));
         let capacity_keys = ["read_capacity", "write_capacity", "autoscaling"];
         if mode == Some("on-demand") {
             for key in capacity_keys {
@@ -455,10 +427,7 @@ impl Walker {
         };
         let read = capacity(self, "read_capacity");
         let write = capacity(self, "write_capacity");
-        let autoscaling = match get(t, "autoscaling") {
-            Some(v) => self.autoscaling(v, &join(path, "autoscaling")).map(Some),
-            None => Some(None),
-        };
+        let autoscaling = self.optional(t, path, "autoscaling", Self::autoscaling);
         mode?;
         Some(Billing::Provisioned {
             read_capacity: read?,
@@ -476,10 +445,11 @@ impl Walker {
         let max = self
             .required(t, v.span(), path, "max_capacity")
             .and_then(|n| self.integer_in(n, &join(path, "max_capacity"), 1..=40_000));
-        let target = match get(t, "target_utilization") {
-            Some(n) => self.integer_in(n, &join(path, "target_utilization"), 20..=90),
-            None => Some(70),
-        };
+        let target = self
+            .optional(t, path, "target_utilization", |w, n, field| {
+                w.integer_in(n, field, 20..=90)
+            })
+            .map(|percent| percent.unwrap_or(70));
         if let (Some(lo), Some(hi)) = (min, max)
             && lo > hi
         {

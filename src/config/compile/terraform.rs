@@ -9,47 +9,39 @@ impl Walker {
         base_dir: &Path,
     ) -> Option<TerraformSettings> {
         self.check_keys(t, "terraform", TERRAFORM_KEYS);
-        let path_field = |w: &mut Self, key: &str| match get(t, key) {
-            Some(v) => w
-                .string(v, &join("terraform", key))
-                .and_then(|s| w.checked(s, &join("terraform", key), path_problem))
-                .and_then(|s| {
-                    if s.value.is_empty() {
-                        w.error(
-                            &join("terraform", key),
-                            s.span,
-                            format!("`terraform.{key}` is empty"),
-                            "empty path",
-                        );
-                        None
-                    } else {
-                        Some(Some(base_dir.join(s.value)))
-                    }
-                }),
-            None => Some(None),
+        let path_field = |w: &mut Self, key: &str| {
+            w.optional(t, "terraform", key, |w, v, field| {
+                let s = w.string(v, field)?;
+                let s = w.checked(s, field, path_problem)?;
+                if s.value.is_empty() {
+                    w.error(
+                        field,
+                        s.span,
+                        format!("`terraform.{key}` is empty"),
+                        "empty path",
+                    );
+                    return None;
+                }
+                Some(base_dir.join(s.value))
+            })
         };
         let dir = path_field(self, "dir");
-        let binary = match get(t, "binary") {
+        let binary = self.optional(t, "terraform", "binary", |w, v, field| {
+            let s = w.string(v, field)?;
+            let s = w.checked(s, field, path_problem)?;
             // A bare name is looked up on PATH, like a shell would.
-            Some(v) => self
-                .string(v, "terraform.binary")
-                .and_then(|s| self.checked(s, "terraform.binary", path_problem))
-                .map(|s| {
-                    if s.value.contains('/') {
-                        Some(base_dir.join(s.value))
-                    } else {
-                        Some(s.value.into())
-                    }
-                }),
-            None => Some(None),
-        };
+            if s.value.contains('/') {
+                Some(base_dir.join(s.value))
+            } else {
+                Some(s.value.into())
+            }
+        });
         let plugin_mirror = path_field(self, "plugin_mirror");
-        let backend = match get(t, "backend") {
-            Some(v) => self
-                .table(v, "terraform.backend")
-                .and_then(|b| self.backend(b, v.span())),
-            None => Some(Backend::Local),
-        };
+        let backend = self
+            .optional(t, "terraform", "backend", |w, v, field| {
+                w.table(v, field).and_then(|b| w.backend(b, v.span()))
+            })
+            .map(|backend| backend.unwrap_or(Backend::Local));
         Some(TerraformSettings {
             dir: dir?.unwrap_or_else(|| base_dir.join(DEFAULT_TERRAFORM_DIR)),
             binary: binary?,
@@ -84,13 +76,10 @@ impl Walker {
         let region = self
             .required(s3, v.span(), path, "region")
             .and_then(|b| self.region_code(b, &join(path, "region")));
-        let lock = match get(s3, "dynamodb_table") {
-            Some(b) => self
-                .string(b, &join(path, "dynamodb_table"))
-                .and_then(|s| self.checked(s, &join(path, "dynamodb_table"), table_problem))
-                .map(|s| Some(s.value)),
-            None => Some(None),
-        };
+        let lock = self.optional(s3, path, "dynamodb_table", |w, b, field| {
+            let s = w.string(b, field)?;
+            w.checked(s, field, table_problem).map(|s| s.value)
+        });
         Some(Backend::S3(S3Backend {
             bucket: bucket?.value,
             key: key?.value,
@@ -101,26 +90,23 @@ impl Walker {
 
     pub(super) fn aws(&mut self, t: &DeTable<'_>) -> Option<AwsSettings> {
         self.check_keys(t, "aws", AWS_KEYS);
-        let endpoint_url = match get(t, "endpoint_url") {
-            Some(v) => {
-                let s = self.string(v, "aws.endpoint_url")?;
-                if !(s.value.starts_with("http://") || s.value.starts_with("https://")) {
-                    let issue = self.error(
-                        "aws.endpoint_url",
-                        s.span,
-                        format!(
-                            "endpoint URL {:?} must start with http:// or https://",
-                            s.value
-                        ),
-                        "not a URL",
-                    );
-                    issue.help = Some("for the local emulator: \"http://127.0.0.1:4566\"".into());
-                    return None;
-                }
-                Some(s.value.trim_end_matches('/').to_owned())
+        let endpoint_url = self.optional(t, "aws", "endpoint_url", |w, v, field| {
+            let s = w.string(v, field)?;
+            if !(s.value.starts_with("http://") || s.value.starts_with("https://")) {
+                let issue = w.error(
+                    field,
+                    s.span,
+                    format!(
+                        "endpoint URL {:?} must start with http:// or https://",
+                        s.value
+                    ),
+                    "not a URL",
+                );
+                issue.help = Some("for the local emulator: \"http://127.0.0.1:4566\"".into());
+                return None;
             }
-            None => None,
-        };
+            Some(s.value.trim_end_matches('/').to_owned())
+        })?;
         Some(AwsSettings { endpoint_url })
     }
 }
