@@ -2,6 +2,15 @@
 
 use super::*;
 
+const COST_SCOPES: Choices<'static, CostScope> = Choices::new(
+    "cost scope",
+    &[("tag", CostScope::Tag), ("account", CostScope::Account)],
+)
+.label("expected \"tag\" or \"account\"")
+.help(
+    "\"tag\" counts this deployment's usage (tag geoplan:name); \"account\" counts the whole account",
+);
+
 impl Walker {
     pub(super) fn cost(
         &mut self,
@@ -123,22 +132,7 @@ impl Walker {
         let scope = self
             .optional(t, "cost", "scope", |w, v, field| {
                 let s = w.string(v, field)?;
-                match s.value.as_str() {
-                "tag" => Some(CostScope::Tag),
-                "account" => Some(CostScope::Account),
-                other => {
-                    let issue = w.error(
-                        field,
-                        s.span,
-                        format!("unknown cost scope {other:?}"),
-                        "expected \"tag\" or \"account\"",
-                    );
-                    issue.help = Some(
-                        "\"tag\" counts this deployment's usage (tag geoplan:name); \"account\" counts the whole account".into(),
-                    );
-                    None
-                }
-            }
+                w.one_of(&s, field, &COST_SCOPES)
             })
             .map(|scope| scope.unwrap_or(CostScope::Tag));
         Some(CostSettings {

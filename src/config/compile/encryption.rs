@@ -3,6 +3,18 @@
 
 use super::*;
 
+const ENCRYPTION_HELP: &str = "encryption = \"aws-owned\", \"aws-managed\" or { kms_key = { \"<region>\" = \"arn:aws:kms:<region>:<account>:key/<id>\" } }";
+
+/// The encryptions written as a string; `{ kms_key = .. }` is read on its own.
+const ENCRYPTIONS: Choices<'static, Encryption> = Choices::new(
+    "encryption",
+    &[
+        ("aws-owned", Encryption::AwsOwned),
+        ("aws-managed", Encryption::AwsManaged),
+    ],
+)
+.help(ENCRYPTION_HELP);
+
 impl Walker {
     /// `encryption = "aws-owned" | "aws-managed" | { kms_key = { "<region>" = "<arn>" } }`.
     /// `regions` are those holding the table, when they are known.
@@ -12,24 +24,10 @@ impl Walker {
         path: &str,
         regions: Option<&[String]>,
     ) -> Option<Encryption> {
-        let help = "encryption = \"aws-owned\", \"aws-managed\" or { kms_key = { \"<region>\" = \"arn:aws:kms:<region>:<account>:key/<id>\" } }";
         match v.get_ref() {
             DeValue::String(_) => {
                 let s = self.string(v, path)?;
-                match s.value.as_str() {
-                    "aws-owned" => Some(Encryption::AwsOwned),
-                    "aws-managed" => Some(Encryption::AwsManaged),
-                    other => {
-                        let issue = self.error(
-                            path,
-                            s.span,
-                            format!("unknown encryption {other:?}"),
-                            "unknown encryption",
-                        );
-                        issue.help = Some(help.into());
-                        None
-                    }
-                }
+                self.one_of(&s, path, &ENCRYPTIONS)
             }
             DeValue::Table(t) => {
                 self.check_keys(t, path, &["kms_key"]);
@@ -123,7 +121,7 @@ impl Walker {
                     ),
                     "expected a string or a table",
                 );
-                issue.help = Some(help.into());
+                issue.help = Some(ENCRYPTION_HELP.into());
                 None
             }
         }

@@ -9,6 +9,19 @@ const MAX_LOCAL_INDEXES: usize = 5;
 /// Non-key attributes projected into all of a table's indexes together.
 const MAX_PROJECTED_ATTRIBUTES: usize = 100;
 
+const PROJECTION_HELP: &str =
+    "projection = \"all\", \"keys-only\" or { include = [\"attribute\", ...] }";
+
+/// The projections written as a string; `{ include = [..] }` is read on its own.
+const PROJECTIONS: Choices<'static, Projection> = Choices::new(
+    "projection",
+    &[
+        ("all", Projection::All),
+        ("keys-only", Projection::KeysOnly),
+    ],
+)
+.help(PROJECTION_HELP);
+
 /// A key as written, with where it stands (for conflicting-type errors).
 pub(super) struct KeyAt {
     pub key: Key,
@@ -267,30 +280,11 @@ impl Walker {
                     ),
                     "expected \"all\", \"keys-only\" or { include = [..] }",
                 );
-                issue.help = Some(
-                    "projection = \"all\", \"keys-only\" or { include = [\"attribute\", ...] }"
-                        .into(),
-                );
+                issue.help = Some(PROJECTION_HELP.into());
                 return None;
             }
         };
-        match s.value.as_str() {
-            "all" => Some(Projection::All),
-            "keys-only" => Some(Projection::KeysOnly),
-            other => {
-                let issue = self.error(
-                    &field,
-                    s.span,
-                    format!("unknown projection {other:?}"),
-                    "unknown projection",
-                );
-                issue.help = Some(
-                    "projection = \"all\", \"keys-only\" or { include = [\"attribute\", ...] }"
-                        .into(),
-                );
-                None
-            }
-        }
+        self.one_of(&s, &field, &PROJECTIONS)
     }
 
     /// A global index's own capacity: required on a provisioned table, refused on an

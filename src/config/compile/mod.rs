@@ -175,6 +175,61 @@ struct At<T> {
     span: Range<usize>,
 }
 
+/// The spellings an enum-valued string may take, each with the value it stands for.
+/// An unknown one is reported as "unknown {what} \"x\"", labelled "unknown {what}",
+/// with help listing the spellings, unless `label` or `help` replace those.
+struct Choices<'a, T> {
+    what: &'a str,
+    spellings: &'a [(&'a str, T)],
+    label: Option<&'a str>,
+    help: Option<&'a str>,
+    any_case: bool,
+}
+
+impl<'a, T> Choices<'a, T> {
+    const fn new(what: &'a str, spellings: &'a [(&'a str, T)]) -> Self {
+        Choices {
+            what,
+            spellings,
+            label: None,
+            help: None,
+            any_case: false,
+        }
+    }
+
+    /// The label under an unknown value, instead of "unknown {what}".
+    const fn label(mut self, label: &'a str) -> Self {
+        self.label = Some(label);
+        self
+    }
+
+    /// The help for an unknown value, instead of the list of spellings.
+    const fn help(mut self, help: &'a str) -> Self {
+        self.help = Some(help);
+        self
+    }
+
+    /// Accepts the spellings in any ASCII letter case ("https" for "HTTPS").
+    const fn any_case(mut self) -> Self {
+        self.any_case = true;
+        self
+    }
+
+    /// `choose "a", "b" or "c"`.
+    fn listing(&self) -> String {
+        let quoted: Vec<String> = self
+            .spellings
+            .iter()
+            .map(|(s, _)| format!("{s:?}"))
+            .collect();
+        match quoted.split_last() {
+            Some((last, [])) => format!("choose {last}"),
+            Some((last, rest)) => format!("choose {} or {last}", rest.join(", ")),
+            None => String::new(),
+        }
+    }
+}
+
 impl Walker {
     fn push(
         &mut self,
@@ -331,6 +386,41 @@ impl Walker {
                 None
             }
         }
+    }
+
+    /// The value `s` spells among `choices`; an unknown spelling is reported at `s`.
+    fn one_of<T: Clone>(
+        &mut self,
+        s: &At<String>,
+        field: &str,
+        choices: &Choices<'_, T>,
+    ) -> Option<T> {
+        let known = choices.spellings.iter().find(|(spelling, _)| {
+            if choices.any_case {
+                spelling.eq_ignore_ascii_case(&s.value)
+            } else {
+                *spelling == s.value
+            }
+        });
+        if let Some((_, value)) = known {
+            return Some(value.clone());
+        }
+        let what = choices.what;
+        let label = match choices.label {
+            Some(label) => label.to_owned(),
+            None => format!("unknown {what}"),
+        };
+        let issue = self.error(
+            field,
+            s.span.clone(),
+            format!("unknown {what} {:?}", s.value),
+            &label,
+        );
+        issue.help = Some(match choices.help {
+            Some(help) => help.to_owned(),
+            None => choices.listing(),
+        });
+        None
     }
 
     fn table<'a, 'i>(&mut self, v: &'a Value<'i>, field: &str) -> Option<&'a DeTable<'i>> {

@@ -2,6 +2,18 @@
 
 use super::*;
 
+const PROTOCOLS: Choices<'static, Protocol> = Choices::new(
+    "health-check protocol",
+    &[
+        ("HTTP", Protocol::Http),
+        ("HTTPS", Protocol::Https),
+        ("TCP", Protocol::Tcp),
+    ],
+)
+.any_case()
+.label("unknown protocol")
+.help("choose HTTP, HTTPS or TCP");
+
 impl Walker {
     pub(super) fn regions(
         &mut self,
@@ -201,21 +213,7 @@ impl Walker {
         let protocol = self
             .optional(t, path, "protocol", |w, v, field| {
                 let s = w.string(v, field)?;
-                match s.value.to_ascii_uppercase().as_str() {
-                    "HTTP" => Some(Protocol::Http),
-                    "HTTPS" => Some(Protocol::Https),
-                    "TCP" => Some(Protocol::Tcp),
-                    _ => {
-                        let issue = w.error(
-                            field,
-                            s.span,
-                            format!("unknown health-check protocol {:?}", s.value),
-                            "unknown protocol",
-                        );
-                        issue.help = Some("choose HTTP, HTTPS or TCP".into());
-                        None
-                    }
-                }
+                w.one_of(&s, field, &PROTOCOLS)
             })
             .map(|protocol| protocol.unwrap_or(Protocol::Https));
         let mut health = default_health(protocol);

@@ -3,6 +3,35 @@
 use super::indexes::{IndexContext, KeyAt};
 use super::*;
 
+const TABLE_CLASSES: Choices<'static, TableClass> = Choices::new(
+    "table class",
+    &[
+        ("standard", TableClass::Standard),
+        ("infrequent-access", TableClass::InfrequentAccess),
+    ],
+);
+
+/// Only eventual (asynchronous) replication can be rendered here; "strong" is refused
+/// with its own reason before these are consulted.
+const REPLICATIONS: Choices<'static, ()> = Choices::new("replication", &[("eventual", ())])
+    .label("expected \"eventual\"")
+    .help("global tables replicate asynchronously: \"eventual\"");
+
+const STREAM_VIEWS: Choices<'static, StreamView> = Choices::new(
+    "stream view",
+    &[
+        ("keys-only", StreamView::KeysOnly),
+        ("new-image", StreamView::NewImage),
+        ("old-image", StreamView::OldImage),
+        ("new-and-old-images", StreamView::NewAndOldImages),
+    ],
+);
+
+const BILLING_MODES: Choices<'static, &str> = Choices::new(
+    "billing mode",
+    &[("on-demand", "on-demand"), ("provisioned", "provisioned")],
+);
+
 /// What every `[[table]]` is checked against.
 #[derive(Clone, Copy)]
 pub(super) struct TablesContext<'a> {
@@ -150,49 +179,25 @@ impl Walker {
         });
         let table_class = self
             .optional(t, path, "table_class", |w, v, field| {
-                w.string(v, field).and_then(|s| match s.value.as_str() {
-                    "standard" => Some(TableClass::Standard),
-                    "infrequent-access" => Some(TableClass::InfrequentAccess),
-                    other => {
-                        let issue = w.error(
-                            field,
-                            s.span,
-                            format!("unknown table class {other:?}"),
-                            "unknown table class",
-                        );
-                        issue.help = Some("choose \"standard\" or \"infrequent-access\"".into());
-                        None
-                    }
-                })
+                let s = w.string(v, field)?;
+                w.one_of(&s, field, &TABLE_CLASSES)
             })
             .map(|class| class.unwrap_or(TableClass::Standard));
-        // Only eventual (asynchronous) replication can be rendered here.
         let replication = self.optional(t, path, "replication", |w, v, field| {
-            w.string(v, field).and_then(|s| match s.value.as_str() {
-                    "eventual" => Some(()),
-                    "strong" => {
-                        let issue = w.error(
-                            field,
-                            s.span,
-                            "multi-Region strong consistency is not available with the AWS provider geoplan renders for",
-                            "not supported",
-                        );
-                        issue.help = Some(
-                            "DynamoDB's synchronous mode needs the provider's `consistency_mode`, which hashicorp/aws 5.100 (pinned by geoplan) lacks; use \"eventual\" (the default)".into(),
-                        );
-                        None
-                    }
-                    other => {
-                        let issue = w.error(
-                            field,
-                            s.span,
-                            format!("unknown replication {other:?}"),
-                            "expected \"eventual\"",
-                        );
-                        issue.help = Some("global tables replicate asynchronously: \"eventual\"".into());
-                        None
-                    }
-                })
+            let s = w.string(v, field)?;
+            if s.value == "strong" {
+                let issue = w.error(
+                    field,
+                    s.span,
+                    "multi-Region strong consistency is not available with the AWS provider geoplan renders for",
+                    "not supported",
+                );
+                issue.help = Some(
+                    "DynamoDB's synchronous mode needs the provider's `consistency_mode`, which hashicorp/aws 5.100 (pinned by geoplan) lacks; use \"eventual\" (the default)".into(),
+                );
+                return None;
+            }
+            w.one_of(&s, field, &REPLICATIONS)
         });
         let residency = self.optional(t, path, "residency", |w, v, field| {
             w.residency(v, field, name.as_deref(), regions.as_deref(), jurisdictions)
@@ -257,25 +262,7 @@ impl Walker {
     /// view type is accepted there.
     fn stream(&mut self, v: &Value<'_>, path: &str, replicated: bool) -> Option<StreamView> {
         let s = self.string(v, path)?;
-        let view = match s.value.as_str() {
-            "keys-only" => StreamView::KeysOnly,
-            "new-image" => StreamView::NewImage,
-            "old-image" => StreamView::OldImage,
-            "new-and-old-images" => StreamView::NewAndOldImages,
-            other => {
-                let issue = self.error(
-                    path,
-                    s.span,
-                    format!("unknown stream view {other:?}"),
-                    "unknown stream view",
-                );
-                issue.help = Some(
-                    "choose \"keys-only\", \"new-image\", \"old-image\" or \"new-and-old-images\""
-                        .into(),
-                );
-                return None;
-            }
-        };
+        let view = self.one_of(&s, path, &STREAM_VIEWS)?;
         if replicated && view != StreamView::NewAndOldImages {
             let issue = self.error(
                 path,
@@ -375,20 +362,7 @@ impl Walker {
         let mode = self
             .optional(t, path, "billing", |w, v, field| {
                 let s = w.string(v, field)?;
-                match s.value.as_str() {
-                    "on-demand" => Some("on-demand"),
-                    "provisioned" => Some("provisioned"),
-                    other => {
-                        let issue = w.error(
-                            field,
-                            s.span,
-                            format!("unknown billing mode {other:?}"),
-                            "unknown billing mode",
-                        );
-                        issue.help = Some("choose \"on-demand\" or \"provisioned\"".into());
-                        None
-                    }
-                }
+                w.one_of(&s, field, &BILLING_MODES)
             })
             .map(|mode| mode.unwrap_or("on-demand"));
         let capacity_keys = ["read_capacity", "write_capacity", "autoscaling"];
