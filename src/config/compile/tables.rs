@@ -60,6 +60,8 @@ impl Walker {
         all_ok.then_some(out)
     }
 
+    /// One `[[table]]`: every key is read, so a bad one never hides its siblings'
+    /// errors, and the table is returned only when all of them were good.
     pub(super) fn one_table(
         &mut self,
         t: &DeTable<'_>,
@@ -68,82 +70,13 @@ impl Walker {
         cx: &TablesContext<'_>,
         seen: &mut HashMap<String, Range<usize>>,
     ) -> Option<Table> {
-        let TablesContext {
-            region_names,
-            pattern,
-            jurisdictions,
-        } = *cx;
         self.check_keys(t, path, TABLE_KEYS);
-        let name = self.required(t, span.clone(), path, "name").and_then(|v| {
-            let s = self.string(v, &join(path, "name"))?;
-            let valid = (3..=200).contains(&s.value.len())
-                && s.value
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
-            if !valid {
-                let issue = self.error(
-                    &join(path, "name"),
-                    s.span,
-                    format!("invalid table name {:?}", s.value),
-                    "not a valid table name",
-                );
-                issue.help =
-                    Some("use 3 to 200 characters of a-z, A-Z, 0-9, `_`, `-` and `.`".into());
-                return None;
-            }
-            if let Some(first) = seen.get(&s.value).cloned() {
-                let issue = self.error(
-                    &join(path, "name"),
-                    s.span,
-                    format!("table \"{}\" is declared twice", s.value),
-                    "duplicate table",
-                );
-                issue.related = Some(first);
-                return None;
-            }
-            seen.insert(s.value.clone(), s.span.clone());
-            Some(s.value)
-        });
+        let name = self.table_name(t, span.clone(), path, seen);
         // Every key used, table's and indexes', for the attribute definitions.
         let mut keys: Vec<KeyAt> = Vec::new();
-        let partition_key = self
-            .required(t, span.clone(), path, "partition_key")
-            .and_then(|v| self.key_at(v, join(path, "partition_key"), &mut keys));
-        let sort_key = self.optional(t, path, "sort_key", |w, v, field| {
-            w.key_at(v, field.to_owned(), &mut keys)
-        });
-        if let (Some(pk), Some(Some(sk)), Some(v)) = (&partition_key, &sort_key, get(t, "sort_key"))
-            && pk.name == sk.name
-        {
-            self.error(
-                &join(path, "sort_key"),
-                v.span(),
-                format!("sort key and partition key are both named {:?}", sk.name),
-                "same name as the partition key",
-            );
-        }
+        let key_schema = self.key_schema(t, span.clone(), path, &mut keys);
         let billing = self.billing(t, path);
-        let regions = self
-            .optional(t, path, "regions", |w, v, field| {
-                w.table_regions(v, field, region_names, pattern)
-            })
-            .map(|regions| regions.unwrap_or_else(|| region_names.to_vec()));
-        if let (Some(regions), Some(p)) = (&regions, pattern)
-            && p.replicates_tables()
-            && regions.len() == 1
-            && region_names.len() > 1
-        {
-            let at = get(t, "regions").map_or(span.clone(), |v| v.span());
-            self.warn(
-                &join(path, "regions"),
-                at,
-                format!(
-                    "table is in one region only ({}): it gets no replicas",
-                    regions[0]
-                ),
-                "no replicas",
-            );
-        }
+        let regions = self.regions_holding_table(t, span.clone(), path, cx);
         let pitr = self
             .optional(t, path, "point_in_time_recovery", Self::boolean)
             .map(|b| b.unwrap_or(false));
@@ -151,65 +84,25 @@ impl Walker {
             .optional(t, path, "deletion_protection", Self::boolean)
             .map(|b| b.unwrap_or(false));
         let writes_per_second = self.optional(t, path, "writes_per_second", Self::positive);
-        let avg_item_kb = self.optional(t, path, "avg_item_kb", |w, v, field| {
-            let kb = w.positive(v, field)?;
-            if kb > 400.0 {
-                w.error(
-                    field,
-                    v.span(),
-                    "DynamoDB items are at most 400 KB",
-                    "too large",
-                );
-                return None;
-            }
-            Some(kb)
-        });
-        let ttl_attribute = self.optional(t, path, "ttl_attribute", |w, v, field| {
-            let s = w.string(v, field)?;
-            if s.value.is_empty() || s.value.len() > 255 {
-                w.error(
-                    field,
-                    s.span,
-                    "the TTL attribute name must be 1 to 255 characters",
-                    "invalid name",
-                );
-                return None;
-            }
-            Some(s.value)
-        });
+        let avg_item_kb = self.optional(t, path, "avg_item_kb", Self::item_size_kb);
+        let ttl_attribute = self.optional(t, path, "ttl_attribute", Self::ttl_attribute);
         let table_class = self
             .optional(t, path, "table_class", |w, v, field| {
                 let s = w.string(v, field)?;
                 w.one_of(&s, field, &TABLE_CLASSES)
             })
             .map(|class| class.unwrap_or(TableClass::Standard));
-        let replication = self.optional(t, path, "replication", |w, v, field| {
-            let s = w.string(v, field)?;
-            if s.value == "strong" {
-                let issue = w.error(
-                    field,
-                    s.span,
-                    "multi-Region strong consistency is not available with the AWS provider geoplan renders for",
-                    "not supported",
-                );
-                issue.help = Some(
-                    "DynamoDB's synchronous mode needs the provider's `consistency_mode`, which hashicorp/aws 5.100 (pinned by geoplan) lacks; use \"eventual\" (the default)".into(),
-                );
-                return None;
-            }
-            w.one_of(&s, field, &REPLICATIONS)
-        });
+        let replication = self.optional(t, path, "replication", Self::replication);
         let residency = self.optional(t, path, "residency", |w, v, field| {
-            w.residency(v, field, name.as_deref(), regions.as_deref(), jurisdictions)
+            w.residency(
+                v,
+                field,
+                name.as_deref(),
+                regions.as_deref(),
+                cx.jurisdictions,
+            )
         });
-        // The billing mode as written, for the options that depend on it (`None`
-        // when it is itself wrong, so they are not reported twice).
-        let provisioned = match get(t, "billing").map(|v| v.get_ref()) {
-            None => Some(false),
-            Some(DeValue::String(s)) if s.as_ref() == "on-demand" => Some(false),
-            Some(DeValue::String(s)) if s.as_ref() == "provisioned" => Some(true),
-            Some(_) => None,
-        };
+        let provisioned = provisioned_as_written(t);
         let indexes = self.indexes(
             t,
             &IndexContext {
@@ -222,7 +115,7 @@ impl Walker {
             &mut keys,
         );
         let attributes = self.attributes(&keys);
-        let replicated = pattern.is_some_and(|p| p.replicates_tables())
+        let replicated = cx.pattern.is_some_and(|p| p.replicates_tables())
             && regions.as_ref().is_some_and(|r| r.len() > 1);
         let stream = self.optional(t, path, "stream", |w, v, field| {
             w.stream(v, field, replicated)
@@ -234,6 +127,7 @@ impl Walker {
             })
             .map(|e| e.unwrap_or(Encryption::AwsOwned));
         replication?;
+        let (partition_key, sort_key) = key_schema?;
         let (global_indexes, local_indexes) = indexes?;
         Some(Table {
             global_indexes,
@@ -248,13 +142,163 @@ impl Walker {
             writes_per_second: writes_per_second?,
             avg_item_kb: avg_item_kb?,
             name: name?,
-            partition_key: partition_key?,
-            sort_key: sort_key?,
+            partition_key,
+            sort_key,
             billing: billing?,
             regions: regions?,
             point_in_time_recovery: pitr?,
             deletion_protection: deletion_protection?,
         })
+    }
+
+    /// `name`: a valid DynamoDB table name, not declared by an earlier table.
+    fn table_name(
+        &mut self,
+        t: &DeTable<'_>,
+        span: Range<usize>,
+        path: &str,
+        seen: &mut HashMap<String, Range<usize>>,
+    ) -> Option<String> {
+        let v = self.required(t, span, path, "name")?;
+        let field = join(path, "name");
+        let s = self.string(v, &field)?;
+        let valid = (3..=200).contains(&s.value.len())
+            && s.value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+        if !valid {
+            let issue = self.error(
+                &field,
+                s.span,
+                format!("invalid table name {:?}", s.value),
+                "not a valid table name",
+            );
+            issue.help = Some("use 3 to 200 characters of a-z, A-Z, 0-9, `_`, `-` and `.`".into());
+            return None;
+        }
+        if let Some(first) = seen.get(&s.value).cloned() {
+            let issue = self.error(
+                &field,
+                s.span,
+                format!("table \"{}\" is declared twice", s.value),
+                "duplicate table",
+            );
+            issue.related = Some(first);
+            return None;
+        }
+        seen.insert(s.value.clone(), s.span.clone());
+        Some(s.value)
+    }
+
+    /// `partition_key` and the optional `sort_key`, which must not share a name; both
+    /// are recorded in `keys`.
+    fn key_schema(
+        &mut self,
+        t: &DeTable<'_>,
+        span: Range<usize>,
+        path: &str,
+        keys: &mut Vec<KeyAt>,
+    ) -> Option<(Key, Option<Key>)> {
+        let partition_key = self
+            .required(t, span, path, "partition_key")
+            .and_then(|v| self.key_at(v, join(path, "partition_key"), keys));
+        let sort_key = self.optional(t, path, "sort_key", |w, v, field| {
+            w.key_at(v, field.to_owned(), keys)
+        });
+        if let (Some(pk), Some(Some(sk)), Some(v)) = (&partition_key, &sort_key, get(t, "sort_key"))
+            && pk.name == sk.name
+        {
+            self.error(
+                &join(path, "sort_key"),
+                v.span(),
+                format!("sort key and partition key are both named {:?}", sk.name),
+                "same name as the partition key",
+            );
+        }
+        Some((partition_key?, sort_key?))
+    }
+
+    /// `regions`, or every declared region when it is left out. A table of a
+    /// replicating pattern in one region only gets a warning: it has no replicas.
+    fn regions_holding_table(
+        &mut self,
+        t: &DeTable<'_>,
+        span: Range<usize>,
+        path: &str,
+        cx: &TablesContext<'_>,
+    ) -> Option<Vec<String>> {
+        let declared = cx.region_names;
+        let regions = self
+            .optional(t, path, "regions", |w, v, field| {
+                w.table_regions(v, field, declared, cx.pattern)
+            })
+            .map(|regions| regions.unwrap_or_else(|| declared.to_vec()));
+        if let (Some(regions), Some(p)) = (&regions, cx.pattern)
+            && p.replicates_tables()
+            && regions.len() == 1
+            && declared.len() > 1
+        {
+            let at = get(t, "regions").map_or(span, |v| v.span());
+            self.warn(
+                &join(path, "regions"),
+                at,
+                format!(
+                    "table is in one region only ({}): it gets no replicas",
+                    regions[0]
+                ),
+                "no replicas",
+            );
+        }
+        regions
+    }
+
+    /// `avg_item_kb`, for estimates: positive and at most DynamoDB's item size limit.
+    fn item_size_kb(&mut self, v: &Value<'_>, field: &str) -> Option<f64> {
+        let kb = self.positive(v, field)?;
+        if kb > 400.0 {
+            self.error(
+                field,
+                v.span(),
+                "DynamoDB items are at most 400 KB",
+                "too large",
+            );
+            return None;
+        }
+        Some(kb)
+    }
+
+    /// `ttl_attribute`: the name of the attribute whose time expires an item.
+    fn ttl_attribute(&mut self, v: &Value<'_>, field: &str) -> Option<String> {
+        let s = self.string(v, field)?;
+        if s.value.is_empty() || s.value.len() > 255 {
+            self.error(
+                field,
+                s.span,
+                "the TTL attribute name must be 1 to 255 characters",
+                "invalid name",
+            );
+            return None;
+        }
+        Some(s.value)
+    }
+
+    /// `replication`: "eventual" is the one mode geoplan can render; "strong" is
+    /// refused with the reason.
+    fn replication(&mut self, v: &Value<'_>, field: &str) -> Option<()> {
+        let s = self.string(v, field)?;
+        if s.value == "strong" {
+            let issue = self.error(
+                field,
+                s.span,
+                "multi-Region strong consistency is not available with the AWS provider geoplan renders for",
+                "not supported",
+            );
+            issue.help = Some(
+                "DynamoDB's synchronous mode needs the provider's `consistency_mode`, which hashicorp/aws 5.100 (pinned by geoplan) lacks; use \"eventual\" (the default)".into(),
+            );
+            return None;
+        }
+        self.one_of(&s, field, &REPLICATIONS)
     }
 
     /// `stream = "keys-only" | "new-image" | "old-image" | "new-and-old-images"`. A
@@ -500,5 +544,16 @@ impl Walker {
             ok = false;
         }
         ok.then_some(out)
+    }
+}
+
+/// The billing mode as written, for the options that depend on it: `None` when it is
+/// itself wrong, so that they are not reported twice.
+fn provisioned_as_written(t: &DeTable<'_>) -> Option<bool> {
+    match get(t, "billing").map(|v| v.get_ref()) {
+        None => Some(false),
+        Some(DeValue::String(s)) if s.as_ref() == "on-demand" => Some(false),
+        Some(DeValue::String(s)) if s.as_ref() == "provisioned" => Some(true),
+        Some(_) => None,
     }
 }
