@@ -228,72 +228,108 @@ pub fn label(name: &str, zone: &str) -> String {
 /// Builds the desired state. `source` names the config in generated headers;
 /// `endpoint_url` is the emulator endpoint in effect (config or environment).
 pub fn build(config: &Config, source: &str, endpoint_url: Option<&str>) -> Module {
-    // route53.tf defines `local.zone_id` for a created or an existing zone alike.
-    let zone_expr = "local.zone_id";
-    let mut providers: Vec<Provider> = config
+    let tables: Vec<TableResource> = config
+        .tables
+        .iter()
+        .flat_map(|t| table_resources(config, t))
+        .collect();
+    let mut health_checks: Vec<CheckResources> = config
         .regions
         .iter()
-        .map(|r| Provider {
-            alias: ident(&r.name),
-            region: r.name.clone(),
-        })
+        .map(|r| region_checks(config, r))
         .collect();
-    // A control region need not be a deployment region.
+    let mut records = records(config);
+    wait_for_data_tables(&mut health_checks, &mut records, &tables);
+    let dns = &config.dns;
+    Module {
+        source: comment_text(source),
+        version: env!("CARGO_PKG_VERSION"),
+        name: config.name.clone(),
+        pattern: config.pattern.as_str(),
+        route53_region: ROUTE53_CONTROL_REGION,
+        providers: providers(config),
+        emulator: endpoint_url.map(|u| Emulator {
+            endpoint_url: u.to_owned(),
+        }),
+        backend: match &config.terraform.backend {
+            Backend::Local => None,
+            Backend::S3(s3) => Some(s3.clone()),
+        },
+        zone: Zone {
+            name: dns.zone.clone(),
+            id: dns.zone_id.clone(),
+        },
+        health_checks,
+        records,
+        tables,
+        control: control_tables(config),
+    }
+}
+
+/// A provider per deployment region, then one per control region that is not one.
+fn providers(config: &Config) -> Vec<Provider> {
+    let mut providers: Vec<Provider> = config.regions.iter().map(|r| provider(&r.name)).collect();
     for r in config.control.iter().flat_map(|c| &c.regions) {
         if !providers.iter().any(|p| &p.region == r) {
-            providers.push(Provider {
-                alias: ident(r),
-                region: r.clone(),
-            });
+            providers.push(provider(r));
         }
     }
-    let control = config.control.as_ref().map(|c| ControlTables {
-        name: crate::config::ControlSettings::table(&config.name),
-        tables: c
-            .regions
-            .iter()
-            .map(|r| Provider {
-                alias: ident(r),
-                region: r.clone(),
-            })
-            .collect(),
-    });
-    let health_checks = config
-        .regions
-        .iter()
-        .map(|r| {
-            let (ip_address, fqdn) = match &r.endpoint {
-                Endpoint::Ipv4(ip) => (Some(ip.to_string()), None),
-                Endpoint::Ipv6(ip) => (Some(ip.to_string()), None),
-                Endpoint::Hostname(h) => (None, Some(h.clone())),
-                Endpoint::Alias { name, .. } => (None, Some(name.clone())),
-            };
-            CheckResources {
-                region: r.name.clone(),
-                ident: ident(&r.name),
-                references: CheckReferences {
-                    endpoint: check_reference(&config.name, "endpoint", &r.name),
-                    switch: check_reference(&config.name, "switch", &r.name),
-                    region: check_reference(&config.name, "region", &r.name),
-                },
-                endpoint: EndpointCheck {
-                    kind: r.health.protocol.as_str(),
-                    ip_address,
-                    fqdn,
-                    port: r.health.port,
-                    resource_path: if r.health.protocol == Protocol::Tcp {
-                        None
-                    } else {
-                        r.health.path.clone()
-                    },
-                    request_interval: r.health.interval,
-                    failure_threshold: r.health.failure_threshold,
-                },
-                data_tables: Vec::new(), // filled in once the tables are built
-            }
-        })
-        .collect();
+    providers
+}
 
+fn provider(region: &str) -> Provider {
+    Provider {
+        alias: ident(region),
+        region: region.to_owned(),
+    }
+}
+
+fn control_tables(config: &Config) -> Option<ControlTables> {
+    config.control.as_ref().map(|c| ControlTables {
+        name: crate::config::ControlSettings::table(&config.name),
+        tables: c.regions.iter().map(|r| provider(r)).collect(),
+    })
+}
+
+/// The three health checks of one region; `data_tables` is left to
+/// [`wait_for_data_tables`].
+fn region_checks(config: &Config, r: &crate::config::Region) -> CheckResources {
+    let (ip_address, fqdn) = match &r.endpoint {
+        Endpoint::Ipv4(ip) => (Some(ip.to_string()), None),
+        Endpoint::Ipv6(ip) => (Some(ip.to_string()), None),
+        Endpoint::Hostname(h) => (None, Some(h.clone())),
+        Endpoint::Alias { name, .. } => (None, Some(name.clone())),
+    };
+    CheckResources {
+        region: r.name.clone(),
+        ident: ident(&r.name),
+        references: CheckReferences {
+            endpoint: check_reference(&config.name, "endpoint", &r.name),
+            switch: check_reference(&config.name, "switch", &r.name),
+            region: check_reference(&config.name, "region", &r.name),
+        },
+        endpoint: EndpointCheck {
+            kind: r.health.protocol.as_str(),
+            ip_address,
+            fqdn,
+            port: r.health.port,
+            resource_path: if r.health.protocol == Protocol::Tcp {
+                None
+            } else {
+                r.health.path.clone()
+            },
+            request_interval: r.health.interval,
+            failure_threshold: r.health.failure_threshold,
+        },
+        data_tables: Vec::new(),
+    }
+}
+
+/// The records the pattern routes by; `data_tables` is left to
+/// [`wait_for_data_tables`].
+fn records(config: &Config) -> Vec<Record> {
+    // route53.tf defines `local.zone_id` for a created or an existing zone alike.
+    let zone_expr = "local.zone_id";
     let mut records = Vec::new();
     let dns = &config.dns;
     match config.pattern {
@@ -336,178 +372,169 @@ pub fn build(config: &Config, source: &str, endpoint_url: Option<&str>) -> Modul
             }
         }
     }
+    records
+}
 
-    let tables: Vec<TableResource> = config
-        .tables
+/// One table of the config as DynamoDB resources: a global table with its replicas
+/// when the pattern replicates tables, else an independent table in each region.
+fn table_resources(config: &Config, t: &crate::config::Table) -> Vec<TableResource> {
+    let home = home_table(config, t);
+    if config.pattern.replicates_tables() {
+        vec![global_table(home, t)]
+    } else {
+        t.regions
+            .iter()
+            .map(|r| TableResource {
+                resource: format!("{}_{}", ident(&t.name), ident(r)),
+                provider: ident(r),
+                region: r.clone(),
+                encryption: sse_in(t, r),
+                all_regions: vec![provider(r)],
+                ..home.clone()
+            })
+            .collect()
+    }
+}
+
+/// The table in its first region, with no replicas yet.
+fn home_table(config: &Config, t: &crate::config::Table) -> TableResource {
+    let (billing_mode, read_capacity, write_capacity, autoscaling) = match &t.billing {
+        Billing::OnDemand => ("PAY_PER_REQUEST", None, None, None),
+        Billing::Provisioned {
+            read_capacity,
+            write_capacity,
+            autoscaling,
+        } => (
+            "PROVISIONED",
+            Some(*read_capacity),
+            Some(*write_capacity),
+            autoscaling.clone(),
+        ),
+    };
+    TableResource {
+        resource: ident(&t.name),
+        name: format!("{}-{}", config.name, t.name),
+        provider: ident(&t.regions[0]),
+        region: t.regions[0].clone(),
+        hash_key: t.partition_key.name.clone(),
+        range_key: t.sort_key.as_ref().map(|k| k.name.clone()),
+        attributes: t.attributes.clone(),
+        billing_mode,
+        read_capacity,
+        write_capacity,
+        autoscaling,
+        stream_view_type: t.stream.map(|v| v.as_str()),
+        on_demand_limits: t.on_demand_limits,
+        global_indexes: global_index_resources(t),
+        local_indexes: local_index_resources(t),
+        encryption: sse_in(t, &t.regions[0]),
+        point_in_time_recovery: t.point_in_time_recovery,
+        deletion_protection: t.deletion_protection,
+        ttl_attribute: t.ttl_attribute.clone(),
+        table_class: (t.table_class != crate::config::TableClass::Standard)
+            .then_some(t.table_class),
+        replicas: Vec::new(),
+        all_regions: Vec::new(),
+    }
+}
+
+/// The home table with a replica in each of the table's other regions.
+fn global_table(home: TableResource, t: &crate::config::Table) -> TableResource {
+    let replicas: Vec<Replica> = t.regions[1..]
         .iter()
-        .flat_map(|t| {
-            let full_name = format!("{}-{}", config.name, t.name);
-            let included = |p: &Projection| match p {
-                Projection::Include(a) => a.clone(),
-                _ => Vec::new(),
-            };
-            let global_indexes = t
-                .global_indexes
-                .iter()
-                .map(|g| GlobalIndexResource {
-                    name: g.name.clone(),
-                    hash_key: g.partition_key.name.clone(),
-                    range_key: g.sort_key.as_ref().map(|k| k.name.clone()),
-                    projection_type: g.projection.as_str(),
-                    non_key_attributes: included(&g.projection),
-                    read_capacity: g.capacity.map(|c| c.0),
-                    write_capacity: g.capacity.map(|c| c.1),
-                })
-                .collect();
-            let local_indexes = t
-                .local_indexes
-                .iter()
-                .map(|l| LocalIndexResource {
-                    name: l.name.clone(),
-                    range_key: l.sort_key.name.clone(),
-                    projection_type: l.projection.as_str(),
-                    non_key_attributes: included(&l.projection),
-                })
-                .collect();
-            let key_in = |region: &str| match &t.encryption {
-                Encryption::Kms(keys) => keys.get(region).cloned(),
-                _ => None,
-            };
-            let sse_in = |region: &str| match &t.encryption {
-                Encryption::AwsOwned => None,
-                _ => Some(Sse {
-                    kms_key_arn: key_in(region),
-                }),
-            };
-            let (billing_mode, read_capacity, write_capacity, autoscaling) = match &t.billing {
-                Billing::OnDemand => ("PAY_PER_REQUEST", None, None, None),
-                Billing::Provisioned {
-                    read_capacity,
-                    write_capacity,
-                    autoscaling,
-                } => (
-                    "PROVISIONED",
-                    Some(*read_capacity),
-                    Some(*write_capacity),
-                    autoscaling.clone(),
-                ),
-            };
-            let base = TableResource {
-                resource: ident(&t.name),
-                name: full_name,
-                provider: ident(&t.regions[0]),
-                region: t.regions[0].clone(),
-                hash_key: t.partition_key.name.clone(),
-                range_key: t.sort_key.as_ref().map(|k| k.name.clone()),
-                attributes: t.attributes.clone(),
-                billing_mode,
-                read_capacity,
-                write_capacity,
-                autoscaling,
-                stream_view_type: t.stream.map(|v| v.as_str()),
-                on_demand_limits: t.on_demand_limits,
-                global_indexes,
-                local_indexes,
-                encryption: sse_in(&t.regions[0]),
-                point_in_time_recovery: t.point_in_time_recovery,
-                deletion_protection: t.deletion_protection,
-                ttl_attribute: t.ttl_attribute.clone(),
-                table_class: (t.table_class != crate::config::TableClass::Standard)
-                    .then_some(t.table_class),
-                replicas: Vec::new(),
-                all_regions: Vec::new(),
-            };
-            if config.pattern.replicates_tables() {
-                let replicas: Vec<Replica> = t.regions[1..]
-                    .iter()
-                    .map(|r| Replica {
-                        alias: ident(r),
-                        region: r.clone(),
-                        kms_key_arn: key_in(r),
-                    })
-                    .collect();
-                let all_regions = t
-                    .regions
-                    .iter()
-                    .map(|r| Provider {
-                        alias: ident(r),
-                        region: r.clone(),
-                    })
-                    .collect();
-                vec![TableResource {
-                    // Replication runs on the stream, with both images.
-                    stream_view_type: if replicas.is_empty() {
-                        base.stream_view_type
-                    } else {
-                        Some(StreamView::NewAndOldImages.as_str())
-                    },
-                    replicas,
-                    all_regions,
-                    ..base
-                }]
-            } else {
-                t.regions
-                    .iter()
-                    .map(|r| TableResource {
-                        resource: format!("{}_{}", ident(&t.name), ident(r)),
-                        provider: ident(r),
-                        region: r.clone(),
-                        encryption: sse_in(r),
-                        all_regions: vec![Provider {
-                            alias: ident(r),
-                            region: r.clone(),
-                        }],
-                        ..base.clone()
-                    })
-                    .collect()
-            }
+        .map(|r| Replica {
+            alias: ident(r),
+            region: r.clone(),
+            kms_key_arn: kms_key_in(t, r),
         })
         .collect();
+    TableResource {
+        // Replication runs on the stream, with both images.
+        stream_view_type: if replicas.is_empty() {
+            home.stream_view_type
+        } else {
+            Some(StreamView::NewAndOldImages.as_str())
+        },
+        replicas,
+        all_regions: t.regions.iter().map(|r| provider(r)).collect(),
+        ..home
+    }
+}
 
-    let mut health_checks: Vec<CheckResources> = health_checks;
-    for c in &mut health_checks {
+fn global_index_resources(t: &crate::config::Table) -> Vec<GlobalIndexResource> {
+    t.global_indexes
+        .iter()
+        .map(|g| GlobalIndexResource {
+            name: g.name.clone(),
+            hash_key: g.partition_key.name.clone(),
+            range_key: g.sort_key.as_ref().map(|k| k.name.clone()),
+            projection_type: g.projection.as_str(),
+            non_key_attributes: non_key_attributes(&g.projection),
+            read_capacity: g.capacity.map(|c| c.0),
+            write_capacity: g.capacity.map(|c| c.1),
+        })
+        .collect()
+}
+
+fn local_index_resources(t: &crate::config::Table) -> Vec<LocalIndexResource> {
+    t.local_indexes
+        .iter()
+        .map(|l| LocalIndexResource {
+            name: l.name.clone(),
+            range_key: l.sort_key.name.clone(),
+            projection_type: l.projection.as_str(),
+            non_key_attributes: non_key_attributes(&l.projection),
+        })
+        .collect()
+}
+
+fn non_key_attributes(p: &Projection) -> Vec<String> {
+    match p {
+        Projection::Include(a) => a.clone(),
+        _ => Vec::new(),
+    }
+}
+
+/// The table's customer-managed key in `region`, if it has them.
+fn kms_key_in(t: &crate::config::Table, region: &str) -> Option<String> {
+    match &t.encryption {
+        Encryption::Kms(keys) => keys.get(region).cloned(),
+        _ => None,
+    }
+}
+
+/// `server_side_encryption` in `region`; `None` for DynamoDB's own key.
+fn sse_in(t: &crate::config::Table, region: &str) -> Option<Sse> {
+    match &t.encryption {
+        Encryption::AwsOwned => None,
+        _ => Some(Sse {
+            kms_key_arn: kms_key_in(t, region),
+        }),
+    }
+}
+
+/// Makes each region's check, and the records pointing at the region, wait for the
+/// tables holding data there.
+fn wait_for_data_tables(
+    checks: &mut [CheckResources],
+    records: &mut [Record],
+    tables: &[TableResource],
+) {
+    for c in checks.iter_mut() {
         c.data_tables = tables
             .iter()
             .filter(|t| t.all_regions.iter().any(|r| r.region == c.region))
             .map(|t| format!("aws_dynamodb_table.{}", t.resource))
             .collect();
     }
-    let records = records
-        .into_iter()
-        .map(|mut r| {
-            if let Some(region) = &r.region {
-                r.data_tables = health_checks
-                    .iter()
-                    .find(|c| &c.region == region)
-                    .map(|c| c.data_tables.clone())
-                    .unwrap_or_default();
-            }
-            r
-        })
-        .collect();
-
-    Module {
-        source: comment_text(source),
-        version: env!("CARGO_PKG_VERSION"),
-        name: config.name.clone(),
-        pattern: config.pattern.as_str(),
-        route53_region: ROUTE53_CONTROL_REGION,
-        providers,
-        emulator: endpoint_url.map(|u| Emulator {
-            endpoint_url: u.to_owned(),
-        }),
-        backend: match &config.terraform.backend {
-            Backend::Local => None,
-            Backend::S3(s3) => Some(s3.clone()),
-        },
-        zone: Zone {
-            name: dns.zone.clone(),
-            id: dns.zone_id.clone(),
-        },
-        health_checks,
-        records,
-        tables,
-        control,
+    for r in records.iter_mut() {
+        if let Some(region) = &r.region {
+            r.data_tables = checks
+                .iter()
+                .find(|c| &c.region == region)
+                .map(|c| c.data_tables.clone())
+                .unwrap_or_default();
+        }
     }
 }
 
