@@ -1,5 +1,6 @@
 //! Adoption of what exists in AWS but not in Terraform's state, through `import {}`
-//! blocks (Terraform ≥ 1.5), in two modes:
+//! blocks (Terraform ≥ 1.5). To adopt, here and in `geoplan adopt`, is to have
+//! Terraform import a resource instead of creating it. Two modes:
 //!
 //! - **Leftovers**, before every apply's plan. An interrupted apply leaves resources
 //!   the state lacks: terraform's graceful stop cancels the provider's in-flight calls,
@@ -14,6 +15,10 @@
 //! Natural keys: the hosted zone by name (and geoplan's comment, for leftovers); a
 //! health check by the `reference_name` that prefixes its caller reference; a record
 //! by name, type and set identifier; a table by name in its home region.
+//!
+//! [`find`] only looks. Several checks of one reference are cut-short creates of one
+//! check: `find` imports the newest and lists the others, which
+//! [`delete_duplicate_checks`] deletes (both modes).
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -48,15 +53,20 @@ pub enum Key {
         kind: String,
         set_identifier: Option<String>,
     },
-    Table {
-        name: String,
-        region: String,
-        /// `name:TYPE` of the partition key, then of the sort key.
-        keys: Vec<String>,
-        local_indexes: Vec<String>,
-        /// The other regions holding the table: replicas to add.
-        replicas: Vec<String>,
-    },
+    Table(TableKey),
+}
+
+/// A table by name in its home region, and what an existing one must already be to
+/// be imported (adopt mode).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableKey {
+    pub name: String,
+    pub region: String,
+    /// `name:TYPE` of the partition key, then of the sort key.
+    pub keys: Vec<String>,
+    pub local_indexes: Vec<String>,
+    /// The other regions holding the table: replicas to add.
+    pub replicas: Vec<String>,
 }
 
 /// What an endpoint health check probes.
@@ -149,20 +159,20 @@ pub fn wanted(module: &Module) -> Vec<Wanted> {
         out.push(Wanted {
             address: format!("aws_dynamodb_table.geoplan_control_{}", c.1.alias),
             provider: Some(c.1.alias.clone()),
-            key: Key::Table {
+            key: Key::Table(TableKey {
                 name: c.0.name.clone(),
                 region: c.1.region.clone(),
                 keys: vec!["pk:S".into()],
                 local_indexes: Vec::new(),
                 replicas: Vec::new(),
-            },
+            }),
         });
     }
     for t in &module.tables {
         out.push(Wanted {
             address: format!("aws_dynamodb_table.{}", t.resource),
             provider: Some(t.provider.clone()),
-            key: Key::Table {
+            key: Key::Table(TableKey {
                 name: t.name.clone(),
                 region: t.region.clone(),
                 keys: std::iter::once(&t.hash_key)
@@ -174,7 +184,7 @@ pub fn wanted(module: &Module) -> Vec<Wanted> {
                     .collect(),
                 local_indexes: t.local_indexes.iter().map(|l| l.name.clone()).collect(),
                 replicas: t.replicas.iter().map(|r| r.region.clone()).collect(),
-            },
+            }),
         });
     }
     out
@@ -231,16 +241,18 @@ fn import_blocks(mut out: String, imports: &[Import]) -> String {
 }
 
 /// What the lookups found: imports, duplicates of geoplan's own health checks (several
-/// cut-short creates of one check) that were deleted, and (adopt mode) what exists but
-/// cannot be imported.
+/// cut-short creates of one check), and (adopt mode) what exists but cannot be
+/// imported.
 #[derive(Debug, Default)]
 pub struct Found {
     pub imports: Vec<Import>,
-    pub deleted: Vec<String>,
+    /// Older checks of a reference whose newest is imported: for
+    /// [`delete_duplicate_checks`].
+    pub duplicate_checks: Vec<String>,
     pub refusals: Vec<Refusal>,
 }
 
-/// Looks up in AWS each wanted resource the state lacks.
+/// Looks up in AWS each wanted resource the state lacks. Changes nothing in AWS.
 pub async fn find(
     wanted: &[Wanted],
     in_state: &BTreeSet<String>,
@@ -252,105 +264,30 @@ pub async fn find(
         .iter()
         .filter(|w| !in_state.contains(&w.address))
         .collect();
-    let mut found = Found::default();
     if missing.is_empty() {
-        return Ok(found);
+        return Ok(Found::default());
     }
-    let r53 = crate::aws::route53(endpoint_url).await;
+    let mut lookup = Lookup {
+        r53: crate::aws::route53(endpoint_url).await,
+        endpoint_url,
+        mode,
+        checks: None,
+        claimed: BTreeSet::new(),
+        found: Found::default(),
+    };
     let zone_id = match existing_zone {
         Some(id) => Some(id.to_owned()),
-        None => match wanted.iter().find_map(|w| match &w.key {
-            Key::Zone { name, comment } => Some((w, name, comment)),
-            _ => None,
-        }) {
-            Some((w, name, comment)) => {
-                let wanted_comment = (mode == Mode::Leftovers).then_some(comment.as_str());
-                match find_zone(&r53, name, wanted_comment).await?.as_slice() {
-                    [one] => Some(one.clone()),
-                    [] => None,
-                    several => {
-                        found.refusals.push(Refusal {
-                            address: w.address.clone(),
-                            reason: format!(
-                                "{} public hosted zones are named {name}: {}",
-                                several.len(),
-                                several.join(", ")
-                            ),
-                            help: "set `dns.zone_id` to the one to use".into(),
-                        });
-                        None
-                    }
-                }
-            }
-            None => None,
-        },
+        None => lookup.zone_by_name(wanted).await?,
     };
-    // Every health check: (id, caller reference, what it probes).
-    let mut checks: Option<Vec<ExistingCheck>> = None;
-    let mut claimed: BTreeSet<String> = BTreeSet::new();
     for w in missing {
         match &w.key {
             Key::Zone { .. } => {
                 if let Some(id) = &zone_id {
-                    found.imports.push(import(w, id.clone()));
+                    lookup.found.imports.push(import(w, id.clone()));
                 }
             }
             Key::HealthCheck { reference, probes } => {
-                if checks.is_none() {
-                    checks = Some(list_checks(&r53).await?);
-                }
-                let all = checks.as_deref().unwrap_or_default();
-                let prefix = format!("{reference}-");
-                let mut matching: Vec<&ExistingCheck> = all
-                    .iter()
-                    .filter(|c| c.caller_reference.starts_with(&prefix))
-                    .collect();
-                // Newest last (caller references end in a timestamp-ordered id).
-                matching.sort_by(|a, b| a.caller_reference.cmp(&b.caller_reference));
-                if let Some(keep) = matching.pop() {
-                    for extra in matching {
-                        r53.delete_health_check()
-                            .health_check_id(&extra.id)
-                            .send()
-                            .await
-                            .map_err(|e| {
-                                crate::aws::explain("Route 53", "DeleteHealthCheck", &e)
-                            })?;
-                        found.deleted.push(extra.id.clone());
-                    }
-                    claimed.insert(keep.id.clone());
-                    found.imports.push(import(w, keep.id.clone()));
-                    continue;
-                }
-                // Adopt mode: an endpoint check made by hand, by what it probes.
-                let Some(probe) = probes.as_ref().filter(|_| mode == Mode::Adopt) else {
-                    continue;
-                };
-                let same: Vec<&ExistingCheck> = all
-                    .iter()
-                    .filter(|c| c.probe.as_ref() == Some(probe) && !claimed.contains(&c.id))
-                    .collect();
-                match same.as_slice() {
-                    [] => {}
-                    [one] => {
-                        claimed.insert(one.id.clone());
-                        found.imports.push(import(w, one.id.clone()));
-                    }
-                    several => found.refusals.push(Refusal {
-                        address: w.address.clone(),
-                        reason: format!(
-                            "{} health checks probe {}: {}",
-                            several.len(),
-                            describe_probe(probe),
-                            several
-                                .iter()
-                                .map(|c| c.id.as_str())
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ),
-                        help: "delete the duplicates, so one check can be adopted".into(),
-                    }),
-                }
+                lookup.health_check(w, reference, probes.as_ref()).await?;
             }
             Key::Record {
                 name,
@@ -358,55 +295,199 @@ pub async fn find(
                 set_identifier,
             } => {
                 let Some(zone) = &zone_id else { continue };
-                let existing = records_named(&r53, zone, name, kind).await?;
-                if existing.iter().any(|s| s == set_identifier) {
-                    let mut id = format!("{zone}_{name}_{kind}");
-                    if let Some(s) = set_identifier {
-                        id = format!("{id}_{s}");
-                    }
-                    found.imports.push(import(w, id));
-                } else if mode == Mode::Adopt
-                    && set_identifier.is_some()
-                    && existing.iter().any(Option::is_none)
-                {
-                    found.refusals.push(Refusal {
-                        address: w.address.clone(),
-                        reason: format!("{name} {kind} exists as a simple record, where geoplan puts routed records (set identifier {})", set_identifier.as_deref().unwrap_or_default()),
-                        help: "Route 53 cannot hold a simple record beside routed ones of the same name and type, and one cannot be imported as the other: delete it when you apply (clients resolve nothing for it meanwhile), or move the service to a new record name".into(),
-                    });
-                }
+                lookup
+                    .record(w, zone, name, kind, set_identifier.as_deref())
+                    .await?;
             }
-            Key::Table {
-                name,
-                region,
-                keys,
-                local_indexes,
-                replicas,
-            } => {
-                let ddb = crate::aws::dynamodb(region, endpoint_url).await;
-                let table = match ddb.describe_table().table_name(name).send().await {
-                    Ok(t) => t.table,
-                    Err(e)
-                        if e.as_service_error()
-                            .is_some_and(|s| s.is_resource_not_found_exception()) =>
-                    {
-                        continue;
-                    }
-                    Err(e) => return Err(crate::aws::explain("DynamoDB", "DescribeTable", &e)),
-                };
-                if mode == Mode::Adopt
-                    && let Some(t) = &table
-                    && let Some(r) =
-                        table_refusal(w, t, keys, local_indexes, replicas, endpoint_url).await?
-                {
-                    found.refusals.push(r);
-                    continue;
-                }
-                found.imports.push(import(w, name.clone()));
-            }
+            Key::Table(table) => lookup.table(w, table).await?,
         }
     }
-    Ok(found)
+    Ok(lookup.found)
+}
+
+/// Deletes the health checks `find` found to duplicate the one it imports: older
+/// cut-short creates of one check, none of which the state records.
+pub async fn delete_duplicate_checks(
+    found: &Found,
+    endpoint_url: Option<&str>,
+) -> Result<(), crate::aws::CallError> {
+    if found.duplicate_checks.is_empty() {
+        return Ok(());
+    }
+    let r53 = crate::aws::route53(endpoint_url).await;
+    for id in &found.duplicate_checks {
+        r53.delete_health_check()
+            .health_check_id(id)
+            .send()
+            .await
+            .map_err(|e| crate::aws::explain("Route 53", "DeleteHealthCheck", &e))?;
+    }
+    Ok(())
+}
+
+/// One run of `find`: its clients and what it has found so far.
+struct Lookup<'a> {
+    r53: aws_sdk_route53::Client,
+    endpoint_url: Option<&'a str>,
+    mode: Mode,
+    /// Every health check, listed when the first wanted one is looked for.
+    checks: Option<Vec<ExistingCheck>>,
+    /// Checks already imported for a wanted one, so none is imported twice.
+    claimed: BTreeSet<String>,
+    found: Found,
+}
+
+impl Lookup<'_> {
+    /// The one public hosted zone named as the wanted zone (with geoplan's comment,
+    /// for leftovers); several are refused.
+    async fn zone_by_name(
+        &mut self,
+        wanted: &[Wanted],
+    ) -> Result<Option<String>, crate::aws::CallError> {
+        let Some((w, name, comment)) = wanted.iter().find_map(|w| match &w.key {
+            Key::Zone { name, comment } => Some((w, name, comment)),
+            _ => None,
+        }) else {
+            return Ok(None);
+        };
+        let wanted_comment = (self.mode == Mode::Leftovers).then_some(comment.as_str());
+        Ok(
+            match find_zone(&self.r53, name, wanted_comment).await?.as_slice() {
+                [one] => Some(one.clone()),
+                [] => None,
+                several => {
+                    self.found.refusals.push(Refusal {
+                        address: w.address.clone(),
+                        reason: format!(
+                            "{} public hosted zones are named {name}: {}",
+                            several.len(),
+                            several.join(", ")
+                        ),
+                        help: "set `dns.zone_id` to the one to use".into(),
+                    });
+                    None
+                }
+            },
+        )
+    }
+
+    /// A health check by its reference, the newest of several (the older ones are
+    /// duplicates); in adopt mode, an endpoint check made by hand, by what it probes.
+    async fn health_check(
+        &mut self,
+        w: &Wanted,
+        reference: &str,
+        probes: Option<&Probe>,
+    ) -> Result<(), crate::aws::CallError> {
+        if self.checks.is_none() {
+            self.checks = Some(list_checks(&self.r53).await?);
+        }
+        let all = self.checks.as_deref().unwrap_or_default();
+        if let Some((newest, older)) = made_for(all, reference).split_last() {
+            self.found
+                .duplicate_checks
+                .extend(older.iter().map(|c| c.id.clone()));
+            self.claimed.insert(newest.id.clone());
+            self.found.imports.push(import(w, newest.id.clone()));
+            return Ok(());
+        }
+        let Some(probe) = probes.filter(|_| self.mode == Mode::Adopt) else {
+            return Ok(());
+        };
+        let same: Vec<&ExistingCheck> = all
+            .iter()
+            .filter(|c| c.probe.as_ref() == Some(probe) && !self.claimed.contains(&c.id))
+            .collect();
+        match same.as_slice() {
+            [] => {}
+            [one] => {
+                self.claimed.insert(one.id.clone());
+                self.found.imports.push(import(w, one.id.clone()));
+            }
+            several => self.found.refusals.push(Refusal {
+                address: w.address.clone(),
+                reason: format!(
+                    "{} health checks probe {}: {}",
+                    several.len(),
+                    describe_probe(probe),
+                    several
+                        .iter()
+                        .map(|c| c.id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                help: "delete the duplicates, so one check can be adopted".into(),
+            }),
+        }
+        Ok(())
+    }
+
+    /// A record by name, type and set identifier in `zone`; in adopt mode, a simple
+    /// record where routed ones go is refused.
+    async fn record(
+        &mut self,
+        w: &Wanted,
+        zone: &str,
+        name: &str,
+        kind: &str,
+        set_identifier: Option<&str>,
+    ) -> Result<(), crate::aws::CallError> {
+        let existing = records_named(&self.r53, zone, name, kind).await?;
+        if existing.iter().any(|s| s.as_deref() == set_identifier) {
+            let mut id = format!("{zone}_{name}_{kind}");
+            if let Some(s) = set_identifier {
+                id = format!("{id}_{s}");
+            }
+            self.found.imports.push(import(w, id));
+        } else if self.mode == Mode::Adopt
+            && set_identifier.is_some()
+            && existing.iter().any(Option::is_none)
+        {
+            self.found.refusals.push(Refusal {
+                address: w.address.clone(),
+                reason: format!("{name} {kind} exists as a simple record, where geoplan puts routed records (set identifier {})", set_identifier.unwrap_or_default()),
+                help: "Route 53 cannot hold a simple record beside routed ones of the same name and type, and one cannot be imported as the other: delete it when you apply (clients resolve nothing for it meanwhile), or move the service to a new record name".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// A table by name in its home region; in adopt mode, one that could not become
+    /// the wanted table without being recreated is refused.
+    async fn table(&mut self, w: &Wanted, wanted: &TableKey) -> Result<(), crate::aws::CallError> {
+        let ddb = crate::aws::dynamodb(&wanted.region, self.endpoint_url).await;
+        let table = match ddb.describe_table().table_name(&wanted.name).send().await {
+            Ok(t) => t.table,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
+            {
+                return Ok(());
+            }
+            Err(e) => return Err(crate::aws::explain("DynamoDB", "DescribeTable", &e)),
+        };
+        if self.mode == Mode::Adopt
+            && let Some(t) = &table
+            && let Some(r) = table_refusal(w, t, wanted, self.endpoint_url).await?
+        {
+            self.found.refusals.push(r);
+            return Ok(());
+        }
+        self.found.imports.push(import(w, wanted.name.clone()));
+        Ok(())
+    }
+}
+
+/// The checks created for `reference` (its prefix starts their caller references),
+/// newest last: caller references end in a timestamp-ordered id.
+fn made_for<'c>(all: &'c [ExistingCheck], reference: &str) -> Vec<&'c ExistingCheck> {
+    let prefix = format!("{reference}-");
+    let mut made: Vec<&ExistingCheck> = all
+        .iter()
+        .filter(|c| c.caller_reference.starts_with(&prefix))
+        .collect();
+    made.sort_by(|a, b| a.caller_reference.cmp(&b.caller_reference));
+    made
 }
 
 /// Why an existing table cannot become the one the config describes without being
@@ -414,11 +495,15 @@ pub async fn find(
 async fn table_refusal(
     w: &Wanted,
     t: &aws_sdk_dynamodb::types::TableDescription,
-    keys: &[String],
-    local_indexes: &[String],
-    replicas: &[String],
+    wanted: &TableKey,
     endpoint_url: Option<&str>,
 ) -> Result<Option<Refusal>, crate::aws::CallError> {
+    let TableKey {
+        keys,
+        local_indexes,
+        replicas,
+        ..
+    } = wanted;
     let name = t.table_name().unwrap_or_default();
     let type_of = |attr: &str| {
         t.attribute_definitions()
@@ -434,7 +519,7 @@ async fn table_refusal(
         .iter()
         .map(|k| format!("{}:{}", k.attribute_name(), type_of(k.attribute_name())))
         .collect();
-    if existing != keys {
+    if existing != *keys {
         return Ok(Some(Refusal {
             address: w.address.clone(),
             reason: format!(

@@ -146,8 +146,9 @@ pub async fn plan(
     Ok(prepared.terraform.plan(operation, timings).await?)
 }
 
-/// Writes import blocks for what AWS has and the state lacks. A failed lookup only
-/// warns: the plan then shows what it would create, as it would have without this.
+/// Writes import blocks for what AWS has and the state lacks, once the duplicates of
+/// geoplan's own health checks are deleted. A failed lookup or deletion only warns: the
+/// plan then shows what it would create, as it would have without this.
 async fn adopt_leftovers(
     prepared: &Prepared,
     imports: &Path,
@@ -164,15 +165,20 @@ async fn adopt_leftovers(
         .into_iter()
         .chain(adopt::adopted(&prepared.module_dir))
         .collect();
-    let found = match adopt::find(
-        &prepared.wanted,
-        &in_state,
-        prepared.existing_zone.as_deref(),
-        prepared.endpoint_url.as_deref(),
-        adopt::Mode::Leftovers,
-    )
-    .await
-    {
+    let endpoint_url = prepared.endpoint_url.as_deref();
+    let found = async {
+        let found = adopt::find(
+            &prepared.wanted,
+            &in_state,
+            prepared.existing_zone.as_deref(),
+            endpoint_url,
+            adopt::Mode::Leftovers,
+        )
+        .await?;
+        adopt::delete_duplicate_checks(&found, endpoint_url).await?;
+        Ok::<_, crate::aws::CallError>(found)
+    };
+    let found = match found.await {
         Ok(f) => f,
         Err(e) => {
             eprintln!(
@@ -181,7 +187,7 @@ async fn adopt_leftovers(
             return Ok(());
         }
     };
-    for id in &found.deleted {
+    for id in &found.duplicate_checks {
         eprintln!("geoplan: deleted health check {id}, a duplicate left by an interrupted apply");
     }
     if found.imports.is_empty() {
@@ -217,8 +223,9 @@ pub async fn apply(prepared: &Prepared, timings: &mut Timings) -> Result<(), Dep
 
 /// `geoplan adopt`: looks in AWS for everything the config describes that the state
 /// lacks, made by hand or by other tools, and (when nothing is refused) writes the
-/// import blocks the next plan and apply use. Changes nothing in AWS. Returns what it
-/// found and the addresses already in the state.
+/// import blocks the next plan and apply use. Changes nothing in AWS but the duplicates
+/// of geoplan's own health checks, which it deletes as every apply does. Returns what
+/// it found and the addresses already in the state.
 pub async fn adopt_existing(
     prepared: &Prepared,
     timings: &mut Timings,
@@ -233,6 +240,7 @@ pub async fn adopt_existing(
         adopt::Mode::Adopt,
     )
     .await?;
+    adopt::delete_duplicate_checks(&found, prepared.endpoint_url.as_deref()).await?;
     let file = prepared.module_dir.join(adopt::ADOPT_FILE);
     let wrap = |source| WorkspaceError {
         dir: prepared.module_dir.clone(),
