@@ -435,7 +435,7 @@ async fn send(
             tracing::error!(error = %e, "switch flip failed");
             let message = match e {
                 CommandError::Unconfirmed(_) => {
-                    "Route 53 did not answer in time: the change may have landed unanswered; the events will say whether it did"
+                    "Route 53 did not confirm the change (no answer in time, a server error, or a read-back that did not show it): it may have landed; the events will say whether it did"
                 }
                 _ => {
                     "Route 53 did not take the change (refused, or not sent in time); the events say why"

@@ -288,12 +288,20 @@ impl Controller {
         }
         // Flips end by their deadlines and records by theirs: wait for them, folding
         // their outcomes in (a flip that got no answer is settled a margin after it
-        // ended) but carrying nothing more out; then wait until every flip started is
-        // settled (it may land until then), so that a released lease never has a flip
-        // of this instance still on its way.
+        // ended; a confirmed one is recorded, in the tables too, and answered) while
+        // deciding nothing new; then wait until every flip started is settled (it may
+        // land until then), so that a released lease never has a flip of this instance
+        // still on its way.
+        self.core.stop();
         loop {
             while let Ok(outcome) = outcomes.try_recv() {
-                let _ = self.core.handle(Moment::now(), SystemTime::now(), outcome);
+                let effects = self.core.handle(Moment::now(), SystemTime::now(), outcome);
+                // The reader has stopped; a stopped core starts no flip.
+                let effects = effects
+                    .into_iter()
+                    .filter(|e| !matches!(e, Effect::ReadNow | Effect::Flip { .. }))
+                    .collect();
+                self.carry_out(effects, &mut tasks, &outcomes_tx, &read_now);
             }
             if tasks.join_next().await.is_none() {
                 break;

@@ -629,7 +629,7 @@ async fn probing_and_deciding_go_on_while_aws_does_not_answer() {
             && e["message"]
                 .as_str()
                 .unwrap()
-                .contains("no answer from Route 53")),
+                .contains("not confirmed by Route 53")),
         "{events:#?}"
     );
     let landed = events.iter().any(|e| {

@@ -135,22 +135,17 @@ impl Core {
                 // the end of a later window of the same epoch), and an answer lost to an
                 // error comes before it: either way the request reached Route 53 before
                 // now, so the flip is settled a margin after the later of the two.
-                let deadline = f.deadline.max(now);
-                let settled = now >= self.settled(deadline);
+                // A read is asked for once it is settled (`poll_timeout`, then a tick).
                 if let Some(x) = self.in_flight.get_mut(region) {
-                    x.deadline = deadline;
+                    x.deadline = f.deadline.max(now);
                     x.unknown = true;
-                    if settled {
-                        x.read_asked = true;
-                        self.out.push(Effect::ReadNow);
-                    }
                 }
                 let what = f.purpose.as_str();
                 self.problem(
                     region,
                     "action-failed",
                     format!(
-                        "{what} of {region}: no answer from Route 53 ({error}); a read will tell whether it landed"
+                        "{what} of {region}: not confirmed by Route 53 ({error}); a read will tell whether it landed"
                     ),
                 );
                 if let Some(id) = f.reply

@@ -107,8 +107,9 @@ pub enum CommandError {
     /// The flip did not land (refused, fenced, never sent, or a later read shows so).
     #[error("route 53 did not take the change: {0}")]
     Aws(#[source] FlipError),
-    /// The flip got no answer: it may have landed; a later read will record which.
-    #[error("no answer from Route 53 ({0}); whether it landed will be recorded")]
+    /// The flip was not confirmed (no answer, a server error, a read-back that did not
+    /// show it): it may have landed; a later read will record which.
+    #[error("not confirmed by Route 53 ({0}); whether it landed will be recorded")]
     Unconfirmed(#[source] FlipError),
     /// Another instance is the actor (its API address, when known): only it acts.
     #[error("this instance is not the actor")]
@@ -284,6 +285,8 @@ pub struct Core {
     view: View,
     /// The actor, and it has read the switches since it became one.
     acting: bool,
+    /// Stopping: outcomes are folded in, but nothing new is decided or sent.
+    stopped: bool,
     /// Became the actor at this moment; acts once a read started after it has come back.
     awaiting_sync: Option<(Moment, Option<u64>)>,
     /// When to read again for a sync that missed something.
@@ -318,6 +321,7 @@ impl Core {
             instance: instance.to_owned(),
             view: View::default(),
             acting: !settings.several,
+            stopped: false,
             awaiting_sync: None,
             synced: None,
             sync_read_at: None,
@@ -424,6 +428,12 @@ impl Core {
             UNKNOWN_MARGIN
         };
         deadline + margin
+    }
+
+    /// The process is stopping: from now on the core folds in the outcomes of what it
+    /// started (and records them), but decides and flips nothing more.
+    pub fn stop(&mut self) {
+        self.stopped = true;
     }
 
     /// Until when a stopping instance must not give its lease up: every flip it started
@@ -602,6 +612,9 @@ impl Core {
     /// read of the switches and the previous actor's records, and acts once a read
     /// started after that moment has come back (`observed`).
     fn may_act(&mut self, now: Moment) -> bool {
+        if self.stopped {
+            return false;
+        }
         if !self.settings.several {
             return true;
         }
