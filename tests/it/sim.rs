@@ -147,6 +147,8 @@ enum Ev {
     Process(usize, u64, Req),
     /// A stopped instance gives its lease up, once its flips are settled.
     Release(usize, u64),
+    /// Route 53 applies a request whose answer is already lost.
+    Apply(usize, Req),
     /// A flip leaves the process (its turn at the gate came), unless its deadline passed.
     SendFlip(usize, u64, Req, Moment, Option<u64>),
 }
@@ -618,6 +620,9 @@ impl Sim {
             }
             Ev::Arrive(i, id, req) => self.arrive(i, id, req),
             Ev::Process(i, id, req) => self.process(i, id, req),
+            Ev::Apply(i, req) => {
+                let _ = self.serve(i, &req);
+            }
             Ev::Release(i, boot) => {
                 if boot != self.nodes[i].boot {
                     return;
@@ -627,7 +632,7 @@ impl Sim {
                     self.cluster_effect(i, e);
                 }
             }
-            Ev::Answer(i, id, ans @ Ans::Flipped { .. })
+            Ev::Answer(i, id, ans @ (Ans::Flipped { .. } | Ans::Recorded { .. }))
                 if self.nodes[i].stopping && id >= self.nodes[i].first_req =>
             {
                 self.answer(i, ans);
@@ -675,8 +680,19 @@ impl Sim {
                     self.release_when_settled(i);
                     return;
                 }
-                if let Req::Flip { flip, .. } = &req {
+                if let Req::Flip { region, flip, .. } = &req {
                     self.nodes[i].flip_deadlines.insert(*flip, deadline);
+                    // The driver gives up at the deadline, whatever Route 53 does later.
+                    let timeout = Ans::Flipped {
+                        region: region.clone(),
+                        flip: *flip,
+                        outcome: FlipOutcome::Unknown {
+                            error: SwitchError::NoAnswer.into(),
+                        },
+                    };
+                    let id = self.nodes[i].next_req + 1;
+                    let at = self.real(i, deadline).max(self.now);
+                    self.at(at, Ev::Answer(i, id, timeout));
                 }
                 self.send(i, Dest::Route53, Some(deadline), req);
             }
@@ -694,6 +710,15 @@ impl Sim {
             }
             Act::Restart(i) => {
                 if self.nodes[i].alive {
+                    return;
+                }
+                if self.nodes[i].stopping {
+                    // The state directory's lock keeps a new process out until the
+                    // stopping one has exited.
+                    self.at(
+                        self.now + Duration::from_millis(200),
+                        Ev::Act(Act::Restart(i)),
+                    );
                     return;
                 }
                 let (rate, origin, store, boot, next_req, wake_gen) = {
@@ -724,6 +749,7 @@ impl Sim {
                 }
                 self.nodes[i].alive = false;
                 self.nodes[i].stopping = true;
+                self.nodes[i].core.stop();
                 self.nodes[i].wake_gen += 1;
                 self.release_when_settled(i);
             }
@@ -843,10 +869,15 @@ impl Sim {
     fn core_input(&mut self, i: usize, input: core::Input) {
         let now = self.local(i);
         let effects = self.nodes[i].core.handle(now, wall(self.now), input);
-        if !self.nodes[i].alive {
-            // A stopping process folds its flips' outcomes in and carries nothing out.
-            return;
-        }
+        let effects = match self.nodes[i].alive {
+            true => effects,
+            // A stopping process folds its flips' outcomes in and records them; its
+            // reader has stopped, and a stopped core starts no flip.
+            false => effects
+                .into_iter()
+                .filter(|e| !matches!(e, core::Effect::ReadNow | core::Effect::Flip { .. }))
+                .collect(),
+        };
         for e in effects {
             self.core_effect(i, e);
         }
@@ -923,11 +954,20 @@ impl Sim {
     }
 
     /// A request reaches its destination. Route 53 may apply a flip it received some
-    /// time later (up to lease/5: the margin the design assumes, docs/ARCHITECTURE.md).
+    /// time later (up to lease/4: the margin the design assumes, docs/ARCHITECTURE.md).
     fn arrive(&mut self, i: usize, id: u64, req: Req) {
         if matches!(req, Req::Flip { .. }) && self.calm_since.is_none() && self.rng.chance(0.3) {
-            let late = self.rng.ms(0, (LEASE / 5).as_millis() as u64);
-            self.at(self.now + late, Ev::Process(i, id, req));
+            let late = self.rng.ms(0, (LEASE / 4).as_millis() as u64);
+            if self.rng.chance(self.faults.lost_reply) {
+                // The connection breaks now (a reset, a 5xx); Route 53 applies the flip
+                // later all the same.
+                let back = self.rng.ms(1, self.max_delay_ms());
+                let failure = self.failure(&req);
+                self.at(self.now + back, Ev::Answer(i, id, failure));
+                self.at(self.now + late, Ev::Apply(i, req));
+            } else {
+                self.at(self.now + late, Ev::Process(i, id, req));
+            }
             return;
         }
         self.process(i, id, req);
@@ -1477,35 +1517,29 @@ impl Sim {
             Ans::Flipped {
                 region,
                 flip,
-                outcome: _,
-            } if self.nodes[i]
-                .flip_deadlines
-                .remove(&flip)
-                .is_some_and(|d| self.local(i) >= d) =>
-            {
+                outcome,
+            } => {
+                // The first of the answer and the client's timeout (at the deadline)
+                // counts; the other finds the call closed.
+                let Some(deadline) = self.nodes[i].flip_deadlines.remove(&flip) else {
+                    return;
+                };
+                let outcome = if self.local(i) >= deadline {
+                    FlipOutcome::Unknown {
+                        error: SwitchError::NoAnswer.into(),
+                    }
+                } else {
+                    outcome
+                };
                 self.core_input(
                     i,
                     core::Input::Flipped {
                         region,
                         flip,
-                        outcome: FlipOutcome::Unknown {
-                            error: SwitchError::NoAnswer.into(),
-                        },
+                        outcome,
                     },
                 )
             }
-            Ans::Flipped {
-                region,
-                flip,
-                outcome,
-            } => self.core_input(
-                i,
-                core::Input::Flipped {
-                    region,
-                    flip,
-                    outcome,
-                },
-            ),
             Ans::Nothing => {}
         }
     }
@@ -1780,7 +1814,15 @@ fn random_seeds() {
         .and_then(|s| s.parse().ok())
     {
         Some(seed) => (seed, 1),
-        None => (0, seeds()),
+        // `GEOPLAN_SIM_FIRST` starts elsewhere, so that a long run can be split across
+        // processes (one per core).
+        None => (
+            std::env::var("GEOPLAN_SIM_FIRST")
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0),
+            seeds(),
+        ),
     };
     let started = std::time::Instant::now();
     let mut faults = 0;
