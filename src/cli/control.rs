@@ -287,13 +287,73 @@ pub fn render_recent(events: &[Value], cost: Option<&Value>, style: Style) -> St
 
 /// Status read from AWS directly: every switch and Route 53's endpoint statuses, with
 /// the causes the local store remembers. No probe data: only a control plane probes.
+/// Where `status CONFIG` finds why a switch is as Route 53 shows it.
+enum Causes {
+    /// The control tables' switch records (`[control]`).
+    Tables(std::collections::BTreeMap<String, crate::control::core::SwitchRecord>),
+    /// The local store of a single instance.
+    Store(Box<crate::store::Store>),
+    Nowhere,
+}
+
+impl Causes {
+    /// The switch as Route 53 has it (`inverted`, at `version`), with its cause when one
+    /// is recorded; never a cause made up.
+    fn switch(
+        &self,
+        region: &str,
+        inverted: bool,
+        version: i64,
+    ) -> Result<crate::control::failover::Switch, crate::store::StoreError> {
+        use crate::control::failover::Switch;
+        use crate::control::store::SwitchStore;
+        let unrecorded = |why: &str| Switch {
+            in_service: false,
+            cause: None,
+            reason: Some(why.into()),
+            since: None,
+        };
+        Ok(match self {
+            Causes::Tables(records) => match records.get(region) {
+                Some(rec) if rec.switch.in_service != inverted => rec.switch.clone(),
+                _ if inverted => unrecorded("cause not recorded in the control tables"),
+                _ => Switch::in_service(),
+            },
+            // The same reconciliation `serve` makes at start-up: Route 53 says in or
+            // out, the store says why (and whether an unconfirmed flip was its own).
+            Causes::Store(store) => {
+                let stored = store.load_switch(region)?;
+                let intent = store.load_intent(region)?;
+                let found = crate::control::core::reconcile(
+                    region,
+                    inverted,
+                    version,
+                    stored.as_ref(),
+                    intent.as_ref(),
+                    std::time::SystemTime::now(),
+                );
+                // A recorded intent that landed is a cause on record; a switch found
+                // changed with no record is shown as such (serve would then record
+                // its conclusion; status records nothing).
+                let from_intent = intent.is_some_and(|i| i.switch == found.switch);
+                match (found.note.is_some() && !from_intent, inverted) {
+                    (true, true) => unrecorded("cause not recorded in the local store"),
+                    (true, false) => Switch::in_service(),
+                    (false, _) => found.switch,
+                }
+            }
+            Causes::Nowhere if inverted => unrecorded("cause unknown (no local store)"),
+            Causes::Nowhere => Switch::in_service(),
+        })
+    }
+}
+
 pub async fn status_direct(
     config: &crate::config::Config,
     endpoint_url: Option<&str>,
     json: bool,
 ) -> Exit {
     use crate::control::status::{RegionDoc, SwitchDoc};
-    use crate::control::store::SwitchStore;
     let r53 = crate::aws::route53(endpoint_url).await;
     let checks = match crate::control::switches::discover(&r53, &config.name).await {
         Ok(c) => c,
@@ -302,17 +362,39 @@ pub async fn status_direct(
             return Exit::Failure;
         }
     };
-    let store_dir = crate::store::dir_of(&config.monitor.state_dir, &config.name);
-    let store = if crate::store::Store::exists(&store_dir) {
-        match crate::store::Store::open(&store_dir, &config.name) {
-            Ok(s) => Some(s),
-            Err(e) => {
-                print_chain(&e);
-                return Exit::Failure;
+    // Where the causes are: with `[control]`, in the control tables' switch records
+    // (each instance's own store is its own); otherwise in the local store, opened
+    // read-only (status changes nothing).
+    let causes = match &config.control {
+        Some(control) => {
+            let tables = crate::control::coordinator::Tables::connect(
+                &config.name,
+                &control.regions,
+                endpoint_url,
+                None,
+            )
+            .await;
+            let (records, majority) = tables.load_records(std::time::Duration::from_secs(5)).await;
+            if !majority {
+                eprintln!(
+                    "warning: fewer than a majority of the control tables answered; the causes shown may be older than the latest"
+                );
+            }
+            Causes::Tables(records)
+        }
+        None => {
+            let dir = crate::store::dir_of(&config.monitor.state_dir, &config.name);
+            match crate::store::Store::exists(&dir) {
+                false => Causes::Nowhere,
+                true => match crate::store::Store::open_read_only(&dir, &config.name) {
+                    Ok(s) => Causes::Store(Box::new(s)),
+                    Err(e) => {
+                        print_chain(&e);
+                        return Exit::Failure;
+                    }
+                },
             }
         }
-    } else {
-        None
     };
     let mut regions = Vec::new();
     for r in &config.regions {
@@ -335,37 +417,12 @@ pub async fn status_direct(
                 return Exit::Failure;
             }
         };
-        // The same reconciliation `serve` makes at start-up: Route 53 says in or out,
-        // the store says why (and whether an unconfirmed flip was geoplan's own).
-        let switch = match &store {
-            Some(s) => {
-                let known = s
-                    .load_switch(&r.name)
-                    .and_then(|stored| Ok((stored, s.load_intent(&r.name)?)));
-                let (stored, intent) = match known {
-                    Ok(k) => k,
-                    Err(e) => {
-                        print_chain(&e);
-                        return Exit::Failure;
-                    }
-                };
-                crate::control::core::reconcile(
-                    &r.name,
-                    inverted,
-                    version,
-                    stored.as_ref(),
-                    intent.as_ref(),
-                    std::time::SystemTime::now(),
-                )
-                .switch
+        let switch = match causes.switch(&r.name, inverted, version) {
+            Ok(s) => s,
+            Err(e) => {
+                print_chain(&e);
+                return Exit::Failure;
             }
-            None if inverted => crate::control::failover::Switch {
-                in_service: false,
-                cause: None,
-                reason: Some("cause unknown (no local store)".into()),
-                since: None,
-            },
-            None => crate::control::failover::Switch::in_service(),
         };
         regions.push(RegionDoc {
             name: r.name.clone(),

@@ -170,6 +170,53 @@ impl Store {
         dir.join(FILE_NAME).exists()
     }
 
+    /// Opens the store of `deployment` in `dir` for reading only (`geoplan status
+    /// CONFIG`): nothing is created, migrated or stamped; a store that is not geoplan's,
+    /// or is another deployment's, is refused.
+    pub fn open_read_only(dir: &Path, deployment: &str) -> Result<Store, StoreError> {
+        let path = dir.join(FILE_NAME);
+        let sql = |source: rusqlite::Error| match source.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::NotADatabase) => StoreError::Foreign { path: path.clone() },
+            _ => StoreError::Sql {
+                path: path.clone(),
+                source,
+            },
+        };
+        let open = || {
+            Connection::open_with_flags(
+                &path,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .map_err(sql)
+        };
+        let conn = open()?;
+        let app_id: i64 = conn
+            .query_row("PRAGMA application_id", [], |r| r.get(0))
+            .map_err(sql)?;
+        if app_id != APPLICATION_ID {
+            return Err(StoreError::Foreign { path });
+        }
+        let found: String = conn
+            .query_row("SELECT value FROM meta WHERE key = 'deployment'", [], |r| {
+                r.get(0)
+            })
+            .map_err(sql)?;
+        if found != deployment {
+            return Err(StoreError::OtherDeployment {
+                path,
+                found,
+                expected: deployment.to_owned(),
+            });
+        }
+        let reader = open()?;
+        Ok(Store {
+            path,
+            conn: Mutex::new(conn),
+            reader: Mutex::new(reader),
+        })
+    }
+
     /// Opens (or creates) the store of `deployment` in `dir`.
     pub fn open(dir: &Path, deployment: &str) -> Result<Store, StoreError> {
         std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir {

@@ -544,6 +544,21 @@ async fn a_deposed_actor_cannot_overwrite_its_successor() {
         s["regions"][1]["switch"]["cause"], "manual",
         "the woken instance adopted the successor's record, not a drain of unknown cause: {s:#}"
     );
+    // `status CONFIG`, with no control plane asked, finds the cause where the
+    // instances keep it: in the control tables.
+    let direct =
+        crate::support::geoplan(wd.path(), &["status", "regions.toml", "--json"], Some(&emu));
+    assert!(
+        direct.status.success(),
+        "{}",
+        String::from_utf8_lossy(&direct.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&direct.stdout).unwrap();
+    assert_eq!(doc["regions"][1]["switch"]["cause"], "manual", "{doc:#}");
+    assert_eq!(
+        doc["regions"][1]["switch"]["reason"], "fence drill",
+        "{doc:#}"
+    );
     for i in instances {
         assert!(i.stop().success());
     }
