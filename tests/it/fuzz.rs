@@ -377,3 +377,253 @@ fn mutated_cur_files_end_in_totals_or_located_errors() {
         "the mutations reach both outcomes ({errors} of {cases} errors)"
     );
 }
+
+/// The Parquet files the Parquet fuzzer mutates: CUR 2.0 rows in the layouts writers
+/// produce (codecs, page formats, encodings, page sizes), row groups of 97 rows.
+fn parquet_seeds(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    use geoplan::cost::cur::parquet::writer::{Row, write_with};
+    use parquet::basic::{Compression, Encoding};
+    use parquet::file::properties::{WriterProperties, WriterVersion};
+    use parquet::schema::types::ColumnPath;
+    const TYPES: [&str; 4] = [
+        "USE1-EU-AWS-Out-Bytes",
+        "EU-ReplWriteRequestUnits",
+        "USE1-DataTransfer-Regional-Bytes",
+        "APN1-USE1-AWS-Out-Bytes",
+    ];
+    let rows = || {
+        (0..300).map(|i| Row {
+            usage_type: TYPES[i % TYPES.len()],
+            amount: (i % 17) as f64 * 0.5,
+            cost: (i % 13) as f64 * 0.01,
+            resource: (i % 3 == 0).then_some("arn:aws:dynamodb:eu-west-1:1:table/shop-carts"),
+            start_ms: 1_793_577_600_000 + (i as i64 % 28) * 86_400_000,
+            tag: [None, Some("shop"), Some("other")][i % 3],
+        })
+    };
+    let base = || WriterProperties::builder().set_compression(Compression::SNAPPY);
+    let doubles = |b: parquet::file::properties::WriterPropertiesBuilder| {
+        b.set_dictionary_enabled(false)
+            .set_column_encoding(
+                ColumnPath::from("line_item_usage_amount"),
+                Encoding::BYTE_STREAM_SPLIT,
+            )
+            .set_column_encoding(
+                ColumnPath::from("line_item_unblended_cost"),
+                Encoding::BYTE_STREAM_SPLIT,
+            )
+    };
+    let layouts = [
+        ("snappy, dictionaries, pages v1", base().build()),
+        (
+            "snappy, pages v2",
+            base()
+                .set_writer_version(WriterVersion::PARQUET_2_0)
+                .build(),
+        ),
+        (
+            "uncompressed, pages of 7 rows",
+            base()
+                .set_compression(Compression::UNCOMPRESSED)
+                .set_data_page_row_count_limit(7)
+                .set_write_batch_size(5)
+                .build(),
+        ),
+        ("snappy, byte-stream-split doubles", doubles(base()).build()),
+        (
+            "zstd, byte-stream-split doubles",
+            doubles(base().set_compression(Compression::ZSTD(Default::default()))).build(),
+        ),
+        (
+            "gzip, no dictionaries",
+            base()
+                .set_compression(Compression::GZIP(Default::default()))
+                .set_dictionary_enabled(false)
+                .build(),
+        ),
+        (
+            "lz4 raw",
+            base().set_compression(Compression::LZ4_RAW).build(),
+        ),
+        (
+            "brotli",
+            base()
+                .set_compression(Compression::BROTLI(Default::default()))
+                .build(),
+        ),
+    ];
+    layouts
+        .into_iter()
+        .map(|(label, props)| {
+            let path = dir.join("seed.parquet");
+            write_with(&path, rows(), 97, props).unwrap();
+            (label.to_owned(), std::fs::read(&path).unwrap())
+        })
+        .collect()
+}
+
+fn mutate_parquet(rng: &mut Rng, seed: &[u8]) -> Vec<u8> {
+    let mut bytes = seed.to_vec();
+    for _ in 0..1 + rng.below(4) {
+        if bytes.is_empty() {
+            break;
+        }
+        let at = rng.below(bytes.len());
+        match rng.below(5) {
+            0 => bytes[at] ^= 1 << rng.below(8),
+            1 => bytes[at] = rng.next() as u8,
+            2 => {
+                let end = (at + 1 + rng.below(16)).min(bytes.len());
+                for b in &mut bytes[at..end] {
+                    *b = rng.next() as u8;
+                }
+            }
+            3 => bytes.truncate(at),
+            _ => {
+                let end = (at + 1 + rng.below(64)).min(bytes.len());
+                let chunk = bytes[at..end].to_vec();
+                let to = rng.below(bytes.len());
+                bytes.splice(to..to, chunk);
+            }
+        }
+    }
+    bytes
+}
+
+/// What the parquet crate's row reader (the reference) reads from `path`, as rows the
+/// writer can write again; `None` when it cannot read the file cleanly or a value the
+/// writer cannot express (a null where a row always has a value) comes out.
+type OwnedRow = (String, f64, f64, Option<String>, i64, Option<String>);
+
+fn reference_rows(path: &Path) -> Option<Vec<OwnedRow>> {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    use parquet::record::Field;
+    let read = || -> Option<Vec<OwnedRow>> {
+        let reader = SerializedFileReader::new(std::fs::File::open(path).ok()?).ok()?;
+        let mut out = Vec::new();
+        for row in reader.get_row_iter(None).ok()? {
+            let row = row.ok()?;
+            let (mut t, mut a, mut c, mut r, mut s, mut tag) = (None, None, None, None, None, None);
+            let mut resource_null = false;
+            for (name, field) in row.get_column_iter() {
+                match (name.as_str(), field) {
+                    ("line_item_usage_type", Field::Str(v)) => t = Some(v.clone()),
+                    ("line_item_usage_amount", Field::Double(v)) => a = Some(*v),
+                    ("line_item_unblended_cost", Field::Double(v)) => c = Some(*v),
+                    ("line_item_resource_id", Field::Str(v)) => r = Some(v.clone()),
+                    ("line_item_resource_id", Field::Null) => resource_null = true,
+                    ("line_item_usage_start_date", Field::TimestampMillis(v)) => s = Some(*v),
+                    ("resource_tags", Field::MapInternal(m)) => {
+                        let entries = m.entries();
+                        match entries {
+                            [] => tag = Some(None),
+                            [(Field::Str(k), Field::Str(v))] if k == "user_geoplan_name" => {
+                                tag = Some(Some(v.clone()))
+                            }
+                            _ => return None,
+                        }
+                    }
+                    ("resource_tags", Field::Null) => tag = Some(None),
+                    _ => return None,
+                }
+            }
+            if r.is_none() && !resource_null {
+                return None;
+            }
+            out.push((t?, a?, c?, r, s?, tag?));
+        }
+        Some(out)
+    };
+    geoplan::cost::cur::guard::guarded(read).ok().flatten()
+}
+
+fn sorted_lines(totals: geoplan::cost::cur::Totals) -> Vec<(String, Option<String>, f64, f64)> {
+    let mut lines: Vec<_> = totals
+        .into_lines()
+        .into_iter()
+        .map(|l| (l.usage_type, l.resource, l.quantity, l.usd))
+        .collect();
+    lines.sort_by(|x, y| (&x.0, &x.1).cmp(&(&y.0, &y.1)));
+    lines
+}
+
+fn same(x: f64, y: f64) -> bool {
+    (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1.0)
+}
+
+/// Damaged Parquet: every mutant ends in totals or a located error, never a panic or a
+/// hang; and when the reference reader reads a mutant cleanly, geoplan's totals are
+/// those of that content written anew (no silent misread).
+#[test]
+fn mutated_parquet_files_end_in_the_same_totals_or_located_errors() {
+    use geoplan::cost::cur::parquet::writer::{Row, write};
+    let (cases, seed) = settings();
+    let cases = cases / 2;
+    let dir = tempfile::tempdir().unwrap();
+    let seeds = parquet_seeds(dir.path());
+    let mut rng = Rng(seed ^ 0x9a2c_e7a7);
+    let mut failures = Vec::new();
+    let (mut errors, mut compared, mut caught) = (0, 0, 0);
+    let path = dir.path().join("cur.parquet");
+    let clean = dir.path().join("clean.parquet");
+    for case in 0..cases {
+        let (label, bytes) = rng.pick(&seeds);
+        let mutant = mutate_parquet(&mut rng, bytes);
+        std::fs::write(&path, &mutant).unwrap();
+        let started = Instant::now();
+        let read = catch_unwind(|| geoplan::cost::cur::read(&path, None));
+        let took = started.elapsed();
+        let failure = match read {
+            Err(_) => Some("a panic escaped cur::read".to_owned()),
+            Ok(_) if took > Duration::from_secs(5) => Some(format!("read took {took:?}")),
+            Ok(Err(e)) => {
+                errors += 1;
+                let message = e.to_string();
+                // A decoder's panic, caught and located (`cost::cur::guard`).
+                caught += usize::from(message.contains("the file is damaged"));
+                (!message.starts_with(&path.display().to_string()))
+                    .then(|| format!("an error that names no file: {message}"))
+            }
+            Ok(Ok(totals)) => match reference_rows(&path) {
+                None => None,
+                Some(rows) => {
+                    compared += 1;
+                    write(
+                        &clean,
+                        rows.iter().map(|(t, a, c, r, s, tag)| Row {
+                            usage_type: t,
+                            amount: *a,
+                            cost: *c,
+                            resource: r.as_deref(),
+                            start_ms: *s,
+                            tag: tag.as_deref(),
+                        }),
+                        97,
+                    )
+                    .unwrap();
+                    let want = sorted_lines(geoplan::cost::cur::read(&clean, None).unwrap());
+                    let got = sorted_lines(totals);
+                    let matches = got.len() == want.len()
+                        && got.iter().zip(&want).all(|(g, w)| {
+                            g.0 == w.0 && g.1 == w.1 && same(g.2, w.2) && same(g.3, w.3)
+                        });
+                    (!matches).then(|| format!("a silent misread: {got:?}\nwanted {want:?}"))
+                }
+            },
+        };
+        if let Some(why) = failure {
+            let kept = dir.path().join(format!("failed-{case}.parquet"));
+            let _ = std::fs::copy(&path, &kept);
+            failures.push(format!("case {case} (seed {seed}, {label}): {why}"));
+        }
+    }
+    eprintln!(
+        "fuzz Parquet: {cases} cases, {errors} located errors ({caught} of them a decoder's panic, caught), {compared} read cleanly and compared, {} failures",
+        failures.len()
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(
+        errors > 0 && compared > 0,
+        "the mutations reach both outcomes ({errors} errors, {compared} compared, of {cases})"
+    );
+}

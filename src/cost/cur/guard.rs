@@ -14,7 +14,7 @@ thread_local! {
 
 /// Runs `f`; a panic inside it comes back as `Err` with the panic's message, and prints
 /// nothing. (What `f` was changing is to be thrown away with the error.)
-pub(crate) fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+pub fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, String> {
     static QUIET_HOOK: Once = Once::new();
     QUIET_HOOK.call_once(|| {
         let previous = std::panic::take_hook();

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 mod csv;
 mod discovery;
-mod guard;
+pub mod guard;
 mod io;
 mod parallel;
 pub mod parquet;
