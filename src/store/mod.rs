@@ -160,6 +160,37 @@ pub fn lock_dir(dir: &Path) -> Result<DirLock, StoreError> {
 }
 
 /// The directory of one deployment's store under the configured state directory.
+/// The error of a statement on the store at `path` (a file SQLite does not take is
+/// foreign).
+fn sql_error(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+    move |source| match source.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::NotADatabase) => StoreError::Foreign {
+            path: path.to_owned(),
+        },
+        _ => StoreError::Sql {
+            path: path.to_owned(),
+            source,
+        },
+    }
+}
+
+/// Refuses a store that another deployment's control plane wrote.
+fn check_deployment(conn: &Connection, path: &Path, deployment: &str) -> Result<(), StoreError> {
+    let found: String = conn
+        .query_row("SELECT value FROM meta WHERE key = 'deployment'", [], |r| {
+            r.get(0)
+        })
+        .map_err(sql_error(path))?;
+    if found != deployment {
+        return Err(StoreError::OtherDeployment {
+            path: path.to_owned(),
+            found,
+            expected: deployment.to_owned(),
+        });
+    }
+    Ok(())
+}
+
 pub fn dir_of(state_dir: &Path, deployment: &str) -> PathBuf {
     state_dir.join(deployment)
 }
@@ -175,13 +206,7 @@ impl Store {
     /// or is another deployment's, is refused.
     pub fn open_read_only(dir: &Path, deployment: &str) -> Result<Store, StoreError> {
         let path = dir.join(FILE_NAME);
-        let sql = |source: rusqlite::Error| match source.sqlite_error_code() {
-            Some(rusqlite::ErrorCode::NotADatabase) => StoreError::Foreign { path: path.clone() },
-            _ => StoreError::Sql {
-                path: path.clone(),
-                source,
-            },
-        };
+        let sql = sql_error(&path);
         let open = || {
             Connection::open_with_flags(
                 &path,
@@ -197,18 +222,7 @@ impl Store {
         if app_id != APPLICATION_ID {
             return Err(StoreError::Foreign { path });
         }
-        let found: String = conn
-            .query_row("SELECT value FROM meta WHERE key = 'deployment'", [], |r| {
-                r.get(0)
-            })
-            .map_err(sql)?;
-        if found != deployment {
-            return Err(StoreError::OtherDeployment {
-                path,
-                found,
-                expected: deployment.to_owned(),
-            });
-        }
+        check_deployment(&conn, &path, deployment)?;
         let reader = open()?;
         Ok(Store {
             path,
@@ -230,13 +244,7 @@ impl Store {
             Ok(_) => true,
             Err(_) => false,
         };
-        let sql = |source: rusqlite::Error| match source.sqlite_error_code() {
-            Some(rusqlite::ErrorCode::NotADatabase) => StoreError::Foreign { path: path.clone() },
-            _ => StoreError::Sql {
-                path: path.clone(),
-                source,
-            },
-        };
+        let sql = sql_error(&path);
         let conn = Connection::open(&path).map_err(sql)?;
         let app_id: i64 = conn
             .query_row("PRAGMA application_id", [], |r| r.get(0))
@@ -321,18 +329,7 @@ impl Store {
             params![deployment],
         )
         .map_err(sql)?;
-        let found: String = conn
-            .query_row("SELECT value FROM meta WHERE key = 'deployment'", [], |r| {
-                r.get(0)
-            })
-            .map_err(sql)?;
-        if found != deployment {
-            return Err(StoreError::OtherDeployment {
-                path,
-                found,
-                expected: deployment.to_owned(),
-            });
-        }
+        check_deployment(&conn, &path, deployment)?;
         let reader = Connection::open_with_flags(
             &path,
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
