@@ -3,6 +3,14 @@
 
 use super::*;
 
+/// An index's name: unique among the table's indexes.
+const INDEX_NAME: NameRule = NameRule {
+    what: "index",
+    max: 255,
+    duplicate: |name| format!("the table has two indexes named {name:?}"),
+    duplicate_label: "duplicate index name",
+};
+
 /// DynamoDB's default quotas: 20 global indexes per table, 5 local ones.
 const MAX_GLOBAL_INDEXES: usize = 20;
 const MAX_LOCAL_INDEXES: usize = 5;
@@ -120,7 +128,7 @@ impl Walker {
     ) -> Option<GlobalIndex> {
         let t = self.table(v, path)?;
         self.check_keys(t, path, GLOBAL_INDEX_KEYS);
-        let name = self.index_name(t, v.span(), path, names);
+        let name = self.unique_name(t, v.span(), path, names, &INDEX_NAME);
         let partition_key = self
             .required(t, v.span(), path, "partition_key")
             .and_then(|k| self.key_at(k, join(path, "partition_key"), keys));
@@ -149,7 +157,7 @@ impl Walker {
     ) -> Option<LocalIndex> {
         let t = self.table(v, path)?;
         self.check_keys(t, path, LOCAL_INDEX_KEYS);
-        let name = self.index_name(t, v.span(), path, names);
+        let name = self.unique_name(t, v.span(), path, names, &INDEX_NAME);
         let sort_key = self
             .required(t, v.span(), path, "sort_key")
             .and_then(|k| self.key_at(k, join(path, "sort_key"), keys));
@@ -169,45 +177,6 @@ impl Walker {
             sort_key: sort_key?,
             projection: projection?,
         })
-    }
-
-    /// A valid index name, unique among the table's indexes.
-    fn index_name(
-        &mut self,
-        t: &DeTable<'_>,
-        span: Range<usize>,
-        path: &str,
-        names: &mut HashMap<String, Range<usize>>,
-    ) -> Option<String> {
-        let v = self.required(t, span, path, "name")?;
-        let field = join(path, "name");
-        let s = self.string(v, &field)?;
-        let valid = (3..=255).contains(&s.value.len())
-            && s.value
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
-        if !valid {
-            let issue = self.error(
-                &field,
-                s.span,
-                format!("invalid index name {:?}", s.value),
-                "not a valid index name",
-            );
-            issue.help = Some("use 3 to 255 characters of a-z, A-Z, 0-9, `_`, `-` and `.`".into());
-            return None;
-        }
-        if let Some(first) = names.get(&s.value).cloned() {
-            let issue = self.error(
-                &field,
-                s.span,
-                format!("the table has two indexes named {:?}", s.value),
-                "duplicate index name",
-            );
-            issue.related = Some(first);
-            return None;
-        }
-        names.insert(s.value.clone(), s.span);
-        Some(s.value)
     }
 
     /// `projection = "all" | "keys-only" | { include = [..] }`; `all` by default.

@@ -230,6 +230,14 @@ impl<'a, T> Choices<'a, T> {
     }
 }
 
+/// How [`Walker::unique_name`] checks one kind of name.
+struct NameRule {
+    what: &'static str,
+    max: usize,
+    duplicate: fn(&str) -> String,
+    duplicate_label: &'static str,
+}
+
 impl Walker {
     fn push(
         &mut self,
@@ -470,6 +478,52 @@ impl Walker {
                 None
             }
         }
+    }
+
+    /// A declared name (`name` in `t`): valid for DynamoDB (3 to `rule.max` characters
+    /// of a-z, A-Z, 0-9, `_`, `-` and `.`) and not declared before (`seen`, which it
+    /// joins).
+    fn unique_name(
+        &mut self,
+        t: &DeTable<'_>,
+        span: Range<usize>,
+        path: &str,
+        seen: &mut HashMap<String, Range<usize>>,
+        rule: &NameRule,
+    ) -> Option<String> {
+        let v = self.required(t, span, path, "name")?;
+        let field = join(path, "name");
+        let s = self.string(v, &field)?;
+        let valid = (3..=rule.max).contains(&s.value.len())
+            && s.value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+        if !valid {
+            let what = rule.what;
+            let issue = self.error(
+                &field,
+                s.span,
+                format!("invalid {what} name {:?}", s.value),
+                &format!("not a valid {what} name"),
+            );
+            issue.help = Some(format!(
+                "use 3 to {} characters of a-z, A-Z, 0-9, `_`, `-` and `.`",
+                rule.max
+            ));
+            return None;
+        }
+        if let Some(first) = seen.get(&s.value).cloned() {
+            let issue = self.error(
+                &field,
+                s.span,
+                (rule.duplicate)(&s.value),
+                rule.duplicate_label,
+            );
+            issue.related = Some(first);
+            return None;
+        }
+        seen.insert(s.value.clone(), s.span);
+        Some(s.value)
     }
 
     /// A key that must be present; a missing one is reported at `at` (the table).

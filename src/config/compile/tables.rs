@@ -3,6 +3,14 @@
 use super::indexes::{IndexContext, KeyAt};
 use super::*;
 
+/// A table's name: unique among the tables.
+const TABLE_NAME: NameRule = NameRule {
+    what: "table",
+    max: 200,
+    duplicate: |name| format!("table \"{name}\" is declared twice"),
+    duplicate_label: "duplicate table",
+};
+
 const TABLE_CLASSES: Choices<'static, TableClass> = Choices::new(
     "table class",
     &[
@@ -71,7 +79,7 @@ impl Walker {
         seen: &mut HashMap<String, Range<usize>>,
     ) -> Option<Table> {
         self.check_keys(t, path, TABLE_KEYS);
-        let name = self.table_name(t, span.clone(), path, seen);
+        let name = self.unique_name(t, span.clone(), path, seen, &TABLE_NAME);
         // Every key used, table's and indexes', for the attribute definitions.
         let mut keys: Vec<KeyAt> = Vec::new();
         let key_schema = self.key_schema(t, span.clone(), path, &mut keys);
@@ -149,45 +157,6 @@ impl Walker {
             point_in_time_recovery: pitr?,
             deletion_protection: deletion_protection?,
         })
-    }
-
-    /// `name`: a valid DynamoDB table name, not declared by an earlier table.
-    fn table_name(
-        &mut self,
-        t: &DeTable<'_>,
-        span: Range<usize>,
-        path: &str,
-        seen: &mut HashMap<String, Range<usize>>,
-    ) -> Option<String> {
-        let v = self.required(t, span, path, "name")?;
-        let field = join(path, "name");
-        let s = self.string(v, &field)?;
-        let valid = (3..=200).contains(&s.value.len())
-            && s.value
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
-        if !valid {
-            let issue = self.error(
-                &field,
-                s.span,
-                format!("invalid table name {:?}", s.value),
-                "not a valid table name",
-            );
-            issue.help = Some("use 3 to 200 characters of a-z, A-Z, 0-9, `_`, `-` and `.`".into());
-            return None;
-        }
-        if let Some(first) = seen.get(&s.value).cloned() {
-            let issue = self.error(
-                &field,
-                s.span,
-                format!("table \"{}\" is declared twice", s.value),
-                "duplicate table",
-            );
-            issue.related = Some(first);
-            return None;
-        }
-        seen.insert(s.value.clone(), s.span.clone());
-        Some(s.value)
     }
 
     /// `partition_key` and the optional `sort_key`, which must not share a name; both
