@@ -328,12 +328,15 @@ impl Lease {
                 continue;
             };
             match record {
-                // An empty table is claimed at once only in a fresh deployment (every
-                // table read is empty); one that lost its item (deleted and made
-                // again) only after a lease, when its last holder has stopped acting.
+                // An empty table is claimed at once in a fresh deployment (every table
+                // read is empty) or by the actor (holding a majority, no one else can:
+                // claiming one more table only spares it the loss of one); else one
+                // that lost its item (deleted and made again) only after a lease, when
+                // its last holder has stopped acting.
                 None if informed
                     && may_claim
                     && (fresh
+                        || (holding && self.epoch == Some(epoch))
                         || self.empty_since[i]
                             .is_some_and(|since| now.since(since) >= self.duration)) =>
                 {
@@ -379,7 +382,8 @@ impl Lease {
     }
 
     /// The renewals the actor can write without reading first: its own items at the
-    /// versions it last wrote, when they are a majority. Each is as conditional as any
+    /// versions it last wrote, when they are a majority (and a claim of any table last
+    /// read empty). Each is as conditional as any
     /// renewal (holder, epoch and version unchanged), so a stale one simply fails, and
     /// the next round reads. Half the round trips of a read-then-write round, which
     /// matters when the tables answer slowly.
@@ -388,7 +392,7 @@ impl Lease {
             return None;
         }
         let epoch = self.epoch?;
-        let writes: Vec<(usize, Write)> = self
+        let mut writes: Vec<(usize, Write)> = self
             .seen
             .iter()
             .enumerate()
@@ -404,7 +408,17 @@ impl Lease {
                 ))
             })
             .collect();
-        (writes.len() >= self.majority()).then_some(writes)
+        if writes.len() < self.majority() {
+            return None;
+        }
+        // A table last read empty is claimed alongside (see `plan`): one table lost then
+        // costs the actor nothing.
+        writes.extend(
+            (0..self.seen.len())
+                .filter(|&i| self.seen[i].is_none() && self.empty_since[i].is_some())
+                .map(|i| (i, Write::Create { epoch })),
+        );
+        Some(writes)
     }
 
     /// Records which writes of the round that started at `round_start` succeeded (with
@@ -617,6 +631,39 @@ mod tests {
         }
         assert_eq!(tables.0[0].as_ref().unwrap().version, 10);
         assert_eq!(a.epoch(), Some(1), "renewals keep the epoch");
+    }
+
+    /// A fresh start where one table answered too late to be claimed: the actor holds
+    /// a bare majority, and losing one more table would cost it the lease. It claims
+    /// the late table at once, in a read round or alongside its blind renewals.
+    #[test]
+    fn the_actor_claims_a_table_it_reads_empty_at_once() {
+        for blind in [false, true] {
+            let mut tables = Tables::new(3);
+            let mut a = lease("a");
+            run(&mut a, &mut tables, &[true, false, true], t(0.0));
+            assert!(a.is_actor(t(0.0)));
+            assert!(tables.0[1].is_none(), "table 1 was not read");
+            // Table 1's read comes back (late, or in a later round): empty.
+            let now = t(0.0) + a.round();
+            if blind {
+                a.observe(1, &Read { record: None, at: now });
+                let writes = a.blind_renewals(now).unwrap();
+                assert!(writes.contains(&(1, Write::Create { epoch: 1 })), "{writes:?}");
+                let done: Vec<(usize, u64)> = writes
+                    .iter()
+                    .filter_map(|(i, w)| tables.apply(*i, "a", w).map(|v| (*i, v)))
+                    .collect();
+                a.settle(now, &done);
+            } else {
+                run(&mut a, &mut tables, &[true; 3], now);
+            }
+            assert_eq!(tables.0[1].as_ref().unwrap().holder, "a", "blind: {blind}");
+            // Now table 0 is lost: the actor keeps its lease on the other two.
+            let later = now + a.round();
+            run(&mut a, &mut tables, &[false, true, true], later);
+            assert!(a.is_actor(later + a.round() / 2), "blind: {blind}");
+        }
     }
 
     #[test]
