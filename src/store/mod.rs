@@ -162,13 +162,11 @@ pub fn lock_dir(dir: &Path) -> Result<DirLock, StoreError> {
 /// The directory of one deployment's store under the configured state directory.
 /// The error of a statement on the store at `path` (a file SQLite does not take is
 /// foreign).
-fn sql_error(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+fn sql_error(path: PathBuf) -> impl Fn(rusqlite::Error) -> StoreError {
     move |source| match source.sqlite_error_code() {
-        Some(rusqlite::ErrorCode::NotADatabase) => StoreError::Foreign {
-            path: path.to_owned(),
-        },
+        Some(rusqlite::ErrorCode::NotADatabase) => StoreError::Foreign { path: path.clone() },
         _ => StoreError::Sql {
-            path: path.to_owned(),
+            path: path.clone(),
             source,
         },
     }
@@ -180,7 +178,7 @@ fn check_deployment(conn: &Connection, path: &Path, deployment: &str) -> Result<
         .query_row("SELECT value FROM meta WHERE key = 'deployment'", [], |r| {
             r.get(0)
         })
-        .map_err(sql_error(path))?;
+        .map_err(sql_error(path.to_owned()))?;
     if found != deployment {
         return Err(StoreError::OtherDeployment {
             path: path.to_owned(),
@@ -206,19 +204,19 @@ impl Store {
     /// or is another deployment's, is refused.
     pub fn open_read_only(dir: &Path, deployment: &str) -> Result<Store, StoreError> {
         let path = dir.join(FILE_NAME);
-        let sql = sql_error(&path);
+        let sql = sql_error(path.clone());
         let open = || {
             Connection::open_with_flags(
                 &path,
                 rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
                     | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
             )
-            .map_err(sql)
+            .map_err(&sql)
         };
         let conn = open()?;
         let app_id: i64 = conn
             .query_row("PRAGMA application_id", [], |r| r.get(0))
-            .map_err(sql)?;
+            .map_err(&sql)?;
         if app_id != APPLICATION_ID {
             return Err(StoreError::Foreign { path });
         }
@@ -244,11 +242,11 @@ impl Store {
             Ok(_) => true,
             Err(_) => false,
         };
-        let sql = sql_error(&path);
-        let conn = Connection::open(&path).map_err(sql)?;
+        let sql = sql_error(path.clone());
+        let conn = Connection::open(&path).map_err(&sql)?;
         let app_id: i64 = conn
             .query_row("PRAGMA application_id", [], |r| r.get(0))
-            .map_err(sql)?;
+            .map_err(&sql)?;
         if existed && app_id != APPLICATION_ID {
             // Stores written before the id was set have the events table; anything
             // else is some other SQLite file.
@@ -258,7 +256,7 @@ impl Store {
                     [],
                     |r| r.get(0),
                 )
-                .map_err(sql)?;
+                .map_err(&sql)?;
             if !ours || app_id != 0 {
                 return Err(StoreError::Foreign { path });
             }
@@ -303,13 +301,13 @@ impl Store {
              );
              CREATE INDEX IF NOT EXISTS events_at ON events (at_ms);",
         )
-        .map_err(sql)?;
+        .map_err(&sql)?;
         // Columns added since the first release; older stores gain them here.
-        add_column(&conn, "events", "took_ms", "INTEGER").map_err(sql)?;
-        add_column(&conn, "intents", "base_version", "INTEGER").map_err(sql)?;
+        add_column(&conn, "events", "took_ms", "INTEGER").map_err(&sql)?;
+        add_column(&conn, "intents", "base_version", "INTEGER").map_err(&sql)?;
         // The alert outbox. Alerts of older stores were sent (or given up) when raised:
         // they count as delivered, never as pending.
-        if add_column(&conn, "alerts", "payload", "TEXT").map_err(sql)? {
+        if add_column(&conn, "alerts", "payload", "TEXT").map_err(&sql)? {
             for (column, decl) in [
                 ("dedup_key", "TEXT"),
                 ("delivered_ms", "INTEGER"),
@@ -317,24 +315,24 @@ impl Store {
                 ("next_ms", "INTEGER"),
                 ("last_error", "TEXT"),
             ] {
-                add_column(&conn, "alerts", column, decl).map_err(sql)?;
+                add_column(&conn, "alerts", column, decl).map_err(&sql)?;
             }
             conn.execute("UPDATE alerts SET delivered_ms = at_ms", [])
-                .map_err(sql)?;
+                .map_err(&sql)?;
         }
         conn.pragma_update(None, "application_id", APPLICATION_ID)
-            .map_err(sql)?;
+            .map_err(&sql)?;
         conn.execute(
             "INSERT OR IGNORE INTO meta (key, value) VALUES ('deployment', ?1)",
             params![deployment],
         )
-        .map_err(sql)?;
+        .map_err(&sql)?;
         check_deployment(&conn, &path, deployment)?;
         let reader = Connection::open_with_flags(
             &path,
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
-        .map_err(sql)?;
+        .map_err(&sql)?;
         Ok(Store {
             path,
             conn: Mutex::new(conn),
