@@ -647,9 +647,18 @@ mod tests {
             // Table 1's read comes back (late, or in a later round): empty.
             let now = t(0.0) + a.round();
             if blind {
-                a.observe(1, &Read { record: None, at: now });
+                a.observe(
+                    1,
+                    &Read {
+                        record: None,
+                        at: now,
+                    },
+                );
                 let writes = a.blind_renewals(now).unwrap();
-                assert!(writes.contains(&(1, Write::Create { epoch: 1 })), "{writes:?}");
+                assert!(
+                    writes.contains(&(1, Write::Create { epoch: 1 })),
+                    "{writes:?}"
+                );
                 let done: Vec<(usize, u64)> = writes
                     .iter()
                     .filter_map(|(i, w)| tables.apply(*i, "a", w).map(|v| (*i, v)))
