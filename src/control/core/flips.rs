@@ -120,14 +120,19 @@ impl Core {
         };
         match outcome {
             FlipOutcome::Done { version } => self.confirmed(now, wall, region, f, version, None),
-            FlipOutcome::NotLanded { error, .. } => {
+            FlipOutcome::NotLanded { error, fenced } => {
                 self.in_flight.remove(region);
                 self.clear_intent(region);
-                // The version may be stale (fenced); read again before the next flip.
-                if let Some(r) = self.region_mut(region) {
-                    r.read_after = Some(now);
+                // Fenced, the known version is stale: read again before the next flip.
+                // Refused otherwise (throttled, or never sent past its deadline), the
+                // switch did not change: the version holds, and the flip may be decided
+                // again at once instead of after a whole read of every switch.
+                if fenced {
+                    if let Some(r) = self.region_mut(region) {
+                        r.read_after = Some(now);
+                    }
+                    self.out.push(Effect::ReadNow);
                 }
-                self.out.push(Effect::ReadNow);
                 self.failed(region, f, error);
             }
             FlipOutcome::Unknown { error } => {

@@ -232,6 +232,28 @@ fn after_a_fenced_flip_nothing_is_sent_until_a_newer_read() {
     assert_eq!(flips(&e), [("eu-west-1".into(), true, 5, t(10_000))]);
 }
 
+/// A flip refused without a change (never sent past its deadline, or throttled) keeps
+/// the known version: it is decided again at once. (In a 30-region storm, flips that
+/// waited too long at the gate used to wait for a read of every switch.)
+#[test]
+fn a_flip_never_sent_is_decided_again_without_a_read() {
+    let mut c = core(1, &[]);
+    let e = c.handle(t(100), wall(100), probe(1, false, 100));
+    let id = flip_id(&e);
+    let e = flipped(
+        &mut c,
+        200,
+        id,
+        FlipOutcome::NotLanded {
+            error: SwitchError::NotSent.into(),
+            fenced: false,
+        },
+    );
+    assert!(!e.contains(&Effect::ReadNow), "{e:?}");
+    let e = c.handle(t(300), wall(300), probe(1, false, 300));
+    assert_eq!(flips(&e), [("eu-west-1".into(), true, 1, t(10_000))]);
+}
+
 /// Interleaving 3: a read that started before a take-out and came back after it was
 /// confirmed used to be adopted as "restored outside geoplan".
 #[test]
