@@ -418,7 +418,8 @@ impl Cluster {
                     // that moment. Without a majority the round waits for the answers
                     // (slow tables make slow rounds, not rounds that never decide).
                     let all = reads.iter().all(|r| r.is_some());
-                    let graced = majority_at.is_some_and(|m| now >= m + self.grace());
+                    let grace = self.lease.round() / 10;
+                    let graced = majority_at.is_some_and(|m| now >= m + grace);
                     if !(all || graced) {
                         return;
                     }
@@ -714,9 +715,11 @@ mod tests {
             .collect();
         assert_eq!(reads.len(), 3);
         let slow = t(0) + LEASE / 3 * 9 / 10;
-        assert!(c.handle(t(0) + LEASE / 6 + Duration::from_millis(1), 0, Input::Tick)
-            .iter()
-            .all(|e| !matches!(e, Effect::WriteLease { .. })));
+        assert!(
+            c.handle(t(0) + LEASE / 6 + Duration::from_millis(1), 0, Input::Tick)
+                .iter()
+                .all(|e| !matches!(e, Effect::WriteLease { .. }))
+        );
         let mut writes = 0;
         for (round, table) in reads {
             writes += c
@@ -733,7 +736,10 @@ mod tests {
                 .filter(|e| matches!(e, Effect::WriteLease { .. }))
                 .count();
         }
-        assert_eq!(writes, 3, "the fresh deployment is claimed once the reads are in");
+        assert_eq!(
+            writes, 3,
+            "the fresh deployment is claimed once the reads are in"
+        );
     }
 
     #[test]
