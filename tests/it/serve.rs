@@ -616,7 +616,7 @@ async fn probing_and_deciding_go_on_while_aws_does_not_answer() {
     // by hand (never as automatic, so it does not come back on its own).
     wait_switch(&emu, &eu_switch, true, Duration::from_secs(15)).await;
     eventually(&serve, "the drain recorded or adopted", |st, ev| {
-        st["regions"][1]["in_service"] == false
+        st["regions"][1]["switch"]["in_service"] == false
             && ev
                 .iter()
                 .any(|e| e["kind"] == "drain" || e["kind"] == "adopted")
