@@ -7,7 +7,7 @@
 //!
 //! No step waits on another table: every table's read, write, heartbeat and scan is an
 //! effect of its own. A round plans its writes once every table has answered, or once a
-//! majority has and a short grace has passed, or at the read deadline; it settles as
+//! majority has and a short grace has passed, or past the reads' deadline; it settles as
 //! soon as a majority of its writes succeeded. So one hung table costs a round nothing
 //! but that table, and the lease never waits behind the heartbeats or the scans.
 
@@ -239,6 +239,7 @@ impl Cluster {
         match &self.phase {
             Phase::Idle => t = t.min(self.next_round),
             Phase::Reading { majority_at, .. } => {
+                t = t.min(self.round_start + self.lease.round() + self.grace());
                 if let Some(m) = majority_at {
                     t = t.min(*m + self.grace());
                 }
@@ -379,6 +380,14 @@ impl Cluster {
                             done: Vec::new(),
                             wrote_at: now,
                         };
+                        // A table claimed in this round is not read alongside: the read
+                        // could be served before the claim lands and answer after it,
+                        // and un-see it.
+                        let creating: Vec<usize> = writes
+                            .iter()
+                            .filter(|(_, w)| matches!(w, Write::Create { .. }))
+                            .map(|(table, _)| *table)
+                            .collect();
                         out.extend(writes.into_iter().map(|(table, write)| Effect::WriteLease {
                             round: self.round,
                             table,
@@ -386,12 +395,16 @@ impl Cluster {
                             deadline,
                         }));
                         if self.round.is_multiple_of(3) {
-                            self.alongside = vec![None; tables];
-                            out.extend((0..tables).map(|table| Effect::ReadLease {
-                                round: self.round,
-                                table,
-                                deadline,
-                            }));
+                            self.alongside = (0..tables)
+                                .map(|t| creating.contains(&t).then_some(None))
+                                .collect();
+                            out.extend((0..tables).filter(|t| !creating.contains(t)).map(
+                                |table| Effect::ReadLease {
+                                    round: self.round,
+                                    table,
+                                    deadline,
+                                },
+                            ));
                         } else {
                             self.alongside.clear();
                         }
@@ -420,12 +433,17 @@ impl Cluster {
                     let all = reads.iter().all(|r| r.is_some());
                     let grace = self.lease.round() / 10;
                     let graced = majority_at.is_some_and(|m| now >= m + grace);
-                    if !(all || graced) {
+                    // Every call ends by its deadline (a round); past it, an answer that
+                    // never came is no answer.
+                    let overdue = now >= self.round_start + self.lease.round() + grace;
+                    if !(all || graced || overdue) {
                         return;
                     }
                     let reads: Vec<Option<Read>> =
                         reads.iter().map(|r| r.clone().flatten()).collect();
-                    let writes = self.lease.plan(&reads, self.round_start);
+                    // Planned as of now: an item unchanged since a read's answer counts
+                    // to now (the round's writes are conditional on what it read).
+                    let writes = self.lease.plan(&reads, now);
                     if let Some(t) = self.lease.next_takeover() {
                         let earliest = self.round_start + self.lease.round() / 4;
                         self.next_round = self.next_round.min(t.max(earliest));

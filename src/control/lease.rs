@@ -21,7 +21,11 @@
 //! read, it claims items only in a round that read a majority of the tables (any two
 //! majorities share a table, so it read its predecessor's epoch), it never takes over an
 //! item with an epoch as high as its own, and releasing an item (on shutdown) keeps its
-//! epoch in place, marking it free (`holder` empty) rather than deleting it.
+//! epoch in place, marking it free (`holder` empty) rather than deleting it. The one
+//! claim without a majority of reads is the actor's own: holding a majority, it creates
+//! the item of a table it read empty (no one else can hold a majority meanwhile, and a
+//! create succeeds only where there is no item). So lease items must never be deleted by
+//! hand: a table recreated empty would take the actor's epoch, perhaps a lower one.
 //!
 //! Items of its own an instance keeps renewing even after a round without a majority
 //! (an SDK retry of a renewal that had landed fails its condition, and one round can
@@ -280,7 +284,7 @@ impl Lease {
         }
     }
 
-    /// The writes of a round that started at `now`, given what each table read returned
+    /// The writes of a round planned at `now`, given what each table read returned
     /// (`None` for a table that could not be read).
     pub fn plan(&mut self, reads: &[Option<Read>], now: Moment) -> Vec<(usize, Write)> {
         for (i, r) in reads.iter().enumerate() {
@@ -671,7 +675,8 @@ mod tests {
             // Now table 0 is lost: the actor keeps its lease on the other two.
             let later = now + a.round();
             run(&mut a, &mut tables, &[false, true, true], later);
-            assert!(a.is_actor(later + a.round() / 2), "blind: {blind}");
+            // Renewed on tables 1 and 2 (a majority) at `later`: still acting a round on.
+            assert!(a.is_actor(later + a.round()), "blind: {blind}");
         }
     }
 

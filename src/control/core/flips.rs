@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use crate::control::clock::Moment;
 use crate::control::failover::{Action, Switch};
 use crate::control::store::{Intent, StoredSwitch};
-use crate::control::switches::{FlipError, FlipOutcome};
+use crate::control::switches::{FlipError, FlipOutcome, SwitchError};
 
 use super::{CommandError, Core, Effect, FLIP_TIMEOUT, InFlight, Pending, Purpose, SwitchRecord};
 
@@ -123,11 +123,13 @@ impl Core {
             FlipOutcome::NotLanded { error, fenced } => {
                 self.in_flight.remove(region);
                 self.clear_intent(region);
-                // Fenced, the known version is stale: read again before the next flip.
-                // Refused otherwise (throttled, or never sent past its deadline), the
-                // switch did not change: the version holds, and the flip may be decided
-                // again at once instead of after a whole read of every switch.
-                if fenced {
+                // Never sent (it waited past its deadline): nothing reached Route 53, so
+                // the version holds and the flip may be decided again at once, instead
+                // of after a whole read of every switch. Refused (fenced, throttled, any
+                // other error of the caller's): read again before the next flip, which
+                // paces a refusal that would repeat.
+                let unsent = matches!(error.kind(), SwitchError::NotSent);
+                if fenced || !unsent {
                     if let Some(r) = self.region_mut(region) {
                         r.read_after = Some(now);
                     }

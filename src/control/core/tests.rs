@@ -232,18 +232,20 @@ fn after_a_fenced_flip_nothing_is_sent_until_a_newer_read() {
     assert_eq!(flips(&e), [("eu-west-1".into(), true, 5, t(10_000))]);
 }
 
-/// A flip refused without a change (never sent past its deadline, or throttled) keeps
-/// the known version: it is decided again at once (through the gate, which paces it).
-/// (In a 30-region storm, flips that waited too long at the gate used to wait for a
-/// read of every switch.)
+/// A flip never sent (it waited at the gate past its deadline) changed nothing: it is
+/// decided again at once, with the renewed window's deadline, on the version it had. (In
+/// a 30-region storm, such flips used to wait for a read of every switch.) A flip Route
+/// 53 refused (AccessDenied, throttling) is not retried before a read.
 #[test]
 fn a_flip_never_sent_is_decided_again_without_a_read() {
     let mut c = core(1, &[]);
     let e = c.handle(t(100), wall(100), probe(1, false, 100));
     let id = flip_id(&e);
+    // The window was renewed meanwhile; the driver reports the flip unsent at its end.
+    c.handle(t(9_000), wall(9_000), Input::View(view(t(20_000))));
     let e = flipped(
         &mut c,
-        200,
+        10_000,
         id,
         FlipOutcome::NotLanded {
             error: SwitchError::NotSent.into(),
@@ -251,7 +253,30 @@ fn a_flip_never_sent_is_decided_again_without_a_read() {
         },
     );
     assert!(!e.contains(&Effect::ReadNow), "{e:?}");
-    assert_eq!(flips(&e), [("eu-west-1".into(), true, 1, t(10_000))]);
+    assert_eq!(flips(&e), [("eu-west-1".into(), true, 1, t(20_000))]);
+    // Refused by Route 53: no flip in the same step, a read first.
+    let id = flip_id(&e);
+    let refused = geoplan_error("AccessDenied: not authorized to perform route53:UpdateHealthCheck");
+    let e = flipped(
+        &mut c,
+        10_100,
+        id,
+        FlipOutcome::NotLanded {
+            error: refused,
+            fenced: false,
+        },
+    );
+    assert!(e.contains(&Effect::ReadNow), "{e:?}");
+    assert!(flips(&e).is_empty(), "{e:?}");
+}
+
+/// An error Route 53 answered with, as `switches::flip` reports it.
+fn geoplan_error(summary: &str) -> crate::control::switches::FlipError {
+    SwitchError::Api(crate::aws::CallError {
+        summary: summary.into(),
+        detail: crate::aws::Detail(summary.into()),
+    })
+    .into()
 }
 
 /// Interleaving 3: a read that started before a take-out and came back after it was
