@@ -352,6 +352,12 @@ async fn serve_fails_over_and_back_safely_and_survives_restarts() {
     us.start().await;
     eu.start().await;
     wait_switch(&emu, out_switch, false, Duration::from_secs(10)).await;
+    // Route 53 shows it a moment before the controller has the answer; a drain asked
+    // in between would be refused as "already in flight".
+    eventually(&serve, "the put-back confirmed", |st, _| {
+        st["regions"][out_index]["switch"]["in_service"] == true
+    })
+    .await;
 
     // 6. Manual drain and restore through the CLI, with the token.
     let cli = |args: &[&str]| {

@@ -256,7 +256,8 @@ fn a_flip_never_sent_is_decided_again_without_a_read() {
     assert_eq!(flips(&e), [("eu-west-1".into(), true, 1, t(20_000))]);
     // Refused by Route 53: no flip in the same step, a read first.
     let id = flip_id(&e);
-    let refused = geoplan_error("AccessDenied: not authorized to perform route53:UpdateHealthCheck");
+    let refused =
+        geoplan_error("AccessDenied: not authorized to perform route53:UpdateHealthCheck");
     let e = flipped(
         &mut c,
         10_100,
