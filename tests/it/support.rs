@@ -72,11 +72,26 @@ pub fn die_with_parent(cmd: &mut Command) {
     }
 }
 
-fn launch(program: &str, args: &[String], what: &str, stderr: Stdio) -> (Child, String) {
+/// Starts an emulator at `niceness` (where allowed: root or CAP_SYS_NICE; else as is).
+fn launch(
+    program: &str,
+    args: &[String],
+    what: &str,
+    stderr: Stdio,
+    niceness: i32,
+) -> (Child, String) {
     let mut cmd = Command::new(program);
     cmd.args(args).stdout(Stdio::piped()).stderr(stderr);
     // The LocalStack launcher replaces this with a SIGTERM of its own, to clean up.
     die_with_parent(&mut cmd);
+    // SAFETY: setpriority is async-signal-safe and touches nothing of the parent's.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        cmd.pre_exec(move || {
+            libc::setpriority(libc::PRIO_PROCESS as _, 0, niceness);
+            Ok(())
+        });
+    }
     let mut child = cmd.spawn().unwrap_or_else(|e| {
         panic!("cannot start {what} with {program}: {e}; run localstack/setup.sh")
     });
@@ -129,7 +144,10 @@ fn shared_localstack(stock: bool) -> String {
                 args.push("--stock".into());
             }
             // Its stderr carries only failures (with LocalStack's log tail).
-            let (child, url) = launch(&python(), &args, "LocalStack", Stdio::inherit());
+            // LocalStack's start (a JVM, Python, node) is the heaviest load the suite
+            // puts on the host: it runs behind everything else, so that it does not
+            // starve the moto emulators that stand in for AWS in the timing tests.
+            let (child, url) = launch(&python(), &args, "LocalStack", Stdio::inherit(), 10);
             let _ = tx.send(url);
             let _keep = child;
             loop {
@@ -181,15 +199,10 @@ impl Emulator {
         ];
         args.extend(extra.iter().map(|a| a.to_string()));
         // moto logs every request on stderr.
-        let (child, url) = launch(&python(), &args, "the moto emulator", Stdio::null());
         // The emulator stands in for AWS, which runs on other hosts: the load the tests
         // put on this one (terraform applies, the other tests' instances) should slow
-        // geoplan, not AWS. Where allowed (root or CAP_SYS_NICE) it runs ahead of them;
-        // its request threads, started later, inherit that.
-        // SAFETY: setpriority only reads its arguments.
-        unsafe {
-            libc::setpriority(libc::PRIO_PROCESS as _, child.id(), -5);
-        }
+        // geoplan, not AWS. Where allowed it runs ahead of them.
+        let (child, url) = launch(&python(), &args, "the moto emulator", Stdio::null(), -5);
         Emulator {
             url,
             account: fresh_account(),
