@@ -17,6 +17,9 @@ This is moto 5.2.1's server with the two things geoplan needs and moto lacks:
 * The DynamoDB table class (`TableClass` on CreateTable/UpdateTable) and on-demand
   limits (`OnDemandThroughput`), which moto ignores: they are remembered and
   reported.
+* Conditional writes to one DynamoDB item are atomic, as in DynamoDB: moto checks a
+  condition and then writes, and its server is threaded, so DynamoDB requests are
+  served one at a time here.
 * Route 53 `DELETE` of a record with a set identifier. moto removes every record in
   the zone with that identifier, whatever its name or type; here only the record
   with the same name, type and identifier goes.
@@ -348,6 +351,12 @@ def _patch_dynamodb() -> None:
 UPDATE_CALLS: dict[str, int] = {}
 UPDATE_CALLS_LOCK = threading.Lock()
 
+# DynamoDB applies a conditional write atomically per item. moto checks the condition
+# and then writes, in two steps, and its server is threaded: two writers could both pass
+# a condition only one of them meets (two instances taking over one lease item in one
+# epoch was seen). So DynamoDB requests are served one at a time.
+DYNAMODB_REQUESTS = threading.Lock()
+
 
 def version_mismatch(health_check_id: str) -> Exception:
     """Route 53's 409 `HealthCheckVersionMismatch`: an UpdateHealthCheck on a stale
@@ -554,6 +563,11 @@ def _with_test_hooks(app: Any) -> Any:
         if wait > 0:
             time.sleep(wait)
         hangs.hold(environ)
+        if environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
+            # One DynamoDB request at a time (see DYNAMODB_REQUESTS); a held request
+            # waits above, before it takes the lock.
+            with DYNAMODB_REQUESTS:
+                return list(app(environ, start_response))
         return app(environ, start_response)
 
     return hooked
