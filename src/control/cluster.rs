@@ -176,6 +176,8 @@ pub struct Cluster {
     scanned_at: Vec<Option<Moment>>,
     /// A scan of the table is out.
     scanning: Vec<bool>,
+    /// The table the next scan starts from: scans go round the tables.
+    scan_cursor: usize,
     heard: BTreeMap<String, Heard>,
     reachable: Vec<bool>,
     was_actor: bool,
@@ -209,6 +211,7 @@ impl Cluster {
             scanned: vec![None; tables],
             scanned_at: vec![None; tables],
             scanning: vec![false; tables],
+            scan_cursor: 0,
             heard: BTreeMap::new(),
             reachable: vec![false; tables],
             was_actor: false,
@@ -327,20 +330,42 @@ impl Cluster {
         self.advance(now, &mut out);
         if now >= self.next_scan {
             self.next_scan = now + self.scan_period();
-            for table in 0..self.lease.tables() {
-                // A round to answer, like every call; one at a time per table, so a
-                // slow table is not asked again before it answered.
-                if self.scanning[table] {
-                    continue;
-                }
-                self.scanning[table] = true;
-                out.push(Effect::Scan {
-                    table,
-                    deadline: self.call_deadline(now),
-                });
-            }
+            self.scan(now, &mut out);
         }
         out
+    }
+
+    /// Every instance publishes its heartbeat to every table, so one table's scan
+    /// carries all the news that reached it: the scans go round the tables, as many per
+    /// tick as cover every table once a round (one, for three tables and a lease of 3 s
+    /// or more), plus any table never scanned yet. A table whose scan is still out is
+    /// passed over: a round to answer, like every call, and never asked twice at once.
+    fn scan(&mut self, now: Moment, out: &mut Vec<Effect>) {
+        let tables = self.lease.tables();
+        let ticks_per_round =
+            (self.lease.round().as_secs_f64() / self.scan_period().as_secs_f64()).floor();
+        let per_tick = (tables as f64 / ticks_per_round.max(1.0)).ceil() as usize;
+        let mut due = per_tick.clamp(1, tables);
+        let start = self.scan_cursor;
+        for step in 0..tables {
+            let table = (start + step) % tables;
+            if self.scanning[table] {
+                continue;
+            }
+            let never = self.scanned_at[table].is_none();
+            if due == 0 && !never {
+                continue;
+            }
+            if due > 0 {
+                due -= 1;
+                self.scan_cursor = (table + 1) % tables;
+            }
+            self.scanning[table] = true;
+            out.push(Effect::Scan {
+                table,
+                deadline: self.call_deadline(now),
+            });
+        }
     }
 
     fn publish(&mut self, now: Moment) -> Effect {
@@ -826,5 +851,70 @@ mod tests {
             },
         );
         assert_eq!(c.view(t(3400)).known(), 1);
+    }
+
+    /// The scans go round the tables, one a tick for three tables (a round is a second
+    /// here, two ticks), after a first tick that scans every table; one still out is
+    /// passed over, not asked again.
+    #[test]
+    fn scans_go_round_the_tables_and_pass_over_one_still_out() {
+        let mut c = Cluster::new(Lease::new("a", "http://a", 3, LEASE), 1, t(0));
+        let scans = |effects: Vec<Effect>| -> Vec<usize> {
+            effects
+                .into_iter()
+                .filter_map(|e| match e {
+                    Effect::Scan { table, .. } => Some(table),
+                    _ => None,
+                })
+                .collect()
+        };
+        let answer = |c: &mut Cluster, at: Moment, table: usize| {
+            c.handle(
+                at,
+                0,
+                Input::Scanned {
+                    table,
+                    heartbeats: Some(Vec::new()),
+                },
+            )
+        };
+        assert_eq!(scans(c.handle(t(0), 0, Input::Tick)), vec![0, 1, 2]);
+        for table in 0..3 {
+            answer(&mut c, t(10), table);
+        }
+        // A round of a second is two ticks: two tables a tick cover the three.
+        let mut seen = Vec::new();
+        for tick in 1..=3 {
+            let got = scans(c.handle(t(500 * tick), 0, Input::Tick));
+            assert_eq!(got.len(), 2, "tick {tick}: {got:?}");
+            for table in got {
+                // Table 2 never answers: it stays out and is passed over.
+                if table != 2 {
+                    answer(&mut c, t(500 * tick + 10), table);
+                }
+                seen.push(table);
+            }
+        }
+        assert_eq!(seen.iter().filter(|t| **t == 2).count(), 1, "{seen:?}");
+        assert!(seen.contains(&0) && seen.contains(&1), "{seen:?}");
+
+        // With a lease of 15 s (a round of 5 s, ten ticks), one table a tick.
+        let mut c = Cluster::new(
+            Lease::new("a", "http://a", 3, Duration::from_secs(15)),
+            1,
+            t(0),
+        );
+        c.handle(t(0), 0, Input::Tick);
+        for table in 0..3 {
+            answer(&mut c, t(10), table);
+        }
+        let mut order = Vec::new();
+        for tick in 1..=6 {
+            let got = scans(c.handle(t(500 * tick), 0, Input::Tick));
+            assert_eq!(got.len(), 1, "tick {tick}: {got:?}");
+            answer(&mut c, t(500 * tick + 10), got[0]);
+            order.extend(got);
+        }
+        assert_eq!(order, vec![1, 2, 0, 1, 2, 0]);
     }
 }
