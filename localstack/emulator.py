@@ -18,8 +18,8 @@ This is moto 5.2.1's server with the two things geoplan needs and moto lacks:
   limits (`OnDemandThroughput`), which moto ignores: they are remembered and
   reported.
 * Conditional writes to one DynamoDB item are atomic, as in DynamoDB: moto checks a
-  condition and then writes, and its server is threaded, so DynamoDB requests are
-  served one at a time here.
+  condition and then writes, and its server is threaded, so a DynamoDB write is
+  served alone here (reads are served together while no write runs).
 * Route 53 `DELETE` of a record with a set identifier. moto removes every record in
   the zone with that identifier, whatever its name or type; here only the record
   with the same name, type and identifier goes.
@@ -46,13 +46,14 @@ With `--port 0` the OS picks a free port. Once it serves, the launcher prints on
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import re
 import signal
 import sys
 import threading
 import time
-from typing import Any
+from typing import Any, Iterator
 
 PINNED_MOTO = "5.2.1"
 
@@ -354,8 +355,56 @@ UPDATE_CALLS_LOCK = threading.Lock()
 # DynamoDB applies a conditional write atomically per item. moto checks the condition
 # and then writes, in two steps, and its server is threaded: two writers could both pass
 # a condition only one of them meets (two instances taking over one lease item in one
-# epoch was seen). So DynamoDB requests are served one at a time.
-DYNAMODB_REQUESTS = threading.Lock()
+# epoch was seen). So a DynamoDB write is served alone, and reads (which moto serves
+# by iterating its dicts, which a write may resize) together while no write runs.
+class _ReadWriteLock:
+    """Many readers or one writer; a waiting writer holds back new readers, so a
+    steady stream of scans cannot starve the writes."""
+
+    def __init__(self) -> None:
+        self.cond = threading.Condition()
+        self.readers = 0
+        self.writing = False
+        self.writers_waiting = 0
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[None]:
+        with self.cond:
+            while self.writing or self.writers_waiting:
+                self.cond.wait()
+            self.readers += 1
+        try:
+            yield
+        finally:
+            with self.cond:
+                self.readers -= 1
+                if self.readers == 0:
+                    self.cond.notify_all()
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[None]:
+        with self.cond:
+            self.writers_waiting += 1
+            while self.writing or self.readers:
+                self.cond.wait()
+            self.writers_waiting -= 1
+            self.writing = True
+        try:
+            yield
+        finally:
+            with self.cond:
+                self.writing = False
+                self.cond.notify_all()
+
+
+DYNAMODB_REQUESTS = _ReadWriteLock()
+# The DynamoDB operations that only read (the rest change something).
+DYNAMODB_READS = frozenset(
+    ["GetItem", "BatchGetItem", "Query", "Scan", "DescribeTable", "ListTables", "DescribeTimeToLive",
+     "ListTagsOfResource", "DescribeContinuousBackups", "DescribeKinesisStreamingDestination",
+     "DescribeContributorInsights", "DescribeTableReplicaAutoScaling", "DescribeGlobalTable",
+     "DescribeGlobalTableSettings", "DescribeLimits", "DescribeEndpoints", "TransactGetItems"]
+)
 
 
 def version_mismatch(health_check_id: str) -> Exception:
@@ -563,10 +612,12 @@ def _with_test_hooks(app: Any) -> Any:
         if wait > 0:
             time.sleep(wait)
         hangs.hold(environ)
-        if environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
-            # One DynamoDB request at a time (see DYNAMODB_REQUESTS); a held request
-            # waits above, before it takes the lock.
-            with DYNAMODB_REQUESTS:
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if target.startswith("DynamoDB_"):
+            # Writes one at a time, reads together (see DYNAMODB_REQUESTS); a held
+            # request waits above, before it takes the lock.
+            op = target.partition(".")[2]
+            with DYNAMODB_REQUESTS.read() if op in DYNAMODB_READS else DYNAMODB_REQUESTS.write():
                 return list(app(environ, start_response))
         return app(environ, start_response)
 
