@@ -30,6 +30,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -63,6 +64,32 @@ def die_with_parent() -> None:
         libc.prctl(36, 1)  # PR_SET_CHILD_SUBREAPER
     except OSError:
         pass
+
+
+def nice_sessions() -> None:
+    """Keeps every session below this process at this process's nice value, for as long
+    as it runs (a daemon thread). Where the kernel groups processes by session
+    (autogroup, on by default in most distributions), it shares the CPU between
+    sessions first and applies nice values only within one. LocalStack runs in a
+    session of its own and starts DynamoDB Local (a JVM) in yet another, so at nice 10
+    they still took a core of two from the tests' session, and starved the moto
+    emulators and `serve` instances of the tests running beside them (seen: DynamoDB
+    calls to moto taking 2 s). Without autogroups there is nothing to do."""
+    nice = str(os.nice(0))
+
+    def run() -> None:
+        while True:
+            for pid in descendants():
+                try:
+                    with open(f"/proc/{pid}/autogroup", "r+") as f:
+                        if f.read().split()[-1] != nice:
+                            f.seek(0)
+                            f.write(nice)
+                except (OSError, IndexError):
+                    pass
+            time.sleep(0.25)
+
+    threading.Thread(target=run, daemon=True).start()
 
 
 def descendants() -> list[int]:
@@ -191,6 +218,7 @@ def main() -> None:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+    nice_sessions()
 
     def stop(code: int = 0) -> None:
         # LocalStack first (it stops its services), then whatever is left below us.
