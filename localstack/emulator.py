@@ -26,6 +26,9 @@ This is moto 5.2.1's server with the two things geoplan needs and moto lacks:
 * Route 53 `UpdateHealthCheck` with `HealthCheckVersion`: moto ignores it and never
   bumps the version. Here every update bumps it and a stale version is refused with
   `HealthCheckVersionMismatch` (409), as AWS does, so a fence on it can be tested.
+* Route 53's data plane (`dataplane.py`): health checkers that probe endpoint checks,
+  the evaluation of inverted, disabled and calculated checks, `GetHealthCheckStatus`
+  from the checkers, and `TestDNSAnswer` by the records' routing.
 
 Test hooks under `/_geoplan/` (never part of AWS's API):
 * `GET /_geoplan/calls`: how many `UpdateHealthCheck` calls each check received, and
@@ -36,6 +39,10 @@ Test hooks under `/_geoplan/` (never part of AWS's API):
   requests that match every filter given (service and region from the SigV4 credential
   scope, agent a substring of the user agent), a one-sided partition; `?clear=1` ends
   every hang at once.
+* `POST /_geoplan/dataplane?interval=S`: every health checker probes each S seconds
+  (`interval=0`: each check's own `RequestInterval`);
+  `?subnet=CIDR&regions=R1,R2`: latency routing answers clients in CIDR from the first
+  healthy region of that list.
 
 Usage: python localstack/emulator.py [--host 127.0.0.1] [--port 0] [--replication-delay 0]
        [--replica-creation-delay 0]
@@ -566,6 +573,30 @@ class _Hangs:
                 self.cond.wait(until - now)
 
 
+_HEALTH_CHECK_STATUS = re.compile(r"/2013-04-01/healthcheck/([^/]+)/status/?")
+
+
+def _data_plane() -> Any:
+    """Health checkers and DNS answers over every account's moto Route 53 backend."""
+    from moto.route53.models import route53_backends
+
+    from dataplane import DataPlane
+
+    def backends() -> Any:
+        # Keyed by account, then by partition ("aws", "aws-cn", ...).
+        for account in list(route53_backends.values()):
+            for backend in list(account.values()):
+                yield backend
+
+    return DataPlane(backends)
+
+
+def _xml(start_response: Any, code: int, body: str) -> list[bytes]:
+    reason = {200: "OK", 400: "Bad Request", 404: "Not Found"}[code]
+    start_response(f"{code} {reason}", [("Content-Type", "text/xml")])
+    return [body.encode()]
+
+
 def _with_test_hooks(app: Any) -> Any:
     """Serves `/_geoplan/*`, holds every other request during a pause and the ones a
     hang rule matches while it lasts."""
@@ -574,6 +605,7 @@ def _with_test_hooks(app: Any) -> Any:
 
     paused_until = [0.0]
     hangs = _Hangs()
+    plane = _data_plane()
     route53_times: list[float] = []
     route53_log: list[str] = []
 
@@ -595,6 +627,15 @@ def _with_test_hooks(app: Any) -> Any:
             paused_until[0] = time.monotonic() + seconds
             start_response("204 No Content", [])
             return [b""]
+        if path == "/_geoplan/dataplane":
+            query = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
+            try:
+                plane.configure(query)
+            except ValueError as e:
+                start_response("400 Bad Request", [("Content-Type", "text/plain")])
+                return [str(e).encode()]
+            start_response("204 No Content", [])
+            return [b""]
         if path == "/_geoplan/hang":
             query = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
             if query.get("clear") not in (None, "", "0"):
@@ -612,6 +653,13 @@ def _with_test_hooks(app: Any) -> Any:
         if wait > 0:
             time.sleep(wait)
         hangs.hold(environ)
+        # Route 53's data plane, which moto lacks (dataplane.py).
+        status = _HEALTH_CHECK_STATUS.fullmatch(path)
+        if status and environ.get("REQUEST_METHOD") == "GET":
+            return _xml(start_response, *plane.status_xml(status.group(1)))
+        if path.rstrip("/") == "/2013-04-01/testdnsanswer" and environ.get("REQUEST_METHOD") == "GET":
+            query = {k.lower(): v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
+            return _xml(start_response, *plane.answer_xml(query))
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         if target.startswith("DynamoDB_"):
             # Writes one at a time, reads together (see DYNAMODB_REQUESTS); a held

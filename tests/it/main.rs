@@ -3,6 +3,8 @@
 //! - `adopt`: `geoplan adopt` imports what was made by hand, or refuses with the reason.
 //! - `cli`: the built binary on good and broken configs (no AWS, no terraform).
 //! - `golden`: rendered Terraform pinned per pattern; fmt-clean and valid.
+//! - `dataplane`: the emulated Route 53 data plane (checkers, evaluation, DNS answers)
+//!   against the developer guide, and a failover seen in the DNS answer.
 //! - `emulator`: apply / re-apply / destroy of every example against the AWS
 //!   emulator with the real terraform binary, read back through the AWS SDK.
 //! - `bootstrap`: the hand-written remote-state module in terraform/.
@@ -26,6 +28,7 @@ mod api;
 mod bootstrap;
 mod cli;
 mod cost;
+mod dataplane;
 mod emulator;
 mod fuzz;
 mod golden;

@@ -1,0 +1,463 @@
+//! The emulated Route 53 data plane (localstack/dataplane.py): health checkers that
+//! probe, the evaluation of inverted, disabled and calculated checks, and DNS answers
+//! by routing policy, each against what the Route 53 developer guide says; and a
+//! failover seen where clients see it, in the DNS answer.
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_route53::types::{
+    Change, ChangeAction, ChangeBatch, HealthCheckConfig, HealthCheckType, ResourceRecord,
+    ResourceRecordSet, ResourceRecordSetFailover, ResourceRecordSetRegion, RrType,
+};
+
+use crate::support::*;
+
+/// Sets the data plane's test knobs (`interval=S`, `subnet=CIDR&regions=a,b`).
+async fn dataplane(emu: &Emulator, query: &str) {
+    let resp = reqwest::Client::new()
+        .post(format!("{}/_geoplan/dataplane?{query}", emu.url))
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success(), "{}", resp.status());
+}
+
+async fn zone(r53: &aws_sdk_route53::Client, name: &str) -> String {
+    r53.create_hosted_zone()
+        .name(name)
+        .caller_reference(name)
+        .send()
+        .await
+        .unwrap()
+        .hosted_zone()
+        .unwrap()
+        .id()
+        .to_owned()
+}
+
+async fn check(
+    r53: &aws_sdk_route53::Client,
+    reference: &str,
+    config: HealthCheckConfig,
+) -> String {
+    r53.create_health_check()
+        .caller_reference(reference)
+        .health_check_config(config)
+        .send()
+        .await
+        .unwrap()
+        .health_check()
+        .unwrap()
+        .id()
+        .to_owned()
+}
+
+/// A calculated check with no children: healthy with threshold 0 (geoplan's switch);
+/// `inverted`, unhealthy.
+fn fixed(inverted: bool) -> HealthCheckConfig {
+    HealthCheckConfig::builder()
+        .r#type(HealthCheckType::Calculated)
+        .health_threshold(0)
+        .inverted(inverted)
+        .build()
+        .unwrap()
+}
+
+fn http(port: u16, failure_threshold: i32) -> HealthCheckConfig {
+    HealthCheckConfig::builder()
+        .r#type(HealthCheckType::Http)
+        .ip_address("127.0.0.1")
+        .port(port as i32)
+        .resource_path("/")
+        .request_interval(10)
+        .failure_threshold(failure_threshold)
+        .build()
+        .unwrap()
+}
+
+async fn put(r53: &aws_sdk_route53::Client, zone: &str, records: Vec<ResourceRecordSet>) {
+    let mut batch = ChangeBatch::builder();
+    for r in records {
+        batch = batch.changes(
+            Change::builder()
+                .action(ChangeAction::Upsert)
+                .resource_record_set(r)
+                .build()
+                .unwrap(),
+        );
+    }
+    r53.change_resource_record_sets()
+        .hosted_zone_id(zone)
+        .change_batch(batch.build().unwrap())
+        .send()
+        .await
+        .unwrap();
+}
+
+fn a(
+    name: &str,
+    id: &str,
+    value: &str,
+) -> aws_sdk_route53::types::builders::ResourceRecordSetBuilder {
+    ResourceRecordSet::builder()
+        .name(name)
+        .r#type(RrType::A)
+        .ttl(60)
+        .set_identifier(id)
+        .resource_records(ResourceRecord::builder().value(value).build().unwrap())
+}
+
+/// What Route 53 answers for `name` A to a client in `client` (TestDNSAnswer).
+async fn answer(
+    r53: &aws_sdk_route53::Client,
+    zone: &str,
+    name: &str,
+    client: &str,
+) -> Vec<String> {
+    let out = r53
+        .test_dns_answer()
+        .hosted_zone_id(zone)
+        .record_name(name)
+        .record_type(RrType::A)
+        .edns0_client_subnet_ip(client)
+        .edns0_client_subnet_mask("24")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.response_code(), "NOERROR");
+    out.record_data().to_vec()
+}
+
+async fn set_inverted(r53: &aws_sdk_route53::Client, id: &str, inverted: bool) {
+    r53.update_health_check()
+        .health_check_id(id)
+        .inverted(inverted)
+        .send()
+        .await
+        .unwrap();
+}
+
+/// Waits until `name` answers `want` to `client`, within `within`; returns how long.
+async fn until_answer(
+    r53: &aws_sdk_route53::Client,
+    zone: &str,
+    name: &str,
+    client: &str,
+    want: &[&str],
+    within: Duration,
+) -> Duration {
+    let start = Instant::now();
+    loop {
+        let got = answer(r53, zone, name, client).await;
+        if got == want {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < within,
+            "{name} to {client}: {got:?}, not {want:?} within {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Developer guide, "How Amazon Route 53 determines whether a health check is
+/// healthy": an endpoint is unhealthy once `FailureThreshold` checks in a row failed,
+/// and healthy again after as many good ones; until then the record stays. And
+/// "Configuring DNS failover": the primary is answered while healthy, else the
+/// secondary. GetHealthCheckStatus reports the checker's latest result.
+#[tokio::test(flavor = "multi_thread")]
+async fn checkers_probe_endpoints_and_a_record_follows_after_the_threshold() {
+    let emu = Emulator::moto();
+    let interval = Duration::from_millis(200);
+    dataplane(&emu, &format!("interval={}", interval.as_secs_f64())).await;
+    let r53 = emu.route53().await;
+    let mut site = FakeRegion::start_new().await;
+    let endpoint = check(&r53, "endpoint", http(site.port, 3)).await;
+    let z = zone(&r53, "probe.example.com").await;
+    let name = "www.probe.example.com";
+    put(
+        &r53,
+        &z,
+        vec![
+            a(name, "primary", "192.0.2.1")
+                .failover(ResourceRecordSetFailover::Primary)
+                .health_check_id(&endpoint)
+                .build()
+                .unwrap(),
+            a(name, "secondary", "192.0.2.2")
+                .failover(ResourceRecordSetFailover::Secondary)
+                .build()
+                .unwrap(),
+        ],
+    )
+    .await;
+    let status = async || {
+        let out = r53
+            .get_health_check_status()
+            .health_check_id(&endpoint)
+            .send()
+            .await
+            .unwrap();
+        out.health_check_observations()
+            .first()
+            .and_then(|o| o.status_report())
+            .and_then(|r| r.status())
+            .unwrap_or("")
+            .to_owned()
+    };
+    let within = interval * 50;
+    let start = Instant::now();
+    while !status().await.starts_with("Success") {
+        assert!(
+            start.elapsed() < within,
+            "never probed: {:?}",
+            status().await
+        );
+        tokio::time::sleep(interval / 4).await;
+    }
+    assert_eq!(answer(&r53, &z, name, "10.0.0.1").await, ["192.0.2.1"]);
+
+    site.stop().await;
+    let took = until_answer(&r53, &z, name, "10.0.0.1", &["192.0.2.2"], within).await;
+    // Three failed probes, an interval apart: never fewer than two intervals.
+    assert!(
+        took >= interval * 2,
+        "out after {took:?}, before three probes"
+    );
+    assert!(status().await.starts_with("Failure"), "{}", status().await);
+
+    site.start().await;
+    let took = until_answer(&r53, &z, name, "10.0.0.1", &["192.0.2.1"], within).await;
+    assert!(
+        took >= interval * 2,
+        "back after {took:?}, before three probes"
+    );
+}
+
+/// Developer guide, "How health checks work in simple and complex Amazon Route 53
+/// configurations" and "Calculated health checks": a calculated check is healthy when
+/// at least `HealthThreshold` of its children are; `Disabled` counts as healthy, and
+/// `Inverted` turns the result over (so disabled and inverted is unhealthy: "If you
+/// want to stop routing traffic to a resource, change the value of Inverted"). Failover
+/// with both records unhealthy answers the primary. GetHealthCheckStatus refuses a
+/// calculated check (API reference: "You can't use GetHealthCheckStatus to get the
+/// status of a calculated health check").
+#[tokio::test(flavor = "multi_thread")]
+async fn calculated_inverted_and_disabled_checks_steer_failover_records() {
+    let emu = Emulator::moto();
+    let r53 = emu.route53().await;
+    let up = check(&r53, "up", fixed(false)).await;
+    let down = check(&r53, "down", fixed(true)).await;
+    let calculated = |threshold: i32| {
+        HealthCheckConfig::builder()
+            .r#type(HealthCheckType::Calculated)
+            .health_threshold(threshold)
+            .child_health_checks(&up)
+            .child_health_checks(&down)
+            .build()
+            .unwrap()
+    };
+    let one_of_two = check(&r53, "one", calculated(1)).await;
+    let two_of_two = check(&r53, "two", calculated(2)).await;
+    let z = zone(&r53, "calc.example.com").await;
+    let pair = async |name: &str, primary: &str, secondary: Option<&str>| {
+        let mut s = a(name, "s", "192.0.2.2").failover(ResourceRecordSetFailover::Secondary);
+        if let Some(id) = secondary {
+            s = s.health_check_id(id);
+        }
+        put(
+            &r53,
+            &z,
+            vec![
+                a(name, "p", "192.0.2.1")
+                    .failover(ResourceRecordSetFailover::Primary)
+                    .health_check_id(primary)
+                    .build()
+                    .unwrap(),
+                s.build().unwrap(),
+            ],
+        )
+        .await;
+        answer(&r53, &z, name, "10.0.0.1").await
+    };
+    assert_eq!(
+        pair("one.calc.example.com", &one_of_two, None).await,
+        ["192.0.2.1"]
+    );
+    assert_eq!(
+        pair("two.calc.example.com", &two_of_two, None).await,
+        ["192.0.2.2"]
+    );
+    assert_eq!(
+        pair("both.calc.example.com", &down, Some(&down)).await,
+        ["192.0.2.1"],
+        "both unhealthy: the primary"
+    );
+
+    // Disabled: healthy, whatever it measures; disabled and inverted: unhealthy.
+    r53.update_health_check()
+        .health_check_id(&two_of_two)
+        .disabled(true)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        answer(&r53, &z, "two.calc.example.com", "10.0.0.1").await,
+        ["192.0.2.1"]
+    );
+    set_inverted(&r53, &two_of_two, true).await;
+    assert_eq!(
+        answer(&r53, &z, "two.calc.example.com", "10.0.0.1").await,
+        ["192.0.2.2"]
+    );
+
+    let refused = r53
+        .get_health_check_status()
+        .health_check_id(&one_of_two)
+        .send()
+        .await
+        .expect_err("a calculated check has no checker status");
+    assert_eq!(
+        refused.as_service_error().and_then(|e| e.meta().code()),
+        Some("InvalidInput"),
+        "{refused:?}"
+    );
+}
+
+/// geoplan's shape: latency records guarded by a region check (CALCULATED, threshold
+/// 2, over the endpoint check and the switch). Developer guide, "Latency-based
+/// routing" and "How Amazon Route 53 chooses records when health checking is
+/// configured": each client gets the nearest healthy region; a region whose switch is
+/// inverted leaves the answer; when every record is unhealthy, Route 53 answers as if
+/// all were healthy.
+#[tokio::test(flavor = "multi_thread")]
+async fn latency_answers_the_nearest_healthy_region_and_fails_open() {
+    let emu = Emulator::moto();
+    dataplane(&emu, "subnet=10.1.0.0/16&regions=us-east-1,eu-west-1").await;
+    dataplane(&emu, "subnet=10.2.0.0/16&regions=eu-west-1,us-east-1").await;
+    let r53 = emu.route53().await;
+    let us = FakeRegion::start_new().await;
+    let eu = FakeRegion::start_new().await;
+    create_region_checks(&r53, "lat", "us-east-1", us.port).await;
+    create_region_checks(&r53, "lat", "eu-west-1", eu.port).await;
+    let ids = geoplan::control::switches::discover(&r53, "lat")
+        .await
+        .unwrap();
+    let z = zone(&r53, "lat.example.com").await;
+    let name = "api.lat.example.com";
+    put(
+        &r53,
+        &z,
+        vec![
+            a(name, "us-east-1", "192.0.2.1")
+                .region(ResourceRecordSetRegion::UsEast1)
+                .health_check_id(&ids["us-east-1"].region)
+                .build()
+                .unwrap(),
+            a(name, "eu-west-1", "192.0.2.2")
+                .region(ResourceRecordSetRegion::EuWest1)
+                .health_check_id(&ids["eu-west-1"].region)
+                .build()
+                .unwrap(),
+        ],
+    )
+    .await;
+    let (near_us, near_eu) = ("10.1.2.3", "10.2.3.4");
+    assert_eq!(answer(&r53, &z, name, near_us).await, ["192.0.2.1"]);
+    assert_eq!(answer(&r53, &z, name, near_eu).await, ["192.0.2.2"]);
+
+    set_inverted(&r53, &ids["eu-west-1"].switch, true).await;
+    assert_eq!(
+        answer(&r53, &z, name, near_eu).await,
+        ["192.0.2.1"],
+        "eu out"
+    );
+    assert_eq!(answer(&r53, &z, name, near_us).await, ["192.0.2.1"]);
+
+    set_inverted(&r53, &ids["us-east-1"].switch, true).await;
+    assert_eq!(
+        answer(&r53, &z, name, near_eu).await,
+        ["192.0.2.2"],
+        "all unhealthy: as if all were healthy, so the nearest"
+    );
+
+    set_inverted(&r53, &ids["eu-west-1"].switch, false).await;
+    assert_eq!(
+        answer(&r53, &z, name, near_us).await,
+        ["192.0.2.2"],
+        "us out"
+    );
+
+    // A name with no records: NXDOMAIN.
+    let out = r53
+        .test_dns_answer()
+        .hosted_zone_id(&z)
+        .record_name("nothing.lat.example.com")
+        .record_type(RrType::A)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.response_code(), "NXDOMAIN");
+}
+
+/// A failover seen where clients see it: `geoplan serve` takes a dead region out with
+/// its switch, and the DNS answer to that region's clients moves to the other region
+/// within seconds. Route 53's own checkers run at the endpoint checks' interval here
+/// (30 s, three failures: 90 s), so only geoplan's flip can move the answer this soon.
+/// Then the region comes back, in the answer too.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failover_reaches_the_dns_answer_within_seconds() {
+    let emu = Emulator::moto();
+    dataplane(&emu, "subnet=10.2.0.0/16&regions=eu-west-1,us-east-1").await;
+    let r53 = emu.route53().await;
+    let us = FakeRegion::start_new().await;
+    let mut eu = FakeRegion::start_new().await;
+    create_region_checks(&r53, "drill", "us-east-1", us.port).await;
+    create_region_checks(&r53, "drill", "eu-west-1", eu.port).await;
+    let ids = geoplan::control::switches::discover(&r53, "drill")
+        .await
+        .unwrap();
+    let z = zone(&r53, "drill.example.com").await;
+    let name = "api.drill.example.com";
+    put(
+        &r53,
+        &z,
+        vec![
+            a(name, "us-east-1", "192.0.2.1")
+                .region(ResourceRecordSetRegion::UsEast1)
+                .health_check_id(&ids["us-east-1"].region)
+                .build()
+                .unwrap(),
+            a(name, "eu-west-1", "192.0.2.2")
+                .region(ResourceRecordSetRegion::EuWest1)
+                .health_check_id(&ids["eu-west-1"].region)
+                .build()
+                .unwrap(),
+        ],
+    )
+    .await;
+    let wd = Workdir::with_text("regions.toml", &crate::serve::config(us.port, eu.port));
+    let serve = crate::serve::Serve::start(wd.path(), &emu).await;
+    let near_eu = "10.2.3.4";
+    assert_eq!(answer(&r53, &z, name, near_eu).await, ["192.0.2.2"]);
+
+    // The monitor's settings (serve::config): 200 ms probes, out after 2 failures and
+    // a confirmation; back after 3 good probes and the 1 s hold-down. The bound is
+    // generous for a loaded host and far below the checkers' 90 s.
+    let within = Duration::from_secs(30);
+    let died = Instant::now();
+    eu.stop().await;
+    until_answer(&r53, &z, name, near_eu, &["192.0.2.1"], within).await;
+    let out = died.elapsed();
+    let s = serve.get("/v1/regions/eu-west-1").await;
+    assert_eq!(s["switch"]["in_service"], false, "{s:#}");
+    eprintln!("eu-west-1 left the DNS answer {out:?} after its endpoint died");
+
+    let revived = Instant::now();
+    eu.start().await;
+    until_answer(&r53, &z, name, near_eu, &["192.0.2.2"], within).await;
+    eprintln!(
+        "eu-west-1 was back in the DNS answer {:?} after its endpoint came back",
+        revived.elapsed()
+    );
+}
