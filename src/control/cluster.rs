@@ -337,8 +337,9 @@ impl Cluster {
 
     /// Every instance publishes its heartbeat to every table, so one table's scan
     /// carries all the news that reached it: the scans go round the tables, as many per
-    /// tick as cover every table once a round (one, for three tables and a lease of 3 s
-    /// or more), plus any table never scanned yet. A table whose scan is still out is
+    /// tick as cover every table once a round (one for three tables with a lease of
+    /// 4.5 s or more: the default 6 s, the tests' 5 s; two with 3 s), plus any table
+    /// never scanned yet. A table whose scan is still out is
     /// passed over: a round to answer, like every call, and never asked twice at once.
     fn scan(&mut self, now: Moment, out: &mut Vec<Effect>) {
         let tables = self.lease.tables();
