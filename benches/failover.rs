@@ -224,6 +224,8 @@ async fn start_serve(
 }
 
 const NEAR_EU: &str = "10.2.3.4";
+/// How long a drill waits for a change before it gives up (a bug, not a slow host).
+const GIVE_UP: Duration = Duration::from_secs(120);
 const EU_ADDRESS: &str = "192.0.2.2";
 
 /// A zone with geoplan's latency records, each guarded by its region's check, and the
@@ -358,7 +360,12 @@ async fn failover_drills(emu: &Emulator, r53: &aws_sdk_route53::Client, drills: 
     let mut times = Vec::new();
     let mut at_dns = Vec::new();
     for i in 0..drills {
+        let settle = Instant::now();
         while dns_answer(r53, &zone, NEAR_EU).await != EU_ADDRESS {
+            assert!(
+                settle.elapsed() < GIVE_UP,
+                "eu-west-1 never came back to the DNS answer"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         // Stop at a random phase of the probe interval, as a real outage would.
@@ -367,6 +374,10 @@ async fn failover_drills(emu: &Emulator, r53: &aws_sdk_route53::Client, drills: 
         let t0 = Instant::now();
         let (mut flipped, mut answered) = (None, None);
         while flipped.is_none() || answered.is_none() {
+            assert!(
+                t0.elapsed() < GIVE_UP,
+                "no failover within {GIVE_UP:?}: flipped {flipped:?}, answered {answered:?}"
+            );
             if flipped.is_none() && inverted(r53, &id).await {
                 flipped = Some(t0.elapsed().as_secs_f64());
             }
@@ -395,7 +406,7 @@ async fn failover_drills(emu: &Emulator, r53: &aws_sdk_route53::Client, drills: 
         times[0]
     );
     println!(
-        "  measured at the DNS answer (TestDNSAnswer to a client near eu-west-1, emulated checkers): median {:.2} s  p95 {:.2} s  max {:.2} s",
+        "  measured at the DNS answer (TestDNSAnswer to a client near eu-west-1, the emulated data plane): median {:.2} s  p95 {:.2} s  max {:.2} s",
         pct(&at_dns, 0.5),
         pct(&at_dns, 0.95),
         at_dns.last().unwrap(),
@@ -621,8 +632,10 @@ async fn ha_drills(emu: &Emulator, r53: &aws_sdk_route53::Client, drills: usize,
     let mut at_dns = Vec::new();
     for _ in 0..drills {
         // Settle: eu in service and every instance seeing it up.
+        let settle = Instant::now();
         while inverted(r53, &eu_switch).await || dns_answer(r53, &zone, NEAR_EU).await != EU_ADDRESS
         {
+            assert!(settle.elapsed() < GIVE_UP, "eu-west-1 never came back");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         tokio::time::sleep(Duration::from_secs(4)).await;
@@ -630,6 +643,10 @@ async fn ha_drills(emu: &Emulator, r53: &aws_sdk_route53::Client, drills: usize,
         let t0 = Instant::now();
         let (mut flipped, mut answered) = (None, None);
         while flipped.is_none() || answered.is_none() {
+            assert!(
+                t0.elapsed() < GIVE_UP,
+                "no failover within {GIVE_UP:?}: flipped {flipped:?}, answered {answered:?}"
+            );
             if flipped.is_none() && inverted(r53, &eu_switch).await {
                 flipped = Some(t0.elapsed().as_secs_f64());
             }
@@ -645,7 +662,7 @@ async fn ha_drills(emu: &Emulator, r53: &aws_sdk_route53::Client, drills: usize,
     if !times.is_empty() {
         report("failover, 3 instances (quorum of vantage points)", times);
         report(
-            "  the same, measured at the DNS answer (TestDNSAnswer)",
+            "  the same, measured at the DNS answer (TestDNSAnswer, the emulated data plane)",
             at_dns,
         );
     }

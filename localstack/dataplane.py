@@ -17,7 +17,8 @@ emulator process, over moto's own Route 53 objects:
   back (after `Disabled`, so a disabled, inverted check is unhealthy: "If you want to
   stop routing traffic to a resource, change the value of Inverted"); a `CALCULATED`
   check is healthy when at least `HealthThreshold` of its children are.
-* **DNS answers** (`GET /2013-04-01/testdnsanswer`), by the records' routing, with the
+* **DNS answers** (`GET /2013-04-01/testdnsanswer`, and DNS itself on a UDP port),
+  by the records' routing, with the
   rules of "How Amazon Route 53 chooses records when health checking is configured":
   a record whose health check is unhealthy is skipped; when every record of the name
   and type is unhealthy, Route 53 answers as if all were healthy; failover answers the
@@ -25,11 +26,14 @@ emulator process, over moto's own Route 53 objects:
   answers the nearest healthy region for the client subnet (the test says which is
   nearest with `POST /_geoplan/dataplane?subnet=10.1.0.0/16&regions=eu-west-1,us-east-1`);
   weighted picks among the healthy by weight; a record without a health check is
-  healthy.
+  healthy; an alias that evaluates target health is healthy while one of its target
+  records in the zone is.
 
 Not modelled: checker regions (one checker stands for all, so the 18% rule is
-moot), latency measurement, geolocation routing, and the state of
-`CLOUDWATCH_METRIC` and `RECOVERY_CONTROL` checks (they count as healthy).
+moot), latency measurement, geolocation routing, the state of `CLOUDWATCH_METRIC`
+and `RECOVERY_CONTROL` checks (they count as healthy), and the health and addresses
+of an alias target outside the zone, such as a load balancer (healthy; answered by
+its name in TestDNSAnswer, left out of a DNS answer).
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ import ipaddress
 import random
 import socket
 import ssl
+import sys
 import threading
 import time
 from datetime import datetime, timezone
@@ -91,14 +96,19 @@ class DataPlane:
     def configure(self, query: dict[str, str]) -> None:
         """`interval=S` sets every checker's interval (absent: each check's own);
         `subnet=CIDR&regions=a,b` says which regions are nearest to clients there."""
+        # Everything is checked before anything changes (ValueError: a 400).
+        interval = None
+        if "interval" in query:
+            interval = float(query["interval"] or "0")
+            if not (interval == 0 or 0.01 <= interval <= 3600):
+                raise ValueError(f"interval must be 0 or 0.01..3600 seconds, not {query['interval']}")
+        net = ipaddress.ip_network(query["subnet"], strict=False) if "subnet" in query else None
         with self.lock:
             if "interval" in query:
-                value = query["interval"]
-                self.interval = float(value) if value not in ("", "0") else None
+                self.interval = interval or None
                 for c in self.checkers.values():
                     c.next_at = 0.0
-            if "subnet" in query:
-                net = ipaddress.ip_network(query["subnet"], strict=False)
+            if net is not None:
                 regions = [r for r in query.get("regions", "").split(",") if r]
                 self.nearest = [(n, r) for n, r in self.nearest if n != net] + [(net, regions)]
 
@@ -111,22 +121,34 @@ class DataPlane:
 
     def _run(self) -> None:
         while True:
-            now = time.monotonic()
-            for _, check in self._checks():
-                if (check.type_ or "") not in ENDPOINT_TYPES:
-                    continue
-                with self.lock:
-                    c = self.checkers.setdefault(check.id, _Checker())
-                    if c.busy or now < c.next_at:
-                        continue
-                    c.busy = True
-                    interval = self.interval or float(check.request_interval or 30)
-                    c.next_at = now + interval
-                threading.Thread(target=self._probe, args=(check, c, interval), daemon=True).start()
+            try:
+                self._schedule(time.monotonic())
+            except Exception as e:  # noqa: BLE001 - the checkers must outlive any one bad check
+                sys.stderr.write(f"geoplan-emulator: health checkers: {type(e).__name__}: {e}\n")
             time.sleep(0.02)
 
-    def _probe(self, check: Any, c: _Checker, interval: float) -> None:
-        ok, report = _probe(check, timeout=min(4.0, max(interval, 0.05)))
+    def _schedule(self, now: float) -> None:
+        live = set()
+        for _, check in self._checks():
+            if (check.type_ or "") not in ENDPOINT_TYPES:
+                continue
+            live.add(check.id)
+            with self.lock:
+                c = self.checkers.setdefault(check.id, _Checker())
+                if c.busy or now < c.next_at:
+                    continue
+                c.busy = True
+                c.next_at = now + (self.interval or float(check.request_interval or 30))
+            threading.Thread(target=self._probe, args=(check, c), daemon=True).start()
+        with self.lock:
+            for gone in set(self.checkers) - live:
+                del self.checkers[gone]
+
+    def _probe(self, check: Any, c: _Checker) -> None:
+        try:
+            ok, report = _probe(check)
+        except Exception as e:  # noqa: BLE001 - a probe that cannot even start fails
+            ok, report = False, f"Failure: {type(e).__name__}: {e}"
         with self.lock:
             c.busy = False
             c.report = report
@@ -171,10 +193,10 @@ class DataPlane:
         if found is None:
             return 404, _error("NoSuchHealthCheck", f"A health check with id {check_id} does not exist.")
         _, check = found
-        if (check.type_ or "") not in ENDPOINT_TYPES:
+        if (check.type_ or "") == "CALCULATED":
             # "You can't use GetHealthCheckStatus to get the status of a calculated
             # health check" (API reference, GetHealthCheckStatus).
-            return 400, _error("InvalidInput", f"{check.type_} health checks have no checker status.")
+            return 400, _error("InvalidInput", "A calculated health check has no checker status.")
         with self.lock:
             c = self.checkers.get(check.id)
             report, checked = (c.report, c.checked) if c else (None, None)
@@ -213,28 +235,38 @@ class DataPlane:
         for backend in self.backends():
             zone = backend.zones.get(zone_id)
             if zone is not None:
-                return self._answer(backend, zone, _norm(name), rtype.upper(), client, 0)
-        return "SERVFAIL", []
+                code, _, values = self._answer(backend, zone, _norm(name), rtype.upper(), client, 0)
+                return code, values
+        raise KeyError(zone_id)
 
-    def _answer(self, backend: Any, zone: Any, name: str, rtype: str, client: str | None, depth: int) -> tuple[str, list[str]]:
+    def _answer(
+        self, backend: Any, zone: Any, name: str, rtype: str, client: str | None, depth: int
+    ) -> tuple[str, str, list[str]]:
+        """(response code, the type answered, values): a name with only a CNAME answers
+        the CNAME whatever was asked."""
         rrsets = [r for r in list(zone.rrsets) if _norm(r.name) == name]
         if not rrsets:
-            return "NXDOMAIN", []
+            return "NXDOMAIN", rtype, []
         of_type = [r for r in rrsets if (r.type or "").upper() == rtype]
         if not of_type:
             cname = [r for r in rrsets if (r.type or "").upper() == "CNAME"]
-            return ("NOERROR", _values(cname[0])) if cname else ("NOERROR", [])
-        chosen = self.choose(backend, zone, of_type, client, depth)
-        return "NOERROR", chosen
+            return ("NOERROR", "CNAME", _values(cname[0])) if cname else ("NOERROR", rtype, [])
+        return "NOERROR", rtype, self.choose(backend, zone, of_type, client, depth)
 
     def _record_healthy(self, backend: Any, zone: Any, record: Any, client: str | None, depth: int) -> bool:
         if record.health_check_id and not self.healthy(backend, record.health_check_id):
             return False
         alias = record.alias_target or {}
         if alias and str(alias.get("EvaluateTargetHealth", "")).lower() == "true" and depth < 8:
+            # "Evaluate target health": an alias to records in the zone is healthy while
+            # at least one of them is (no fail-open here: that is for the answer). An
+            # alias to a resource outside the zone (a load balancer) counts as healthy:
+            # no emulator here knows its targets' health.
             target = _norm(alias.get("DNSName", ""))
-            _, values = self._answer(backend, zone, target, (record.type or "").upper(), client, depth + 1)
-            return bool(values)
+            rtype = (record.type or "").upper()
+            targets = [r for r in list(zone.rrsets) if _norm(r.name) == target and (r.type or "").upper() == rtype]
+            if targets:
+                return any(self._record_healthy(backend, zone, r, client, depth + 1) for r in targets)
         return True
 
     def _record_values(self, backend: Any, zone: Any, record: Any, client: str | None, depth: int) -> list[str]:
@@ -242,7 +274,7 @@ class DataPlane:
         if alias and depth < 8:
             target = _norm(alias.get("DNSName", ""))
             if any(_norm(r.name) == target for r in zone.rrsets):
-                return self._answer(backend, zone, target, (record.type or "").upper(), client, depth + 1)[1]
+                return self._answer(backend, zone, target, (record.type or "").upper(), client, depth + 1)[2]
             return [target]
         return _values(record)
 
@@ -287,7 +319,10 @@ class DataPlane:
             if not query.get(field):
                 return 400, _error("InvalidInput", f"{field} is required")
         client = query.get("edns0clientsubnetip") or query.get("resolverip")
-        code, values = self.answer(query["hostedzoneid"], query["recordname"], query["recordtype"], client)
+        try:
+            code, values = self.answer(query["hostedzoneid"], query["recordname"], query["recordtype"], client)
+        except KeyError:
+            return 404, _error("NoSuchHostedZone", f"No hosted zone found with ID: {query['hostedzoneid']}")
         data = "".join(f"<RecordDataEntry>{escape(v)}</RecordDataEntry>" for v in values)
         return 200, (
             f'<?xml version="1.0" encoding="UTF-8"?>\n<TestDNSAnswerResponse xmlns="{XMLNS}">'
@@ -297,6 +332,86 @@ class DataPlane:
         )
 
 
+    # ----------------------------------------------------------- DNS server
+
+    def serve_dns(self, host: str) -> int:
+        """Answers DNS queries on a free UDP port of `host`, from the hosted zones, as
+        Route 53's name servers would (authoritative, no recursion); returns the port.
+        The client for latency routing is the EDNS client subnet (RFC 7871, what
+        `dig +subnet=` sends) when the query has one, else the sender's address."""
+        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind((host, 0))
+        threading.Thread(target=self._dns_loop, args=(sock,), name="dns", daemon=True).start()
+        return int(sock.getsockname()[1])
+
+    def _dns_loop(self, sock: socket.socket) -> None:
+        while True:
+            data, sender = sock.recvfrom(4096)
+            try:
+                reply = self._dns_reply(data, sender[0])
+            except Exception:  # noqa: BLE001 - a packet that is not a query gets no answer
+                continue
+            sock.sendto(reply, sender)
+
+    def _zone_for(self, name: str) -> tuple[Any, Any] | None:
+        best = None
+        for backend in self.backends():
+            for zone in list(backend.zones.values()):
+                zname = _norm(zone.name)
+                if (name == zname or name.endswith("." + zname)) and (best is None or len(zname) > len(_norm(best[1].name))):
+                    best = (backend, zone)
+        return best
+
+    def _dns_reply(self, data: bytes, sender: str) -> bytes:
+        from dnslib import AAAA, CNAME, QTYPE, RCODE, RR, TXT, A, DNSRecord
+
+        query = DNSRecord.parse(data)
+        reply = query.reply(ra=0, aa=1)
+        q = query.q
+        name = _norm(str(q.qname))
+        client = sender
+        for rr in query.ar:
+            if rr.rtype == QTYPE.OPT:
+                for option in rr.rdata or []:
+                    if option.code == 8:
+                        client = _ecs_address(option.data) or client
+        found = self._zone_for(name)
+        if found is None:
+            reply.header.rcode = RCODE.REFUSED
+            return reply.pack()
+        backend, zone = found
+        code, answered, values = self._answer(backend, zone, name, QTYPE[q.qtype], client, 0)
+        reply.header.rcode = getattr(RCODE, code)
+        ttl = next(
+            (int(r.ttl or 60) for r in list(zone.rrsets) if _norm(r.name) == name and (r.type or "").upper() == answered),
+            60,
+        )
+        kinds = {"A": A, "AAAA": AAAA, "CNAME": CNAME, "TXT": TXT}
+        if answered in kinds:
+            for value in values:
+                text = value.strip('"') if answered == "TXT" else value
+                try:
+                    rdata = kinds[answered](text)
+                except Exception:  # noqa: BLE001 - e.g. an alias to a load balancer's name
+                    continue
+                reply.add_answer(RR(q.qname, getattr(QTYPE, answered), rdata=rdata, ttl=ttl))
+        return reply.pack()
+
+
+def _ecs_address(data: bytes) -> str | None:
+    """The address of an EDNS client subnet option: family (2 bytes), source and scope
+    prefix lengths (1 byte each), then the address truncated to the prefix."""
+    if len(data) < 4:
+        return None
+    family = int.from_bytes(data[:2], "big")
+    raw = data[4:]
+    if family == 1:
+        return str(ipaddress.IPv4Address(raw[:4].ljust(4, b"\0")))
+    if family == 2:
+        return str(ipaddress.IPv6Address(raw[:16].ljust(16, b"\0")))
+    return None
+
+
 def _error(code: str, message: str) -> str:
     return (
         f'<?xml version="1.0"?>\n<ErrorResponse xmlns="{XMLNS}"><Error><Type>Sender</Type>'
@@ -304,10 +419,13 @@ def _error(code: str, message: str) -> str:
     )
 
 
-def _probe(check: Any, timeout: float) -> tuple[bool, str]:
-    """One probe as a Route 53 checker makes it: TCP connects; HTTP(S) wants a 2xx or 3xx
-    status (and for *_STR_MATCH the search string in the first 5,120 bytes)."""
+def _probe(check: Any) -> tuple[bool, str]:
+    """One probe as a Route 53 checker makes it (developer guide, "How Amazon Route 53
+    determines whether a health check is healthy"): TCP must connect within 10 s; HTTP(S)
+    must connect within 4 s and answer a 2xx or 3xx status within 2 s more (and for
+    *_STR_MATCH have the search string in the first 5,120 bytes)."""
     kind = check.type_ or ""
+    timeout = 10.0 if kind == "TCP" else 4.0
     host = check.ip_address or check.fqdn or ""
     port = int(check.port or (443 if kind.startswith("HTTPS") else 80))
     start = time.monotonic()
@@ -324,6 +442,9 @@ def _probe(check: Any, timeout: float) -> tuple[bool, str]:
             conn = http.client.HTTPConnection(host, port, timeout=timeout)
         try:
             headers = {"Host": check.fqdn or host, "User-Agent": "Amazon-Route53-Health-Check-Service"}
+            conn.connect()
+            if conn.sock is not None:
+                conn.sock.settimeout(2.0)
             conn.request("GET", check.resource_path or "/", headers=headers)
             resp = conn.getresponse()
             body = resp.read(5120)

@@ -20,6 +20,8 @@ This is moto 5.2.1's server with the two things geoplan needs and moto lacks:
 * Conditional writes to one DynamoDB item are atomic, as in DynamoDB: moto checks a
   condition and then writes, and its server is threaded, so a DynamoDB write is
   served alone here (reads are served together while no write runs).
+* Route 53 `UpdateHealthCheck` without `ChildHealthChecks` or `Regions`: moto clears
+  them; here they are kept, as AWS does.
 * Route 53 `DELETE` of a record with a set identifier. moto removes every record in
   the zone with that identifier, whatever its name or type; here only the record
   with the same name, type and identifier goes.
@@ -28,7 +30,8 @@ This is moto 5.2.1's server with the two things geoplan needs and moto lacks:
   `HealthCheckVersionMismatch` (409), as AWS does, so a fence on it can be tested.
 * Route 53's data plane (`dataplane.py`): health checkers that probe endpoint checks,
   the evaluation of inverted, disabled and calculated checks, `GetHealthCheckStatus`
-  from the checkers, and `TestDNSAnswer` by the records' routing.
+  from the checkers, and `TestDNSAnswer` by the records' routing, also served as DNS
+  on a UDP port (`dig @127.0.0.1 -p PORT api.shop.example.com +subnet=10.2.0.0/24`).
 
 Test hooks under `/_geoplan/` (never part of AWS's API):
 * `GET /_geoplan/calls`: how many `UpdateHealthCheck` calls each check received, and
@@ -42,7 +45,8 @@ Test hooks under `/_geoplan/` (never part of AWS's API):
 * `POST /_geoplan/dataplane?interval=S`: every health checker probes each S seconds
   (`interval=0`: each check's own `RequestInterval`);
   `?subnet=CIDR&regions=R1,R2`: latency routing answers clients in CIDR from the first
-  healthy region of that list.
+  healthy region of that list. `GET /_geoplan/dataplane` says where the DNS server
+  answers: `{"dns": "127.0.0.1:PORT"}` (a UDP port of the emulator's host).
 
 Usage: python localstack/emulator.py [--host 127.0.0.1] [--port 0] [--replication-delay 0]
        [--replica-creation-delay 0]
@@ -315,8 +319,13 @@ def _patch_dynamodb() -> None:
                 except ResourceNotFoundException:
                     pass  # the replica was deleted meanwhile
 
+        def run_alone() -> None:
+            # A copy is a write like any other: served alone (see DYNAMODB_REQUESTS).
+            with DYNAMODB_REQUESTS.write():
+                run()
+
         if GLOBAL_TABLES.replication_delay > 0:
-            timer = threading.Timer(GLOBAL_TABLES.replication_delay, run)
+            timer = threading.Timer(GLOBAL_TABLES.replication_delay, run_alone)
             timer.daemon = True
             timer.start()
         else:
@@ -442,8 +451,15 @@ def _patch_route53() -> None:
         hc = self.backend.health_checks.get(hc_id)
         if hc is not None and version is not None and int(version) != hc.health_check_version:
             raise version_mismatch(hc_id)
+        # moto clears a calculated check's children (and a check's regions) when an
+        # update does not send them; AWS keeps them.
+        kept = (hc.children, hc.regions) if hc is not None else (None, None)
         result = original_update(self)
         if hc is not None:
+            if self._get_param("ChildHealthChecks") is None:
+                hc.children = kept[0]
+            if self._get_param("Regions") is None:
+                hc.regions = kept[1]
             hc.health_check_version += 1
         return result
 
@@ -597,7 +613,7 @@ def _xml(start_response: Any, code: int, body: str) -> list[bytes]:
     return [body.encode()]
 
 
-def _with_test_hooks(app: Any) -> Any:
+def _with_test_hooks(app: Any, host: str) -> Any:
     """Serves `/_geoplan/*`, holds every other request during a pause and the ones a
     hang rule matches while it lasts."""
     import json
@@ -606,6 +622,7 @@ def _with_test_hooks(app: Any) -> Any:
     paused_until = [0.0]
     hangs = _Hangs()
     plane = _data_plane()
+    dns_port = plane.serve_dns(host)
     route53_times: list[float] = []
     route53_log: list[str] = []
 
@@ -627,6 +644,9 @@ def _with_test_hooks(app: Any) -> Any:
             paused_until[0] = time.monotonic() + seconds
             start_response("204 No Content", [])
             return [b""]
+        if path == "/_geoplan/dataplane" and environ.get("REQUEST_METHOD") == "GET":
+            start_response("200 OK", [("Content-Type", "application/json")])
+            return [json.dumps({"dns": f"{host}:{dns_port}"}).encode()]
         if path == "/_geoplan/dataplane":
             query = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
             try:
@@ -703,7 +723,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     from werkzeug.serving import make_server
 
-    app = _with_test_hooks(DomainDispatcherApplication(create_backend_app))
+    app = _with_test_hooks(DomainDispatcherApplication(create_backend_app), args.host)
     server = make_server(args.host, args.port, app, threaded=True)
 
     def stop(_signum: int, _frame: Any) -> None:

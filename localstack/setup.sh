@@ -37,6 +37,13 @@ if [ "$("$PYTHON" -c 'from importlib.metadata import version; print(version("pro
   "$PYTHON" -m pip install --quiet "prometheus_client==$PROMCLIENT_VERSION"
 fi
 
+# The emulated Route 53 data plane answers DNS on a loopback UDP port (dataplane.py).
+DNSLIB_VERSION=0.9.26
+if [ "$("$PYTHON" -c 'from importlib.metadata import version; print(version("dnslib"))' 2>/dev/null || true)" != "$DNSLIB_VERSION" ]; then
+  say "installing dnslib==$DNSLIB_VERSION"
+  "$PYTHON" -m pip install --quiet "dnslib==$DNSLIB_VERSION"
+fi
+
 # promtool (Debian's prometheus package) checks and unit-tests deploy/monitoring's
 # alert rules. Only the binary is unpacked into target/tools: no daemon is installed.
 PROMTOOL=target/tools/usr/bin/promtool

@@ -310,6 +310,12 @@ async fn calculated_inverted_and_disabled_checks_steer_failover_records() {
         answer(&r53, &z, "two.calc.example.com", "10.0.0.1").await,
         ["192.0.2.2"]
     );
+    // An update that does not name the children keeps them (moto clears them).
+    set_inverted(&r53, &one_of_two, false).await;
+    assert_eq!(
+        answer(&r53, &z, "one.calc.example.com", "10.0.0.1").await,
+        ["192.0.2.1"]
+    );
 
     let refused = r53
         .get_health_check_status()
@@ -403,7 +409,8 @@ async fn latency_answers_the_nearest_healthy_region_and_fails_open() {
 /// A failover seen where clients see it: `geoplan serve` takes a dead region out with
 /// its switch, and the DNS answer to that region's clients moves to the other region
 /// within seconds. Route 53's own checkers run at the endpoint checks' interval here
-/// (30 s, three failures: 90 s), so only geoplan's flip can move the answer this soon.
+/// (30 s, three failures: 60 to 90 s), so only geoplan's flip can move the answer this
+/// soon.
 /// Then the region comes back, in the answer too.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failover_reaches_the_dns_answer_within_seconds() {
@@ -459,5 +466,225 @@ async fn a_failover_reaches_the_dns_answer_within_seconds() {
     eprintln!(
         "eu-west-1 was back in the DNS answer {:?} after its endpoint came back",
         revived.elapsed()
+    );
+}
+
+/// Where the emulator's DNS server answers (a UDP port).
+async fn dns_server(emu: &Emulator) -> String {
+    let v: serde_json::Value = reqwest::get(format!("{}/_geoplan/dataplane", emu.url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v["dns"].as_str().unwrap().to_owned()
+}
+
+/// Asks the DNS server at `server` for `name` A over UDP, as a client in `client`'s /24
+/// (the EDNS client subnet option, RFC 7871, as `dig +subnet=` sends it).
+async fn dig(server: &str, name: &str, client: &str) -> Vec<String> {
+    use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
+    use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsOption};
+    use hickory_proto::rr::{Name, RData, RecordType};
+    let mut query = Message::new(0x4750, MessageType::Query, OpCode::Query);
+    query.add_query(Query::query(
+        Name::from_ascii(format!("{name}.")).unwrap(),
+        RecordType::A,
+    ));
+    let mut edns = Edns::new();
+    edns.options_mut()
+        .insert(EdnsOption::Subnet(ClientSubnet::new(
+            client.parse().unwrap(),
+            24,
+            0,
+        )));
+    query.set_edns(edns);
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    socket
+        .send_to(&query.to_vec().unwrap(), server)
+        .await
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    let (n, _) = tokio::time::timeout(Duration::from_secs(10), socket.recv_from(&mut buf))
+        .await
+        .expect("the DNS server answers")
+        .unwrap();
+    let reply = Message::from_vec(&buf[..n]).unwrap();
+    assert_eq!(reply.metadata.id, 0x4750);
+    reply
+        .answers
+        .iter()
+        .filter_map(|r| match &r.data {
+            RData::A(a) => Some(a.0.to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The README: `UpdateHealthCheck` is a control-plane call, and while that control
+/// plane is impaired "the endpoint checks keep failing regions over by themselves, at
+/// Route 53's own speed". With every Route 53 API call held (even TestDNSAnswer), DNS
+/// still answers over UDP, and a dead endpoint leaves the answer once its check has
+/// failed `FailureThreshold` (3) times.
+#[tokio::test(flavor = "multi_thread")]
+async fn with_the_control_plane_dark_dns_answers_and_endpoint_checks_still_fail_over() {
+    let emu = Emulator::moto();
+    let interval = Duration::from_millis(300);
+    dataplane(&emu, &format!("interval={}", interval.as_secs_f64())).await;
+    dataplane(&emu, "subnet=10.2.0.0/16&regions=eu-west-1,us-east-1").await;
+    let r53 = emu.route53().await;
+    let us = FakeRegion::start_new().await;
+    let mut eu = FakeRegion::start_new().await;
+    create_region_checks(&r53, "dark", "us-east-1", us.port).await;
+    create_region_checks(&r53, "dark", "eu-west-1", eu.port).await;
+    let ids = geoplan::control::switches::discover(&r53, "dark")
+        .await
+        .unwrap();
+    let z = zone(&r53, "dark.example.com").await;
+    let name = "api.dark.example.com";
+    put(
+        &r53,
+        &z,
+        vec![
+            a(name, "us-east-1", "192.0.2.1")
+                .region(ResourceRecordSetRegion::UsEast1)
+                .health_check_id(&ids["us-east-1"].region)
+                .build()
+                .unwrap(),
+            a(name, "eu-west-1", "192.0.2.2")
+                .region(ResourceRecordSetRegion::EuWest1)
+                .health_check_id(&ids["eu-west-1"].region)
+                .build()
+                .unwrap(),
+        ],
+    )
+    .await;
+    let server = dns_server(&emu).await;
+    let near_eu = "10.2.3.4";
+    assert_eq!(dig(&server, name, near_eu).await, ["192.0.2.2"]);
+    assert_eq!(
+        answer(&r53, &z, name, near_eu).await,
+        dig(&server, name, near_eu).await,
+        "TestDNSAnswer and the DNS server agree"
+    );
+
+    // The control plane goes dark.
+    emu.hang("route53", "", "", Duration::from_secs(120)).await;
+    let held = tokio::time::timeout(interval * 5, answer(&r53, &z, name, near_eu)).await;
+    assert!(held.is_err(), "the Route 53 API still answers: {held:?}");
+
+    eu.stop().await;
+    let died = Instant::now();
+    let within = interval * 3 * 20;
+    loop {
+        let got = dig(&server, name, near_eu).await;
+        if got == ["192.0.2.1"] {
+            break;
+        }
+        assert_eq!(got, ["192.0.2.2"]);
+        assert!(
+            died.elapsed() < within,
+            "eu-west-1 still answered after {within:?}"
+        );
+        tokio::time::sleep(interval / 10).await;
+    }
+    let took = died.elapsed();
+    assert!(
+        took >= interval * 2,
+        "out after {took:?}, before three failed checks"
+    );
+    eprintln!("with the control plane dark, eu-west-1 left the DNS answer after {took:?}");
+    let cleared = reqwest::Client::new()
+        .post(format!("{}/_geoplan/hang?clear=1", emu.url))
+        .send()
+        .await
+        .unwrap();
+    assert!(cleared.status().is_success());
+}
+
+/// Developer guide, "Evaluate target health": an alias record that evaluates its
+/// target's health is healthy while at least one of the target's records is (the
+/// target's own fail-open does not make it healthy); geoplan's failover records with
+/// several standbys are aliases of this kind. An alias to a resource outside the zone
+/// (a load balancer) counts as healthy here: the emulator cannot know its targets.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_alias_is_as_healthy_as_its_targets() {
+    use aws_sdk_route53::types::AliasTarget;
+    let emu = Emulator::moto();
+    let r53 = emu.route53().await;
+    let down = check(&r53, "down", fixed(true)).await;
+    let z = zone(&r53, "alias.example.com").await;
+    let alias = |name: &str, id: &str, target: &str, role: ResourceRecordSetFailover| {
+        ResourceRecordSet::builder()
+            .name(name)
+            .r#type(RrType::A)
+            .set_identifier(id)
+            .failover(role)
+            .alias_target(
+                AliasTarget::builder()
+                    .hosted_zone_id(&z)
+                    .dns_name(target)
+                    .evaluate_target_health(true)
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap()
+    };
+    put(
+        &r53,
+        &z,
+        vec![
+            // Every record of the primary's target is unhealthy.
+            a("east.alias.example.com", "e1", "192.0.2.1")
+                .weight(1)
+                .health_check_id(&down)
+                .build()
+                .unwrap(),
+            a("east.alias.example.com", "e2", "192.0.2.3")
+                .weight(1)
+                .health_check_id(&down)
+                .build()
+                .unwrap(),
+            a("west.alias.example.com", "w", "192.0.2.2")
+                .weight(1)
+                .build()
+                .unwrap(),
+            alias(
+                "svc.alias.example.com",
+                "p",
+                "east.alias.example.com",
+                ResourceRecordSetFailover::Primary,
+            ),
+            alias(
+                "svc.alias.example.com",
+                "s",
+                "west.alias.example.com",
+                ResourceRecordSetFailover::Secondary,
+            ),
+            alias(
+                "lb.alias.example.com",
+                "p",
+                "my-lb-1.eu-west-1.elb.amazonaws.com",
+                ResourceRecordSetFailover::Primary,
+            ),
+            alias(
+                "lb.alias.example.com",
+                "s",
+                "west.alias.example.com",
+                ResourceRecordSetFailover::Secondary,
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(
+        answer(&r53, &z, "svc.alias.example.com", "10.0.0.1").await,
+        ["192.0.2.2"],
+        "the primary's targets are all unhealthy"
+    );
+    assert_eq!(
+        answer(&r53, &z, "lb.alias.example.com", "10.0.0.1").await,
+        ["my-lb-1.eu-west-1.elb.amazonaws.com"],
+        "a load balancer outside the zone counts as healthy"
     );
 }
