@@ -339,6 +339,10 @@ class DataPlane:
         Route 53's name servers would (authoritative, no recursion); returns the port.
         The client for latency routing is the EDNS client subnet (RFC 7871, what
         `dig +subnet=` sends) when the query has one, else the sender's address."""
+        try:
+            import dnslib  # noqa: F401
+        except ImportError:
+            sys.exit("geoplan-emulator: dnslib is missing (the DNS server needs it): run localstack/setup.sh")
         sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
         sock.bind((host, 0))
         threading.Thread(target=self._dns_loop, args=(sock,), name="dns", daemon=True).start()
