@@ -14,25 +14,7 @@ use crate::support::*;
 
 /// Sets the data plane's test knobs (`interval=S`, `subnet=CIDR&regions=a,b`).
 async fn dataplane(emu: &Emulator, query: &str) {
-    let resp = reqwest::Client::new()
-        .post(format!("{}/_geoplan/dataplane?{query}", emu.url))
-        .send()
-        .await
-        .unwrap();
-    assert!(resp.status().is_success(), "{}", resp.status());
-}
-
-async fn zone(r53: &aws_sdk_route53::Client, name: &str) -> String {
-    r53.create_hosted_zone()
-        .name(name)
-        .caller_reference(name)
-        .send()
-        .await
-        .unwrap()
-        .hosted_zone()
-        .unwrap()
-        .id()
-        .to_owned()
+    emu.hook(&format!("dataplane?{query}")).await;
 }
 
 async fn check(
@@ -107,6 +89,46 @@ fn a(
         .resource_records(ResourceRecord::builder().value(value).build().unwrap())
 }
 
+/// geoplan's shape for `deployment`: each region's three checks (endpoint on its port,
+/// switch, region), and a zone `DEPLOYMENT.example.com` whose `api` name has a latency
+/// record per region (us-east-1 192.0.2.1, eu-west-1 192.0.2.2) guarded by the region
+/// check. Returns the zone and the checks.
+async fn geoplan_zone(
+    r53: &aws_sdk_route53::Client,
+    deployment: &str,
+    us: u16,
+    eu: u16,
+) -> (
+    String,
+    std::collections::BTreeMap<String, geoplan::deploy::outputs::CheckIds>,
+) {
+    create_region_checks(r53, deployment, "us-east-1", us).await;
+    create_region_checks(r53, deployment, "eu-west-1", eu).await;
+    let ids = geoplan::control::switches::discover(r53, deployment)
+        .await
+        .unwrap();
+    let z = hosted_zone(r53, &format!("{deployment}.example.com")).await;
+    let name = format!("api.{deployment}.example.com");
+    put(
+        r53,
+        &z,
+        vec![
+            a(&name, "us-east-1", "192.0.2.1")
+                .region(ResourceRecordSetRegion::UsEast1)
+                .health_check_id(&ids["us-east-1"].region)
+                .build()
+                .unwrap(),
+            a(&name, "eu-west-1", "192.0.2.2")
+                .region(ResourceRecordSetRegion::EuWest1)
+                .health_check_id(&ids["eu-west-1"].region)
+                .build()
+                .unwrap(),
+        ],
+    )
+    .await;
+    (z, ids)
+}
+
 /// What Route 53 answers for `name` A to a client in `client` (TestDNSAnswer).
 async fn answer(
     r53: &aws_sdk_route53::Client,
@@ -173,7 +195,7 @@ async fn checkers_probe_endpoints_and_a_record_follows_after_the_threshold() {
     let r53 = emu.route53().await;
     let mut site = FakeRegion::start_new().await;
     let endpoint = check(&r53, "endpoint", http(site.port, 3)).await;
-    let z = zone(&r53, "probe.example.com").await;
+    let z = hosted_zone(&r53, "probe.example.com").await;
     let name = "www.probe.example.com";
     put(
         &r53,
@@ -259,7 +281,7 @@ async fn calculated_inverted_and_disabled_checks_steer_failover_records() {
     };
     let one_of_two = check(&r53, "one", calculated(1)).await;
     let two_of_two = check(&r53, "two", calculated(2)).await;
-    let z = zone(&r53, "calc.example.com").await;
+    let z = hosted_zone(&r53, "calc.example.com").await;
     let pair = async |name: &str, primary: &str, secondary: Option<&str>| {
         let mut s = a(name, "s", "192.0.2.2").failover(ResourceRecordSetFailover::Secondary);
         if let Some(id) = secondary {
@@ -344,30 +366,8 @@ async fn latency_answers_the_nearest_healthy_region_and_fails_open() {
     let r53 = emu.route53().await;
     let us = FakeRegion::start_new().await;
     let eu = FakeRegion::start_new().await;
-    create_region_checks(&r53, "lat", "us-east-1", us.port).await;
-    create_region_checks(&r53, "lat", "eu-west-1", eu.port).await;
-    let ids = geoplan::control::switches::discover(&r53, "lat")
-        .await
-        .unwrap();
-    let z = zone(&r53, "lat.example.com").await;
+    let (z, ids) = geoplan_zone(&r53, "lat", us.port, eu.port).await;
     let name = "api.lat.example.com";
-    put(
-        &r53,
-        &z,
-        vec![
-            a(name, "us-east-1", "192.0.2.1")
-                .region(ResourceRecordSetRegion::UsEast1)
-                .health_check_id(&ids["us-east-1"].region)
-                .build()
-                .unwrap(),
-            a(name, "eu-west-1", "192.0.2.2")
-                .region(ResourceRecordSetRegion::EuWest1)
-                .health_check_id(&ids["eu-west-1"].region)
-                .build()
-                .unwrap(),
-        ],
-    )
-    .await;
     let (near_us, near_eu) = ("10.1.2.3", "10.2.3.4");
     assert_eq!(answer(&r53, &z, name, near_us).await, ["192.0.2.1"]);
     assert_eq!(answer(&r53, &z, name, near_eu).await, ["192.0.2.2"]);
@@ -419,30 +419,8 @@ async fn a_failover_reaches_the_dns_answer_within_seconds() {
     let r53 = emu.route53().await;
     let us = FakeRegion::start_new().await;
     let mut eu = FakeRegion::start_new().await;
-    create_region_checks(&r53, "drill", "us-east-1", us.port).await;
-    create_region_checks(&r53, "drill", "eu-west-1", eu.port).await;
-    let ids = geoplan::control::switches::discover(&r53, "drill")
-        .await
-        .unwrap();
-    let z = zone(&r53, "drill.example.com").await;
+    let (z, _) = geoplan_zone(&r53, "drill", us.port, eu.port).await;
     let name = "api.drill.example.com";
-    put(
-        &r53,
-        &z,
-        vec![
-            a(name, "us-east-1", "192.0.2.1")
-                .region(ResourceRecordSetRegion::UsEast1)
-                .health_check_id(&ids["us-east-1"].region)
-                .build()
-                .unwrap(),
-            a(name, "eu-west-1", "192.0.2.2")
-                .region(ResourceRecordSetRegion::EuWest1)
-                .health_check_id(&ids["eu-west-1"].region)
-                .build()
-                .unwrap(),
-        ],
-    )
-    .await;
     let wd = Workdir::with_text("regions.toml", &crate::serve::config(us.port, eu.port));
     let serve = crate::serve::Serve::start(wd.path(), &emu).await;
     let near_eu = "10.2.3.4";
@@ -535,30 +513,8 @@ async fn with_the_control_plane_dark_dns_answers_and_endpoint_checks_still_fail_
     let r53 = emu.route53().await;
     let us = FakeRegion::start_new().await;
     let mut eu = FakeRegion::start_new().await;
-    create_region_checks(&r53, "dark", "us-east-1", us.port).await;
-    create_region_checks(&r53, "dark", "eu-west-1", eu.port).await;
-    let ids = geoplan::control::switches::discover(&r53, "dark")
-        .await
-        .unwrap();
-    let z = zone(&r53, "dark.example.com").await;
+    let (z, _) = geoplan_zone(&r53, "dark", us.port, eu.port).await;
     let name = "api.dark.example.com";
-    put(
-        &r53,
-        &z,
-        vec![
-            a(name, "us-east-1", "192.0.2.1")
-                .region(ResourceRecordSetRegion::UsEast1)
-                .health_check_id(&ids["us-east-1"].region)
-                .build()
-                .unwrap(),
-            a(name, "eu-west-1", "192.0.2.2")
-                .region(ResourceRecordSetRegion::EuWest1)
-                .health_check_id(&ids["eu-west-1"].region)
-                .build()
-                .unwrap(),
-        ],
-    )
-    .await;
     let server = dns_server(&emu).await;
     let near_eu = "10.2.3.4";
     assert_eq!(dig(&server, name, near_eu).await, ["192.0.2.2"]);
@@ -594,12 +550,7 @@ async fn with_the_control_plane_dark_dns_answers_and_endpoint_checks_still_fail_
         "out after {took:?}, before three failed checks"
     );
     eprintln!("with the control plane dark, eu-west-1 left the DNS answer after {took:?}");
-    let cleared = reqwest::Client::new()
-        .post(format!("{}/_geoplan/hang?clear=1", emu.url))
-        .send()
-        .await
-        .unwrap();
-    assert!(cleared.status().is_success());
+    emu.clear_hangs().await;
 }
 
 /// Developer guide, "Evaluate target health": an alias record that evaluates its
@@ -613,7 +564,7 @@ async fn an_alias_is_as_healthy_as_its_targets() {
     let emu = Emulator::moto();
     let r53 = emu.route53().await;
     let down = check(&r53, "down", fixed(true)).await;
-    let z = zone(&r53, "alias.example.com").await;
+    let z = hosted_zone(&r53, "alias.example.com").await;
     let alias = |name: &str, id: &str, target: &str, role: ResourceRecordSetFailover| {
         ResourceRecordSet::builder()
             .name(name)

@@ -887,12 +887,7 @@ async fn one_hung_control_region_leaves_the_actor_acting() {
     assert!(checks.load(Ordering::Relaxed) > 10);
     let s = status(&actor_url).await.unwrap();
     assert_eq!(s["control"]["is_actor"], true, "the same actor: {s:#}");
-    let cleared = reqwest::Client::new()
-        .post(format!("{}/_geoplan/hang?clear=1", emu.url))
-        .send()
-        .await
-        .unwrap();
-    assert!(cleared.status().is_success());
+    emu.clear_hangs().await;
     for i in instances {
         assert!(i.stop().success());
     }

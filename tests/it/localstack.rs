@@ -263,17 +263,7 @@ async fn bug6_a_delete_by_set_identifier_deletes_one_record() {
     let (stock, fixed) = pair();
     for (emu, patched) in [(&stock, false), (&fixed, true)] {
         let r53 = emu.route53().await;
-        let zone = r53
-            .create_hosted_zone()
-            .name("compat.example.com")
-            .caller_reference("compat")
-            .send()
-            .await
-            .unwrap()
-            .hosted_zone()
-            .unwrap()
-            .id()
-            .to_owned();
+        let zone = hosted_zone(&r53, "compat.example.com").await;
         let record = |name: &str| {
             ResourceRecordSet::builder()
                 .name(name)

@@ -240,6 +240,25 @@ impl Emulator {
         aws_sdk_route53::Client::new(&self.sdk_config("us-east-1").await)
     }
 
+    /// Ends every hang at once (moto hook).
+    pub async fn clear_hangs(&self) {
+        self.hook("hang?clear=1").await;
+    }
+
+    /// POSTs to a moto test hook, `/_geoplan/PATH_AND_QUERY`, which must succeed.
+    pub async fn hook(&self, path_and_query: &str) {
+        let resp = reqwest::Client::new()
+            .post(format!("{}/_geoplan/{path_and_query}", self.url))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            resp.status().is_success(),
+            "{path_and_query}: {}",
+            resp.status()
+        );
+    }
+
     /// Makes every AWS request wait until `d` has passed, as if AWS could not be
     /// reached (the moto emulator's `/_geoplan/pause` hook).
     /// Holds, for `d`, the requests to `service` in `region` whose user agent contains
@@ -467,6 +486,20 @@ impl FakeRegion {
             let _ = t.await;
         }
     }
+}
+
+/// A hosted zone named `name` (its caller reference too); returns its id.
+pub async fn hosted_zone(r53: &aws_sdk_route53::Client, name: &str) -> String {
+    r53.create_hosted_zone()
+        .name(name)
+        .caller_reference(name)
+        .send()
+        .await
+        .unwrap()
+        .hosted_zone()
+        .unwrap()
+        .id()
+        .to_owned()
 }
 
 /// A free TCP port on 127.0.0.1 (bound and released; good enough for tests).
