@@ -66,30 +66,52 @@ def die_with_parent() -> None:
         pass
 
 
-def nice_sessions() -> None:
-    """Keeps every session below this process at this process's nice value, for as long
-    as it runs (a daemon thread). Where the kernel groups processes by session
-    (autogroup, on by default in most distributions), it shares the CPU between
-    sessions first and applies nice values only within one. LocalStack runs in a
-    session of its own and starts DynamoDB Local (a JVM) in yet another, so at nice 10
-    they still took a core of two from the tests' session, and starved the moto
-    emulators and `serve` instances of the tests running beside them (seen: DynamoDB
-    calls to moto taking 2 s). Without autogroups there is nothing to do."""
-    nice = str(os.nice(0))
+def serve_at(nice: int) -> None:
+    """From now on, keeps every thread below this process at `nice` (a daemon thread;
+    new threads and processes are caught within 250 ms). LocalStack starts at the
+    launcher's nice value, behind the tests (its start, a JVM and Python, is the
+    heaviest load the suite puts on the host); once it serves it stands in for AWS,
+    which runs on other hosts, so it should not be the one the tests' load slows. A
+    value this process may not set (a negative one without CAP_SYS_NICE) is left as
+    it was. All of LocalStack stays in the launcher's session (the shim's setsid), so
+    the kernel's per-session grouping (autogroup) does not void these values."""
 
     def run() -> None:
         while True:
             for pid in descendants():
                 try:
-                    with open(f"/proc/{pid}/autogroup", "r+") as f:
-                        if f.read().split()[-1] != nice:
-                            f.seek(0)
-                            f.write(nice)
-                except (OSError, IndexError):
-                    pass
+                    tids = os.listdir(f"/proc/{pid}/task")
+                except OSError:
+                    continue
+                for tid in tids:
+                    try:
+                        if os.getpriority(os.PRIO_PROCESS, int(tid)) != nice:
+                            os.setpriority(os.PRIO_PROCESS, int(tid), nice)
+                    except (OSError, ValueError):
+                        pass
             time.sleep(0.25)
 
     threading.Thread(target=run, daemon=True).start()
+
+
+def warm_dynamodb(url: str) -> None:
+    """Asks LocalStack's DynamoDB once, so that DynamoDB Local (a JVM) starts now, at
+    the launcher's nice value, rather than at the first test's request."""
+    request = urllib.request.Request(
+        url,
+        data=b"{}",
+        method="POST",
+        headers={
+            "Content-Type": "application/x-amz-json-1.0",
+            "X-Amz-Target": "DynamoDB_20120810.ListTables",
+            "Authorization": "AWS4-HMAC-SHA256 Credential=000000000000/20260101/us-east-1/dynamodb/aws4_request, "
+            "SignedHeaders=host, Signature=0",
+        },
+    )
+    try:
+        urllib.request.urlopen(request, timeout=120).read()
+    except OSError as e:
+        sys.stderr.write(f"geoplan-localstack: warming DynamoDB up failed: {e}\n")
 
 
 def descendants() -> list[int]:
@@ -175,6 +197,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--stock", action="store_true", help="without geoplan's compat layer")
+    parser.add_argument(
+        "--serving-nice",
+        type=int,
+        default=None,
+        help="once ready, run LocalStack at this nice value (it starts at the launcher's)",
+    )
     args = parser.parse_args()
 
     python = HOME / "venv" / "bin" / "python"
@@ -208,7 +236,8 @@ def main() -> None:
         LD_PRELOAD=str(shim),
     )
     with open(log, "wb") as out:
-        # A session of its own: stopping the group stops LocalStack and its children.
+        # A process group of its own (not a session: see serve_at), stopped with every
+        # descendant by stop().
         proc = subprocess.Popen(
             [str(python), "-m", "localstack.runtime.main"],
             env=env,
@@ -216,9 +245,8 @@ def main() -> None:
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
-            start_new_session=True,
+            process_group=0,
         )
-    nice_sessions()
 
     def stop(code: int = 0) -> None:
         # LocalStack first (it stops its services), then whatever is left below us.
@@ -251,6 +279,9 @@ def main() -> None:
         wait_ready(url, proc, args.stock, log)
     except SystemExit as e:
         stop(e.code if isinstance(e.code, int) else 2)
+    if args.serving_nice is not None:
+        warm_dynamodb(url)
+        serve_at(args.serving_nice)
     print(f"geoplan-emulator listening on {url}", flush=True)
     while proc.poll() is None:
         time.sleep(0.5)

@@ -1,6 +1,8 @@
-/* LD_PRELOAD shim: a bind() to the wildcard address (0.0.0.0 or ::) binds loopback
-   instead. DynamoDB Local and the Kinesis mock that LocalStack starts bind the
-   wildcard with no option to change it; geoplan keeps every listener local. */
+/* LD_PRELOAD shim for LocalStack and what it starts.
+   bind(): a bind to the wildcard address (0.0.0.0 or ::) binds loopback instead.
+   DynamoDB Local and the Kinesis mock that LocalStack starts bind the wildcard with
+   no option to change it; geoplan keeps every listener local.
+   setsid(): see below. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <netinet/in.h>
@@ -29,4 +31,17 @@ int bind(int fd, const struct sockaddr *addr, socklen_t len) {
         }
     }
     return real_bind(fd, addr, len);
+}
+
+/* setsid() makes a new process group instead of a new session. LocalStack starts
+   DynamoDB Local and the Kinesis mock in sessions of their own; where the kernel
+   schedules by session first (autogroup, on in most distributions) each session
+   weighs as much as the whole test suite's, whatever its nice value. In the
+   launcher's session, the nice values launch.py sets mean what they say. A process
+   group still lets a parent stop its child's whole group. */
+#include <unistd.h>
+
+pid_t setsid(void) {
+    if (setpgid(0, 0) != 0) return (pid_t)-1;
+    return getpid();
 }

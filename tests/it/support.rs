@@ -145,8 +145,11 @@ fn shared_localstack(stock: bool) -> String {
             }
             // Its stderr carries only failures (with LocalStack's log tail).
             // LocalStack's start (a JVM, Python, node) is the heaviest load the suite
-            // puts on the host: it runs behind everything else, so that it does not
-            // starve the moto emulators that stand in for AWS in the timing tests.
+            // puts on the host: it runs behind everything else (nice 10), so that it
+            // does not starve the moto emulators that stand in for AWS in the timing
+            // tests. Once it serves, it stands in for AWS too: ahead (nice -5, where
+            // allowed), like moto.
+            args.extend(["--serving-nice".into(), "-5".into()]);
             let (child, url) = launch(&python(), &args, "LocalStack", Stdio::inherit(), 10);
             let _ = tx.send(url);
             let _keep = child;
