@@ -121,28 +121,33 @@ class DataPlane:
 
     def _run(self) -> None:
         while True:
+            now = time.monotonic()
+            next_at = now + 0.1  # new checks and hook changes are seen within 0.1 s
             try:
-                self._schedule(time.monotonic())
+                next_at = min(next_at, self._schedule(now))
             except Exception as e:  # noqa: BLE001 - the checkers must outlive any one bad check
                 sys.stderr.write(f"geoplan-emulator: health checkers: {type(e).__name__}: {e}\n")
-            time.sleep(0.02)
+            time.sleep(max(next_at - time.monotonic(), 0.005))
 
-    def _schedule(self, now: float) -> None:
+    def _schedule(self, now: float) -> float:
+        """Starts the probes that are due; returns when the next one is."""
         live = set()
+        next_at = float("inf")
         for _, check in self._checks():
             if (check.type_ or "") not in ENDPOINT_TYPES:
                 continue
             live.add(check.id)
             with self.lock:
                 c = self.checkers.setdefault(check.id, _Checker())
-                if c.busy or now < c.next_at:
-                    continue
-                c.busy = True
-                c.next_at = now + (self.interval or float(check.request_interval or 30))
-            threading.Thread(target=self._probe, args=(check, c), daemon=True).start()
+                if not c.busy and now >= c.next_at:
+                    c.busy = True
+                    c.next_at = now + (self.interval or float(check.request_interval or 30))
+                    threading.Thread(target=self._probe, args=(check, c), daemon=True).start()
+                next_at = min(next_at, c.next_at)
         with self.lock:
             for gone in set(self.checkers) - live:
                 del self.checkers[gone]
+        return next_at
 
     def _probe(self, check: Any, c: _Checker) -> None:
         try:

@@ -30,7 +30,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -67,31 +66,30 @@ def die_with_parent() -> None:
 
 
 def serve_at(nice: int) -> None:
-    """From now on, keeps every thread below this process at `nice` (a daemon thread;
-    new threads and processes are caught within 250 ms). LocalStack starts at the
+    """Sets every thread below this process to `nice`, pass after pass until a pass
+    changes nothing (a thread made meanwhile by one not yet changed would keep the old
+    value); threads and processes made later inherit it. LocalStack starts at the
     launcher's nice value, behind the tests (its start, a JVM and Python, is the
     heaviest load the suite puts on the host); once it serves it stands in for AWS,
     which runs on other hosts, so it should not be the one the tests' load slows. A
     value this process may not set (a negative one without CAP_SYS_NICE) is left as
     it was. All of LocalStack stays in the launcher's session (the shim's setsid), so
     the kernel's per-session grouping (autogroup) does not void these values."""
-
-    def run() -> None:
-        while True:
-            for pid in descendants():
+    changed = True
+    while changed:
+        changed = False
+        for pid in descendants():
+            try:
+                tids = os.listdir(f"/proc/{pid}/task")
+            except OSError:
+                continue
+            for tid in tids:
                 try:
-                    tids = os.listdir(f"/proc/{pid}/task")
-                except OSError:
-                    continue
-                for tid in tids:
-                    try:
-                        if os.getpriority(os.PRIO_PROCESS, int(tid)) != nice:
-                            os.setpriority(os.PRIO_PROCESS, int(tid), nice)
-                    except (OSError, ValueError):
-                        pass
-            time.sleep(0.25)
-
-    threading.Thread(target=run, daemon=True).start()
+                    if os.getpriority(os.PRIO_PROCESS, int(tid)) != nice:
+                        os.setpriority(os.PRIO_PROCESS, int(tid), nice)
+                        changed = True
+                except (OSError, ValueError):
+                    pass
 
 
 def warm_dynamodb(url: str) -> None:

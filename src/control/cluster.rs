@@ -339,14 +339,13 @@ impl Cluster {
     /// carries all the news that reached it: the scans go round the tables, as many per
     /// tick as cover every table once a round (one for three tables with a lease of
     /// 4.5 s or more: the default 6 s, the tests' 5 s; two with 3 s), plus any table
-    /// never scanned yet. A table whose scan is still out is
-    /// passed over: a round to answer, like every call, and never asked twice at once.
+    /// never scanned yet. A table whose scan is still out is passed over: it has a
+    /// round to answer, like every call, and is never asked twice at once.
     fn scan(&mut self, now: Moment, out: &mut Vec<Effect>) {
         let tables = self.lease.tables();
         let ticks_per_round =
-            (self.lease.round().as_secs_f64() / self.scan_period().as_secs_f64()).floor();
-        let per_tick = (tables as f64 / ticks_per_round.max(1.0)).ceil() as usize;
-        let mut due = per_tick.clamp(1, tables);
+            (self.lease.round().as_nanos() / self.scan_period().as_nanos()).max(1) as usize;
+        let mut due = tables.div_ceil(ticks_per_round);
         let start = self.scan_cursor;
         for step in 0..tables {
             let table = (start + step) % tables;
@@ -854,9 +853,9 @@ mod tests {
         assert_eq!(c.view(t(3400)).known(), 1);
     }
 
-    /// The scans go round the tables, one a tick for three tables (a round is a second
-    /// here, two ticks), after a first tick that scans every table; one still out is
-    /// passed over, not asked again.
+    /// The scans go round the tables: after a first tick that scans every table, two
+    /// a tick for three tables when a round is two ticks (a 3 s lease), one a tick when
+    /// it is ten (15 s); one still out is passed over, not asked again.
     #[test]
     fn scans_go_round_the_tables_and_pass_over_one_still_out() {
         let mut c = Cluster::new(Lease::new("a", "http://a", 3, LEASE), 1, t(0));

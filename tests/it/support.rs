@@ -250,6 +250,11 @@ impl Emulator {
 
     /// POSTs to a moto test hook, `/_geoplan/PATH_AND_QUERY`, which must succeed.
     pub async fn hook(&self, path_and_query: &str) {
+        assert_eq!(
+            self.backend,
+            Backend::Moto,
+            "/_geoplan/{path_and_query} is a hook of the moto emulator: start it with Emulator::moto()"
+        );
         let resp = reqwest::Client::new()
             .post(format!("{}/_geoplan/{path_and_query}", self.url))
             .send()
@@ -262,44 +267,22 @@ impl Emulator {
         );
     }
 
-    /// Makes every AWS request wait until `d` has passed, as if AWS could not be
-    /// reached (the moto emulator's `/_geoplan/pause` hook).
     /// Holds, for `d`, the requests to `service` in `region` whose user agent contains
     /// `agent` (a `serve` instance's is `app/geoplan-<id>`): a one-sided hang (moto hook).
+    /// An empty filter matches anything.
     pub async fn hang(&self, service: &str, region: &str, agent: &str, d: Duration) {
-        assert_eq!(
-            self.backend,
-            Backend::Moto,
-            "hang is a hook of the moto emulator: start it with Emulator::moto()"
-        );
-        let resp = reqwest::Client::new()
-            .post(format!(
-                "{}/_geoplan/hang?service={service}&region={region}&agent={agent}&seconds={}",
-                self.url,
-                d.as_secs_f64()
-            ))
-            .send()
-            .await
-            .unwrap();
-        assert!(resp.status().is_success(), "{resp:?}");
+        self.hook(&format!(
+            "hang?service={service}&region={region}&agent={agent}&seconds={}",
+            d.as_secs_f64()
+        ))
+        .await;
     }
 
+    /// Makes every AWS request wait until `d` has passed, as if AWS could not be
+    /// reached (the moto emulator's `/_geoplan/pause` hook).
     pub async fn pause(&self, d: Duration) {
-        assert_eq!(
-            self.backend,
-            Backend::Moto,
-            "pause is a hook of the moto emulator: start it with Emulator::moto()"
-        );
-        let resp = reqwest::Client::new()
-            .post(format!(
-                "{}/_geoplan/pause?seconds={}",
-                self.url,
-                d.as_secs_f64()
-            ))
-            .send()
-            .await
-            .unwrap();
-        assert!(resp.status().is_success(), "pause: {}", resp.status());
+        self.hook(&format!("pause?seconds={}", d.as_secs_f64()))
+            .await;
     }
 
     pub async fn dynamodb(&self, region: &str) -> aws_sdk_dynamodb::Client {
@@ -491,6 +474,24 @@ impl FakeRegion {
     }
 }
 
+/// A health check with this caller reference; returns its id.
+pub async fn create_check(
+    r53: &aws_sdk_route53::Client,
+    reference: &str,
+    config: aws_sdk_route53::types::HealthCheckConfig,
+) -> String {
+    r53.create_health_check()
+        .caller_reference(reference)
+        .health_check_config(config)
+        .send()
+        .await
+        .unwrap()
+        .health_check()
+        .unwrap()
+        .id()
+        .to_owned()
+}
+
 /// A hosted zone named `name` (its caller reference too); returns its id.
 pub async fn hosted_zone(r53: &aws_sdk_route53::Client, name: &str) -> String {
     r53.create_hosted_zone()
@@ -539,17 +540,12 @@ pub async fn create_region_checks(
                 .health_threshold(2)
                 .set_child_health_checks(Some(ids.clone())),
         };
-        let id = r53
-            .create_health_check()
-            .caller_reference(format!("{deployment}-{region}-{role}"))
-            .health_check_config(config.build().unwrap())
-            .send()
-            .await
-            .unwrap()
-            .health_check()
-            .unwrap()
-            .id()
-            .to_owned();
+        let id = create_check(
+            r53,
+            &format!("{deployment}-{region}-{role}"),
+            config.build().unwrap(),
+        )
+        .await;
         let tag = |k: &str, v: &str| Tag::builder().key(k).value(v).build();
         r53.change_tags_for_resource()
             .resource_type(TagResourceType::Healthcheck)
