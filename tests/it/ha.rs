@@ -21,16 +21,17 @@ const CONTROL: [&str; 3] = ["us-east-1", "eu-west-1", "ap-northeast-1"];
 
 fn config(name: &str, us: u16, eu: u16) -> String {
     // The serve tests' deployment, renamed, with three control regions. The probes
-    // allow more than the serve tests' 150 ms: the fake endpoints live in this test
+    // allow more than the serve tests' 150 ms (every 600 ms, 500 ms each, three misses): the fake endpoints live in this test
     // process, and a stall of the host that makes every instance's probes miss is a
     // region down for all vantage points, which the quorum rightly acts on. Seen once
     // in five runs of `ha:: serve::`: a take-out and put-back of a healthy region
     // while only one instance was cut off from it.
     let text = crate::serve::config(us, eu)
         .replace("drill", name)
+        .replace("probe_interval = \"200ms\"", "probe_interval = \"600ms\"")
         .replace("probe_timeout = \"150ms\"", "probe_timeout = \"500ms\"")
         .replace("fail_after = 2", "fail_after = 3");
-    assert!(text.contains("probe_timeout = \"500ms\"") && text.contains("fail_after = 3"));
+    assert!(text.contains("probe_interval = \"600ms\"") && text.contains("fail_after = 3"));
     text + "\n[control]\nregions = [\"us-east-1\", \"eu-west-1\", \"ap-northeast-1\"]\nlease = \"5s\"\n"
 }
 
