@@ -101,6 +101,32 @@ pub struct MonitorSettings {
     /// Route 53 requests per second the control plane allows itself (the account
     /// shares 5 among every tool).
     pub route53_rate: f64,
+    /// What the control plane flips to take a region out.
+    pub switch: SwitchPath,
+    /// ARC's wait period on the "at least `min_in_service` on" rule: after a change, the
+    /// rule's routing controls refuse changes for this long (AWS's default is 5 s).
+    pub arc_wait_period: std::time::Duration,
+}
+
+/// `[monitor] switch`: the path a flip takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SwitchPath {
+    /// A geoplan-owned Route 53 health check, flipped with `UpdateHealthCheck` (a
+    /// control-plane call served from us-east-1).
+    #[default]
+    Route53,
+    /// A Route 53 ARC routing control, flipped on the cluster's five regional
+    /// data-plane endpoints.
+    Arc,
+}
+
+impl SwitchPath {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SwitchPath::Route53 => "route53",
+            SwitchPath::Arc => "arc",
+        }
+    }
 }
 
 /// Events older than `max_age` are deleted, and the oldest beyond `max_events`.
@@ -127,6 +153,8 @@ impl MonitorSettings {
             state_dir: base_dir.join(".geoplan/state"),
             token_file: None,
             route53_rate: 4.0,
+            switch: SwitchPath::Route53,
+            arc_wait_period: std::time::Duration::from_secs(5),
             retention: EventRetention {
                 max_age: std::time::Duration::from_secs(90 * 86_400),
                 max_events: 5_000_000,

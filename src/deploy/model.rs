@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::aws::regions::ROUTE53_CONTROL_REGION;
 use crate::config::{
     Backend, Billing, Config, Encryption, Endpoint, Key, Pattern, Projection, Protocol, S3Backend,
-    StreamView,
+    StreamView, SwitchPath,
 };
 
 /// One Terraform root module's worth of desired state.
@@ -36,6 +36,20 @@ pub struct Module {
     pub tables: Vec<TableResource>,
     /// The control tables of several `geoplan serve` instances (`[control]`).
     pub control: Option<ControlTables>,
+    /// The ARC cluster, panel, routing controls and safety rule (`switch = "arc"`).
+    pub arc: Option<ArcResources>,
+}
+
+/// With `switch = "arc"`, each region's switch is a RECOVERY_CONTROL health check that
+/// reads a routing control of one cluster and control panel, guarded by an assertion
+/// rule: at least `min_in_service` controls on.
+#[derive(Debug, Clone, Serialize)]
+pub struct ArcResources {
+    /// The cluster's, the panel's and (suffixed by the region) the controls' name.
+    pub name: String,
+    /// The rule's threshold; no rule when 0.
+    pub min_in_service: u32,
+    pub wait_period_ms: u128,
 }
 
 /// One plain DynamoDB table per control region, all of one name.
@@ -263,6 +277,11 @@ pub fn build(config: &Config, source: &str, endpoint_url: Option<&str>) -> Modul
         records,
         tables,
         control: control_tables(config),
+        arc: (config.monitor.switch == SwitchPath::Arc).then(|| ArcResources {
+            name: format!("geoplan-{}", config.name),
+            min_in_service: config.monitor.min_in_service,
+            wait_period_ms: config.monitor.arc_wait_period.as_millis(),
+        }),
     }
 }
 

@@ -17,6 +17,7 @@ pub const CASES: &[&str] = &[
     "tests/fixtures/hostnames-emulator.toml",
     "tests/fixtures/eu-resident-tables.toml",
     "tests/fixtures/indexed-tables.toml",
+    "tests/fixtures/arc-switch.toml",
 ];
 
 fn case_name(case: &str) -> &str {

@@ -67,6 +67,8 @@ const MONITOR_KEYS: &[&str] = &[
     "resync_interval",
     "state_dir",
     "token_file",
+    "switch",
+    "arc_wait_period",
 ];
 const DNS_KEYS: &[&str] = &["zone", "zone_id", "record", "write_record", "ttl"];
 const REGION_KEYS: &[&str] = &["name", "primary", "endpoint", "health"];

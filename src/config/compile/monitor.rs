@@ -2,6 +2,15 @@
 
 use super::*;
 
+const SWITCH_PATHS: Choices<'static, SwitchPath> = Choices::new(
+    "switch",
+    &[("route53", SwitchPath::Route53), ("arc", SwitchPath::Arc)],
+)
+.label("expected \"route53\" or \"arc\"")
+.help(
+    "\"route53\" flips a Route 53 health check (a control-plane call served from us-east-1); \"arc\" flips an ARC routing control on the cluster's five regional endpoints",
+);
+
 impl Walker {
     pub(super) fn duration(
         &mut self,
@@ -84,6 +93,7 @@ impl Walker {
         dur(self, "probe_timeout", &mut m.probe_timeout, ms(5));
         dur(self, "hold_down", &mut m.hold_down, ms(0));
         dur(self, "resync_interval", &mut m.resync_interval, ms(1000));
+        dur(self, "arc_wait_period", &mut m.arc_wait_period, ms(0));
         dur(
             self,
             "event_retention",
@@ -183,6 +193,15 @@ impl Walker {
                 .and_then(|s| self.checked(s, "monitor.token_file", terraform::path_problem))
             {
                 Some(s) => m.token_file = Some(base_dir.join(s.value)),
+                None => ok = false,
+            }
+        }
+        if let Some(v) = get(t, "switch") {
+            match self
+                .string(v, "monitor.switch")
+                .and_then(|s| self.one_of(&s, "monitor.switch", &SWITCH_PATHS))
+            {
+                Some(path) => m.switch = path,
                 None => ok = false,
             }
         }

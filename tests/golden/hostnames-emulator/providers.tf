@@ -13,11 +13,12 @@ provider "aws" {
   skip_region_validation      = true
 
   endpoints {
-    applicationautoscaling = "http://127.0.0.1:4566"
-    dynamodb               = "http://127.0.0.1:4566"
-    iam                    = "http://127.0.0.1:4566"
-    route53                = "http://127.0.0.1:4566"
-    sts                    = "http://127.0.0.1:4566"
+    applicationautoscaling       = "http://127.0.0.1:4566"
+    dynamodb                     = "http://127.0.0.1:4566"
+    iam                          = "http://127.0.0.1:4566"
+    route53                      = "http://127.0.0.1:4566"
+    route53recoverycontrolconfig = "http://127.0.0.1:4566"
+    sts                          = "http://127.0.0.1:4566"
   }
 }
 
@@ -33,11 +34,12 @@ provider "aws" {
   skip_region_validation      = true
 
   endpoints {
-    applicationautoscaling = "http://127.0.0.1:4566"
-    dynamodb               = "http://127.0.0.1:4566"
-    iam                    = "http://127.0.0.1:4566"
-    route53                = "http://127.0.0.1:4566"
-    sts                    = "http://127.0.0.1:4566"
+    applicationautoscaling       = "http://127.0.0.1:4566"
+    dynamodb                     = "http://127.0.0.1:4566"
+    iam                          = "http://127.0.0.1:4566"
+    route53                      = "http://127.0.0.1:4566"
+    route53recoverycontrolconfig = "http://127.0.0.1:4566"
+    sts                          = "http://127.0.0.1:4566"
   }
 }
 
@@ -53,11 +55,12 @@ provider "aws" {
   skip_region_validation      = true
 
   endpoints {
-    applicationautoscaling = "http://127.0.0.1:4566"
-    dynamodb               = "http://127.0.0.1:4566"
-    iam                    = "http://127.0.0.1:4566"
-    route53                = "http://127.0.0.1:4566"
-    sts                    = "http://127.0.0.1:4566"
+    applicationautoscaling       = "http://127.0.0.1:4566"
+    dynamodb                     = "http://127.0.0.1:4566"
+    iam                          = "http://127.0.0.1:4566"
+    route53                      = "http://127.0.0.1:4566"
+    route53recoverycontrolconfig = "http://127.0.0.1:4566"
+    sts                          = "http://127.0.0.1:4566"
   }
 }
 
@@ -73,11 +76,12 @@ provider "aws" {
   skip_region_validation      = true
 
   endpoints {
-    applicationautoscaling = "http://127.0.0.1:4566"
-    dynamodb               = "http://127.0.0.1:4566"
-    iam                    = "http://127.0.0.1:4566"
-    route53                = "http://127.0.0.1:4566"
-    sts                    = "http://127.0.0.1:4566"
+    applicationautoscaling       = "http://127.0.0.1:4566"
+    dynamodb                     = "http://127.0.0.1:4566"
+    iam                          = "http://127.0.0.1:4566"
+    route53                      = "http://127.0.0.1:4566"
+    route53recoverycontrolconfig = "http://127.0.0.1:4566"
+    sts                          = "http://127.0.0.1:4566"
   }
 }
 
@@ -93,11 +97,12 @@ provider "aws" {
   skip_region_validation      = true
 
   endpoints {
-    applicationautoscaling = "http://127.0.0.1:4566"
-    dynamodb               = "http://127.0.0.1:4566"
-    iam                    = "http://127.0.0.1:4566"
-    route53                = "http://127.0.0.1:4566"
-    sts                    = "http://127.0.0.1:4566"
+    applicationautoscaling       = "http://127.0.0.1:4566"
+    dynamodb                     = "http://127.0.0.1:4566"
+    iam                          = "http://127.0.0.1:4566"
+    route53                      = "http://127.0.0.1:4566"
+    route53recoverycontrolconfig = "http://127.0.0.1:4566"
+    sts                          = "http://127.0.0.1:4566"
   }
 }
 
@@ -113,10 +118,11 @@ provider "aws" {
   skip_region_validation      = true
 
   endpoints {
-    applicationautoscaling = "http://127.0.0.1:4566"
-    dynamodb               = "http://127.0.0.1:4566"
-    iam                    = "http://127.0.0.1:4566"
-    route53                = "http://127.0.0.1:4566"
-    sts                    = "http://127.0.0.1:4566"
+    applicationautoscaling       = "http://127.0.0.1:4566"
+    dynamodb                     = "http://127.0.0.1:4566"
+    iam                          = "http://127.0.0.1:4566"
+    route53                      = "http://127.0.0.1:4566"
+    route53recoverycontrolconfig = "http://127.0.0.1:4566"
+    sts                          = "http://127.0.0.1:4566"
   }
 }
