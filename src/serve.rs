@@ -112,8 +112,16 @@ pub async fn run(
         }
         None => (None, None),
     };
-    let controller =
-        Controller::start(&config, route53, store.clone(), control_metrics, ha).await?;
+    let controller = Controller::start(
+        &config,
+        route53,
+        options.endpoint_url.as_deref(),
+        app,
+        store.clone(),
+        control_metrics,
+        ha,
+    )
+    .await?;
     // The coordinator releases the lease only once the controller (and every flip it
     // started) has stopped.
     let (controller_done, controller_stopped) = tokio::sync::oneshot::channel::<()>();
@@ -147,6 +155,7 @@ pub async fn run(
             pattern: config.pattern.as_str(),
             automatic: controller.policy().automatic,
             records: module.records,
+            switch: config.monitor.switch.as_str(),
         }),
         ready: ready.clone(),
         cost: cost_latest.clone(),

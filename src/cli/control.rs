@@ -396,6 +396,16 @@ pub async fn status_direct(
             }
         }
     };
+    let driver =
+        match crate::control::switches::Driver::connect(config, &r53, &checks, endpoint_url, None)
+            .await
+        {
+            Ok(d) => d,
+            Err(e) => {
+                print_chain(&e);
+                return Exit::Failure;
+            }
+        };
     let mut regions = Vec::new();
     for r in &config.regions {
         let Some(ids) = checks.get(&r.name) else {
@@ -406,7 +416,7 @@ pub async fn status_direct(
             return Exit::Failure;
         };
         let read = async {
-            let (inverted, version) = crate::control::switches::read(&r53, &ids.switch).await?;
+            let (inverted, version) = driver.read(&r53, None, &ids.switch).await?;
             let healthy = crate::control::switches::route53_status(&r53, &ids.endpoint).await?;
             Ok::<_, crate::control::switches::SwitchError>((inverted, version, healthy))
         };
@@ -445,6 +455,7 @@ pub async fn status_direct(
         deployment: config.name.clone(),
         pattern: config.pattern.as_str().into(),
         auto_failover: false,
+        switch: config.monitor.switch.as_str().to_owned(),
         started_at: None,
         regions,
         routing,
@@ -503,7 +514,11 @@ pub fn render_status(doc: &StatusDoc, style: Style) -> String {
         (Some(_), true) => ", automatic failover on".into(),
         (Some(_), false) => ", automatic failover OFF".into(),
     };
-    let _ = writeln!(out, "{} ({}){mode}", doc.deployment, doc.pattern);
+    let via = match doc.switch.as_str() {
+        "arc" => ", switches: ARC routing controls",
+        _ => "",
+    };
+    let _ = writeln!(out, "{} ({}){mode}{via}", doc.deployment, doc.pattern);
     if let Some(c) = &doc.control {
         let actor = match &c.actor {
             Some(a) => format!("{} (epoch {}, {})", a.instance, a.epoch, a.addr),

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::exit::{Exit, json_error, print_diagnostics, report_error};
+use super::exit::{Exit, json_error, print_chain, print_diagnostics, report_error};
 use super::{AdoptArgs, ApplyArgs, CommonArgs, RunArgs};
 use crate::config::{self, ConfigError};
 use crate::deploy::terraform::{Operation, PlanSummary, Progress, TerraformError, Timings};
@@ -339,8 +339,58 @@ pub(super) async fn apply(
         }
         return fail(&e, run.json);
     }
+    if let Err(e) = switch_on_new_routing_controls(&prepared, &summary).await {
+        eprintln!(
+            "geoplan: the apply succeeded, but its new ARC routing controls could not be turned on (they start Off, so their regions count as out of service); turn them on with `geoplan restore` once `serve` runs"
+        );
+        print_chain(&e);
+        return Exit::Failure;
+    }
     print_outcome(run, &prepared, &summary, true, &timings, started);
     Exit::Ok
+}
+
+/// With `switch = "arc"`: a routing control this apply created starts Off (ARC's rule),
+/// which would leave its region out of service; it is turned On, all in one request.
+/// Controls that existed before are left as they are (Off may be a drain).
+async fn switch_on_new_routing_controls(
+    prepared: &deploy::Prepared,
+    summary: &crate::deploy::terraform::PlanSummary,
+) -> Result<(), crate::control::switches::SwitchError> {
+    const CONTROL: &str = "aws_route53recoverycontrolconfig_routing_control";
+    let created: Vec<&str> = summary
+        .changes
+        .iter()
+        .filter(|c| c.resource_type == CONTROL && c.action.contains("create"))
+        .filter_map(|c| c.address.strip_prefix(&format!("{CONTROL}.")))
+        .collect();
+    if created.is_empty() {
+        return Ok(());
+    }
+    let outputs = crate::deploy::outputs::arc(&prepared.config)
+        .await
+        .ok_or_else(|| {
+            crate::control::switches::SwitchError::NotFound(prepared.config.name.clone())
+        })?;
+    let regions: Vec<String> = outputs
+        .routing_controls
+        .keys()
+        .filter(|r| created.contains(&crate::deploy::model::ident(r).as_str()))
+        .cloned()
+        .collect();
+    let arc = crate::control::arc::ArcSwitches::for_cluster(
+        &outputs.cluster_arn,
+        outputs.routing_controls.clone(),
+        prepared.endpoint_url.as_deref(),
+        None,
+    )
+    .await?;
+    arc.turn_on(&regions).await?;
+    eprintln!(
+        "geoplan: turned on the new ARC routing control(s) of {} (a routing control starts Off)",
+        regions.join(", ")
+    );
+    Ok(())
 }
 
 /// Where each table's data lives (every region holding a replica or, partitioned, an

@@ -100,6 +100,8 @@ pub struct Controller {
     shared: SharedState,
     store: Arc<Store>,
     route53: Client,
+    /// What flips and reads the switches (Route 53, or ARC's cluster endpoints).
+    driver: switches::Driver,
     metrics: Arc<ControlMetrics>,
     /// Paces every Route 53 call of the running control plane.
     gate: Arc<crate::control::gate::Gate>,
@@ -124,9 +126,13 @@ fn policy_of(config: &Config) -> Policy {
 
 impl Controller {
     /// Discovers the switches, reconciles their state with the store, and returns a controller ready to run.
+    /// With `switch = "arc"`, the ARC clients use `endpoint_url` (an emulator) and
+    /// `app` in their user agent, as Route 53's client does.
     pub async fn start(
         config: &Config,
         route53: Client,
+        endpoint_url: Option<&str>,
+        app: Option<&str>,
         store: Arc<Store>,
         metrics: Arc<ControlMetrics>,
         ha: Option<Ha>,
@@ -149,14 +155,20 @@ impl Controller {
                 switches::discover_paced(&route53, &config.name, Some(&gate)).await?
             }
         };
+        let driver = switches::Driver::connect(config, &route53, &found, endpoint_url, app).await?;
+        if let switches::Driver::Arc(arc) = &driver {
+            tracing::info!(
+                endpoints = ?arc.endpoints().iter().map(|e| e.region.as_str()).collect::<Vec<_>>(),
+                "switches are ARC routing controls"
+            );
+        }
         let mut init = Vec::new();
         for r in &config.regions {
             let checks = found
                 .get(&r.name)
                 .cloned()
                 .ok_or_else(|| ControllerError::MissingChecks(r.name.clone()))?;
-            gate.wait().await;
-            let (inverted, version) = switches::read(&route53, &checks.switch).await?;
+            let (inverted, version) = driver.read(&route53, Some(&gate), &checks.switch).await?;
             init.push(Init {
                 name: r.name.clone(),
                 checks,
@@ -173,6 +185,7 @@ impl Controller {
             },
             policy: policy_of(config),
             several: ha.is_some(),
+            path: config.monitor.switch,
         };
         let instance = ha.as_ref().map_or("", |h| h.instance.as_str()).to_owned();
         let (core, startup) = Core::new(init, settings, &instance, SystemTime::now());
@@ -202,6 +215,7 @@ impl Controller {
             ha,
             store,
             route53,
+            driver,
             metrics,
             gate,
             resync: config.monitor.resync_interval,
@@ -243,6 +257,7 @@ impl Controller {
         let reads_route53 = Arc::new(AtomicBool::new(self.core.reads_route53()));
         let reader = Reader {
             route53: self.route53.clone(),
+            driver: self.driver.clone(),
             gate: self.gate.clone(),
             regions: self
                 .core
@@ -369,8 +384,8 @@ impl Controller {
                     epoch,
                     ..
                 } => {
-                    let (route53, gate, outcomes) =
-                        (self.route53.clone(), self.gate.clone(), outcomes.clone());
+                    let (driver, gate, outcomes) =
+                        (self.driver.clone(), self.gate.clone(), outcomes.clone());
                     let delay = self.flip_delay;
                     let view = self.ha.as_ref().map(|h| h.view.clone());
                     tasks.spawn(async move {
@@ -385,9 +400,7 @@ impl Controller {
                             }
                             _ => deadline,
                         };
-                        let outcome =
-                            switches::flip(&route53, &gate, &switch_id, out, version, deadline)
-                                .await;
+                        let outcome = driver.flip(&gate, &switch_id, out, version, deadline).await;
                         let _ = outcomes.send(Input::Flipped {
                             region,
                             flip,
@@ -518,6 +531,7 @@ async fn sleep_until(at: Option<Moment>) {
 /// this instance reads Route 53 (it is, or is becoming, the actor, or runs alone).
 struct Reader {
     route53: Client,
+    driver: switches::Driver,
     gate: Arc<crate::control::gate::Gate>,
     regions: Vec<(String, CheckIds)>,
     tables: Option<crate::control::coordinator::Tables>,
@@ -550,25 +564,29 @@ impl Reader {
                 for (name, checks) in &self.regions {
                     // Each read bounded: a hung one must not keep a new actor from acting.
                     let timed_out = || "timed out".to_owned();
-                    let read = async {
+                    // Side by side: with ARC, the switch is read on ARC's data plane
+                    // and does not wait for a Route 53 that does not answer.
+                    let status = async {
                         self.gate.wait().await;
-                        let status = tokio::time::timeout(
+                        tokio::time::timeout(
                             switches::READ_TIMEOUT,
                             switches::route53_status(&self.route53, &checks.endpoint),
                         )
                         .await
                         .map_err(|_| timed_out())
-                        .and_then(|r| r.map_err(|e| e.to_string()));
-                        self.gate.wait().await;
-                        let switch = tokio::time::timeout(
+                        .and_then(|r| r.map_err(|e| e.to_string()))
+                    };
+                    let switch = async {
+                        tokio::time::timeout(
                             switches::READ_TIMEOUT,
-                            switches::read(&self.route53, &checks.switch),
+                            self.driver
+                                .read(&self.route53, Some(&self.gate), &checks.switch),
                         )
                         .await
                         .map_err(|_| timed_out())
-                        .and_then(|r| r.map_err(|e| e.to_string()));
-                        (status, switch)
+                        .and_then(|r| r.map_err(|e| e.to_string()))
                     };
+                    let read = async { tokio::join!(status, switch) };
                     let (status, switch) = tokio::select! {
                         _ = cancel.cancelled() => return,
                         r = read => r,

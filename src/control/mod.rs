@@ -10,6 +10,7 @@
 //! `controller` (the core's driver), `watchdog` (liveness of those loops). Nothing here
 //! knows about HTTP serving or cost.
 
+pub mod arc;
 pub mod clock;
 pub mod cluster;
 pub mod controller;

@@ -18,6 +18,8 @@ pub struct Deployment {
     pub pattern: &'static str,
     pub automatic: bool,
     pub records: Vec<Record>,
+    /// The path every flip takes (`route53` or `arc`).
+    pub switch: &'static str,
 }
 
 fn time(t: Option<SystemTime>) -> Option<String> {
@@ -131,6 +133,9 @@ pub struct StatusDoc {
     pub deployment: String,
     pub pattern: String,
     pub auto_failover: bool,
+    /// The path every flip takes: `route53` (`UpdateHealthCheck`, Route 53's control
+    /// plane) or `arc` (a routing control on ARC's cluster endpoints).
+    pub switch: String,
     pub started_at: Option<String>,
     pub regions: Vec<RegionDoc>,
     pub routing: Vec<RecordRouting>,
@@ -215,6 +220,7 @@ pub fn document(shared: &Shared, deployment: &Deployment) -> StatusDoc {
         deployment: deployment.name.clone(),
         pattern: deployment.pattern.to_owned(),
         auto_failover: deployment.automatic,
+        switch: deployment.switch.to_owned(),
         started_at: time(Some(shared.started)),
         regions,
         routing,

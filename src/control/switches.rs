@@ -41,6 +41,91 @@ pub enum SwitchError {
     /// A read started after an unanswered flip settled shows it did not land.
     #[error("it did not land")]
     DidNotLand,
+    /// ARC refused the change (a safety rule), with ARC's reason.
+    #[error("ARC refused it: {0}")]
+    Refused(String),
+    /// `switch = "arc"`, but the switch check reads no routing control.
+    #[error(
+        "switch {0} is not a RECOVERY_CONTROL check with a routing control; run `geoplan apply` after setting switch = \"arc\""
+    )]
+    NotArc(String),
+    /// The ARC cluster named no endpoints.
+    #[error("ARC cluster {0} has no endpoints")]
+    NoEndpoints(String),
+}
+
+/// What flips the switches: Route 53's control plane, or ARC's data plane.
+#[derive(Debug, Clone)]
+pub enum Driver {
+    /// `UpdateHealthCheck(Inverted)`, fenced on the check's version, paced by the gate.
+    Route53(Client),
+    /// The routing control each switch check reads, on the ARC cluster's endpoints.
+    Arc(std::sync::Arc<crate::control::arc::ArcSwitches>),
+}
+
+impl Driver {
+    /// The driver `[monitor] switch` asks for; with ARC, the cluster is found from the
+    /// switch checks (see `ArcSwitches::connect`).
+    pub async fn connect(
+        config: &crate::config::Config,
+        route53: &Client,
+        checks: &BTreeMap<String, CheckIds>,
+        endpoint_url: Option<&str>,
+        app: Option<&str>,
+    ) -> Result<Driver, SwitchError> {
+        Ok(match config.monitor.switch {
+            crate::config::SwitchPath::Route53 => Driver::Route53(route53.clone()),
+            crate::config::SwitchPath::Arc => {
+                let ids: Vec<String> = checks.values().map(|c| c.switch.clone()).collect();
+                let arc =
+                    crate::control::arc::ArcSwitches::connect(route53, &ids, endpoint_url, app)
+                        .await?;
+                Driver::Arc(std::sync::Arc::new(arc))
+            }
+        })
+    }
+
+    /// The switch (out?) and its version (0 for a routing control, which has none).
+    pub async fn read(
+        &self,
+        route53: &Client,
+        gate: Option<&crate::control::gate::Gate>,
+        id: &str,
+    ) -> Result<(bool, i64), SwitchError> {
+        match self {
+            Driver::Route53(_) => {
+                if let Some(g) = gate {
+                    g.wait().await;
+                }
+                read(route53, id).await
+            }
+            Driver::Arc(arc) => Ok((arc.is_out(id).await?, 0)),
+        }
+    }
+
+    /// `flip` on Route 53, or the routing control on ARC (not paced by Route 53's
+    /// gate, and fenced by the deadline alone).
+    pub async fn flip(
+        &self,
+        gate: &crate::control::gate::Gate,
+        id: &str,
+        out: bool,
+        version: i64,
+        deadline: Moment,
+    ) -> FlipOutcome {
+        match self {
+            Driver::Route53(client) => flip(client, gate, id, out, version, deadline).await,
+            Driver::Arc(arc) => arc.flip(id, out, deadline).await,
+        }
+    }
+
+    /// The path's name, as events, status and metrics give it.
+    pub fn path(&self) -> crate::config::SwitchPath {
+        match self {
+            Driver::Route53(_) => crate::config::SwitchPath::Route53,
+            Driver::Arc(_) => crate::config::SwitchPath::Arc,
+        }
+    }
 }
 
 /// Why a flip did not land, or may not have: Route 53's error or what the driver or a

@@ -15,6 +15,50 @@ pub struct CheckIds {
 /// the state with `terraform output` (no provider starts, no AWS call). `None` when the
 /// module, terraform or the output is not there: then the checks are found by tag.
 pub async fn health_checks(config: &crate::config::Config) -> Option<BTreeMap<String, CheckIds>> {
+    let outputs = read(config).await?;
+    let map = outputs.get("health_checks")?.get("value")?.as_object()?;
+    let mut out = BTreeMap::new();
+    for (region, ids) in map {
+        let id = |k: &str| ids.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+        out.insert(
+            region.clone(),
+            CheckIds {
+                endpoint: id("endpoint")?,
+                switch: id("switch")?,
+                region: id("region")?,
+            },
+        );
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// With `switch = "arc"`: the cluster and each region's routing control.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArcOutputs {
+    pub cluster_arn: String,
+    /// Region → routing control ARN.
+    pub routing_controls: BTreeMap<String, String>,
+}
+
+/// The `arc` output (`None` without one).
+pub async fn arc(config: &crate::config::Config) -> Option<ArcOutputs> {
+    let outputs = read(config).await?;
+    let value = outputs.get("arc")?.get("value")?;
+    Some(ArcOutputs {
+        cluster_arn: value.get("cluster_arn")?.as_str()?.to_owned(),
+        routing_controls: value
+            .get("routing_controls")?
+            .as_object()?
+            .iter()
+            .filter_map(|(r, arn)| Some((r.clone(), arn.as_str()?.to_owned())))
+            .collect(),
+    })
+}
+
+/// Every output of the applied module.
+async fn read(
+    config: &crate::config::Config,
+) -> Option<serde_json::Map<String, serde_json::Value>> {
     use crate::deploy::terraform::{Progress, Terraform, Timings};
     let dir = &config.terraform.dir;
     if !dir.join("terraform.tfstate").exists()
@@ -47,18 +91,5 @@ pub async fn health_checks(config: &crate::config::Config) -> Option<BTreeMap<St
     .await
     .ok()?
     .ok()?;
-    let map = outputs.get("health_checks")?.get("value")?.as_object()?;
-    let mut out = BTreeMap::new();
-    for (region, ids) in map {
-        let id = |k: &str| ids.get(k).and_then(|v| v.as_str()).map(str::to_owned);
-        out.insert(
-            region.clone(),
-            CheckIds {
-                endpoint: id("endpoint")?,
-                switch: id("switch")?,
-                region: id("region")?,
-            },
-        );
-    }
-    (!out.is_empty()).then_some(out)
+    outputs.as_object().cloned()
 }

@@ -132,6 +132,7 @@ fn harness(token: Option<&str>) -> Harness {
             pattern: "active-active",
             automatic: true,
             records: module.records,
+            switch: "route53",
         }),
         ready: Arc::new(AtomicBool::new(true)),
         cost: None,

@@ -380,6 +380,7 @@ fn settings(min_in_service: usize) -> Settings {
             automatic: true,
         },
         several: true,
+        path: geoplan::config::SwitchPath::Route53,
     }
 }
 

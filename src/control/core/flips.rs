@@ -57,7 +57,7 @@ impl Core {
         let intent = Intent {
             switch: switch.clone(),
             at: wall,
-            base_version: Some(base),
+            base_version: self.settings.versioned().then_some(base),
         };
         self.intents.insert(region.to_owned(), intent.clone());
         self.out.push(Effect::SaveIntent {
@@ -232,7 +232,10 @@ impl Core {
             Purpose::Automatic(_) => "the first good probe",
             Purpose::Drain | Purpose::Restore => "the request",
         };
-        let how = how.unwrap_or("Route 53's confirmation");
+        let how = how.unwrap_or(match self.settings.path {
+            crate::config::SwitchPath::Route53 => "Route 53's confirmation",
+            crate::config::SwitchPath::Arc => "ARC's confirmation",
+        });
         let text = format!("{text} ({:.2} s from {from} to {how})", took.as_secs_f64());
         self.event_took(Some(region), kind, text, Some(took));
         self.record(now, region, switch, f.reply);

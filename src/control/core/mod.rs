@@ -89,6 +89,17 @@ pub struct Settings {
     /// Several instances (decisions wait for the lease, switch changes are recorded in
     /// the control tables).
     pub several: bool,
+    /// What the switches are. Route 53 health checks have versions that every change
+    /// bumps: a flip is fenced on one, and a later read tells an unknown flip's landing
+    /// by it. ARC routing controls have none: a read showing the flip's target state is
+    /// taken as its landing, and flips are fenced by their deadline alone.
+    pub path: crate::config::SwitchPath,
+}
+
+impl Settings {
+    fn versioned(&self) -> bool {
+        self.path == crate::config::SwitchPath::Route53
+    }
 }
 
 /// An operator's request.

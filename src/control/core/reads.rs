@@ -110,7 +110,8 @@ impl Core {
             // The flip got no answer and can no longer land: this read says whether it
             // did. Only in the epoch it was decided in is the change surely its own;
             // after a change of actor, the records say whose it is.
-            let landed = version > f.base && inverted != f.switch.in_service;
+            let landed =
+                (version > f.base || !self.settings.versioned()) && inverted != f.switch.in_service;
             if landed && f.epoch == self.view.epoch {
                 self.confirmed(now, wall, name, f, version, Some("a later read"));
                 return;

@@ -46,6 +46,7 @@ fn core(min_in_service: u32, out: &[usize]) -> Core {
             automatic: true,
         },
         several: true,
+        path: crate::config::SwitchPath::Route53,
     };
     let (mut c, _) = Core::new(init, settings, "a", wall(0));
     // The actor, with two live peers that agree with whatever this one sees.
@@ -85,6 +86,7 @@ fn core_unsynced() -> Core {
             automatic: true,
         },
         several: true,
+        path: crate::config::SwitchPath::Route53,
     };
     let (mut c, _) = Core::new(init, settings, "a", wall(0));
     let e = c.handle(t(0), wall(0), Input::View(view(t(10_000))));
