@@ -16,7 +16,13 @@ emulator process, over moto's own Route 53 objects:
   checks" describe: `Disabled` is healthy; `Inverted` turns healthy into unhealthy and
   back (after `Disabled`, so a disabled, inverted check is unhealthy: "If you want to
   stop routing traffic to a resource, change the value of Inverted"); a `CALCULATED`
-  check is healthy when at least `HealthThreshold` of its children are.
+  check is healthy when at least `HealthThreshold` of its children are; a
+  `RECOVERY_CONTROL` check is healthy iff its ARC routing control is On ("If the
+  routing control state is ON, the health check is considered healthy. If the state
+  is OFF, the health check is considered unhealthy", API reference, HealthCheckConfig),
+  read at each evaluation, so calculated parents, TestDNSAnswer and DNS follow a
+  routing control update at once. A check whose routing control does not exist
+  (deleted, or never created) has no state that is On, so it is unhealthy.
 * **DNS answers** (`GET /2013-04-01/testdnsanswer`, and DNS itself on a UDP port),
   by the records' routing, with the
   rules of "How Amazon Route 53 chooses records when health checking is configured":
@@ -31,7 +37,7 @@ emulator process, over moto's own Route 53 objects:
 
 Not modelled: checker regions (one checker stands for all, so the 18% rule is
 moot), latency measurement, geolocation routing, the state of `CLOUDWATCH_METRIC`
-and `RECOVERY_CONTROL` checks (they count as healthy), and the health and addresses
+checks (they count as healthy), and the health and addresses
 of an alias target outside the zone, such as a load balancer (healthy; answered by
 its name in TestDNSAnswer, left out of a DNS answer).
 """
@@ -81,8 +87,14 @@ class DataPlane:
     """Health checkers and DNS answers over moto's Route 53 backends (`backends()` yields
     every account's backend)."""
 
-    def __init__(self, backends: Callable[[], Iterator[Any]]) -> None:
+    def __init__(
+        self,
+        backends: Callable[[], Iterator[Any]],
+        routing_control_state: Callable[[str | None], str | None] = lambda arn: None,
+    ) -> None:
         self.backends = backends
+        # An ARC routing control's state ("On", "Off"; None: no such control).
+        self.routing_control_state = routing_control_state
         self.lock = threading.Lock()
         self.checkers: dict[str, _Checker] = {}
         self.interval: float | None = None
@@ -189,6 +201,8 @@ class DataPlane:
             with self.lock:
                 c = self.checkers.get(check.id)
                 raw = True if c is None else c.healthy
+        elif kind == "RECOVERY_CONTROL":
+            raw = self.routing_control_state(getattr(check, "routing_control_arn", None)) == "On"
         else:
             raw = True
         return not raw if check.inverted else raw
@@ -205,6 +219,14 @@ class DataPlane:
         with self.lock:
             c = self.checkers.get(check.id)
             report, checked = (c.report, c.checked) if c else (None, None)
+        if (check.type_ or "") == "RECOVERY_CONTROL":
+            # Not documented for this type: report the routing control's state, as a
+            # checker reports its last probe (before Inverted and Disabled).
+            state = self.routing_control_state(getattr(check, "routing_control_arn", None))
+            report = f"Success: routing control state is {state}" if state == "On" else (
+                f"Failure: routing control state is {state}" if state else "Failure: routing control not found"
+            )
+            checked = datetime.now(timezone.utc)
         obs = ""
         if report is not None and checked is not None:
             obs = (

@@ -32,6 +32,17 @@ This is moto 5.2.1's server with the two things geoplan needs and moto lacks:
   the evaluation of inverted, disabled and calculated checks, `GetHealthCheckStatus`
   from the checkers, and `TestDNSAnswer` by the records' routing, also served as DNS
   on a UDP port (`dig @127.0.0.1 -p PORT api.shop.example.com +subnet=10.2.0.0/24`).
+* Route 53 health checks of type `RECOVERY_CONTROL`: moto drops `RoutingControlArn`;
+  here it is kept and returned, without the fields AWS does not support for the type
+  (`RequestInterval`, `FailureThreshold`, `MeasureLatency`, which it refuses, and
+  `IPAddress`, `Port`), and the data plane makes such a check healthy iff its routing
+  control is On.
+* Route 53 Application Recovery Controller routing control (`arc.py`): the
+  configuration API (`route53-recovery-control-config`, on this port, us-west-2 only
+  as on AWS) with clusters, control panels, routing controls and safety rules, and the
+  cluster data plane (`route53-recovery-cluster`) on five loopback ports, one per
+  cluster endpoint region, which every cluster's DescribeCluster lists; safety rules
+  are enforced on every update.
 
 Test hooks under `/_geoplan/` (never part of AWS's API):
 * `GET /_geoplan/calls`: how many `UpdateHealthCheck` calls each check received, and
@@ -47,6 +58,19 @@ Test hooks under `/_geoplan/` (never part of AWS's API):
   `?subnet=CIDR&regions=R1,R2`: latency routing answers clients in CIDR from the first
   healthy region of that list. `GET /_geoplan/dataplane` says where the DNS server
   answers: `{"dns": "127.0.0.1:PORT"}` (a UDP port of the emulator's host).
+* `GET /_geoplan/arc`: the five ARC cluster endpoints, each with its index, region,
+  URL, the calls it received (`calls`, and per operation) and answered, and whether it
+  is dark or unavailable.
+  `POST /_geoplan/arc?dark=0,2&seconds=N` (indices or regions, `dark=eu-west-1`):
+  those endpoints accept connections and read requests but never answer them, for N
+  seconds (no `seconds`: until cleared); a request held there is dropped unanswered
+  when the darkness ends, never applied. `?unavailable=1&seconds=N`: they answer
+  `EndpointTemporarilyUnavailableException` (503). `?clear=1`: every endpoint serves
+  again. `?deploy_delay=S`: new ARC resources stay PENDING for S seconds (default 0).
+  `?throttle=N`: at most N state updates a second per endpoint, then
+  ThrottlingException (AWS's quota is 3; default 0, no limit). The Route 53 hang
+  (`/_geoplan/hang?service=route53`) does not touch the cluster endpoints, which are
+  other ports; `/_geoplan/pause` does not either.
 
 Usage: python localstack/emulator.py [--host 127.0.0.1] [--port 0] [--replication-delay 0]
        [--replica-creation-delay 0]
@@ -465,7 +489,55 @@ def _patch_route53() -> None:
 
     Route53.update_health_check = update_health_check
 
+    _patch_recovery_control_checks()
     patch_route53_delete_by_identifier()
+
+
+# Fields of a health check config that "[are] not supported when you specify a value for
+# Type of RECOVERY_CONTROL" (API reference, HealthCheckConfig), and the endpoint fields
+# that have no meaning for it; GetHealthCheck leaves them out, so terraform, which
+# sends none of them, plans no change.
+_NOT_FOR_RECOVERY_CONTROL = ("RequestInterval", "FailureThreshold", "MeasureLatency")
+_ENDPOINT_ONLY = ("IPAddress", "Port")
+
+
+def _patch_recovery_control_checks() -> None:
+    """Route 53 health checks of type RECOVERY_CONTROL keep their `RoutingControlArn`
+    ("If the routing control state is ON, the health check is considered healthy. If
+    the state is OFF, the health check is considered unhealthy", API reference,
+    HealthCheckConfig Type); moto 5.2.1 drops it."""
+    from moto.route53.exceptions import InvalidInput
+    from moto.route53.models import HealthCheck
+    from moto.route53.responses import Route53
+
+    original_config = HealthCheck.health_check_config
+
+    def health_check_config(self: HealthCheck) -> dict[str, Any]:
+        config = original_config.fget(self)
+        if self.type_ == "RECOVERY_CONTROL":
+            for key in _NOT_FOR_RECOVERY_CONTROL + _ENDPOINT_ONLY:
+                config.pop(key, None)
+            config["RoutingControlArn"] = getattr(self, "routing_control_arn", None)
+        return config
+
+    HealthCheck.health_check_config = property(health_check_config)
+
+    original_create = Route53.create_health_check
+
+    def create_health_check(self: Route53) -> Any:
+        config = self._get_param("HealthCheckConfig") or {}
+        if config.get("Type") == "RECOVERY_CONTROL":
+            if not config.get("RoutingControlArn"):
+                raise InvalidInput("A health check of type RECOVERY_CONTROL needs a RoutingControlArn.")
+            given = [k for k in _NOT_FOR_RECOVERY_CONTROL if config.get(k) not in (None, False, "false")]
+            if given:
+                raise InvalidInput(f"{', '.join(given)} is not supported for health checks of type RECOVERY_CONTROL.")
+        result = original_create(self)
+        if config.get("Type") == "RECOVERY_CONTROL":
+            result.result["HealthCheck"].routing_control_arn = config["RoutingControlArn"]
+        return result
+
+    Route53.create_health_check = create_health_check
 
 
 def patch_route53_delete_by_identifier() -> None:
@@ -592,19 +664,35 @@ class _Hangs:
 _HEALTH_CHECK_STATUS = re.compile(r"/2013-04-01/healthcheck/([^/]+)/status/?")
 
 
-def _data_plane() -> Any:
-    """Health checkers and DNS answers over every account's moto Route 53 backend."""
+def _route53_backends() -> Iterator[Any]:
+    """Every account's moto Route 53 backend."""
     from moto.route53.models import route53_backends
 
+    # Keyed by account, then by partition ("aws", "aws-cn", ...).
+    for account in list(route53_backends.values()):
+        for backend in list(account.values()):
+            yield backend
+
+
+def _arc() -> Any:
+    """ARC routing control (arc.py), its five cluster endpoints started."""
+    from arc import Arc
+
+    def health_checks() -> Iterator[Any]:
+        for backend in _route53_backends():
+            yield from list(backend.health_checks.values())
+
+    arc = Arc(health_checks)
+    arc.endpoints.start()
+    return arc
+
+
+def _data_plane(arc: Any) -> Any:
+    """Health checkers and DNS answers over every account's moto Route 53 backend, with
+    RECOVERY_CONTROL checks following ARC's routing controls."""
     from dataplane import DataPlane
 
-    def backends() -> Any:
-        # Keyed by account, then by partition ("aws", "aws-cn", ...).
-        for account in list(route53_backends.values()):
-            for backend in list(account.values()):
-                yield backend
-
-    return DataPlane(backends)
+    return DataPlane(_route53_backends, routing_control_state=arc.state_of)
 
 
 def _xml(start_response: Any, code: int, body: str) -> list[bytes]:
@@ -619,9 +707,12 @@ def _with_test_hooks(app: Any, host: str) -> Any:
     import json
     from urllib.parse import parse_qs
 
+    from arc import DATA_SERVICE, config_app
+
     paused_until = [0.0]
     hangs = _Hangs()
-    plane = _data_plane()
+    arc = _arc()
+    plane = _data_plane(arc)
     dns_port = plane.serve_dns(host)
     route53_times: list[float] = []
     route53_log: list[str] = []
@@ -669,10 +760,31 @@ def _with_test_hooks(app: Any, host: str) -> Any:
                 )
             start_response("204 No Content", [])
             return [b""]
+        if path == "/_geoplan/arc" and environ.get("REQUEST_METHOD") == "GET":
+            start_response("200 OK", [("Content-Type", "application/json")])
+            return [json.dumps(arc.endpoints.report()).encode()]
+        if path == "/_geoplan/arc":
+            query = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
+            try:
+                arc.endpoints.configure(query)
+            except ValueError as e:
+                start_response("400 Bad Request", [("Content-Type", "text/plain")])
+                return [str(e).encode()]
+            start_response("204 No Content", [])
+            return [b""]
         wait = paused_until[0] - time.monotonic()
         if wait > 0:
             time.sleep(wait)
         hangs.hold(environ)
+        # ARC's configuration API (arc.py), which moto lacks; its data plane is served
+        # on the cluster endpoints' own ports, never here.
+        service, region = _service_and_region(environ)
+        if service == "route53-recovery-control-config":
+            return config_app(arc, environ, start_response, region)
+        if service == DATA_SERVICE:
+            start_response("404 Not Found", [("Content-Type", "application/json")])
+            return [json.dumps({"__type": "ResourceNotFoundException", "message": "route53-recovery-cluster "
+                                "is served on the cluster endpoints that DescribeCluster lists, not here."}).encode()]
         # Route 53's data plane, which moto lacks (dataplane.py).
         status = _HEALTH_CHECK_STATUS.fullmatch(path)
         if status and environ.get("REQUEST_METHOD") == "GET":

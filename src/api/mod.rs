@@ -435,10 +435,10 @@ async fn send(
             tracing::error!(error = %e, "switch flip failed");
             let message = match e {
                 CommandError::Unconfirmed(_) => {
-                    "Route 53 did not confirm the change (no answer in time, a server error, or a read-back that did not show it): it may have landed; the events will say whether it did"
+                    "the switch's service (Route 53, or ARC with switch = \"arc\") did not confirm the change (no answer in time, a server error, or a read-back that did not show it): it may have landed; the events will say whether it did"
                 }
                 _ => {
-                    "Route 53 did not take the change (refused, or not sent in time); the events say why"
+                    "the switch's service (Route 53, or ARC with switch = \"arc\") did not take the change (refused, or not sent in time); the events say why"
                 }
             };
             Err(ApiError::new(

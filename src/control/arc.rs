@@ -299,6 +299,19 @@ impl ArcSwitches {
                     let client_error = err
                         .raw_response()
                         .is_some_and(|r| r.status().is_client_error());
+                    // After an attempt that may have landed, ARC's refusal may be
+                    // the rule's wait period started by that very attempt: unknown, and
+                    // a later read of the state tells.
+                    if conflict && maybe_sent.is_some() {
+                        return FlipOutcome::Unknown {
+                            error: SwitchError::Api(explain_arc_cluster(
+                                "UpdateRoutingControlState",
+                                &e.region,
+                                &err,
+                            ))
+                            .into(),
+                        };
+                    }
                     if conflict {
                         self.first.store(i, Ordering::Relaxed);
                         let reason =

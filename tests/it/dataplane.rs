@@ -40,7 +40,7 @@ fn http(port: u16, failure_threshold: i32) -> HealthCheckConfig {
         .unwrap()
 }
 
-async fn put(r53: &aws_sdk_route53::Client, zone: &str, records: Vec<ResourceRecordSet>) {
+pub async fn put(r53: &aws_sdk_route53::Client, zone: &str, records: Vec<ResourceRecordSet>) {
     let mut batch = ChangeBatch::builder();
     for r in records {
         batch = batch.changes(
@@ -59,7 +59,7 @@ async fn put(r53: &aws_sdk_route53::Client, zone: &str, records: Vec<ResourceRec
         .unwrap();
 }
 
-fn a(
+pub fn a(
     name: &str,
     id: &str,
     value: &str,
@@ -433,7 +433,7 @@ async fn a_failover_reaches_the_dns_answer_within_seconds() {
 }
 
 /// Where the emulator's DNS server answers (a UDP port).
-async fn dns_server(emu: &Emulator) -> String {
+pub async fn dns_server(emu: &Emulator) -> String {
     let v: serde_json::Value = reqwest::get(format!("{}/_geoplan/dataplane", emu.url))
         .await
         .unwrap()
@@ -445,7 +445,7 @@ async fn dns_server(emu: &Emulator) -> String {
 
 /// Asks the DNS server at `server` for `name` A over UDP, as a client in `client`'s /24
 /// (the EDNS client subnet option, RFC 7871, as `dig +subnet=` sends it).
-async fn dig(server: &str, name: &str, client: &str) -> Vec<String> {
+pub async fn dig(server: &str, name: &str, client: &str) -> Vec<String> {
     use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
     use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsOption};
     use hickory_proto::rr::{Name, RData, RecordType};

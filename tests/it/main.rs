@@ -25,6 +25,7 @@
 
 mod adopt;
 mod api;
+mod arc;
 mod bootstrap;
 mod cli;
 mod cost;

@@ -100,6 +100,20 @@ impl Serve {
         }
     }
 
+    /// POSTs `body` with the token; the reply's JSON, whatever its status.
+    pub async fn post(&self, path: &str, body: Value) -> Value {
+        reqwest::Client::new()
+            .post(format!("{}{path}", self.url))
+            .bearer_auth(TOKEN)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     pub async fn get(&self, path: &str) -> Value {
         reqwest::get(format!("{}{path}", self.url))
             .await
@@ -184,7 +198,11 @@ async fn wait_switch(emu: &Emulator, id: &str, inverted: bool, within: Duration)
 
 /// Polls the control plane until `check` holds (the API reflects a flip only after
 /// the controller has confirmed it in Route 53, a moment after the switch changes).
-async fn eventually(serve: &Serve, what: &str, check: impl Fn(&Value, &[Value]) -> bool) -> Value {
+pub async fn eventually(
+    serve: &Serve,
+    what: &str,
+    check: impl Fn(&Value, &[Value]) -> bool,
+) -> Value {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let status = serve.get("/v1/status").await;

@@ -176,10 +176,14 @@ impl Core {
             format!("{what} of {region} failed: {error}"),
         );
         if let Some(id) = f.reply {
-            self.out.push(Effect::Reply {
-                id,
-                result: Err(CommandError::Aws(error)),
-            });
+            // ARC's safety rule is a guard like geoplan's own, and answered as one.
+            let result = match error.kind() {
+                SwitchError::Refused(reason) => Err(CommandError::Refused(format!(
+                    "ARC refused it: the {what} of {region} would break a safety rule: {reason}"
+                ))),
+                _ => Err(CommandError::Aws(error)),
+            };
+            self.out.push(Effect::Reply { id, result });
         }
     }
 

@@ -30,7 +30,6 @@ output "health_checks" {
     }
   }
 }
-
 output "tables" {
   description = "Per table resource: its name and the regions holding it."
   value = {

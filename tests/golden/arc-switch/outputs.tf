@@ -30,6 +30,17 @@ output "health_checks" {
     }
   }
 }
+output "arc" {
+  description = "The ARC cluster and, per region, the routing control its switch reads."
+  value = {
+    cluster_arn = aws_route53recoverycontrolconfig_cluster.this.arn
+    routing_controls = {
+      "us-east-1"      = aws_route53recoverycontrolconfig_routing_control.us_east_1.arn
+      "eu-west-1"      = aws_route53recoverycontrolconfig_routing_control.eu_west_1.arn
+      "ap-northeast-1" = aws_route53recoverycontrolconfig_routing_control.ap_northeast_1.arn
+    }
+  }
+}
 
 output "tables" {
   description = "Per table resource: its name and the regions holding it."

@@ -272,6 +272,16 @@ resource "aws_route53recoverycontrolconfig_safety_rule" "min_in_service" {
     threshold = 1
     type      = "ATLEAST"
   }
+
+  # Provider 5.100.0 cannot update a rule in place (its update omits a required
+  # field), so a new wait period replaces the rule.
+  lifecycle {
+    replace_triggered_by = [terraform_data.min_in_service_wait]
+  }
+}
+
+resource "terraform_data" "min_in_service_wait" {
+  input = 5000
 }
 
 # ---- records ----

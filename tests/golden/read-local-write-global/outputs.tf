@@ -25,7 +25,6 @@ output "health_checks" {
     }
   }
 }
-
 output "tables" {
   description = "Per table resource: its name and the regions holding it."
   value = {

@@ -1,0 +1,350 @@
+//! `[monitor] switch = "arc"`: `geoplan serve` flips ARC routing controls on the
+//! cluster's regional endpoints (the emulator's localstack/arc.py), so failover does
+//! not need Route 53's control plane. Each test reads the result where clients see
+//! it: in the DNS answer of the emulator's UDP server.
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_route53::types::{HealthCheckConfig, HealthCheckType, ResourceRecordSetRegion};
+use aws_sdk_route53recoverycluster::types::{RoutingControlState, UpdateRoutingControlStateEntry};
+use aws_sdk_route53recoverycontrolconfig::types::{NewAssertionRule, RuleConfig, RuleType, Status};
+
+use crate::dataplane::{a, dig, dns_server, put};
+use crate::support::*;
+
+/// An ARC cluster, panel and a routing control per region, the rule "at least
+/// `at_least` On" (wait period `wait_ms`), every control turned On; then per region an
+/// endpoint check, a RECOVERY_CONTROL switch and the CALCULATED check of both, tagged
+/// as `geoplan apply` tags them, and a latency record per region (us 192.0.2.1, eu
+/// 192.0.2.2). Returns the cluster's endpoints' regions.
+async fn arc_deployment(
+    emu: &Emulator,
+    deployment: &str,
+    us: u16,
+    eu: u16,
+    at_least: i32,
+    wait_ms: i32,
+) {
+    let config = aws_sdk_route53recoverycontrolconfig::Client::new(
+        &emu.sdk_config(geoplan::control::arc::CONTROL_CONFIG_REGION)
+            .await,
+    );
+    let cluster = config
+        .create_cluster()
+        .cluster_name(deployment)
+        .send()
+        .await
+        .unwrap()
+        .cluster()
+        .and_then(|c| c.cluster_arn())
+        .unwrap()
+        .to_owned();
+    let described = config
+        .describe_cluster()
+        .cluster_arn(&cluster)
+        .send()
+        .await
+        .unwrap();
+    let c = described.cluster().unwrap();
+    assert_eq!(c.status(), Some(&Status::Deployed));
+    assert_eq!(
+        c.cluster_endpoints().len(),
+        5,
+        "ARC clusters have five endpoints"
+    );
+    let endpoint = c.cluster_endpoints()[0].clone();
+    let panel = config
+        .create_control_panel()
+        .cluster_arn(&cluster)
+        .control_panel_name(deployment)
+        .send()
+        .await
+        .unwrap()
+        .control_panel()
+        .and_then(|p| p.control_panel_arn())
+        .unwrap()
+        .to_owned();
+    let mut controls = Vec::new();
+    for region in ["us-east-1", "eu-west-1"] {
+        let arn = config
+            .create_routing_control()
+            .cluster_arn(&cluster)
+            .control_panel_arn(&panel)
+            .routing_control_name(format!("{deployment}-{region}"))
+            .send()
+            .await
+            .unwrap()
+            .routing_control()
+            .and_then(|r| r.routing_control_arn())
+            .unwrap()
+            .to_owned();
+        controls.push(arn);
+    }
+    config
+        .create_safety_rule()
+        .assertion_rule(
+            NewAssertionRule::builder()
+                .name(format!("{deployment}-min-in-service"))
+                .control_panel_arn(&panel)
+                .set_asserted_controls(Some(controls.clone()))
+                .wait_period_ms(wait_ms)
+                .rule_config(
+                    RuleConfig::builder()
+                        .r#type(RuleType::Atleast)
+                        .threshold(at_least)
+                        .inverted(false)
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    // New routing controls start Off (as `geoplan apply` knows): all On at once.
+    let data = aws_sdk_route53recoverycluster::Client::new(
+        &emu.sdk_config(endpoint.region().unwrap())
+            .await
+            .into_builder()
+            .endpoint_url(endpoint.endpoint().unwrap())
+            .build(),
+    );
+    data.update_routing_control_states()
+        .set_update_routing_control_state_entries(Some(
+            controls
+                .iter()
+                .map(|arn| {
+                    UpdateRoutingControlStateEntry::builder()
+                        .routing_control_arn(arn)
+                        .routing_control_state(RoutingControlState::On)
+                        .build()
+                        .unwrap()
+                })
+                .collect(),
+        ))
+        .send()
+        .await
+        .unwrap();
+
+    let r53 = emu.route53().await;
+    let mut region_checks = Vec::new();
+    for ((region, port), control) in [("us-east-1", us), ("eu-west-1", eu)]
+        .into_iter()
+        .zip(&controls)
+    {
+        let endpoint = HealthCheckConfig::builder()
+            .r#type(HealthCheckType::Http)
+            .ip_address("127.0.0.1")
+            .port(port as i32)
+            .resource_path("/")
+            .build()
+            .unwrap();
+        let switch = HealthCheckConfig::builder()
+            .r#type(HealthCheckType::RecoveryControl)
+            .routing_control_arn(control)
+            .build()
+            .unwrap();
+        let mut ids = Vec::new();
+        for (role, config) in [("endpoint", endpoint), ("switch", switch)] {
+            ids.push(tagged_check(&r53, deployment, region, role, config).await);
+        }
+        let both = HealthCheckConfig::builder()
+            .r#type(HealthCheckType::Calculated)
+            .health_threshold(2)
+            .set_child_health_checks(Some(ids))
+            .build()
+            .unwrap();
+        region_checks.push(tagged_check(&r53, deployment, region, "region", both).await);
+    }
+    let zone = hosted_zone(&r53, &format!("{deployment}.example.com")).await;
+    let name = format!("api.{deployment}.example.com");
+    put(
+        &r53,
+        &zone,
+        vec![
+            a(&name, "us-east-1", "192.0.2.1")
+                .region(ResourceRecordSetRegion::UsEast1)
+                .health_check_id(&region_checks[0])
+                .build()
+                .unwrap(),
+            a(&name, "eu-west-1", "192.0.2.2")
+                .region(ResourceRecordSetRegion::EuWest1)
+                .health_check_id(&region_checks[1])
+                .build()
+                .unwrap(),
+        ],
+    )
+    .await;
+}
+
+async fn tagged_check(
+    r53: &aws_sdk_route53::Client,
+    deployment: &str,
+    region: &str,
+    role: &str,
+    config: HealthCheckConfig,
+) -> String {
+    use aws_sdk_route53::types::{Tag, TagResourceType};
+    let id = create_check(r53, &format!("{deployment}-{region}-{role}"), config).await;
+    let tag = |k: &str, v: &str| Tag::builder().key(k).value(v).build();
+    r53.change_tags_for_resource()
+        .resource_type(TagResourceType::Healthcheck)
+        .resource_id(&id)
+        .add_tags(tag("geoplan:name", deployment))
+        .add_tags(tag("geoplan:region", region))
+        .add_tags(tag("geoplan:role", role))
+        .send()
+        .await
+        .unwrap();
+    id
+}
+
+/// serve::config with `switch = "arc"` and `min_in_service` (the name set to
+/// `deployment`).
+fn arc_config(deployment: &str, us: u16, eu: u16, min_in_service: u32) -> String {
+    crate::serve::config(us, eu).replace("drill", deployment)
+        + &format!("switch = \"arc\"\nmin_in_service = {min_in_service}\n")
+}
+
+/// Waits until the DNS server answers `want` to `client`; `within` bounds it.
+async fn until_dig(
+    server: &str,
+    name: &str,
+    client: &str,
+    want: &[&str],
+    within: Duration,
+) -> Duration {
+    let start = Instant::now();
+    loop {
+        let got = dig(server, name, client).await;
+        if got == want {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < within,
+            "{name} to {client}: {got:?}, not {want:?} within {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The issue's first test: with `switch = "arc"` and Route 53's control plane dark
+/// (every `/2013-04-01/` call held, as in a us-east-1 event), a killed endpoint leaves
+/// the DNS answer within the failover budget, comes back when it recovers, and a drain
+/// works. The endpoint checks probe every 30 s with threshold 3 (Route 53's defaults,
+/// 90 s): anything faster is the routing control's doing.
+#[tokio::test(flavor = "multi_thread")]
+async fn with_arc_a_dead_endpoint_leaves_dns_while_route53s_control_plane_is_dark() {
+    let emu = Emulator::moto();
+    emu.hook("dataplane?subnet=10.2.0.0/16&regions=eu-west-1,us-east-1")
+        .await;
+    let us = FakeRegion::start_new().await;
+    let mut eu = FakeRegion::start_new().await;
+    arc_deployment(&emu, "arcdark", us.port, eu.port, 1, 0).await;
+    let wd = Workdir::with_text("regions.toml", &arc_config("arcdark", us.port, eu.port, 1));
+    let serve = crate::serve::Serve::start(wd.path(), &emu).await;
+    assert_eq!(serve.get("/v1/status").await["switch"], "arc");
+    let server = dns_server(&emu).await;
+    let (name, near_eu) = ("api.arcdark.example.com", "10.2.3.4");
+    assert_eq!(dig(&server, name, near_eu).await, ["192.0.2.2"]);
+
+    emu.hang("route53", "", "", Duration::from_secs(600)).await;
+    // The monitor's settings (serve::config): 200 ms probes, out after 2 failures and a
+    // confirmation. The bound is generous for a loaded host and far below the
+    // endpoint checks' 90 s.
+    let within = Duration::from_secs(30);
+    eu.stop().await;
+    let took = until_dig(&server, name, near_eu, &["192.0.2.1"], within).await;
+    eprintln!(
+        "with Route 53's control plane dark, eu-west-1 left the DNS answer {took:?} after its endpoint died (ARC)"
+    );
+
+    eu.start().await;
+    let back = until_dig(&server, name, near_eu, &["192.0.2.2"], within).await;
+    eprintln!("and was back {back:?} after it recovered");
+    // Route 53's own view cannot be read while it is dark, so the controller's view of
+    // the put-back is what it confirmed with ARC.
+    crate::serve::eventually(&serve, "eu-west-1 back in service", |st, _| {
+        st["regions"][1]["switch"]["in_service"] == true
+    })
+    .await;
+
+    let drained = serve
+        .post(
+            "/v1/regions/eu-west-1/drain",
+            serde_json::json!({"reason": "maintenance"}),
+        )
+        .await;
+    assert_eq!(drained["switch"]["in_service"], false, "{drained:#}");
+    until_dig(&server, name, near_eu, &["192.0.2.1"], within).await;
+    let events = serve.get("/v1/events").await;
+    let text = events.to_string();
+    assert!(text.contains("ARC's confirmation"), "{events:#}");
+    emu.clear_hangs().await;
+}
+
+/// ARC's own guard, and two dark endpoints of five. The developer guide ("Safety
+/// rules"): an update that would leave an assertion rule unsatisfied is refused, with
+/// the rule named. Its ARC guide ("Get and update routing control states using the
+/// API") says to try the endpoints in turn: with two dark, a drain still lands within
+/// its deadline. geoplan's own `min_in_service` is 0 here, so it is ARC that refuses
+/// the last region.
+#[tokio::test(flavor = "multi_thread")]
+async fn with_arc_two_dark_endpoints_still_flip_and_a_safety_rule_refuses_the_last_region() {
+    let emu = Emulator::moto();
+    let us = FakeRegion::start_new().await;
+    let eu = FakeRegion::start_new().await;
+    arc_deployment(&emu, "arcrule", us.port, eu.port, 1, 0).await;
+    let wd = Workdir::with_text("regions.toml", &arc_config("arcrule", us.port, eu.port, 0));
+    let serve = crate::serve::Serve::start(wd.path(), &emu).await;
+
+    let answered = || async {
+        let arc: serde_json::Value = reqwest::get(format!("{}/_geoplan/arc", emu.url))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let counts: Vec<u64> = arc["endpoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["answered"].as_u64().unwrap())
+            .collect();
+        counts
+    };
+    let before = answered().await;
+    emu.hook("arc?dark=0,1").await;
+    let started = Instant::now();
+    let drained = serve
+        .post(
+            "/v1/regions/us-east-1/drain",
+            serde_json::json!({"reason": "maintenance"}),
+        )
+        .await;
+    let took = started.elapsed();
+    assert_eq!(drained["switch"]["in_service"], false, "{drained:#}");
+    eprintln!("a drain with two of five ARC endpoints dark took {took:?}");
+    let after = answered().await;
+    let new: Vec<u64> = after.iter().zip(&before).map(|(a, b)| a - b).collect();
+    assert_eq!(new[..2], [0, 0], "dark endpoints answered: {new:?}");
+    assert!(new[2..].iter().sum::<u64>() >= 1, "{new:?}");
+
+    let refused = serve
+        .post(
+            "/v1/regions/eu-west-1/drain",
+            serde_json::json!({"reason": "maintenance"}),
+        )
+        .await;
+    let message = refused.to_string();
+    assert!(
+        refused["error"]["code"] == "refused"
+            && message.contains("ARC refused it")
+            && message.contains("safetyrule"),
+        "the refusal names ARC's rule: {refused:#}"
+    );
+    assert_eq!(
+        serve.get("/v1/regions/eu-west-1").await["switch"]["in_service"],
+        true
+    );
+    emu.hook("arc?clear=1").await;
+}
