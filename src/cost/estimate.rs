@@ -51,7 +51,17 @@ pub struct Estimate {
     pub assumptions: Vec<String>,
     /// Tables left out, and why.
     pub skipped: Vec<String>,
+    /// With `switch = "arc"`: the ARC cluster's price a month (billed per hour, whether
+    /// or not anything is flipped), not part of `usd_per_month` (replication).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arc_usd_per_month: Option<f64>,
 }
+
+/// Route 53 ARC's list price of a cluster, per hour (us-east-1 price list, 2026).
+pub const ARC_CLUSTER_USD_PER_HOUR: f64 = 2.5;
+
+/// Hours in a month, as AWS's price calculator counts them.
+pub const HOURS_PER_MONTH: f64 = 730.0;
 
 pub fn estimate(config: &Config) -> Estimate {
     let overrides = config
@@ -148,6 +158,8 @@ pub fn estimate(config: &Config) -> Estimate {
     Estimate {
         tables,
         usd_per_month,
+        arc_usd_per_month: (config.monitor.switch == crate::config::SwitchPath::Arc)
+            .then_some(ARC_CLUSTER_USD_PER_HOUR * HOURS_PER_MONTH),
         assumptions: vec![
             "a month is 730 hours; writes are steady at writes_per_second".into(),
             "active-active writes are spread evenly over the table's regions; active-passive and read-local-write-global write at the primary".into(),

@@ -297,6 +297,14 @@ pub fn render(r: &CostReport) -> String {
 /// The human form of a pre-apply estimate.
 pub fn render_estimate(e: &estimate::Estimate) -> String {
     let mut out = String::new();
+    if let Some(arc) = e.arc_usd_per_month {
+        let _ = writeln!(
+            out,
+            "ARC cluster (switch = \"arc\"): {} / month (${:.2} per cluster-hour, billed whether or not anything is flipped)",
+            usd(arc),
+            estimate::ARC_CLUSTER_USD_PER_HOUR
+        );
+    }
     if e.tables.is_empty() {
         // Say why there is no number rather than print nothing.
         let why = if e.skipped.is_empty() {
