@@ -516,6 +516,7 @@ pub fn render_status(doc: &StatusDoc, style: Style) -> String {
     };
     let via = match doc.switch.as_str() {
         "arc" => ", switches: ARC routing controls",
+        "both" => ", switches: Route 53 and ARC",
         _ => "",
     };
     let _ = writeln!(out, "{} ({}){mode}{via}", doc.deployment, doc.pattern);

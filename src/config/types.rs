@@ -118,6 +118,9 @@ pub enum SwitchPath {
     /// A Route 53 ARC routing control, flipped on the cluster's five regional
     /// data-plane endpoints.
     Arc,
+    /// Both, each a child of the region's CALCULATED check: a take-out lands through
+    /// whichever answers first; a put-back needs both.
+    Both,
 }
 
 impl SwitchPath {
@@ -125,7 +128,13 @@ impl SwitchPath {
         match self {
             SwitchPath::Route53 => "route53",
             SwitchPath::Arc => "arc",
+            SwitchPath::Both => "both",
         }
+    }
+
+    /// Whether the deployment has ARC routing controls.
+    pub fn has_arc(self) -> bool {
+        matches!(self, SwitchPath::Arc | SwitchPath::Both)
     }
 }
 

@@ -51,18 +51,20 @@ pub struct ArcSwitches {
 }
 
 impl ArcSwitches {
-    /// Finds, from the switch checks' `RoutingControlArn`, the cluster and its
+    /// `checks` pairs each switch (the key flips name) with the RECOVERY_CONTROL check
+    /// that reads its routing control (the switch itself with `switch = "arc"`).
+    /// Finds, from those checks' `RoutingControlArn`, the cluster and its
     /// endpoints: Route 53's `GetHealthCheck`, then ARC's `DescribeRoutingControl`,
     /// `DescribeControlPanel` and `DescribeCluster` (start-up only: flips need none of
     /// these).
     pub async fn connect(
         route53: &aws_sdk_route53::Client,
-        switch_ids: &[String],
+        checks: &[(String, String)],
         endpoint_url: Option<&str>,
         app: Option<&str>,
     ) -> Result<ArcSwitches, SwitchError> {
         let mut controls = BTreeMap::new();
-        for id in switch_ids {
+        for (key, id) in checks {
             let hc = route53
                 .get_health_check()
                 .health_check_id(id)
@@ -76,7 +78,7 @@ impl ArcSwitches {
                 .and_then(|h| h.health_check_config())
                 .and_then(|c| c.routing_control_arn())
                 .ok_or_else(|| SwitchError::NotArc(id.clone()))?;
-            controls.insert(id.clone(), arn.to_owned());
+            controls.insert(key.clone(), arn.to_owned());
         }
         let first = controls
             .values()

@@ -400,12 +400,17 @@ impl Controller {
                             }
                             _ => deadline,
                         };
-                        let outcome = driver.flip(&gate, &switch_id, out, version, deadline).await;
+                        let flipped = driver.flip(&gate, &switch_id, out, version, deadline).await;
                         let _ = outcomes.send(Input::Flipped {
                             region,
                             flip,
-                            outcome,
+                            outcome: flipped.outcome,
                         });
+                        // With `both`, the other path's call, bounded by the same
+                        // deadline, ends inside this tracked task.
+                        if let Some(follow) = flipped.follow {
+                            follow.await;
+                        }
                     });
                 }
                 Effect::Record { region, record } => {

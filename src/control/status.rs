@@ -134,7 +134,7 @@ pub struct StatusDoc {
     pub pattern: String,
     pub auto_failover: bool,
     /// The path every flip takes: `route53` (`UpdateHealthCheck`, Route 53's control
-    /// plane) or `arc` (a routing control on ARC's cluster endpoints).
+    /// plane), `arc` (a routing control on ARC's cluster endpoints), or `both`.
     pub switch: String,
     pub started_at: Option<String>,
     pub regions: Vec<RegionDoc>,

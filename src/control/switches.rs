@@ -49,6 +49,11 @@ pub enum SwitchError {
         "switch {0} is not a RECOVERY_CONTROL check with a routing control; run `geoplan apply` after setting switch = \"arc\""
     )]
     NotArc(String),
+    /// `switch = "both"`, but a region has no RECOVERY_CONTROL check beside its switch.
+    #[error(
+        "switch {0} has no RECOVERY_CONTROL check beside it (geoplan:role = control); run `geoplan apply` after setting switch = \"both\""
+    )]
+    NoControlCheck(String),
     /// The ARC cluster named no endpoints.
     #[error("ARC cluster {0} has no endpoints")]
     NoEndpoints(String),
@@ -61,6 +66,17 @@ pub enum Driver {
     Route53(Client),
     /// The routing control each switch check reads, on the ARC cluster's endpoints.
     Arc(std::sync::Arc<crate::control::arc::ArcSwitches>),
+    /// Both at once (`switch = "both"`), unfenced by versions like ARC: a take-out is
+    /// done when either path confirms it (the other goes on until the deadline), a
+    /// put-back only when both do.
+    Both(Client, std::sync::Arc<crate::control::arc::ArcSwitches>),
+}
+
+/// What a flip's driver returns: the outcome for the core now, and with `both` the
+/// other path's call still under way, for the flip's task to await to its end.
+pub struct Flipped {
+    pub outcome: FlipOutcome,
+    pub follow: Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>>,
 }
 
 impl Driver {
@@ -73,15 +89,28 @@ impl Driver {
         endpoint_url: Option<&str>,
         app: Option<&str>,
     ) -> Result<Driver, SwitchError> {
-        Ok(match config.monitor.switch {
-            crate::config::SwitchPath::Route53 => Driver::Route53(route53.clone()),
-            crate::config::SwitchPath::Arc => {
-                let ids: Vec<String> = checks.values().map(|c| c.switch.clone()).collect();
-                let arc =
-                    crate::control::arc::ArcSwitches::connect(route53, &ids, endpoint_url, app)
-                        .await?;
-                Driver::Arc(std::sync::Arc::new(arc))
-            }
+        use crate::config::SwitchPath;
+        let path = config.monitor.switch;
+        if path == SwitchPath::Route53 {
+            return Ok(Driver::Route53(route53.clone()));
+        }
+        let mut pairs = Vec::new();
+        for c in checks.values() {
+            let reads = match path {
+                SwitchPath::Both => c
+                    .control
+                    .clone()
+                    .ok_or_else(|| SwitchError::NoControlCheck(c.switch.clone()))?,
+                _ => c.switch.clone(),
+            };
+            pairs.push((c.switch.clone(), reads));
+        }
+        let arc = std::sync::Arc::new(
+            crate::control::arc::ArcSwitches::connect(route53, &pairs, endpoint_url, app).await?,
+        );
+        Ok(match path {
+            SwitchPath::Both => Driver::Both(route53.clone(), arc),
+            _ => Driver::Arc(arc),
         })
     }
 
@@ -100,22 +129,76 @@ impl Driver {
                 read(route53, id).await
             }
             Driver::Arc(arc) => Ok((arc.is_out(id).await?, 0)),
+            // Out when either path is out (the region's check needs both in); in only
+            // when both say so.
+            Driver::Both(client, arc) => {
+                let r53 = async {
+                    if let Some(g) = gate {
+                        g.wait().await;
+                    }
+                    read(client, id).await.map(|(inverted, _)| inverted)
+                };
+                match tokio::join!(r53, arc.is_out(id)) {
+                    (Ok(true), _) | (_, Ok(true)) => Ok((true, 0)),
+                    (Ok(false), Ok(false)) => Ok((false, 0)),
+                    (Err(e), _) | (_, Err(e)) => Err(e),
+                }
+            }
         }
     }
 
     /// `flip` on Route 53, or the routing control on ARC (not paced by Route 53's
-    /// gate, and fenced by the deadline alone).
+    /// gate, and fenced by the deadline alone), or both.
     pub async fn flip(
         &self,
-        gate: &crate::control::gate::Gate,
+        gate: &std::sync::Arc<crate::control::gate::Gate>,
         id: &str,
         out: bool,
         version: i64,
         deadline: Moment,
-    ) -> FlipOutcome {
+    ) -> Flipped {
+        let done = |outcome| Flipped {
+            outcome,
+            follow: None,
+        };
         match self {
-            Driver::Route53(client) => flip(client, gate, id, out, version, deadline).await,
-            Driver::Arc(arc) => arc.flip(id, out, deadline).await,
+            Driver::Route53(client) => {
+                done(flip(client, gate, id, out, Some(version), deadline).await)
+            }
+            Driver::Arc(arc) => done(arc.flip(id, out, deadline).await),
+            Driver::Both(client, arc) => {
+                let (client, arc, gate) = (client.clone(), arc.clone(), gate.clone());
+                let id = id.to_owned();
+                let route53: std::pin::Pin<
+                    Box<dyn std::future::Future<Output = FlipOutcome> + Send>,
+                > = Box::pin({
+                    let id = id.clone();
+                    async move { flip(&client, &gate, &id, out, None, deadline).await }
+                });
+                let arc: std::pin::Pin<Box<dyn std::future::Future<Output = FlipOutcome> + Send>> =
+                    Box::pin(async move { arc.flip(&id, out, deadline).await });
+                if !out {
+                    // A put-back needs both.
+                    let (a, b) = tokio::join!(route53, arc);
+                    return done(both_in(a, b));
+                }
+                match futures_util::future::select(route53, arc).await {
+                    futures_util::future::Either::Left((first, other))
+                    | futures_util::future::Either::Right((first, other)) => {
+                        if matches!(first, FlipOutcome::Done { .. }) {
+                            // Out already; the other path follows when it can.
+                            return Flipped {
+                                outcome: first,
+                                follow: Some(Box::pin(async move {
+                                    let _ = other.await;
+                                })),
+                            };
+                        }
+                        let second = other.await;
+                        done(either_out(first, second))
+                    }
+                }
+            }
         }
     }
 
@@ -124,7 +207,32 @@ impl Driver {
         match self {
             Driver::Route53(_) => crate::config::SwitchPath::Route53,
             Driver::Arc(_) => crate::config::SwitchPath::Arc,
+            Driver::Both(..) => crate::config::SwitchPath::Both,
         }
+    }
+}
+
+/// A take-out through two paths: done when either is; else unknown when either may
+/// have landed; else not landed.
+fn either_out(a: FlipOutcome, b: FlipOutcome) -> FlipOutcome {
+    match (a, b) {
+        (done @ FlipOutcome::Done { .. }, _) | (_, done @ FlipOutcome::Done { .. }) => done,
+        (unknown @ FlipOutcome::Unknown { .. }, _) | (_, unknown @ FlipOutcome::Unknown { .. }) => {
+            unknown
+        }
+        (not, _) => not,
+    }
+}
+
+/// A put-back through two paths: done only when both are; else what the first that
+/// is not done says (a refusal is the reply's; an unknown is settled by a read).
+fn both_in(a: FlipOutcome, b: FlipOutcome) -> FlipOutcome {
+    match (a, b) {
+        (FlipOutcome::Done { version }, FlipOutcome::Done { .. }) => FlipOutcome::Done { version },
+        (unknown @ FlipOutcome::Unknown { .. }, _) | (_, unknown @ FlipOutcome::Unknown { .. }) => {
+            unknown
+        }
+        (FlipOutcome::Done { .. }, other) | (other, _) => other,
     }
 }
 
@@ -208,9 +316,8 @@ pub async fn discover_paced(
             _ => break,
         }
     }
-    /// The checks of one region found so far: endpoint, switch, region.
-    type Partial = (Option<String>, Option<String>, Option<String>);
-    let mut found: BTreeMap<String, Partial> = BTreeMap::new();
+    // The checks of one region found so far, by role.
+    let mut found: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     for chunk in ids.chunks(10) {
         if let Some(g) = gate {
             g.wait().await;
@@ -240,24 +347,19 @@ pub async fn discover_paced(
             ) else {
                 continue;
             };
-            let slot = found.entry(region).or_default();
-            match role.as_str() {
-                "endpoint" => slot.0 = Some(id.to_owned()),
-                "switch" => slot.1 = Some(id.to_owned()),
-                "region" => slot.2 = Some(id.to_owned()),
-                _ => {}
-            }
+            found.entry(region).or_default().insert(role, id.to_owned());
         }
     }
     let checks: BTreeMap<String, CheckIds> = found
         .into_iter()
-        .filter_map(|(r, (e, s, c))| {
+        .filter_map(|(r, mut roles)| {
             Some((
                 r,
                 CheckIds {
-                    endpoint: e?,
-                    switch: s?,
-                    region: c?,
+                    endpoint: roles.remove("endpoint")?,
+                    switch: roles.remove("switch")?,
+                    region: roles.remove("region")?,
+                    control: roles.remove("control"),
                 },
             ))
         })
@@ -349,7 +451,8 @@ pub enum FlipOutcome {
 /// How long one read of a switch or of a check's status may take.
 pub const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// Flips a switch for the control loop, fenced on `version` and bounded by `deadline`:
+/// Flips a switch for the control loop, fenced on `version` (none with `switch =
+/// "both"`, whose switches are unversioned) and bounded by `deadline`:
 /// nothing is sent at or after the deadline (a flip that waited too long at the gate, or
 /// in a paused process, is dropped), the call is made once (no SDK retry), and a call
 /// still unanswered then is abandoned and its connection closed. Whether it then lands
@@ -361,7 +464,7 @@ pub async fn flip(
     gate: &crate::control::gate::Gate,
     id: &str,
     inverted: bool,
-    version: i64,
+    version: Option<i64>,
     deadline: Moment,
 ) -> FlipOutcome {
     let left = || deadline.since(Moment::now());
@@ -379,7 +482,7 @@ pub async fn flip(
         .update_health_check()
         .health_check_id(id)
         .inverted(inverted)
-        .health_check_version(version)
+        .set_health_check_version(version)
         .customize()
         .config_override(
             aws_sdk_route53::config::Builder::default()

@@ -55,6 +55,9 @@ pub struct Estimate {
     /// or not anything is flipped), not part of `usd_per_month` (replication).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub arc_usd_per_month: Option<f64>,
+    /// `[monitor] switch`, which `arc_usd_per_month` follows.
+    #[serde(skip)]
+    pub switch: &'static str,
 }
 
 /// Route 53 ARC's list price of a cluster, per hour (us-east-1 price list, 2026).
@@ -158,7 +161,8 @@ pub fn estimate(config: &Config) -> Estimate {
     Estimate {
         tables,
         usd_per_month,
-        arc_usd_per_month: (config.monitor.switch == crate::config::SwitchPath::Arc)
+        switch: config.monitor.switch.as_str(),
+        arc_usd_per_month: config.monitor.switch.has_arc()
             .then_some(ARC_CLUSTER_USD_PER_HOUR * HOURS_PER_MONTH),
         assumptions: vec![
             "a month is 730 hours; writes are steady at writes_per_second".into(),

@@ -300,7 +300,8 @@ pub fn render_estimate(e: &estimate::Estimate) -> String {
     if let Some(arc) = e.arc_usd_per_month {
         let _ = writeln!(
             out,
-            "ARC cluster (switch = \"arc\"): {} / month (${:.2} per cluster-hour, billed whether or not anything is flipped)",
+            "ARC cluster (switch = \"{}\"): {} / month (${:.2} per cluster-hour, billed whether or not anything is flipped)",
+            e.switch,
             usd(arc),
             estimate::ARC_CLUSTER_USD_PER_HOUR
         );

@@ -118,12 +118,17 @@ pub fn wanted(module: &Module) -> Vec<Wanted> {
             },
         });
     }
+    let both = module.arc.as_ref().is_some_and(|a| a.both);
     for c in &module.health_checks {
+        let control = both.then_some(("control", &c.references.control));
         for (role, reference) in [
             ("endpoint", &c.references.endpoint),
             ("switch", &c.references.switch),
             ("region", &c.references.region),
-        ] {
+        ]
+        .into_iter()
+        .chain(control)
+        {
             out.push(Wanted {
                 address: format!("aws_route53_health_check.{role}_{}", c.ident),
                 provider: None,

@@ -47,6 +47,9 @@ pub struct Module {
 pub struct ArcResources {
     /// The cluster's, the panel's and (suffixed by the region) the controls' name.
     pub name: String,
+    /// `switch = "both"`: the routing control is a check of its own (`control_*`)
+    /// beside the Route 53 switch, not the switch.
+    pub both: bool,
     /// The rule's threshold; no rule when 0.
     pub min_in_service: u32,
     pub wait_period_ms: u128,
@@ -100,6 +103,8 @@ pub struct CheckReferences {
     pub endpoint: String,
     pub switch: String,
     pub region: String,
+    /// The RECOVERY_CONTROL check of `switch = "both"`.
+    pub control: String,
 }
 
 /// A check's reference name: at most 27 characters (Route 53's limit), so a hash of
@@ -277,8 +282,9 @@ pub fn build(config: &Config, source: &str, endpoint_url: Option<&str>) -> Modul
         records,
         tables,
         control: control_tables(config),
-        arc: (config.monitor.switch == SwitchPath::Arc).then(|| ArcResources {
+        arc: config.monitor.switch.has_arc().then(|| ArcResources {
             name: format!("geoplan-{}", config.name),
+            both: config.monitor.switch == SwitchPath::Both,
             min_in_service: config.monitor.min_in_service,
             wait_period_ms: config.monitor.arc_wait_period.as_millis(),
         }),
@@ -326,6 +332,7 @@ fn region_checks(config: &Config, r: &crate::config::Region) -> CheckResources {
             endpoint: check_reference(&config.name, "endpoint", &r.name),
             switch: check_reference(&config.name, "switch", &r.name),
             region: check_reference(&config.name, "region", &r.name),
+            control: check_reference(&config.name, "control", &r.name),
         },
         endpoint: EndpointCheck {
             kind: r.health.protocol.as_str(),

@@ -9,6 +9,9 @@ pub struct CheckIds {
     pub endpoint: String,
     pub switch: String,
     pub region: String,
+    /// `switch = "both"`: the RECOVERY_CONTROL check beside the Route 53 switch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control: Option<String>,
 }
 
 /// The checks as the module's Terraform outputs name them (`health_checks`), read from
@@ -26,6 +29,7 @@ pub async fn health_checks(config: &crate::config::Config) -> Option<BTreeMap<St
                 endpoint: id("endpoint")?,
                 switch: id("switch")?,
                 region: id("region")?,
+                control: id("control"),
             },
         );
     }

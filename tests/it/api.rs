@@ -71,6 +71,7 @@ fn harness(token: Option<&str>) -> Harness {
             endpoint: format!("e-{name}"),
             switch: format!("s-{name}"),
             region: format!("r-{name}"),
+            control: None,
         },
         last_problem: None,
     };

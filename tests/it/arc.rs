@@ -16,14 +16,16 @@ use crate::support::*;
 /// `at_least` On" (wait period `wait_ms`), every control turned On; then per region an
 /// endpoint check, a RECOVERY_CONTROL switch and the CALCULATED check of both, tagged
 /// as `geoplan apply` tags them, and a latency record per region (us 192.0.2.1, eu
-/// 192.0.2.2). Returns the cluster's endpoints' regions.
+/// 192.0.2.2). With `both`, the switch is Route 53's (a CALCULATED check with no
+/// children) and the RECOVERY_CONTROL check is a third child (role `control`), as
+/// `switch = "both"` renders them.
 async fn arc_deployment(
     emu: &Emulator,
     deployment: &str,
-    us: u16,
-    eu: u16,
+    (us, eu): (u16, u16),
     at_least: i32,
     wait_ms: i32,
+    both: bool,
 ) {
     let config = aws_sdk_route53recoverycontrolconfig::Client::new(
         &emu.sdk_config(geoplan::control::arc::CONTROL_CONFIG_REGION)
@@ -138,22 +140,33 @@ async fn arc_deployment(
             .resource_path("/")
             .build()
             .unwrap();
-        let switch = HealthCheckConfig::builder()
+        let recovery = HealthCheckConfig::builder()
             .r#type(HealthCheckType::RecoveryControl)
             .routing_control_arn(control)
             .build()
             .unwrap();
+        let mut children = vec![("endpoint", endpoint)];
+        if both {
+            let switch = HealthCheckConfig::builder()
+                .r#type(HealthCheckType::Calculated)
+                .health_threshold(0)
+                .build()
+                .unwrap();
+            children.extend([("switch", switch), ("control", recovery)]);
+        } else {
+            children.push(("switch", recovery));
+        }
         let mut ids = Vec::new();
-        for (role, config) in [("endpoint", endpoint), ("switch", switch)] {
+        for (role, config) in children {
             ids.push(tagged_check(&r53, deployment, region, role, config).await);
         }
-        let both = HealthCheckConfig::builder()
+        let all = HealthCheckConfig::builder()
             .r#type(HealthCheckType::Calculated)
-            .health_threshold(2)
+            .health_threshold(ids.len() as i32)
             .set_child_health_checks(Some(ids))
             .build()
             .unwrap();
-        region_checks.push(tagged_check(&r53, deployment, region, "region", both).await);
+        region_checks.push(tagged_check(&r53, deployment, region, "region", all).await);
     }
     let zone = hosted_zone(&r53, &format!("{deployment}.example.com")).await;
     let name = format!("api.{deployment}.example.com");
@@ -198,11 +211,10 @@ async fn tagged_check(
     id
 }
 
-/// serve::config with `switch = "arc"` and `min_in_service` (the name set to
-/// `deployment`).
-fn arc_config(deployment: &str, us: u16, eu: u16, min_in_service: u32) -> String {
+/// serve::config with `switch` and `min_in_service` (the name set to `deployment`).
+fn arc_config(deployment: &str, us: u16, eu: u16, switch: &str, min_in_service: u32) -> String {
     crate::serve::config(us, eu).replace("drill", deployment)
-        + &format!("switch = \"arc\"\nmin_in_service = {min_in_service}\n")
+        + &format!("switch = \"{switch}\"\nmin_in_service = {min_in_service}\n")
 }
 
 /// Waits until the DNS server answers `want` to `client`; `within` bounds it.
@@ -239,8 +251,11 @@ async fn with_arc_a_dead_endpoint_leaves_dns_while_route53s_control_plane_is_dar
         .await;
     let us = FakeRegion::start_new().await;
     let mut eu = FakeRegion::start_new().await;
-    arc_deployment(&emu, "arcdark", us.port, eu.port, 1, 0).await;
-    let wd = Workdir::with_text("regions.toml", &arc_config("arcdark", us.port, eu.port, 1));
+    arc_deployment(&emu, "arcdark", (us.port, eu.port), 1, 0, false).await;
+    let wd = Workdir::with_text(
+        "regions.toml",
+        &arc_config("arcdark", us.port, eu.port, "arc", 1),
+    );
     let serve = crate::serve::Serve::start(wd.path(), &emu).await;
     assert_eq!(serve.get("/v1/status").await["switch"], "arc");
     let server = dns_server(&emu).await;
@@ -293,8 +308,11 @@ async fn with_arc_two_dark_endpoints_still_flip_and_a_safety_rule_refuses_the_la
     let emu = Emulator::moto();
     let us = FakeRegion::start_new().await;
     let eu = FakeRegion::start_new().await;
-    arc_deployment(&emu, "arcrule", us.port, eu.port, 1, 0).await;
-    let wd = Workdir::with_text("regions.toml", &arc_config("arcrule", us.port, eu.port, 0));
+    arc_deployment(&emu, "arcrule", (us.port, eu.port), 1, 0, false).await;
+    let wd = Workdir::with_text(
+        "regions.toml",
+        &arc_config("arcrule", us.port, eu.port, "arc", 0),
+    );
     let serve = crate::serve::Serve::start(wd.path(), &emu).await;
 
     let answered = || async {
@@ -347,4 +365,67 @@ async fn with_arc_two_dark_endpoints_still_flip_and_a_safety_rule_refuses_the_la
         true
     );
     emu.hook("arc?clear=1").await;
+}
+
+/// `switch = "both"`: a take-out lands when either path is dark (here Route 53's
+/// control plane: ARC takes the region out alone), and a put-back only when both
+/// answer (here ARC's five endpoints are dark: the region stays out of the DNS answer,
+/// though Route 53 took its half, until ARC answers again).
+#[tokio::test(flavor = "multi_thread")]
+async fn with_both_a_take_out_needs_either_path_and_a_put_back_needs_both() {
+    let emu = Emulator::moto();
+    emu.hook("dataplane?subnet=10.2.0.0/16&regions=eu-west-1,us-east-1")
+        .await;
+    let us = FakeRegion::start_new().await;
+    let mut eu = FakeRegion::start_new().await;
+    arc_deployment(&emu, "both", (us.port, eu.port), 1, 0, true).await;
+    let wd = Workdir::with_text(
+        "regions.toml",
+        &arc_config("both", us.port, eu.port, "both", 1),
+    );
+    let serve = crate::serve::Serve::start(wd.path(), &emu).await;
+    assert_eq!(serve.get("/v1/status").await["switch"], "both");
+    let server = dns_server(&emu).await;
+    let (name, near_eu) = ("api.both.example.com", "10.2.3.4");
+    assert_eq!(dig(&server, name, near_eu).await, ["192.0.2.2"]);
+    let within = Duration::from_secs(30);
+
+    // Route 53's control plane dark: ARC alone takes eu-west-1 out.
+    emu.hang("route53", "", "", Duration::from_secs(600)).await;
+    eu.stop().await;
+    let took = until_dig(&server, name, near_eu, &["192.0.2.1"], within).await;
+    eprintln!(
+        "both, Route 53 dark: eu-west-1 left the DNS answer {took:?} after its endpoint died"
+    );
+    crate::serve::eventually(&serve, "the take-out confirmed", |st, _| {
+        st["regions"][1]["switch"]["in_service"] == false
+    })
+    .await;
+    emu.clear_hangs().await;
+
+    // ARC dark, Route 53 back: the endpoint recovers, but a put-back needs ARC too.
+    emu.hook("arc?dark=0,1,2,3,4").await;
+    eu.start().await;
+    // Long enough for recover_after (3 × 200 ms), the hold-down (1 s) and a put-back
+    // attempt that waits out its deadline on five dark endpoints.
+    let dark_for = Instant::now() + Duration::from_secs(8);
+    while Instant::now() < dark_for {
+        assert_eq!(
+            dig(&server, name, near_eu).await,
+            ["192.0.2.1"],
+            "eu-west-1 came back while ARC could not be asked"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let st = serve.get("/v1/regions/eu-west-1").await;
+    assert_eq!(st["switch"]["in_service"], false, "{st:#}");
+    assert_eq!(st["verdict"], "up", "{st:#}");
+
+    emu.hook("arc?clear=1").await;
+    let back = until_dig(&server, name, near_eu, &["192.0.2.2"], within).await;
+    eprintln!("and came back {back:?} after ARC answered again");
+    crate::serve::eventually(&serve, "the put-back confirmed", |st, _| {
+        st["regions"][1]["switch"]["in_service"] == true
+    })
+    .await;
 }

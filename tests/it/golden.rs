@@ -18,6 +18,7 @@ pub const CASES: &[&str] = &[
     "tests/fixtures/eu-resident-tables.toml",
     "tests/fixtures/indexed-tables.toml",
     "tests/fixtures/arc-switch.toml",
+    "tests/fixtures/arc-and-route53.toml",
 ];
 
 fn case_name(case: &str) -> &str {

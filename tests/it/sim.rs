@@ -365,6 +365,7 @@ fn checks(region: usize) -> CheckIds {
         endpoint: format!("endpoint-{region}"),
         switch: format!("switch-{region}"),
         region: format!("calculated-{region}"),
+        control: None,
     }
 }
 

@@ -4,11 +4,15 @@ use super::*;
 
 const SWITCH_PATHS: Choices<'static, SwitchPath> = Choices::new(
     "switch",
-    &[("route53", SwitchPath::Route53), ("arc", SwitchPath::Arc)],
+    &[
+        ("route53", SwitchPath::Route53),
+        ("arc", SwitchPath::Arc),
+        ("both", SwitchPath::Both),
+    ],
 )
-.label("expected \"route53\" or \"arc\"")
+.label("expected \"route53\", \"arc\" or \"both\"")
 .help(
-    "\"route53\" flips a Route 53 health check (a control-plane call served from us-east-1); \"arc\" flips an ARC routing control on the cluster's five regional endpoints",
+    "\"route53\" flips a Route 53 health check (a control-plane call served from us-east-1); \"arc\" flips an ARC routing control on the cluster's five regional endpoints; \"both\" has both",
 );
 
 impl Walker {

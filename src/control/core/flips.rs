@@ -239,6 +239,10 @@ impl Core {
         let how = how.unwrap_or(match self.settings.path {
             crate::config::SwitchPath::Route53 => "Route 53's confirmation",
             crate::config::SwitchPath::Arc => "ARC's confirmation",
+            crate::config::SwitchPath::Both if switch.in_service => {
+                "both confirmations (Route 53 and ARC)"
+            }
+            crate::config::SwitchPath::Both => "the first confirmation (Route 53 or ARC)",
         });
         let text = format!("{text} ({:.2} s from {from} to {how})", took.as_secs_f64());
         self.event_took(Some(region), kind, text, Some(took));
