@@ -575,3 +575,41 @@ pub async fn route53_status(client: &Client, id: &str) -> Result<Option<bool>, S
         .count();
     Ok(Some(ok as f64 / obs.len() as f64 > 0.18))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn done() -> FlipOutcome {
+        FlipOutcome::Done { version: 0 }
+    }
+    fn unknown() -> FlipOutcome {
+        FlipOutcome::Unknown {
+            error: SwitchError::NoAnswer.into(),
+        }
+    }
+    fn refused() -> FlipOutcome {
+        FlipOutcome::NotLanded {
+            error: SwitchError::Refused("rule".into()).into(),
+            fenced: false,
+        }
+    }
+
+    /// `switch = "both"`: a take-out is done when either path is; a put-back only when
+    /// both are, and otherwise unknown before refused (a read settles an unknown).
+    #[test]
+    fn both_paths_combine_as_out_by_either_and_in_by_both() {
+        for (a, b, out, back) in [
+            (done(), done(), done(), done()),
+            (done(), unknown(), done(), unknown()),
+            (refused(), done(), done(), refused()),
+            (unknown(), refused(), unknown(), unknown()),
+            (refused(), refused(), refused(), refused()),
+        ] {
+            assert_eq!(either_out(a.clone(), b.clone()), out, "{a:?} {b:?}");
+            assert_eq!(either_out(b.clone(), a.clone()), out, "{b:?} {a:?}");
+            assert_eq!(both_in(a.clone(), b.clone()), back, "{a:?} {b:?}");
+            assert_eq!(both_in(b.clone(), a.clone()), back, "{b:?} {a:?}");
+        }
+    }
+}

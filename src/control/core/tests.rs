@@ -16,6 +16,11 @@ fn wall(ms: u64) -> SystemTime {
 }
 
 fn core(min_in_service: u32, out: &[usize]) -> Core {
+    core_on(crate::config::SwitchPath::Route53, min_in_service, out)
+}
+
+/// `core` with switches of `path` (ARC's have no version: every read says 0).
+fn core_on(path: crate::config::SwitchPath, min_in_service: u32, out: &[usize]) -> Core {
     let init = REGIONS
         .iter()
         .enumerate()
@@ -47,7 +52,7 @@ fn core(min_in_service: u32, out: &[usize]) -> Core {
             automatic: true,
         },
         several: true,
-        path: crate::config::SwitchPath::Route53,
+        path,
     };
     let (mut c, _) = Core::new(init, settings, "a", wall(0));
     // The actor, with two live peers that agree with whatever this one sees.
@@ -634,4 +639,50 @@ fn a_sync_from_a_minority_of_tables_is_no_sync() {
         Input::Observed(observed(t(1_150), &[(false, 1); 3], &[])),
     );
     assert!(c.is_acting());
+}
+
+/// An ARC routing control has no version (reads say 0): an unknown take-out is taken
+/// as landed by a read, started after it settled, that shows the control Off, and its
+/// write-ahead intent carries no version, so reconciliation goes by the state alone.
+/// With versions (Route 53), the same read at the same version means it did not land.
+#[test]
+fn an_unknown_arc_flip_is_told_landed_by_its_state_alone() {
+    for (path, landed) in [
+        (crate::config::SwitchPath::Arc, true),
+        (crate::config::SwitchPath::Route53, false),
+    ] {
+        let mut c = core_on(path, 2, &[]);
+        let e = c.handle(t(100), wall(100), probe(1, false, 100));
+        let intent = e.iter().find_map(|e| match e {
+            Effect::SaveIntent { intent, .. } => Some(intent.clone()),
+            _ => None,
+        });
+        assert_eq!(
+            intent.and_then(|i| i.base_version),
+            (path == crate::config::SwitchPath::Route53).then_some(1),
+            "{path:?}"
+        );
+        let id = flip_id(&e);
+        flipped(
+            &mut c,
+            200,
+            id,
+            FlipOutcome::Unknown {
+                error: SwitchError::NoAnswer.into(),
+            },
+        );
+        let e = c.handle(t(11_001), wall(11_001), Input::Tick);
+        assert!(e.contains(&Effect::ReadNow));
+        let e = c.handle(
+            t(11_100),
+            wall(11_100),
+            Input::Observed(observed(
+                t(11_050),
+                &[(false, 1), (true, 1), (false, 1)],
+                &[],
+            )),
+        );
+        let confirmed = e.iter().any(|e| matches!(e, Effect::Event { kind: "failover", message, .. } if message.contains("a later read")));
+        assert_eq!(confirmed, landed, "{path:?}: {e:?}");
+    }
 }
