@@ -429,3 +429,92 @@ async fn with_both_a_take_out_needs_either_path_and_a_put_back_needs_both() {
     })
     .await;
 }
+
+/// `geoplan apply` with `switch = "arc"`, through the real terraform and provider
+/// 5.100.0 against the emulator: the cluster, panel, routing controls, rule and
+/// RECOVERY_CONTROL switches are created, the new routing controls turned On (ARC
+/// creates them Off), `status` reads them through ARC's data plane, the plan states
+/// ARC's price, a second apply has nothing to do, and destroy removes it all.
+#[tokio::test(flavor = "multi_thread")]
+async fn apply_creates_the_arc_resources_and_turns_the_new_controls_on() {
+    let emu = Emulator::moto();
+    let wd = Workdir::with("tests/fixtures/arc-switch.toml");
+    let out = geoplan(
+        wd.path(),
+        &[
+            "apply",
+            "arc-switch.toml",
+            "--auto-approve",
+            "--json",
+            "--quiet",
+        ],
+        Some(&emu),
+    );
+    let report: serde_json::Value = serde_json::from_str(&success(&out)).unwrap();
+    assert_eq!(report["applied"], true);
+    assert_eq!(
+        report["estimate"]["arc_usd_per_month"], 1825.0,
+        "{report:#}"
+    );
+    let by_type = &report["plan"]["by_type"];
+    assert_eq!(
+        by_type["aws_route53recoverycontrolconfig_routing_control"]["add"], 3,
+        "{report:#}"
+    );
+    assert_eq!(
+        by_type["aws_route53recoverycontrolconfig_safety_rule"]["add"],
+        1
+    );
+    assert!(
+        stderr(&out).contains(
+            "turned on the new ARC routing control(s) of ap-northeast-1, eu-west-1, us-east-1"
+        ),
+        "{}",
+        stderr(&out)
+    );
+
+    let status = geoplan(
+        wd.path(),
+        &["status", "arc-switch.toml", "--json"],
+        Some(&emu),
+    );
+    let doc: serde_json::Value = serde_json::from_str(&success(&status)).unwrap();
+    assert_eq!(doc["switch"], "arc");
+    for r in doc["regions"].as_array().unwrap() {
+        assert_eq!(r["switch"]["in_service"], true, "{r:#}");
+    }
+
+    let again = geoplan(
+        wd.path(),
+        &[
+            "apply",
+            "arc-switch.toml",
+            "--auto-approve",
+            "--json",
+            "--quiet",
+        ],
+        Some(&emu),
+    );
+    let again: serde_json::Value = serde_json::from_str(&success(&again)).unwrap();
+    assert_eq!(again["applied"], false, "{again:#}");
+
+    let gone = geoplan(
+        wd.path(),
+        &[
+            "destroy",
+            "arc-switch.toml",
+            "--auto-approve",
+            "--json",
+            "--quiet",
+        ],
+        Some(&emu),
+    );
+    let gone: serde_json::Value = serde_json::from_str(&success(&gone)).unwrap();
+    assert_eq!(gone["applied"], true);
+    let config = aws_sdk_route53recoverycontrolconfig::Client::new(
+        &emu.sdk_config(geoplan::control::arc::CONTROL_CONFIG_REGION)
+            .await,
+    );
+    let clusters = config.list_clusters().send().await.unwrap();
+    assert!(clusters.clusters().is_empty(), "{clusters:?}");
+}
