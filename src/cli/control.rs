@@ -450,7 +450,20 @@ pub async fn status_direct(
         });
     }
     let module = crate::deploy::model::build(config, "regions.toml", None);
-    let routing = crate::control::status::routing_of(&module.records, &regions);
+    let mut routing = crate::control::status::routing_of(&module.records, &regions);
+    // What DNS answers, beside it (a failed ask leaves the line without it).
+    let mut answers = std::collections::BTreeMap::new();
+    if let Ok(zone) = crate::control::dns::zone_id(&r53, config).await {
+        for (name, rtype) in crate::control::dns::names(&module.records) {
+            match crate::control::dns::answer(&r53, &zone, &name, rtype).await {
+                Ok(a) => {
+                    answers.insert(name, a);
+                }
+                Err(e) => eprintln!("warning: {e}"),
+            }
+        }
+    }
+    crate::control::status::with_dns(&mut routing, &module.records, &answers);
     let doc = StatusDoc {
         deployment: config.name.clone(),
         pattern: config.pattern.as_str().into(),
@@ -618,6 +631,23 @@ pub fn render_status(doc: &StatusDoc, style: Style) -> String {
             route.policy,
             route.regions.join(", ")
         );
+        if let Some(dns) = &route.dns {
+            let answered = if dns.regions.is_empty() {
+                dns.values.join(", ")
+            } else {
+                dns.regions.join(", ")
+            };
+            let differs = if dns.differs {
+                style.paint("  ≠ DIFFERS from geoplan's view".into(), YELLOW)
+            } else {
+                String::new()
+            };
+            let _ = writeln!(
+                out,
+                "  {:<44} {:<9} → {answered} ({}){differs}",
+                "", "DNS says", dns.response_code
+            );
+        }
     }
     out
 }

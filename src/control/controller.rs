@@ -36,6 +36,9 @@ pub struct Shared {
     pub started: SystemTime,
     /// Several instances: who acts, who is alive (`None` for a single instance).
     pub control: Option<ControlState>,
+    /// What DNS answers for each record name, as the Reader last asked (only while this
+    /// instance reads Route 53).
+    pub dns: std::collections::BTreeMap<String, crate::control::dns::Answer>,
 }
 
 /// This instance's view of the coordination, for the status document.
@@ -102,6 +105,7 @@ pub struct Controller {
     route53: Client,
     /// What flips and reads the switches (Route 53, or ARC's cluster endpoints).
     driver: switches::Driver,
+    dns: Arc<DnsNames>,
     metrics: Arc<ControlMetrics>,
     /// Paces every Route 53 call of the running control plane.
     gate: Arc<crate::control::gate::Gate>,
@@ -210,12 +214,20 @@ impl Controller {
                 regions: core.regions().to_vec(),
                 started: SystemTime::now(),
                 control,
+                dns: Default::default(),
             })),
             core,
             ha,
             store,
             route53,
             driver,
+            dns: Arc::new(DnsNames {
+                zone: config.dns.zone_id.clone(),
+                zone_name: config.dns.zone.clone(),
+                names: crate::control::dns::names(
+                    &crate::deploy::model::build(config, "", None).records,
+                ),
+            }),
             metrics,
             gate,
             resync: config.monitor.resync_interval,
@@ -258,6 +270,8 @@ impl Controller {
         let reader = Reader {
             route53: self.route53.clone(),
             driver: self.driver.clone(),
+            dns: self.dns.clone(),
+            shared: self.shared.clone(),
             gate: self.gate.clone(),
             regions: self
                 .core
@@ -531,12 +545,23 @@ async fn sleep_until(at: Option<Moment>) {
     }
 }
 
+/// The hosted zone (its id once known) and the names the Reader asks DNS about.
+#[derive(Debug)]
+struct DnsNames {
+    zone: Option<String>,
+    zone_name: String,
+    names: Vec<(String, &'static str)>,
+}
+
 /// Every `interval` (or when asked): with several instances the control tables' switch
 /// records, and every switch and Route 53's endpoint statuses, paced by the gate, when
 /// this instance reads Route 53 (it is, or is becoming, the actor, or runs alone).
 struct Reader {
     route53: Client,
     driver: switches::Driver,
+    /// The zone and the names to ask DNS about (`TestDNSAnswer`), with their types.
+    dns: Arc<DnsNames>,
+    shared: SharedState,
     gate: Arc<crate::control::gate::Gate>,
     regions: Vec<(String, CheckIds)>,
     tables: Option<crate::control::coordinator::Tables>,
@@ -551,7 +576,9 @@ impl Reader {
         let mut tick = tokio::time::interval(self.interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_route53: Option<tokio::time::Instant> = None;
+        let mut zone = self.dns.zone.clone();
         loop {
+            let mut ask_dns = false;
             let asked = tokio::select! {
                 _ = cancel.cancelled() => break,
                 _ = tick.tick() => false,
@@ -566,6 +593,7 @@ impl Reader {
             let mut regions = Vec::new();
             if self.reads_route53.load(Ordering::Relaxed) && due {
                 last_route53 = Some(tokio::time::Instant::now());
+                ask_dns = true;
                 for (name, checks) in &self.regions {
                     // Each read bounded: a hung one must not keep a new actor from acting.
                     let timed_out = || "timed out".to_owned();
@@ -623,6 +651,44 @@ impl Reader {
             };
             if self.outcomes.send(Input::Observed(observed)).is_err() {
                 break;
+            }
+            if ask_dns {
+                tokio::select! {
+                    _ = cancel.cancelled() => break,
+                    _ = self.ask_dns(&mut zone) => {}
+                }
+            }
+        }
+    }
+
+    /// Asks Route 53 what it answers for each name (after the switches' reads, which
+    /// decisions wait for), each call paced and bounded; a failure leaves the last
+    /// answer as it was, with its time.
+    async fn ask_dns(&self, zone: &mut Option<String>) {
+        if zone.is_none() {
+            self.gate.wait().await;
+            let found = tokio::time::timeout(
+                switches::READ_TIMEOUT,
+                crate::control::dns::zone_id_by_name(&self.route53, &self.dns.zone_name),
+            );
+            match found.await {
+                Ok(Ok(id)) => *zone = Some(id),
+                Ok(Err(e)) => {
+                    tracing::debug!(error = %e, "no zone to ask DNS about");
+                    return;
+                }
+                Err(_) => return,
+            }
+        }
+        let Some(zone) = zone.as_deref() else { return };
+        for (name, rtype) in &self.dns.names {
+            self.gate.wait().await;
+            let answer = tokio::time::timeout(
+                switches::READ_TIMEOUT,
+                crate::control::dns::answer(&self.route53, zone, name, rtype),
+            );
+            if let Ok(Ok(a)) = answer.await {
+                lock(&self.shared).dns.insert(name.clone(), a);
             }
         }
     }

@@ -16,6 +16,7 @@ pub mod cluster;
 pub mod controller;
 pub mod coordinator;
 pub mod core;
+pub mod dns;
 pub mod failover;
 pub mod gate;
 pub mod lease;

@@ -20,6 +20,9 @@ pub struct RecordRouting {
     pub regions: Vec<String>,
     /// True when Route 53 is answering despite every candidate being unhealthy.
     pub fail_open: bool,
+    /// What DNS answers for the name (`TestDNSAnswer`), when it has been asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns: Option<crate::control::dns::DnsDoc>,
 }
 
 /// Routing for every record name in the model, in model order.
@@ -49,6 +52,7 @@ fn route(records: &[Record], name: &str, healthy: &dyn Fn(&str) -> bool) -> Reco
                 policy: "failover".into(),
                 regions: vec![primary_region],
                 fail_open: false,
+                dns: None,
             };
         }
         if let Some(secondary) = here.iter().find(|r| r.failover == Some("SECONDARY")) {
@@ -68,6 +72,7 @@ fn route(records: &[Record], name: &str, healthy: &dyn Fn(&str) -> bool) -> Reco
                     policy: "failover".into(),
                     regions,
                     fail_open: false,
+                    dns: None,
                 };
             }
         }
@@ -76,6 +81,7 @@ fn route(records: &[Record], name: &str, healthy: &dyn Fn(&str) -> bool) -> Reco
             policy: "failover".into(),
             regions: vec![primary_region],
             fail_open: true,
+            dns: None,
         };
     }
     let latency: Vec<&&Record> = here.iter().filter(|r| r.latency_region.is_some()).collect();
@@ -96,6 +102,7 @@ fn route(records: &[Record], name: &str, healthy: &dyn Fn(&str) -> bool) -> Reco
             policy: "latency".into(),
             regions,
             fail_open,
+            dns: None,
         };
     }
     RecordRouting {
@@ -103,6 +110,7 @@ fn route(records: &[Record], name: &str, healthy: &dyn Fn(&str) -> bool) -> Reco
         policy: "simple".into(),
         regions: here.iter().filter_map(|r| r.region.clone()).collect(),
         fail_open: false,
+        dns: None,
     }
 }
 

@@ -154,6 +154,19 @@ pub fn routing_of(records: &[Record], regions: &[RegionDoc]) -> Vec<RecordRoutin
     routing::effective(records, &healthy)
 }
 
+/// Puts each name's DNS answer (as last asked) beside geoplan's routing of it.
+pub fn with_dns(
+    routing: &mut [RecordRouting],
+    records: &[Record],
+    answers: &std::collections::BTreeMap<String, crate::control::dns::Answer>,
+) {
+    for r in routing {
+        if let Some(a) = answers.get(&r.name) {
+            r.dns = Some(crate::control::dns::doc(records, r, a));
+        }
+    }
+}
+
 /// The status document of a running control plane.
 pub fn document(shared: &Shared, deployment: &Deployment) -> StatusDoc {
     let regions: Vec<RegionDoc> = shared
@@ -215,7 +228,8 @@ pub fn document(shared: &Shared, deployment: &Deployment) -> StatusDoc {
         tables: c.view.tables,
         leadership_changes: c.view.leadership_changes,
     });
-    let routing = routing_of(&deployment.records, &regions);
+    let mut routing = routing_of(&deployment.records, &regions);
+    with_dns(&mut routing, &deployment.records, &shared.dns);
     StatusDoc {
         deployment: deployment.name.clone(),
         pattern: deployment.pattern.to_owned(),

@@ -54,6 +54,9 @@ pub enum SwitchError {
         "switch {0} has no RECOVERY_CONTROL check beside it (geoplan:role = control); run `geoplan apply` after setting switch = \"both\""
     )]
     NoControlCheck(String),
+    /// The configured zone is not in Route 53.
+    #[error("no hosted zone named {0} in Route 53")]
+    NoZone(String),
     /// The ARC cluster named no endpoints.
     #[error("ARC cluster {0} has no endpoints")]
     NoEndpoints(String),

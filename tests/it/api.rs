@@ -79,6 +79,7 @@ fn harness(token: Option<&str>) -> Harness {
         regions: vec![region("us-east-1", true), region("eu-west-1", false)],
         started: SystemTime::now(),
         control: None,
+        dns: Default::default(),
     }));
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Command>(4);
     tokio::spawn(async move {

@@ -402,6 +402,24 @@ async fn with_both_a_take_out_needs_either_path_and_a_put_back_needs_both() {
     })
     .await;
     emu.clear_hangs().await;
+    // Once Route 53 answers again, the status shows what DNS answers (TestDNSAnswer,
+    // asked each resync) beside geoplan's own view. (This test's records hold other
+    // values than the config's, so the answer maps to no region here and is compared
+    // by value; `control::dns` maps and compares a deployment's own.)
+    crate::serve::eventually(&serve, "the DNS answer in the status", |st, _| {
+        st["routing"][0]["dns"]["values"] == serde_json::json!(["192.0.2.1"])
+    })
+    .await;
+    let st = serve.get("/v1/status").await;
+    assert_eq!(
+        st["routing"][0]["regions"],
+        serde_json::json!(["us-east-1"]),
+        "{st:#}"
+    );
+    assert_eq!(
+        st["routing"][0]["dns"]["response_code"], "NOERROR",
+        "{st:#}"
+    );
 
     // ARC dark, Route 53 back: the endpoint recovers, but a put-back needs ARC too.
     emu.hook("arc?dark=0,1,2,3,4").await;

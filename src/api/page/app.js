@@ -86,6 +86,11 @@ function renderRouting(s) {
         rr.regions.length ? rr.regions.join(", ") : "nobody",
         rr.fail_open
           ? el("span", { class: "failopen" }, " — fail-open: every candidate is unhealthy, Route 53 answers with all of them")
+          : null,
+        rr.dns
+          ? el("span", { class: rr.dns.differs ? "dns differs" : "dns" },
+              ` · DNS answers ${rr.dns.regions.length ? rr.dns.regions.join(", ") : (rr.dns.values.join(", ") || "nothing")}`,
+              rr.dns.differs ? " — differs from geoplan's view" : "")
           : null),
     ),
   );
