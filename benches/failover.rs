@@ -17,8 +17,15 @@
 //! 6. A 30-region flip storm (every endpoint down at once): the highest number of
 //!    Route 53 requests in any one-second window, against monitor.route53_rate.
 //!
+//! 7. Failover with three instances on the ARC path (`switch = "arc"`) while Route
+//!    53's control plane is dark: endpoint death → the DNS server's UDP answer no
+//!    longer holds the region.
+//! 8. The `route53` path with its control plane dark: geoplan cannot flip, so only the
+//!    endpoint checks (the fast 10 s interval, threshold 3) take the region out of the
+//!    UDP answer. DARK_DRILLS times (default 3).
+//!
 //! Run: `cargo bench --bench failover` (needs python3 with moto, see localstack/setup.sh).
-//! `ONLY=ha` runs sections 3–6 only.
+//! `ONLY=ha` runs sections 3–8, `ONLY=arc` sections 7–8.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -59,6 +66,24 @@ fn emulator() -> Emulator {
 
 /// Creates a region's three tagged checks, as the rendered Terraform would.
 async fn create_checks(r53: &aws_sdk_route53::Client, deployment: &str, region: &str, port: u16) {
+    let switch = HealthCheckConfig::builder()
+        .r#type(HealthCheckType::Calculated)
+        .health_threshold(0)
+        .build()
+        .unwrap();
+    create_checks_with(r53, deployment, region, port, switch, (30, 3)).await;
+}
+
+/// `create_checks` with the switch's config (a RECOVERY_CONTROL check with ARC) and
+/// the endpoint check's request interval and failure threshold.
+async fn create_checks_with(
+    r53: &aws_sdk_route53::Client,
+    deployment: &str,
+    region: &str,
+    port: u16,
+    switch: HealthCheckConfig,
+    (interval, threshold): (i32, i32),
+) {
     let mut n = 0;
     let mut create = async |config: HealthCheckConfig, role: &str| {
         n += 1;
@@ -91,20 +116,14 @@ async fn create_checks(r53: &aws_sdk_route53::Client, deployment: &str, region: 
             .ip_address("127.0.0.1")
             .port(port as i32)
             .resource_path("/")
+            .request_interval(interval)
+            .failure_threshold(threshold)
             .build()
             .unwrap(),
         "endpoint",
     )
     .await;
-    let switch = create(
-        HealthCheckConfig::builder()
-            .r#type(HealthCheckType::Calculated)
-            .health_threshold(0)
-            .build()
-            .unwrap(),
-        "switch",
-    )
-    .await;
+    let switch = create(switch, "switch").await;
     create(
         HealthCheckConfig::builder()
             .r#type(HealthCheckType::Calculated)
@@ -457,7 +476,7 @@ async fn false_failovers(
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let only_ha = std::env::var("ONLY").is_ok_and(|o| o == "ha" || o == "storm");
+    let only_ha = std::env::var("ONLY").is_ok_and(|o| o == "ha" || o == "storm" || o == "arc");
     let drills: usize = std::env::var("DRILLS")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -483,9 +502,17 @@ async fn main() {
         flip_storm(&emu, &r53).await;
         return;
     }
-    ha_drills(&emu, &r53, drills, takeovers).await;
-    partitioned_vantage(&emu, &r53).await;
-    flip_storm(&emu, &r53).await;
+    let dark_drills: usize = std::env::var("DARK_DRILLS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3);
+    if !std::env::var("ONLY").is_ok_and(|o| o == "arc") {
+        ha_drills(&emu, &r53, drills, takeovers).await;
+        partitioned_vantage(&emu, &r53).await;
+        flip_storm(&emu, &r53).await;
+    }
+    arc_drills(&emu, &r53, drills).await;
+    endpoint_checks_alone(&emu, &r53, dark_drills).await;
 }
 
 /// One `geoplan serve` process of a group sharing a working directory.
@@ -824,4 +851,277 @@ async fn flip_storm(emu: &Emulator, r53: &aws_sdk_route53::Client) {
         "flip storm: {} Route 53 requests; at most {max_in_second} in any one second (budget 4/s, plus at most 1 of the bench's own)",
         times.len()
     );
+}
+
+/// POSTs a moto test hook (`/_geoplan/PATH_AND_QUERY`).
+async fn hook(emu: &Emulator, path_and_query: &str) {
+    let resp = reqwest::Client::new()
+        .post(format!("{}/_geoplan/{path_and_query}", emu.1))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        resp.status().is_success(),
+        "{path_and_query}: {}",
+        resp.status()
+    );
+}
+
+/// An ARC cluster, panel, a routing control per region (turned On) and the rule "at
+/// least 1 On"; returns each region's routing control.
+async fn create_arc(emu: &Emulator, name: &str) -> Vec<(String, String)> {
+    use aws_sdk_route53recoverycluster::types::{
+        RoutingControlState, UpdateRoutingControlStateEntry,
+    };
+    use aws_sdk_route53recoverycontrolconfig::types::{NewAssertionRule, RuleConfig, RuleType};
+    let sdk =
+        geoplan::aws::sdk_config(geoplan::control::arc::CONTROL_CONFIG_REGION, Some(&emu.1)).await;
+    let config = aws_sdk_route53recoverycontrolconfig::Client::new(&sdk);
+    let cluster = config
+        .create_cluster()
+        .cluster_name(name)
+        .send()
+        .await
+        .unwrap();
+    let cluster = cluster.cluster().unwrap();
+    let cluster_arn = cluster.cluster_arn().unwrap().to_owned();
+    let endpoint = cluster.cluster_endpoints()[0].clone();
+    let panel = config
+        .create_control_panel()
+        .cluster_arn(&cluster_arn)
+        .control_panel_name(name)
+        .send()
+        .await
+        .unwrap();
+    let panel = panel
+        .control_panel()
+        .unwrap()
+        .control_panel_arn()
+        .unwrap()
+        .to_owned();
+    let mut controls = Vec::new();
+    for region in ["us-east-1", "eu-west-1"] {
+        let rc = config
+            .create_routing_control()
+            .cluster_arn(&cluster_arn)
+            .control_panel_arn(&panel)
+            .routing_control_name(format!("{name}-{region}"))
+            .send()
+            .await
+            .unwrap();
+        let arn = rc
+            .routing_control()
+            .unwrap()
+            .routing_control_arn()
+            .unwrap()
+            .to_owned();
+        controls.push((region.to_owned(), arn));
+    }
+    config
+        .create_safety_rule()
+        .assertion_rule(
+            NewAssertionRule::builder()
+                .name(format!("{name}-min"))
+                .control_panel_arn(&panel)
+                .set_asserted_controls(Some(controls.iter().map(|(_, a)| a.clone()).collect()))
+                .wait_period_ms(0)
+                .rule_config(
+                    RuleConfig::builder()
+                        .r#type(RuleType::Atleast)
+                        .threshold(1)
+                        .inverted(false)
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let data = geoplan::aws::sdk_config(endpoint.region().unwrap(), endpoint.endpoint()).await;
+    aws_sdk_route53recoverycluster::Client::new(&data)
+        .update_routing_control_states()
+        .set_update_routing_control_state_entries(Some(
+            controls
+                .iter()
+                .map(|(_, arn)| {
+                    UpdateRoutingControlStateEntry::builder()
+                        .routing_control_arn(arn)
+                        .routing_control_state(RoutingControlState::On)
+                        .build()
+                        .unwrap()
+                })
+                .collect(),
+        ))
+        .send()
+        .await
+        .unwrap();
+    controls
+}
+
+/// Where the emulator's DNS server answers.
+async fn dns_server(emu: &Emulator) -> String {
+    let v: serde_json::Value = reqwest::get(format!("{}/_geoplan/dataplane", emu.1))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v["dns"].as_str().unwrap().to_owned()
+}
+
+/// The first address the DNS server at `server` answers for `name` A to a client in
+/// `client`'s /24 (EDNS client subnet, as `dig +subnet=` sends it).
+async fn dig(server: &str, name: &str, client: &str) -> String {
+    use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
+    use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsOption};
+    use hickory_proto::rr::{Name, RData, RecordType};
+    let mut query = Message::new(0x4750, MessageType::Query, OpCode::Query);
+    query.add_query(Query::query(
+        Name::from_ascii(format!("{name}.")).unwrap(),
+        RecordType::A,
+    ));
+    let mut edns = Edns::new();
+    edns.options_mut()
+        .insert(EdnsOption::Subnet(ClientSubnet::new(
+            client.parse().unwrap(),
+            24,
+            0,
+        )));
+    query.set_edns(edns);
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    socket
+        .send_to(&query.to_vec().unwrap(), server)
+        .await
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    let (n, _) = tokio::time::timeout(Duration::from_secs(10), socket.recv_from(&mut buf))
+        .await
+        .expect("the DNS server answers")
+        .unwrap();
+    let reply = Message::from_vec(&buf[..n]).unwrap();
+    reply
+        .answers
+        .iter()
+        .find_map(|r| match &r.data {
+            RData::A(a) => Some(a.0.to_string()),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+/// Kills eu-west-1's endpoint `drills` times and times how long until the DNS server
+/// stops answering it to a client near eu-west-1 (each drill starts with eu back in
+/// the answer and `settle` for every instance to see it up).
+async fn drills_at_dns(
+    eu: &mut Endpoint,
+    server: &str,
+    name: &str,
+    drills: usize,
+    settle: Duration,
+) -> Vec<f64> {
+    let mut times = Vec::new();
+    for _ in 0..drills {
+        let t = Instant::now();
+        while dig(server, name, NEAR_EU).await != EU_ADDRESS {
+            assert!(t.elapsed() < GIVE_UP * 2, "eu-west-1 never came back");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        tokio::time::sleep(settle).await;
+        eu.stop().await;
+        let t0 = Instant::now();
+        while dig(server, name, NEAR_EU).await == EU_ADDRESS {
+            assert!(
+                t0.elapsed() < GIVE_UP,
+                "eu-west-1 still answered after {GIVE_UP:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        times.push(t0.elapsed().as_secs_f64());
+        eu.start();
+    }
+    times
+}
+
+/// Section 7: three instances flipping ARC routing controls while every Route 53 API
+/// call is held (its control plane dark).
+async fn arc_drills(emu: &Emulator, r53: &aws_sdk_route53::Client, drills: usize) {
+    let name = "arcdrill";
+    let us = Endpoint::new().await;
+    let mut eu = Endpoint::new().await;
+    let controls = create_arc(emu, name).await;
+    for ((region, arn), port) in controls.iter().zip([us.port, eu.port]) {
+        let switch = HealthCheckConfig::builder()
+            .r#type(HealthCheckType::RecoveryControl)
+            .routing_control_arn(arn)
+            .build()
+            .unwrap();
+        create_checks_with(r53, name, region, port, switch, (30, 3)).await;
+    }
+    create_control_tables(emu, name).await;
+    let dir = tempfile::tempdir().unwrap();
+    let monitor = "probe_interval = \"1s\"\nprobe_timeout = \"800ms\"\nfail_after = 2\nrecover_after = 2\nhold_down = \"0s\"\nconfirm_probes = 3\nswitch = \"arc\"\n\n[control]\nregions = [\"us-east-1\", \"eu-west-1\", \"ap-northeast-1\"]\nlease = \"6s\"";
+    std::fs::write(
+        dir.path().join("regions.toml"),
+        config_text(name, [us.port, eu.port], monitor, &dir.path().join("state")),
+    )
+    .unwrap();
+    let instances: Vec<Instance> = ["a", "b", "c"]
+        .iter()
+        .map(|id| spawn_instance(dir.path(), emu, id, None))
+        .collect();
+    wait_actor(&instances, Duration::from_secs(60)).await;
+    latency_records(emu, r53, name).await;
+    let server = dns_server(emu).await;
+    hook(emu, "hang?service=route53&seconds=36000").await;
+    let times = drills_at_dns(
+        &mut eu,
+        &server,
+        &format!("api.{name}.example.com"),
+        drills,
+        Duration::from_secs(4),
+    )
+    .await;
+    report(
+        "failover, 3 instances, switch = \"arc\", Route 53's control plane dark, at the DNS answer (UDP)",
+        times,
+    );
+    hook(emu, "hang?clear=1").await;
+    drop(instances);
+}
+
+/// Section 8: the `route53` path with its control plane dark: no flip can be made,
+/// so the endpoint checks alone (10 s, threshold 3) take the region out.
+async fn endpoint_checks_alone(emu: &Emulator, r53: &aws_sdk_route53::Client, drills: usize) {
+    if drills == 0 {
+        return;
+    }
+    let name = "darkdrill";
+    let us = Endpoint::new().await;
+    let mut eu = Endpoint::new().await;
+    for (region, port) in [("us-east-1", us.port), ("eu-west-1", eu.port)] {
+        let switch = HealthCheckConfig::builder()
+            .r#type(HealthCheckType::Calculated)
+            .health_threshold(0)
+            .build()
+            .unwrap();
+        create_checks_with(r53, name, region, port, switch, (10, 3)).await;
+    }
+    latency_records(emu, r53, name).await;
+    // Each checker at its check's own RequestInterval (the fast 10 s).
+    hook(emu, "dataplane?interval=0").await;
+    let server = dns_server(emu).await;
+    hook(emu, "hang?service=route53&seconds=36000").await;
+    let times = drills_at_dns(
+        &mut eu,
+        &server,
+        &format!("api.{name}.example.com"),
+        drills,
+        Duration::ZERO,
+    )
+    .await;
+    report(
+        "switch = \"route53\", its control plane dark: the endpoint checks alone (10 s × 3), at the DNS answer (UDP)",
+        times,
+    );
+    hook(emu, "hang?clear=1").await;
 }
