@@ -398,8 +398,12 @@ impl Controller {
                     epoch,
                     ..
                 } => {
-                    let (driver, gate, outcomes) =
-                        (self.driver.clone(), self.gate.clone(), outcomes.clone());
+                    let (driver, gate, outcomes, metrics) = (
+                        self.driver.clone(),
+                        self.gate.clone(),
+                        outcomes.clone(),
+                        self.metrics.clone(),
+                    );
                     let delay = self.flip_delay;
                     let view = self.ha.as_ref().map(|h| h.view.clone());
                     tasks.spawn(async move {
@@ -415,10 +419,14 @@ impl Controller {
                             _ => deadline,
                         };
                         let flipped = driver.flip(&gate, &switch_id, out, version, deadline).await;
+                        if matches!(flipped.outcome, switches::FlipOutcome::Done { .. }) {
+                            metrics.count_confirmation(flipped.via.as_str());
+                        }
                         let _ = outcomes.send(Input::Flipped {
                             region,
                             flip,
                             outcome: flipped.outcome,
+                            via: flipped.via,
                         });
                         // With `both`, the other path's call, bounded by the same
                         // deadline, ends inside this tracked task.

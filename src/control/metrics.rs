@@ -30,6 +30,11 @@ pub struct VerdictLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PathLabel {
+    pub path: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ActionLabel {
     pub region: String,
     pub action: String,
@@ -46,6 +51,9 @@ pub struct ControlMetrics {
     pub verdict: Family<VerdictLabel, Gauge>,
     pub in_service: Family<RegionLabel, Gauge>,
     pub actions: Family<ActionLabel, Counter>,
+    /// Flips confirmed, by the path that confirmed them (route53, arc; both: a
+    /// put-back that needed both).
+    pub confirmations: Family<PathLabel, Counter>,
     /// Route 53 calls made by the running control plane (each paced by the gate).
     pub route53_requests: Counter,
     /// Route 53 calls that still failed on throttling after the SDK's retries.
@@ -70,6 +78,7 @@ impl ControlMetrics {
         let verdict = Family::<VerdictLabel, Gauge>::default();
         let in_service = Family::<RegionLabel, Gauge>::default();
         let actions = Family::<ActionLabel, Counter>::default();
+        let confirmations = Family::<PathLabel, Counter>::default();
         registry.register(
             "probe_latency_seconds",
             "Latency of endpoint probes",
@@ -90,6 +99,11 @@ impl ControlMetrics {
             "actions",
             "Switch flips by action (take-out, put-back, drain, restore)",
             actions.clone(),
+        );
+        registry.register(
+            "switch_confirmations",
+            "Flips confirmed, by the path that confirmed them (route53, arc; both: a put-back that needed both)",
+            confirmations.clone(),
         );
         let route53_requests = Counter::default();
         let route53_throttled = Counter::default();
@@ -139,6 +153,7 @@ impl ControlMetrics {
             verdict,
             in_service,
             actions,
+            confirmations,
             route53_requests,
             route53_throttled,
             leadership_changes,
@@ -172,6 +187,12 @@ impl ControlMetrics {
                 region: region.into(),
             })
             .set(i64::from(on));
+    }
+
+    pub fn count_confirmation(&self, path: &str) {
+        self.confirmations
+            .get_or_create(&PathLabel { path: path.into() })
+            .inc();
     }
 
     pub fn count_action(&self, region: &str, action: &str) {

@@ -79,6 +79,8 @@ pub enum Driver {
 /// other path's call still under way, for the flip's task to await to its end.
 pub struct Flipped {
     pub outcome: FlipOutcome,
+    /// The path that confirmed it (a put-back with `both`: `Both`).
+    pub via: crate::config::SwitchPath,
     pub follow: Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>>,
 }
 
@@ -160,15 +162,18 @@ impl Driver {
         version: i64,
         deadline: Moment,
     ) -> Flipped {
-        let done = |outcome| Flipped {
+        use crate::config::SwitchPath;
+        let done = |outcome, via| Flipped {
             outcome,
+            via,
             follow: None,
         };
         match self {
-            Driver::Route53(client) => {
-                done(flip(client, gate, id, out, Some(version), deadline).await)
-            }
-            Driver::Arc(arc) => done(arc.flip(id, out, deadline).await),
+            Driver::Route53(client) => done(
+                flip(client, gate, id, out, Some(version), deadline).await,
+                SwitchPath::Route53,
+            ),
+            Driver::Arc(arc) => done(arc.flip(id, out, deadline).await, SwitchPath::Arc),
             Driver::Both(client, arc) => {
                 let (client, arc, gate) = (client.clone(), arc.clone(), gate.clone());
                 let id = id.to_owned();
@@ -183,24 +188,34 @@ impl Driver {
                 if !out {
                     // A put-back needs both.
                     let (a, b) = tokio::join!(route53, arc);
-                    return done(both_in(a, b));
+                    return done(both_in(a, b), SwitchPath::Both);
                 }
-                match futures_util::future::select(route53, arc).await {
-                    futures_util::future::Either::Left((first, other))
-                    | futures_util::future::Either::Right((first, other)) => {
-                        if matches!(first, FlipOutcome::Done { .. }) {
-                            // Out already; the other path follows when it can.
-                            return Flipped {
-                                outcome: first,
-                                follow: Some(Box::pin(async move {
-                                    let _ = other.await;
-                                })),
-                            };
+                let (first, other, first_via, other_via) =
+                    match futures_util::future::select(route53, arc).await {
+                        futures_util::future::Either::Left((first, other)) => {
+                            (first, other, SwitchPath::Route53, SwitchPath::Arc)
                         }
-                        let second = other.await;
-                        done(either_out(first, second))
-                    }
+                        futures_util::future::Either::Right((first, other)) => {
+                            (first, other, SwitchPath::Arc, SwitchPath::Route53)
+                        }
+                    };
+                if matches!(first, FlipOutcome::Done { .. }) {
+                    // Out already; the other path follows when it can.
+                    return Flipped {
+                        outcome: first,
+                        via: first_via,
+                        follow: Some(Box::pin(async move {
+                            let _ = other.await;
+                        })),
+                    };
                 }
+                let second = other.await;
+                let via = if matches!(second, FlipOutcome::Done { .. }) {
+                    other_via
+                } else {
+                    first_via
+                };
+                done(either_out(first, second), via)
             }
         }
     }

@@ -695,6 +695,7 @@ async fn metrics_are_valid_openmetrics_with_the_matching_content_type() {
     let families = parse_openmetrics(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
     for family in [
         "geoplan_actions",
+        "geoplan_switch_confirmations",
         "geoplan_budget_fraction",
         "geoplan_cost_polls",
         "geoplan_log_write_errors",

@@ -330,8 +330,10 @@ async fn with_arc_two_dark_endpoints_still_flip_and_a_safety_rule_refuses_the_la
             .collect();
         counts
     };
-    let before = answered().await;
+    // Counted once the two are dark: a read the reader had in flight before is not
+    // counted against them.
     emu.hook("arc?dark=0,1").await;
+    let before = answered().await;
     let started = Instant::now();
     let drained = serve
         .post(

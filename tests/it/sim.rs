@@ -677,6 +677,7 @@ impl Sim {
                             region,
                             flip,
                             outcome,
+                            via: geoplan::config::SwitchPath::Route53,
                         },
                     );
                     self.release_when_settled(i);
@@ -1539,6 +1540,7 @@ impl Sim {
                         region,
                         flip,
                         outcome,
+                        via: geoplan::config::SwitchPath::Route53,
                     },
                 )
             }

@@ -109,6 +109,7 @@ impl Core {
         region: &str,
         flip: u64,
         outcome: FlipOutcome,
+        via: crate::config::SwitchPath,
     ) {
         let Some(f) = self
             .in_flight
@@ -119,7 +120,10 @@ impl Core {
             return;
         };
         match outcome {
-            FlipOutcome::Done { version } => self.confirmed(now, wall, region, f, version, None),
+            FlipOutcome::Done { version } => {
+                let how = confirmation(self.settings.path, via, f.switch.in_service);
+                self.confirmed(now, wall, region, f, version, Some(how))
+            }
             FlipOutcome::NotLanded { error, fenced } => {
                 self.in_flight.remove(region);
                 self.clear_intent(region);
@@ -236,14 +240,7 @@ impl Core {
             Purpose::Automatic(_) => "the first good probe",
             Purpose::Drain | Purpose::Restore => "the request",
         };
-        let how = how.unwrap_or(match self.settings.path {
-            crate::config::SwitchPath::Route53 => "Route 53's confirmation",
-            crate::config::SwitchPath::Arc => "ARC's confirmation",
-            crate::config::SwitchPath::Both if switch.in_service => {
-                "both confirmations (Route 53 and ARC)"
-            }
-            crate::config::SwitchPath::Both => "the first confirmation (Route 53 or ARC)",
-        });
+        let how = how.unwrap_or("the switch's confirmation");
         let text = format!("{text} ({:.2} s from {from} to {how})", took.as_secs_f64());
         self.event_took(Some(region), kind, text, Some(took));
         self.record(now, region, switch, f.reply);
@@ -321,5 +318,20 @@ impl Core {
                 });
             }
         }
+    }
+}
+
+/// What confirmed a flip, for its event: the path that answered, or with `both` a
+/// put-back's two confirmations.
+fn confirmation(
+    path: crate::config::SwitchPath,
+    via: crate::config::SwitchPath,
+    in_service: bool,
+) -> &'static str {
+    use crate::config::SwitchPath;
+    match (path, via) {
+        (SwitchPath::Both, _) if in_service => "both confirmations (Route 53 and ARC)",
+        (_, SwitchPath::Arc) => "ARC's confirmation",
+        _ => "Route 53's confirmation",
     }
 }

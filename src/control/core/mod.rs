@@ -176,6 +176,8 @@ pub enum Input {
         region: String,
         flip: u64,
         outcome: FlipOutcome,
+        /// The path that confirmed it (with `switch = "both"`, the first that did).
+        via: crate::config::SwitchPath,
     },
     Observed(Observed),
     /// A switch record reached a majority of the control tables (or did not).
@@ -473,8 +475,9 @@ impl Core {
                 region,
                 flip,
                 outcome,
+                via,
             } => {
-                self.flipped(now, wall, &region, flip, outcome);
+                self.flipped(now, wall, &region, flip, outcome, via);
                 self.reconcile(now, wall);
             }
             Input::Observed(o) => {

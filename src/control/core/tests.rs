@@ -177,6 +177,7 @@ fn flipped(c: &mut Core, ms: u64, id: u64, outcome: FlipOutcome) -> Vec<Effect> 
             region: "eu-west-1".into(),
             flip: id,
             outcome,
+            via: crate::config::SwitchPath::Route53,
         },
     )
 }
