@@ -1,5 +1,8 @@
-"""Route 53 Application Recovery Controller (ARC) routing control, which moto does not
-have: the configuration API, the clusters' five endpoints and the safety rules.
+"""Route 53 Application Recovery Controller (ARC) routing control, which moto and
+LocalStack's community edition do not have: the configuration API, the clusters' five
+endpoints and the safety rules. Served by emulator.py (moto) and, in LocalStack's
+process, by compat.py (`serve_arc`), where the caller's account is LocalStack's
+(`Arc(accounts=...)`).
 
 * **Configuration** (`route53-recovery-control-config`, restJson1, on the emulator's
   own port; requests are recognised by their SigV4 credential scope). Clusters,
@@ -55,7 +58,7 @@ have: the configuration API, the clusters' five endpoints and the safety rules.
     the ARN of the rule that blocked the update",
     https://docs.aws.amazon.com/r53recovery/latest/dg/routing-control.override-safety-rule.html),
     one rule at a time; `SafetyRulesToOverride` skips the rules it names.
-* **Test hooks** (`/_geoplan/arc`, served by emulator.py): an endpoint can be made
+* **Test hooks** (`/_geoplan/arc`, served by emulator.py and compat.py): an endpoint can be made
   dark (it accepts the connection, reads the request and never answers; once the
   darkness ends the held request is dropped, never applied, as a request lost in a
   partition) or unavailable (`EndpointTemporarilyUnavailableException`, 503), and
@@ -173,9 +176,16 @@ class Arc:
     """Every account's ARC resources and routing control states, behind one lock (the
     emulator's server is threaded; every access is a short dictionary operation)."""
 
-    def __init__(self, health_checks: Callable[[], Iterator[Any]] = lambda: iter(())) -> None:
+    def __init__(
+        self,
+        health_checks: Callable[[], Iterator[Any]] = lambda: iter(()),
+        accounts: Callable[[str, str | None], str] | None = None,
+    ) -> None:
         self.lock = threading.RLock()
         self.health_checks = health_checks  # every moto Route 53 health check
+        # The caller's account from its Authorization header (and moto's account
+        # header): moto's rules by default; LocalStack's in LocalStack (compat.py).
+        self.account_of: Callable[[str, str | None], str] = accounts or account_of
         self.clusters: dict[str, dict[str, Any]] = {}
         self.panels: dict[str, dict[str, Any]] = {}
         self.controls: dict[str, dict[str, Any]] = {}
@@ -654,34 +664,43 @@ _ROUTES: list[tuple[str, str, Callable[..., Any]]] = [
 ]
 
 
-def config_app(arc: Arc, environ: dict, start_response: Any, region: str) -> list[bytes]:
-    """WSGI: one request of the configuration API (restJson1)."""
-
-    def reply(code: int, headers: dict[str, str], body: bytes) -> list[bytes]:
-        reason = {200: "OK", 400: "Bad Request", 402: "Payment Required", 403: "Forbidden", 404: "Not Found",
-                  409: "Conflict", 429: "Too Many Requests", 500: "Internal Server Error"}.get(code, "Error")
-        start_response(f"{code} {reason}", [*headers.items(), ("Content-Length", str(len(body)))])
-        return [body]
-
+def config_response(
+    arc: Arc, method: str, path: str, query_string: str, raw: bytes, account: str, region: str
+) -> tuple[int, dict[str, str], bytes]:
+    """One request of the configuration API (restJson1): status, headers, body. Served
+    by emulator.py (`config_app`) and by LocalStack's gateway (compat.py)."""
     if region != CONFIG_REGION:
         # AWS serves the configuration API in us-west-2 only; a request signed for
         # another region fails there as any misscoped SigV4 request does.
         message = f"Credential should be scoped to a valid region, not '{region}'. "
-        return reply(403, {"Content-Type": "application/json", "x-amzn-ErrorType": "InvalidSignatureException"},
-                     json.dumps({"__type": "InvalidSignatureException", "message": message}).encode())
+        return (403, {"Content-Type": "application/json", "x-amzn-ErrorType": "InvalidSignatureException"},
+                json.dumps({"__type": "InvalidSignatureException", "message": message}).encode())
     try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        raw = environ["wsgi.input"].read(length) if length else b""
         try:
             body = json.loads(raw) if raw.strip() else {}
         except ValueError:
             raise ArcError("ValidationException", "The request body is not valid JSON.") from None
-        account = account_of(environ.get("HTTP_AUTHORIZATION", ""), environ.get("HTTP_X_MOTO_ACCOUNT_ID"))
-        query = parse_qs(environ.get("QUERY_STRING", ""))
-        result = arc.config(environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", ""), query, body, account)
-        return reply(200, {"Content-Type": "application/json"}, json.dumps(result).encode())
+        result = arc.config(method, path, parse_qs(query_string), body, account)
+        return 200, {"Content-Type": "application/json"}, json.dumps(result).encode()
     except ArcError as e:
-        return reply(*e.response())
+        return e.response()
+
+
+REASONS = {200: "OK", 400: "Bad Request", 402: "Payment Required", 403: "Forbidden", 404: "Not Found",
+           409: "Conflict", 429: "Too Many Requests", 500: "Internal Server Error"}
+
+
+def config_app(arc: Arc, environ: dict, start_response: Any, region: str) -> list[bytes]:
+    """WSGI: one request of the configuration API (restJson1)."""
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    raw = environ["wsgi.input"].read(length) if length else b""
+    account = arc.account_of(environ.get("HTTP_AUTHORIZATION", ""), environ.get("HTTP_X_MOTO_ACCOUNT_ID"))
+    code, headers, body = config_response(
+        arc, environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", ""),
+        environ.get("QUERY_STRING", ""), raw, account, region,
+    )
+    start_response(f"{code} {REASONS.get(code, 'Error')}", [*headers.items(), ("Content-Length", str(len(body)))])
+    return [body]
 
 
 # --------------------------------------------------------------------------- endpoints
@@ -837,7 +856,7 @@ class _Handler(BaseHTTPRequestHandler):
                 body = json.loads(raw) if raw.strip() else {}
             except ValueError:
                 raise ArcError("ValidationException", "The request body is not valid JSON.", reason="cannotParse") from None
-            account = account_of(self.headers.get("Authorization", ""), self.headers.get("x-moto-account-id"))
+            account = endpoints.arc.account_of(self.headers.get("Authorization", ""), self.headers.get("x-moto-account-id"))
             code, headers, data = 200, {"Content-Type": "application/x-amz-json-1.0"}, json.dumps(
                 endpoints.arc.cluster_call(op, body, account)
             ).encode()

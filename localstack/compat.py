@@ -1,10 +1,18 @@
 """geoplan's compatibility layer for LocalStack 2026.3.0 (community).
 
 Stock LocalStack cannot apply geoplan's Terraform module: terraform retries a 500
-forever, and then replaces every calculated health check on each apply. Each function
-below fixes one bug (listed in localstack/README.md for reporting upstream), is small,
-and is proven by a test in tests/it/localstack.rs that shows the stock behaviour (a
-LocalStack started with `launch.py --stock`) next to the fixed one.
+forever, and then replaces every calculated health check on each apply. Each `fix_`
+function below fixes one bug (listed in localstack/README.md for reporting upstream),
+is small, and is proven by a test in tests/it/localstack.rs that shows the stock
+behaviour (a LocalStack started with `launch.py --stock`) next to the fixed one.
+
+Then two features LocalStack lacks, the same code the moto backend runs
+(`emulator.py`), over LocalStack's own moto Route 53 backends: Route 53's data plane
+(`dataplane.py`: checkers, evaluation, GetHealthCheckStatus, TestDNSAnswer, DNS over
+UDP) and ARC routing control (`arc.py`: the configuration API on LocalStack's port,
+the five cluster endpoints, safety rules, RECOVERY_CONTROL checks), with the test
+hooks `/_geoplan/dataplane` and `/_geoplan/arc` on LocalStack's port. Their tests are
+in tests/it/dataplane.rs, run on both backends.
 
 Loaded in LocalStack's own process through its init hooks: `launch.py` writes a
 two-line script into `<root>/etc/localstack/init/start.d/` that puts this folder on
@@ -15,10 +23,12 @@ EAGER_SERVICE_LOADING, so providers are created at their first request).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
 import sys
+import threading
 import time
 from typing import Any
 
@@ -163,6 +173,9 @@ def fix_get_health_check() -> None:
         if hc.type_ == "CALCULATED":
             config["HealthThreshold"] = int(hc.health_threshold or 0)
             config["ChildHealthChecks"] = list(hc.children or [])
+        elif hc.type_ == "RECOVERY_CONTROL":
+            # Only what AWS has for the type (see serve_arc).
+            config["RoutingControlArn"] = getattr(hc, "routing_control_arn", None)
         else:
             optional = {
                 "IPAddress": hc.ip_address,
@@ -189,45 +202,6 @@ def fix_get_health_check() -> None:
         )
 
     Route53Provider.get_health_check = get_health_check
-
-
-def fix_health_check_status() -> None:
-    """Bug 4: GetHealthCheckStatus always reports success, even for an inverted switch.
-
-    No emulator probes endpoints, so an endpoint check counts as healthy; but the rest
-    of AWS's rules are applied: a CALCULATED check is healthy when at least
-    HealthThreshold children are, a disabled check is healthy, and Inverted turns the
-    result over.
-    """
-    from moto.core.utils import iso_8601_datetime_with_milliseconds
-    from moto.route53.responses import GET_HEALTH_CHECK_STATUS_RESPONSE, Route53, Template
-
-    def healthy(backend: Any, hc: Any, depth: int = 0) -> bool:
-        if _bool(hc.disabled):
-            return True
-        if hc.type_ == "CALCULATED":
-            children = [backend.health_checks.get(c) for c in (hc.children or [])]
-            up = sum(1 for c in children if c is not None and depth < 8 and healthy(backend, c, depth + 1))
-            result = up >= int(hc.health_threshold or 0)
-        else:
-            result = True
-        return result != _bool(hc.inverted)
-
-    def get_health_check_status(self: Route53) -> str:
-        hc_id = self.parsed_url.path.rstrip("/").split("/")[-2]
-        hc = self.backend.get_health_check(hc_id)
-        xml = Template(GET_HEALTH_CHECK_STATUS_RESPONSE).render(
-            timestamp=iso_8601_datetime_with_milliseconds()
-        )
-        if not healthy(self.backend, hc):
-            xml = re.sub(
-                r"<Status>[^<]*</Status>",
-                "<Status>Failure: unhealthy by the emulator's rules (inverted, or too few healthy children)</Status>",
-                xml,
-            )
-        return xml
-
-    Route53.get_health_check_status = get_health_check_status
 
 
 def fix_delete_by_identifier() -> None:
@@ -402,12 +376,257 @@ def fix_added_index_limits() -> None:
     DynamoDBProvider.describe_table = describe_table
 
 
+# ------------------------------------------- Route 53's data plane and ARC (features)
+
+# Loopback only, as every listener of LocalStack's here (the DNS server, ARC's endpoints).
+HOST = "127.0.0.1"
+_ACCESS_KEY = re.compile(r"Credential=([^/,\s]+)/")
+_SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/([^/,\s]+)/([^/,\s]+)/aws4_request")
+
+
+def _route53_backends() -> Any:
+    """Every account's moto Route 53 backend in LocalStack (keyed by account, then by
+    partition)."""
+    from moto.route53.models import route53_backends
+
+    for account in list(route53_backends.values()):
+        yield from list(account.values())
+
+
+def _account_of(authorization: str, _moto_account: str | None = None) -> str:
+    """The caller's account as LocalStack decides it (a 12-digit access key id is the
+    account), for requests LocalStack's gateway does not see (ARC's endpoints)."""
+    from localstack.aws.accounts import get_account_id_from_access_key_id
+
+    key = _ACCESS_KEY.search(authorization or "")
+    return get_account_id_from_access_key_id(key.group(1) if key else "test")
+
+
+def _hook_response(code: int, body: bytes = b"", mimetype: str = "text/plain") -> Any:
+    from localstack.http import Response
+
+    return Response(body, status=code, mimetype=mimetype)
+
+
+def serve_data_plane(arc: Any) -> Any:
+    """Route 53's data plane (dataplane.py) over LocalStack's moto Route 53 backends:
+    stock LocalStack answers GetHealthCheckStatus with "Success" for every check (a
+    calculated one included, which AWS refuses) and has no TestDNSAnswer (moto has
+    none: 501). Here both are the data plane's, scoped to the caller's account; the
+    checkers probe every account's endpoint checks; RECOVERY_CONTROL checks follow ARC.
+
+    Hooks on LocalStack's port, as emulator.py serves them: `POST /_geoplan/dataplane`
+    (`interval`, `subnet`/`regions`, and `account=ID` to apply them to that account
+    alone, which tests sharing this LocalStack do), `GET /_geoplan/dataplane`
+    (`{"dns": "127.0.0.1:PORT"}`; with `?account=ID`, a DNS server of that account's
+    zones alone, so that two accounts' zones of one name do not shadow each other)."""
+    from dataplane import DataPlane, DataPlaneError
+    from localstack.aws.api.route53 import (
+        GetHealthCheckStatusResponse,
+        InvalidInput,
+        NoSuchHealthCheck,
+        NoSuchHostedZone,
+        TestDNSAnswerResponse,
+    )
+    from localstack.services.edge import ROUTER
+    from localstack.services.route53.provider import Route53Provider
+
+    plane = DataPlane(_route53_backends, routing_control_state=arc.state_of)
+    errors = {"NoSuchHealthCheck": NoSuchHealthCheck, "InvalidInput": InvalidInput}
+
+    def get_health_check_status(self: Any, context: Any, health_check_id: str, **kwargs: Any) -> Any:
+        try:
+            found = plane.status(health_check_id, context.account_id)
+        except DataPlaneError as e:
+            raise errors[e.code](e.message) from None
+        observations = []
+        if found is not None:
+            report, checked = found
+            observations.append(
+                {
+                    "Region": "us-east-1",
+                    "IPAddress": HOST,
+                    "StatusReport": {"Status": report, "CheckedTime": checked},
+                }
+            )
+        return GetHealthCheckStatusResponse(HealthCheckObservations=observations)
+
+    def test_dns_answer(
+        self: Any,
+        context: Any,
+        hosted_zone_id: str,
+        record_name: str,
+        record_type: str,
+        resolver_ip: str | None = None,
+        edns0_client_subnet_ip: str | None = None,
+        edns0_client_subnet_mask: str | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        client = edns0_client_subnet_ip or resolver_ip
+        try:
+            code, values = plane.answer(hosted_zone_id, record_name, record_type, client, context.account_id)
+        except KeyError:
+            raise NoSuchHostedZone(f"No hosted zone found with ID: {hosted_zone_id}") from None
+        return TestDNSAnswerResponse(
+            Nameserver="ns-geoplan.emulator",
+            RecordName=record_name,
+            RecordType=record_type,
+            RecordData=values,
+            ResponseCode=code,
+            Protocol="UDP",
+        )
+
+    Route53Provider.get_health_check_status = get_health_check_status
+    Route53Provider.test_dns_answer = test_dns_answer
+
+    dns_ports: dict[str | None, int] = {None: plane.serve_dns(HOST)}
+    dns_lock = threading.Lock()
+
+    def hook(request: Any, **_: Any) -> Any:
+        query = {k: v for k, v in request.args.items()}
+        if request.method == "GET":
+            account = query.get("account") or None
+            if account is not None and not (account.isdigit() and len(account) == 12):
+                return _hook_response(400, b"account must be a 12-digit account id")
+            with dns_lock:
+                if account not in dns_ports:
+                    dns_ports[account] = plane.serve_dns(HOST, account)
+                port = dns_ports[account]
+            return _hook_response(200, json.dumps({"dns": f"{HOST}:{port}"}).encode(), "application/json")
+        try:
+            plane.configure(query)
+        except ValueError as e:
+            return _hook_response(400, str(e).encode())
+        return _hook_response(204)
+
+    ROUTER.add("/_geoplan/dataplane", endpoint=hook, methods=["GET", "POST"])
+    return plane
+
+
+def serve_arc() -> Any:
+    """ARC routing control (arc.py), which LocalStack's community edition lacks: a
+    request signed for `route53-recovery-control-config` is answered by arc.py before
+    LocalStack looks for a service (it has no provider for it), one signed for
+    `route53-recovery-cluster` gets emulator.py's 404 (that API is served on the five
+    cluster endpoints, loopback ports started here). Route 53 health checks of type
+    RECOVERY_CONTROL keep their `RoutingControlArn` (moto drops it) and leave out the
+    fields AWS refuses or has not for the type. `GET/POST /_geoplan/arc` as in
+    emulator.py; its settings (dark, unavailable, throttle, deploy delay) are the
+    endpoints', shared by every account."""
+    from arc import CONFIG_SERVICE, DATA_SERVICE, Arc, config_response
+    from localstack.aws.api.route53 import InvalidInput
+    from localstack.aws.handlers.service import ServiceNameParser
+    from localstack.services.edge import ROUTER
+    from localstack.services.moto import call_moto
+    from localstack.services.route53.provider import Route53Provider
+
+    def health_checks() -> Any:
+        for backend in _route53_backends():
+            yield from list(backend.health_checks.values())
+
+    arc = Arc(health_checks, _account_of)
+    arc.endpoints.start()
+
+    original_parse = ServiceNameParser.__call__
+
+    def parse_service_name(self: Any, chain: Any, context: Any, response: Any) -> Any:
+        scope = _SCOPE.search(context.request.headers.get("Authorization", ""))
+        service = scope.group(2) if scope else ""
+        if service not in (CONFIG_SERVICE, DATA_SERVICE):
+            return original_parse(self, chain, context, response)
+        request = context.request
+        if service == CONFIG_SERVICE:
+            code, headers, body = config_response(
+                arc,
+                request.method,
+                request.path,
+                request.query_string.decode(),
+                request.get_data(),
+                _account_of(request.headers.get("Authorization", "")),
+                scope.group(1),
+            )
+        else:
+            code, headers = 404, {"Content-Type": "application/json"}
+            body = json.dumps({"__type": "ResourceNotFoundException", "message": "route53-recovery-cluster "
+                               "is served on the cluster endpoints that DescribeCluster lists, not here."}).encode()
+        response.status_code = code
+        response.headers.update(headers)
+        response.set_data(body)
+        # Nothing of LocalStack's AWS chain applies to a service it does not have.
+        chain.terminate()
+        return None
+
+    ServiceNameParser.__call__ = parse_service_name
+
+    # RECOVERY_CONTROL checks: "If the routing control state is ON, the health check is
+    # considered healthy" (API reference, HealthCheckConfig Type).
+    not_for_the_type = ("RequestInterval", "FailureThreshold", "MeasureLatency")
+
+    def create_health_check(
+        self: Any, context: Any, caller_reference: str, health_check_config: Any, **kwargs: Any
+    ) -> Any:
+        config = health_check_config or {}
+        if config.get("Type") != "RECOVERY_CONTROL":
+            return call_moto(context)
+        if not config.get("RoutingControlArn"):
+            raise InvalidInput("A health check of type RECOVERY_CONTROL needs a RoutingControlArn.")
+        given = [k for k in not_for_the_type if config.get(k) not in (None, False)]
+        if given:
+            raise InvalidInput(f"{', '.join(given)} is not supported for health checks of type RECOVERY_CONTROL.")
+        result = call_moto(context)
+        created = result["HealthCheck"]
+        from moto.route53.models import route53_backends
+
+        hc = route53_backends[context.account_id][context.partition].health_checks.get(created["Id"])
+        if hc is not None:
+            hc.routing_control_arn = config["RoutingControlArn"]
+        created["HealthCheckConfig"] = {
+            "Type": "RECOVERY_CONTROL",
+            "Inverted": _bool(config.get("Inverted")),
+            "Disabled": _bool(config.get("Disabled")),
+            "RoutingControlArn": config["RoutingControlArn"],
+        }
+        return result
+
+    Route53Provider.create_health_check = create_health_check
+
+    # ListHealthChecks (moto's XML): the same fields as GetHealthCheck for the type.
+    from moto.route53.models import HealthCheck
+
+    original_to_xml = HealthCheck.to_xml
+
+    def to_xml(self: HealthCheck) -> str:
+        xml = original_to_xml(self)
+        if self.type_ != "RECOVERY_CONTROL":
+            return xml
+        config = (
+            "<HealthCheckConfig><Type>RECOVERY_CONTROL</Type>"
+            f"<RoutingControlArn>{getattr(self, 'routing_control_arn', '') or ''}</RoutingControlArn>"
+            f"<Inverted>{'true' if _bool(self.inverted) else 'false'}</Inverted>"
+            f"<Disabled>{'true' if _bool(self.disabled) else 'false'}</Disabled></HealthCheckConfig>"
+        )
+        return re.sub(r"<HealthCheckConfig>.*</HealthCheckConfig>", config, xml, flags=re.S)
+
+    HealthCheck.to_xml = to_xml
+
+    def hook(request: Any, **_: Any) -> Any:
+        if request.method == "GET":
+            return _hook_response(200, json.dumps(arc.endpoints.report()).encode(), "application/json")
+        try:
+            arc.endpoints.configure({k: v for k, v in request.args.items()})
+        except ValueError as e:
+            return _hook_response(400, str(e).encode())
+        return _hook_response(204)
+
+    ROUTER.add("/_geoplan/arc", endpoint=hook, methods=["GET", "POST"])
+    return arc
+
+
 FIXES = [
     fix_empty_child_list,
     fix_calculated_threshold,
     fix_health_check_version,
     fix_get_health_check,
-    fix_health_check_status,
     fix_delete_by_identifier,
     fix_describe_table,
     fix_stream_outlives_its_table,
@@ -432,4 +651,12 @@ def apply() -> None:
         )
     for fix in FIXES:
         fix()
-    LOG.warning("geoplan compat: %d fixes applied", len(FIXES))
+    arc = serve_arc()
+    plane = serve_data_plane(arc)
+    LOG.warning(
+        "geoplan compat: %d fixes applied; Route 53's data plane (%d checkers) and ARC "
+        "(endpoints %s) served",
+        len(FIXES),
+        len(plane.checkers),
+        ", ".join(url for _, url in arc.endpoints.urls()),
+    )

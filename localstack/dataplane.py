@@ -1,10 +1,11 @@
-"""Route 53's data plane, which moto does not have: health checkers that probe, and the
-DNS answers they steer.
+"""Route 53's data plane, which moto (and so LocalStack, whose Route 53 is moto's) does
+not have: health checkers that probe, and the DNS answers they steer. Served by
+emulator.py (moto) and, in LocalStack's process, by compat.py (`serve_data_plane`).
 
 moto stores health checks and records but never evaluates them: its
 `GetHealthCheckStatus` always answers "Success" and it has no `TestDNSAnswer`. So no
 test could see what a flip changes where clients look. This module adds, inside the
-emulator process, over moto's own Route 53 objects:
+emulator's process, over moto's own Route 53 objects:
 
 * **Health checkers.** Every `HTTP`, `HTTPS`, `HTTP_STR_MATCH`, `HTTPS_STR_MATCH` and
   `TCP` check is probed at its `RequestInterval` (or the interval a test sets with
@@ -35,6 +36,12 @@ emulator process, over moto's own Route 53 objects:
   healthy; an alias that evaluates target health is healthy while one of its target
   records in the zone is.
 
+Runs over moto 5.2.1's objects (`emulator.py`) and over moto-ext's inside LocalStack
+(`compat.py`), which name a few fields differently (see `_rtype`, `_check_of`,
+`_multivalue`) and keep the XML's "true"/"false" strings (see `_bool`). The test knobs
+(`configure`) can be scoped to one account, so that tests sharing one LocalStack, each
+in its own account, do not steer one another's checkers and answers.
+
 Not modelled: checker regions (one checker stands for all, so the 18% rule is
 moot), latency measurement, geolocation routing, the state of `CLOUDWATCH_METRIC`
 checks (they count as healthy), and the health and addresses
@@ -63,13 +70,43 @@ ENDPOINT_TYPES = {"HTTP", "HTTPS", "HTTP_STR_MATCH", "HTTPS_STR_MATCH", "TCP"}
 class _Checker:
     """One endpoint check's checker: its status and the streak of results against it."""
 
-    def __init__(self) -> None:
+    def __init__(self, account: str | None) -> None:
+        self.account = account
         self.healthy = True  # a new check is healthy until the threshold says otherwise
         self.streak = 0
         self.next_at = 0.0
         self.busy = False
         self.report: str | None = None
         self.checked: datetime | None = None
+
+
+def _bool(value: Any) -> bool:
+    """moto-ext (LocalStack) keeps the XML's "true"/"false" strings; `"false"` is truthy."""
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
+
+
+def _rtype(record: Any) -> str:
+    """A record's type: `type` in moto 5.2, `type_` in LocalStack's moto-ext."""
+    return str(getattr(record, "type_", None) or getattr(record, "type", None) or "").upper()
+
+
+def _check_of(record: Any) -> str | None:
+    """A record's health check id: `health_check_id` in moto 5.2, `health_check` in moto-ext."""
+    return getattr(record, "health_check_id", None) or getattr(record, "health_check", None) or None
+
+
+def _multivalue(record: Any) -> bool:
+    return _bool(getattr(record, "multi_value_answer", getattr(record, "multi_value", None)))
+
+
+def _weighted(record: Any) -> bool:
+    """moto-ext gives every record a weight (0); only a record with a set identifier
+    (and no other policy, tested first) is a weighted one."""
+    return bool(record.set_identifier) and getattr(record, "weight", None) not in (None, "")
+
+
+def _account(backend: Any) -> str | None:
+    return getattr(backend, "account_id", None)
 
 
 def _norm(name: str) -> str:
@@ -81,6 +118,14 @@ def _values(record: Any) -> list[str]:
     for r in record.records or []:
         out.append(r["Value"] if isinstance(r, dict) else str(r))
     return out
+
+
+class DataPlaneError(Exception):
+    """An API error: the Route 53 error code, the HTTP status and the message."""
+
+    def __init__(self, code: str, status: int, message: str) -> None:
+        super().__init__(message)
+        self.code, self.status, self.message = code, status, message
 
 
 class DataPlane:
@@ -97,9 +142,10 @@ class DataPlane:
         self.routing_control_state = routing_control_state
         self.lock = threading.Lock()
         self.checkers: dict[str, _Checker] = {}
-        self.interval: float | None = None
+        # The hooks' settings, per account (None: every account without its own).
+        self.intervals: dict[str | None, float] = {}
         # (subnet, regions nearest first), most specific first when asked
-        self.nearest: list[tuple[Any, list[str]]] = []
+        self.nearest: dict[str | None, list[tuple[Any, list[str]]]] = {}
         self.rng = random.Random(0)
         threading.Thread(target=self._run, name="route53-checkers", daemon=True).start()
 
@@ -107,7 +153,9 @@ class DataPlane:
 
     def configure(self, query: dict[str, str]) -> None:
         """`interval=S` sets every checker's interval (absent: each check's own);
-        `subnet=CIDR&regions=a,b` says which regions are nearest to clients there."""
+        `subnet=CIDR&regions=a,b` says which regions are nearest to clients there.
+        `account=ID` applies either to that account's checks and zones alone (its own
+        settings win over the unscoped ones)."""
         # Everything is checked before anything changes (ValueError: a 400).
         interval = None
         if "interval" in query:
@@ -115,19 +163,37 @@ class DataPlane:
             if not (interval == 0 or 0.01 <= interval <= 3600):
                 raise ValueError(f"interval must be 0 or 0.01..3600 seconds, not {query['interval']}")
         net = ipaddress.ip_network(query["subnet"], strict=False) if "subnet" in query else None
+        account = query.get("account") or None
+        if account is not None and not (account.isdigit() and len(account) == 12):
+            raise ValueError(f"account must be a 12-digit account id, not {account}")
         with self.lock:
             if "interval" in query:
-                self.interval = interval or None
+                if interval:
+                    self.intervals[account] = interval
+                else:
+                    self.intervals.pop(account, None)
                 for c in self.checkers.values():
-                    c.next_at = 0.0
+                    if account is None or c.account == account:
+                        c.next_at = 0.0
             if net is not None:
                 regions = [r for r in query.get("regions", "").split(",") if r]
-                self.nearest = [(n, r) for n, r in self.nearest if n != net] + [(net, regions)]
+                mine = self.nearest.get(account, [])
+                self.nearest[account] = [(n, r) for n, r in mine if n != net] + [(net, regions)]
+
+    def _interval(self, account: str | None) -> float | None:
+        """The hook's interval for an account's checkers (lock held)."""
+        return self.intervals.get(account, self.intervals.get(None))
 
     # ------------------------------------------------------------- checkers
 
-    def _checks(self) -> Iterator[tuple[Any, Any]]:
+    def _backends(self, account: str | None = None) -> Iterator[Any]:
+        """Every backend, or only the account's."""
         for backend in self.backends():
+            if account is None or _account(backend) == account:
+                yield backend
+
+    def _checks(self, account: str | None = None) -> Iterator[tuple[Any, Any]]:
+        for backend in self._backends(account):
             for check in list(backend.health_checks.values()):
                 yield backend, check
 
@@ -145,15 +211,15 @@ class DataPlane:
         """Starts the probes that are due; returns when the next one is."""
         live = set()
         next_at = float("inf")
-        for _, check in self._checks():
+        for backend, check in self._checks():
             if (check.type_ or "") not in ENDPOINT_TYPES:
                 continue
             live.add(check.id)
             with self.lock:
-                c = self.checkers.setdefault(check.id, _Checker())
+                c = self.checkers.setdefault(check.id, _Checker(_account(backend)))
                 if not c.busy and now >= c.next_at:
                     c.busy = True
-                    c.next_at = now + (self.interval or float(check.request_interval or 30))
+                    c.next_at = now + (self._interval(c.account) or float(check.request_interval or 30))
                     threading.Thread(target=self._probe, args=(check, c), daemon=True).start()
                 next_at = min(next_at, c.next_at)
         with self.lock:
@@ -180,8 +246,8 @@ class DataPlane:
 
     # ----------------------------------------------------------- evaluation
 
-    def find_check(self, check_id: str) -> tuple[Any, Any] | None:
-        for backend, check in self._checks():
+    def find_check(self, check_id: str, account: str | None = None) -> tuple[Any, Any] | None:
+        for backend, check in self._checks(account):
             if check.id == check_id:
                 return backend, check
         return None
@@ -191,7 +257,7 @@ class DataPlane:
         if check is None or depth > 8:
             return True
         kind = check.type_ or ""
-        if check.disabled:
+        if _bool(check.disabled):
             raw = True
         elif kind == "CALCULATED":
             children = check.children or []
@@ -205,17 +271,19 @@ class DataPlane:
             raw = self.routing_control_state(getattr(check, "routing_control_arn", None)) == "On"
         else:
             raw = True
-        return not raw if check.inverted else raw
+        return not raw if _bool(check.inverted) else raw
 
-    def status_xml(self, check_id: str) -> tuple[int, str]:
-        found = self.find_check(check_id)
+    def status(self, check_id: str, account: str | None = None) -> tuple[str, datetime] | None:
+        """GetHealthCheckStatus: the checker's latest report and when it was made (None
+        before its first probe); DataPlaneError for an unknown or calculated check."""
+        found = self.find_check(check_id, account)
         if found is None:
-            return 404, _error("NoSuchHealthCheck", f"A health check with id {check_id} does not exist.")
+            raise DataPlaneError("NoSuchHealthCheck", 404, f"A health check with id {check_id} does not exist.")
         _, check = found
         if (check.type_ or "") == "CALCULATED":
             # "You can't use GetHealthCheckStatus to get the status of a calculated
             # health check" (API reference, GetHealthCheckStatus).
-            return 400, _error("InvalidInput", "A calculated health check has no checker status.")
+            raise DataPlaneError("InvalidInput", 400, "A calculated health check has no checker status.")
         with self.lock:
             c = self.checkers.get(check.id)
             report, checked = (c.report, c.checked) if c else (None, None)
@@ -227,8 +295,18 @@ class DataPlane:
                 f"Failure: routing control state is {state}" if state else "Failure: routing control not found"
             )
             checked = datetime.now(timezone.utc)
+        if report is None or checked is None:
+            return None
+        return report, checked
+
+    def status_xml(self, check_id: str) -> tuple[int, str]:
+        try:
+            found = self.status(check_id)
+        except DataPlaneError as e:
+            return e.status, _error(e.code, e.message)
         obs = ""
-        if report is not None and checked is not None:
+        if found is not None:
+            report, checked = found
             obs = (
                 "<HealthCheckObservation><Region>us-east-1</Region>"
                 f"<IPAddress>127.0.0.1</IPAddress><StatusReport><Status>{escape(report)}</Status>"
@@ -242,9 +320,12 @@ class DataPlane:
 
     # ---------------------------------------------------------- DNS answers
 
-    def regions_nearest(self, client: str | None) -> list[str]:
+    def regions_nearest(self, client: str | None, account: str | None = None) -> list[str]:
+        """The regions nearest to `client`, nearest first, by the most specific subnet
+        the hook named for the account (its own subnets, then the unscoped ones)."""
         with self.lock:
-            nearest = list(self.nearest)
+            own = list(self.nearest.get(account, [])) if account is not None else []
+            nearest = own + [m for m in self.nearest.get(None, []) if all(m[0] != n for n, _ in own)]
         if client:
             try:
                 ip = ipaddress.ip_address(client.split("/")[0])
@@ -256,10 +337,13 @@ class DataPlane:
                     return max(matches, key=lambda m: m[0].prefixlen)[1]
         return []
 
-    def answer(self, zone_id: str, name: str, rtype: str, client: str | None) -> tuple[str, list[str]]:
-        """(response code, values) of a query for `name` `rtype` in the zone."""
+    def answer(
+        self, zone_id: str, name: str, rtype: str, client: str | None, account: str | None = None
+    ) -> tuple[str, list[str]]:
+        """(response code, values) of a query for `name` `rtype` in the zone (of the
+        account's, when one is given); KeyError if there is no such zone."""
         zone_id = zone_id.split("/")[-1]
-        for backend in self.backends():
+        for backend in self._backends(account):
             zone = backend.zones.get(zone_id)
             if zone is not None:
                 code, _, values = self._answer(backend, zone, _norm(name), rtype.upper(), client, 0)
@@ -274,14 +358,15 @@ class DataPlane:
         rrsets = [r for r in list(zone.rrsets) if _norm(r.name) == name]
         if not rrsets:
             return "NXDOMAIN", rtype, []
-        of_type = [r for r in rrsets if (r.type or "").upper() == rtype]
+        of_type = [r for r in rrsets if _rtype(r) == rtype]
         if not of_type:
-            cname = [r for r in rrsets if (r.type or "").upper() == "CNAME"]
+            cname = [r for r in rrsets if _rtype(r) == "CNAME"]
             return ("NOERROR", "CNAME", _values(cname[0])) if cname else ("NOERROR", rtype, [])
         return "NOERROR", rtype, self.choose(backend, zone, of_type, client, depth)
 
     def _record_healthy(self, backend: Any, zone: Any, record: Any, client: str | None, depth: int) -> bool:
-        if record.health_check_id and not self.healthy(backend, record.health_check_id):
+        check_id = _check_of(record)
+        if check_id and not self.healthy(backend, check_id):
             return False
         alias = record.alias_target or {}
         if alias and str(alias.get("EvaluateTargetHealth", "")).lower() == "true" and depth < 8:
@@ -290,8 +375,8 @@ class DataPlane:
             # alias to a resource outside the zone (a load balancer) counts as healthy:
             # no emulator here knows its targets' health.
             target = _norm(alias.get("DNSName", ""))
-            rtype = (record.type or "").upper()
-            targets = [r for r in list(zone.rrsets) if _norm(r.name) == target and (r.type or "").upper() == rtype]
+            rtype = _rtype(record)
+            targets = [r for r in list(zone.rrsets) if _norm(r.name) == target and _rtype(r) == rtype]
             if targets:
                 return any(self._record_healthy(backend, zone, r, client, depth + 1) for r in targets)
         return True
@@ -301,7 +386,7 @@ class DataPlane:
         if alias and depth < 8:
             target = _norm(alias.get("DNSName", ""))
             if any(_norm(r.name) == target for r in zone.rrsets):
-                return self._answer(backend, zone, target, (record.type or "").upper(), client, depth + 1)[2]
+                return self._answer(backend, zone, target, _rtype(record), client, depth + 1)[2]
             return [target]
         return _values(record)
 
@@ -319,11 +404,16 @@ class DataPlane:
                     return values(r)
             return values(primary[0]) if primary else values(records[0])
         if any(r.region for r in records):
-            order = self.regions_nearest(client)
+            order = self.regions_nearest(client, _account(backend))
             rank = {region: i for i, region in enumerate(order)}
             best = min(pool, key=lambda r: (rank.get(r.region, len(rank)), r.region or ""))
             return values(best)
-        if any(r.weight is not None for r in records):
+        if any(_multivalue(r) for r in records):
+            out: list[str] = []
+            for r in pool[:8]:
+                out += values(r)
+            return out
+        if any(_weighted(r) for r in records):
             weighted = [r for r in pool if int(r.weight or 0) > 0] or pool
             total = sum(int(r.weight or 0) for r in weighted)
             if total <= 0:
@@ -334,11 +424,6 @@ class DataPlane:
                 if pick <= 0:
                     return values(r)
             return values(weighted[-1])
-        if any(r.multi_value_answer for r in records):
-            out: list[str] = []
-            for r in pool[:8]:
-                out += values(r)
-            return out
         return values(records[0])
 
     def answer_xml(self, query: dict[str, str]) -> tuple[int, str]:
@@ -361,8 +446,10 @@ class DataPlane:
 
     # ----------------------------------------------------------- DNS server
 
-    def serve_dns(self, host: str) -> int:
-        """Answers DNS queries on a free UDP port of `host`, from the hosted zones, as
+    def serve_dns(self, host: str, account: str | None = None) -> int:
+        """Answers DNS queries on a free UDP port of `host`, from the hosted zones (the
+        account's only, when one is given: as on AWS, where each zone has name servers
+        of its own, two accounts' zones of one name do not shadow each other), as
         Route 53's name servers would (authoritative, no recursion); returns the port.
         The client for latency routing is the EDNS client subnet (RFC 7871, what
         `dig +subnet=` sends) when the query has one, else the sender's address."""
@@ -372,28 +459,28 @@ class DataPlane:
             sys.exit("geoplan-emulator: dnslib is missing (the DNS server needs it): run localstack/setup.sh")
         sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
         sock.bind((host, 0))
-        threading.Thread(target=self._dns_loop, args=(sock,), name="dns", daemon=True).start()
+        threading.Thread(target=self._dns_loop, args=(sock, account), name="dns", daemon=True).start()
         return int(sock.getsockname()[1])
 
-    def _dns_loop(self, sock: socket.socket) -> None:
+    def _dns_loop(self, sock: socket.socket, account: str | None) -> None:
         while True:
             data, sender = sock.recvfrom(4096)
             try:
-                reply = self._dns_reply(data, sender[0])
+                reply = self._dns_reply(data, sender[0], account)
             except Exception:  # noqa: BLE001 - a packet that is not a query gets no answer
                 continue
             sock.sendto(reply, sender)
 
-    def _zone_for(self, name: str) -> tuple[Any, Any] | None:
+    def _zone_for(self, name: str, account: str | None = None) -> tuple[Any, Any] | None:
         best = None
-        for backend in self.backends():
+        for backend in self._backends(account):
             for zone in list(backend.zones.values()):
                 zname = _norm(zone.name)
                 if (name == zname or name.endswith("." + zname)) and (best is None or len(zname) > len(_norm(best[1].name))):
                     best = (backend, zone)
         return best
 
-    def _dns_reply(self, data: bytes, sender: str) -> bytes:
+    def _dns_reply(self, data: bytes, sender: str, account: str | None = None) -> bytes:
         from dnslib import AAAA, CNAME, QTYPE, RCODE, RR, TXT, A, DNSRecord
 
         query = DNSRecord.parse(data)
@@ -406,7 +493,7 @@ class DataPlane:
                 for option in rr.rdata or []:
                     if option.code == 8:
                         client = _ecs_address(option.data) or client
-        found = self._zone_for(name)
+        found = self._zone_for(name, account)
         if found is None:
             reply.header.rcode = RCODE.REFUSED
             return reply.pack()
@@ -414,7 +501,7 @@ class DataPlane:
         code, answered, values = self._answer(backend, zone, name, QTYPE[q.qtype], client, 0)
         reply.header.rcode = getattr(RCODE, code)
         ttl = next(
-            (int(r.ttl or 60) for r in list(zone.rrsets) if _norm(r.name) == name and (r.type or "").upper() == answered),
+            (int(r.ttl or 60) for r in list(zone.rrsets) if _norm(r.name) == name and _rtype(r) == answered),
             60,
         )
         kinds = {"A": A, "AAAA": AAAA, "CNAME": CNAME, "TXT": TXT}

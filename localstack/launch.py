@@ -1,5 +1,7 @@
 """Start one real LocalStack (community, on the host, no Docker) for geoplan's tests
-and demo, on 127.0.0.1 and a free port, with geoplan's compatibility layer loaded.
+and demo, on 127.0.0.1 and a free port, with geoplan's compatibility layer loaded
+(compat.py: its bug fixes, and Route 53's data plane and ARC, whose DNS server and
+cluster endpoints listen on loopback ports of LocalStack's process).
 
     python localstack/launch.py [--port 0] [--stock]
 
@@ -9,7 +11,8 @@ alike), then runs until SIGTERM/SIGINT/SIGHUP, or until its parent dies, and sto
 LocalStack with every process it started (DynamoDB Local's JVM, the Kinesis mock),
 whatever session they put themselves in.
 
-`--stock` starts LocalStack without compat.py, to show its bugs next to the fixes.
+`--stock` starts LocalStack without compat.py, to show its bugs next to the fixes
+(and without the data plane, ARC and the `/_geoplan/` hooks).
 
 Runs under any Python 3; LocalStack itself runs in the venv localstack/setup.sh
 builds (`target/localstack/venv`, Python 3.13, pinned by localstack/requirements.lock).

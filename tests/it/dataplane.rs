@@ -2,6 +2,12 @@
 //! probe, the evaluation of inverted, disabled and calculated checks, and DNS answers
 //! by routing policy, each against what the Route 53 developer guide says; and a
 //! failover seen where clients see it, in the DNS answer.
+//!
+//! The data plane runs in both emulators (moto's `emulator.py`, and LocalStack through
+//! `compat.py`), so each test that needs no moto-only hook (`hang`) runs on both:
+//! `on_both_emulators!(name)` makes `name::on_moto` and `name::on_localstack` of the
+//! function `name(&Emulator)`. On the shared LocalStack the data plane's hook is
+//! scoped to the test's account (see `Emulator::hook_url`).
 
 use std::time::{Duration, Instant};
 
@@ -11,6 +17,26 @@ use aws_sdk_route53::types::{
 };
 
 use crate::support::*;
+
+/// Two tests of the body `$name(&Emulator)`: `$name::on_moto` (a moto of its own) and
+/// `$name::on_localstack` (an account of its own on the shared LocalStack).
+macro_rules! on_both_emulators {
+    ($name:ident) => {
+        mod $name {
+            use crate::support::Emulator;
+
+            #[tokio::test(flavor = "multi_thread")]
+            async fn on_moto() {
+                super::$name(&Emulator::moto()).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread")]
+            async fn on_localstack() {
+                super::$name(&Emulator::localstack(false)).await;
+            }
+        }
+    };
+}
 
 /// Sets the data plane's test knobs (`interval=S`, `subnet=CIDR&regions=a,b`).
 async fn dataplane(emu: &Emulator, query: &str) {
@@ -170,11 +196,9 @@ async fn until_answer(
 /// and healthy again after as many good ones; until then the record stays. And
 /// "Configuring DNS failover": the primary is answered while healthy, else the
 /// secondary. GetHealthCheckStatus reports the checker's latest result.
-#[tokio::test(flavor = "multi_thread")]
-async fn checkers_probe_endpoints_and_a_record_follows_after_the_threshold() {
-    let emu = Emulator::moto();
+async fn checkers_probe_endpoints_and_a_record_follows_after_the_threshold(emu: &Emulator) {
     let interval = Duration::from_millis(200);
-    dataplane(&emu, &format!("interval={}", interval.as_secs_f64())).await;
+    dataplane(emu, &format!("interval={}", interval.as_secs_f64())).await;
     let r53 = emu.route53().await;
     let mut site = FakeRegion::start_new().await;
     let endpoint = create_check(&r53, "endpoint", http(site.port, 3)).await;
@@ -240,6 +264,7 @@ async fn checkers_probe_endpoints_and_a_record_follows_after_the_threshold() {
         "back after {took:?}, before three probes"
     );
 }
+on_both_emulators!(checkers_probe_endpoints_and_a_record_follows_after_the_threshold);
 
 /// Developer guide, "How health checks work in simple and complex Amazon Route 53
 /// configurations" and "Calculated health checks": a calculated check is healthy when
@@ -249,9 +274,7 @@ async fn checkers_probe_endpoints_and_a_record_follows_after_the_threshold() {
 /// with both records unhealthy answers the primary. GetHealthCheckStatus refuses a
 /// calculated check (API reference: "You can't use GetHealthCheckStatus to get the
 /// status of a calculated health check").
-#[tokio::test(flavor = "multi_thread")]
-async fn calculated_inverted_and_disabled_checks_steer_failover_records() {
-    let emu = Emulator::moto();
+async fn calculated_inverted_and_disabled_checks_steer_failover_records(emu: &Emulator) {
     let r53 = emu.route53().await;
     let up = create_check(&r53, "up", fixed(false)).await;
     let down = create_check(&r53, "down", fixed(true)).await;
@@ -336,18 +359,18 @@ async fn calculated_inverted_and_disabled_checks_steer_failover_records() {
         "{refused:?}"
     );
 }
+on_both_emulators!(calculated_inverted_and_disabled_checks_steer_failover_records);
 
 /// geoplan's shape: latency records guarded by a region check (CALCULATED, threshold
 /// 2, over the endpoint check and the switch). Developer guide, "Latency-based
 /// routing" and "How Amazon Route 53 chooses records when health checking is
 /// configured": each client gets the nearest healthy region; a region whose switch is
 /// inverted leaves the answer; when every record is unhealthy, Route 53 answers as if
-/// all were healthy.
-#[tokio::test(flavor = "multi_thread")]
-async fn latency_answers_the_nearest_healthy_region_and_fails_open() {
-    let emu = Emulator::moto();
-    dataplane(&emu, "subnet=10.1.0.0/16&regions=us-east-1,eu-west-1").await;
-    dataplane(&emu, "subnet=10.2.0.0/16&regions=eu-west-1,us-east-1").await;
+/// all were healthy. Route 53's name servers (the emulator's DNS server, asked with
+/// the EDNS client subnet) answer what TestDNSAnswer does.
+async fn latency_answers_the_nearest_healthy_region_and_fails_open(emu: &Emulator) {
+    dataplane(emu, "subnet=10.1.0.0/16&regions=us-east-1,eu-west-1").await;
+    dataplane(emu, "subnet=10.2.0.0/16&regions=eu-west-1,us-east-1").await;
     let r53 = emu.route53().await;
     let us = FakeRegion::start_new().await;
     let eu = FakeRegion::start_new().await;
@@ -356,6 +379,9 @@ async fn latency_answers_the_nearest_healthy_region_and_fails_open() {
     let (near_us, near_eu) = ("10.1.2.3", "10.2.3.4");
     assert_eq!(answer(&r53, &z, name, near_us).await, ["192.0.2.1"]);
     assert_eq!(answer(&r53, &z, name, near_eu).await, ["192.0.2.2"]);
+    let server = dns_server(emu).await;
+    assert_eq!(dig(&server, name, near_us).await, ["192.0.2.1"]);
+    assert_eq!(dig(&server, name, near_eu).await, ["192.0.2.2"]);
 
     set_inverted(&r53, &ids["eu-west-1"].switch, true).await;
     assert_eq!(
@@ -372,11 +398,22 @@ async fn latency_answers_the_nearest_healthy_region_and_fails_open() {
         "all unhealthy: as if all were healthy, so the nearest"
     );
 
+    assert_eq!(
+        dig(&server, name, near_eu).await,
+        ["192.0.2.2"],
+        "all unhealthy, over DNS"
+    );
+
     set_inverted(&r53, &ids["eu-west-1"].switch, false).await;
     assert_eq!(
         answer(&r53, &z, name, near_us).await,
         ["192.0.2.2"],
         "us out"
+    );
+    assert_eq!(
+        dig(&server, name, near_us).await,
+        ["192.0.2.2"],
+        "us out, over DNS"
     );
 
     // A name with no records: NXDOMAIN.
@@ -390,6 +427,7 @@ async fn latency_answers_the_nearest_healthy_region_and_fails_open() {
         .unwrap();
     assert_eq!(out.response_code(), "NXDOMAIN");
 }
+on_both_emulators!(latency_answers_the_nearest_healthy_region_and_fails_open);
 
 /// A failover seen where clients see it: `geoplan serve` takes a dead region out with
 /// its switch, and the DNS answer to that region's clients moves to the other region
@@ -397,17 +435,15 @@ async fn latency_answers_the_nearest_healthy_region_and_fails_open() {
 /// (30 s, three failures: 60 to 90 s), so only geoplan's flip can move the answer this
 /// soon.
 /// Then the region comes back, in the answer too.
-#[tokio::test(flavor = "multi_thread")]
-async fn a_failover_reaches_the_dns_answer_within_seconds() {
-    let emu = Emulator::moto();
-    dataplane(&emu, "subnet=10.2.0.0/16&regions=eu-west-1,us-east-1").await;
+async fn a_failover_reaches_the_dns_answer_within_seconds(emu: &Emulator) {
+    dataplane(emu, "subnet=10.2.0.0/16&regions=eu-west-1,us-east-1").await;
     let r53 = emu.route53().await;
     let us = FakeRegion::start_new().await;
     let mut eu = FakeRegion::start_new().await;
     let (z, _) = geoplan_zone(&r53, "drill", us.port, eu.port).await;
     let name = "api.drill.example.com";
     let wd = Workdir::with_text("regions.toml", &crate::serve::config(us.port, eu.port));
-    let serve = crate::serve::Serve::start(wd.path(), &emu).await;
+    let serve = crate::serve::Serve::start(wd.path(), emu).await;
     let near_eu = "10.2.3.4";
     assert_eq!(answer(&r53, &z, name, near_eu).await, ["192.0.2.2"]);
 
@@ -419,8 +455,20 @@ async fn a_failover_reaches_the_dns_answer_within_seconds() {
     eu.stop().await;
     until_answer(&r53, &z, name, near_eu, &["192.0.2.1"], within).await;
     let out = died.elapsed();
-    let s = serve.get("/v1/regions/eu-west-1").await;
-    assert_eq!(s["switch"]["in_service"], false, "{s:#}");
+    // The flip has landed in Route 53; `serve` records it once its UpdateHealthCheck
+    // call has answered, which on a busy host may be a moment after the answer moved.
+    let recorded = Instant::now();
+    loop {
+        let s = serve.get("/v1/regions/eu-west-1").await;
+        if s["switch"]["in_service"] == false {
+            break;
+        }
+        assert!(
+            recorded.elapsed() < Duration::from_secs(10),
+            "the answer moved, but serve's switch is in service: {s:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     eprintln!("eu-west-1 left the DNS answer {out:?} after its endpoint died");
 
     let revived = Instant::now();
@@ -431,10 +479,12 @@ async fn a_failover_reaches_the_dns_answer_within_seconds() {
         revived.elapsed()
     );
 }
+on_both_emulators!(a_failover_reaches_the_dns_answer_within_seconds);
 
-/// Where the emulator's DNS server answers (a UDP port).
+/// Where the emulator's DNS server answers (a UDP port; on LocalStack, one answering
+/// from this test's account's zones alone).
 pub async fn dns_server(emu: &Emulator) -> String {
-    let v: serde_json::Value = reqwest::get(format!("{}/_geoplan/dataplane", emu.url))
+    let v: serde_json::Value = reqwest::get(emu.hook_url("dataplane"))
         .await
         .unwrap()
         .json()
@@ -543,10 +593,8 @@ async fn with_the_control_plane_dark_dns_answers_and_endpoint_checks_still_fail_
 /// target's own fail-open does not make it healthy); geoplan's failover records with
 /// several standbys are aliases of this kind. An alias to a resource outside the zone
 /// (a load balancer) counts as healthy here: the emulator cannot know its targets.
-#[tokio::test(flavor = "multi_thread")]
-async fn an_alias_is_as_healthy_as_its_targets() {
+async fn an_alias_is_as_healthy_as_its_targets(emu: &Emulator) {
     use aws_sdk_route53::types::AliasTarget;
-    let emu = Emulator::moto();
     let r53 = emu.route53().await;
     let down = create_check(&r53, "down", fixed(true)).await;
     let z = hosted_zone(&r53, "alias.example.com").await;
@@ -624,3 +672,4 @@ async fn an_alias_is_as_healthy_as_its_targets() {
         "a load balancer outside the zone counts as healthy"
     );
 }
+on_both_emulators!(an_alias_is_as_healthy_as_its_targets);

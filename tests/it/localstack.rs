@@ -132,28 +132,35 @@ async fn bug3_get_health_check_returns_what_a_calculated_check_has() {
     }
 }
 
+/// Bug 4: stock LocalStack has no Route 53 data plane. GetHealthCheckStatus reports
+/// success for every check without probing anything: an endpoint nothing listens on, a
+/// calculated check (which AWS refuses: "You can't use GetHealthCheckStatus to get the
+/// status of a calculated health check", API reference, GetHealthCheckStatus), even an
+/// inverted switch; and TestDNSAnswer is a 501 (moto has no route for it). The
+/// compat layer serves the data plane the moto backend has (dataplane.py, whose rules
+/// tests/it/dataplane.rs checks on both backends): the checker's result, AWS's refusal,
+/// and answers that skip a record whose check is unhealthy.
 #[tokio::test(flavor = "multi_thread")]
-async fn bug4_status_follows_inversion_and_children() {
+async fn bug4_health_check_status_and_dns_answers_follow_the_checks() {
+    use crate::dataplane::{a, put};
+    use aws_sdk_route53::types::ResourceRecordSetFailover;
     let (stock, fixed) = pair();
-    let status = async |emu: &Emulator, id: &str| {
-        let out = emu
-            .route53()
-            .await
-            .get_health_check_status()
-            .health_check_id(id)
-            .send()
-            .await
-            .unwrap();
-        out.health_check_observations()[0]
-            .status_report()
-            .unwrap()
-            .status()
-            .unwrap()
-            .to_owned()
-    };
     for (emu, patched) in [(&stock, false), (&fixed, true)] {
         let r53 = emu.route53().await;
-        let endpoint = create(&r53, "endpoint", endpoint_check()).await.unwrap();
+        // Nothing listens on this port: a probe's connection is refused.
+        let endpoint = create(
+            &r53,
+            "endpoint",
+            HealthCheckConfig::builder()
+                .r#type(HealthCheckType::Http)
+                .ip_address("127.0.0.1")
+                .port(free_port() as i32)
+                .resource_path("/")
+                .build()
+                .unwrap(),
+        )
+        .await
+        .unwrap();
         // geoplan's switch: a calculated check with no children and threshold 0 is
         // healthy; inverted, it is unhealthy, and so is the record it guards.
         let switch = create(
@@ -168,37 +175,87 @@ async fn bug4_status_follows_inversion_and_children() {
         )
         .await
         .unwrap();
-        let region = create(
+        let zone = hosted_zone(&r53, "status.example.com").await;
+        let name = "api.status.example.com";
+        put(
             &r53,
-            "region",
-            HealthCheckConfig::builder()
-                .r#type(HealthCheckType::Calculated)
-                .health_threshold(2)
-                .child_health_checks(&endpoint)
-                .child_health_checks(&switch)
-                .build()
-                .unwrap(),
+            &zone,
+            vec![
+                a(name, "p", "192.0.2.1")
+                    .failover(ResourceRecordSetFailover::Primary)
+                    .health_check_id(&switch)
+                    .build()
+                    .unwrap(),
+                a(name, "s", "192.0.2.2")
+                    .failover(ResourceRecordSetFailover::Secondary)
+                    .build()
+                    .unwrap(),
+            ],
         )
-        .await
-        .unwrap();
-        let (s, e, r) = (
-            status(emu, &switch).await,
-            status(emu, &endpoint).await,
-            status(emu, &region).await,
-        );
-        assert!(
-            e.starts_with("Success"),
-            "an endpoint check is healthy (nothing probes it): {e}"
-        );
+        .await;
+        let status = async |id: &str| {
+            r53.get_health_check_status()
+                .health_check_id(id)
+                .send()
+                .await
+                .map(|out| {
+                    out.health_check_observations()
+                        .first()
+                        .and_then(|o| o.status_report())
+                        .and_then(|r| r.status())
+                        .unwrap_or("")
+                        .to_owned()
+                })
+        };
+        let answer = r53
+            .test_dns_answer()
+            .hosted_zone_id(&zone)
+            .record_name(name)
+            .record_type(RrType::A)
+            .send()
+            .await;
         if patched {
+            // A new check is probed at once (its first probe starts within 0.1 s).
+            let start = std::time::Instant::now();
+            let probed = loop {
+                let s = status(&endpoint).await.unwrap();
+                if !s.is_empty() || start.elapsed() > std::time::Duration::from_secs(20) {
+                    break s;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            };
             assert!(
-                s.starts_with("Failure") && r.starts_with("Failure"),
-                "fixed: {s} / {r}"
+                probed.starts_with("Failure"),
+                "fixed: the checker's result: {probed}"
+            );
+            let refused = status(&switch)
+                .await
+                .expect_err("fixed: a calculated check");
+            assert_eq!(
+                refused.as_service_error().and_then(|e| e.meta().code()),
+                Some("InvalidInput"),
+                "fixed: {refused:?}"
+            );
+            let answer = answer.expect("fixed: TestDNSAnswer is served");
+            assert_eq!(
+                answer.record_data(),
+                ["192.0.2.2"],
+                "fixed: the primary's switch is inverted"
             );
         } else {
+            let (e, s) = (
+                status(&endpoint).await.unwrap(),
+                status(&switch).await.unwrap(),
+            );
             assert!(
-                s.starts_with("Success") && r.starts_with("Success"),
-                "stock: {s} / {r}"
+                e.starts_with("Success") && s.starts_with("Success"),
+                "stock: {e} / {s}"
+            );
+            let e = answer.expect_err("stock: no TestDNSAnswer");
+            assert_eq!(
+                e.raw_response().map(|r| r.status().as_u16()),
+                Some(501),
+                "stock: {e:?}"
             );
         }
     }

@@ -38,6 +38,12 @@ impl Backend {
     }
 }
 
+/// The test hooks LocalStack serves too (through compat.py): the data plane's
+/// (`dataplane`, scoped to the test's account) and ARC's (`arc`: its cluster endpoints
+/// are shared by every account of the instance, so darkness and throttles are too).
+/// `calls`, `pause` and `hang` are moto's alone.
+pub const LOCALSTACK_HOOKS: [&str; 2] = ["dataplane", "arc"];
+
 /// An AWS emulator for one test: its URL and the account (access key id) the test's
 /// resources live in. On a shared LocalStack the accounts keep tests apart: zones,
 /// health checks and tables of one test are invisible to another.
@@ -243,20 +249,38 @@ impl Emulator {
         aws_sdk_route53::Client::new(&self.sdk_config("us-east-1").await)
     }
 
+    /// The URL of the test hook `/_geoplan/PATH_AND_QUERY`. On LocalStack, shared by the
+    /// tests, the data plane's settings and DNS server are scoped to this test's account
+    /// (`account=`); a moto is the test's own.
+    pub fn hook_url(&self, path_and_query: &str) -> String {
+        let mut url = format!("{}/_geoplan/{path_and_query}", self.url);
+        let name = path_and_query.split('?').next().unwrap_or_default();
+        if self.backend == Backend::LocalStack && name == "dataplane" {
+            let sep = if path_and_query.contains('?') {
+                '&'
+            } else {
+                '?'
+            };
+            url.push_str(&format!("{sep}account={}", self.account));
+        }
+        url
+    }
+
     /// Ends every hang at once (moto hook).
     pub async fn clear_hangs(&self) {
         self.hook("hang?clear=1").await;
     }
 
-    /// POSTs to a moto test hook, `/_geoplan/PATH_AND_QUERY`, which must succeed.
+    /// POSTs to a test hook, `/_geoplan/PATH_AND_QUERY`, which must succeed. moto serves
+    /// every hook; LocalStack (compat.py) serves those of `LOCALSTACK_HOOKS`.
     pub async fn hook(&self, path_and_query: &str) {
-        assert_eq!(
-            self.backend,
-            Backend::Moto,
-            "/_geoplan/{path_and_query} is a hook of the moto emulator: start it with Emulator::moto()"
+        let name = path_and_query.split('?').next().unwrap_or_default();
+        assert!(
+            self.backend == Backend::Moto || LOCALSTACK_HOOKS.contains(&name),
+            "/_geoplan/{path_and_query} is a hook of the moto emulator only: start it with Emulator::moto()"
         );
         let resp = reqwest::Client::new()
-            .post(format!("{}/_geoplan/{path_and_query}", self.url))
+            .post(self.hook_url(path_and_query))
             .send()
             .await
             .unwrap();
