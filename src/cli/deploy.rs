@@ -294,6 +294,14 @@ pub(super) async fn apply(
     };
     if !summary.has_changes() {
         deploy::discard_plan(&prepared);
+        // Routing controls an earlier run created but could not turn on.
+        if operation == Operation::Apply
+            && let Err(e) = switch_on_new_routing_controls(&prepared, &summary).await
+        {
+            eprintln!("geoplan: ARC routing controls created earlier are still Off");
+            print_chain(&e);
+            return Exit::Failure;
+        }
         print_outcome(run, &prepared, &summary, false, &timings, started);
         return Exit::Ok;
     }
@@ -324,6 +332,7 @@ pub(super) async fn apply(
             }
         }
     }
+    note_routing_controls_to_turn_on(&prepared, &summary);
     if let Err(e) = deploy::apply(&prepared, &mut timings).await {
         let what = match &e {
             DeployError::Terraform(TerraformError::Interrupted { .. }) => Some("was interrupted"),
@@ -339,9 +348,11 @@ pub(super) async fn apply(
         }
         return fail(&e, run.json);
     }
-    if let Err(e) = switch_on_new_routing_controls(&prepared, &summary).await {
+    if operation == Operation::Apply
+        && let Err(e) = switch_on_new_routing_controls(&prepared, &summary).await
+    {
         eprintln!(
-            "geoplan: the apply succeeded, but its new ARC routing controls could not be turned on (they start Off, so their regions count as out of service); turn them on with `geoplan restore` once `serve` runs"
+            "geoplan: the apply succeeded, but its new ARC routing controls could not be turned on (they start Off, so their regions count as out of service); run the same command again to turn them on"
         );
         print_chain(&e);
         return Exit::Failure;
@@ -350,21 +361,25 @@ pub(super) async fn apply(
     Exit::Ok
 }
 
-/// With `switch = "arc"`: a routing control this apply created starts Off (ARC's rule),
-/// which would leave its region out of service; it is turned On, all in one request.
-/// Controls that existed before are left as they are (Off may be a drain).
+/// With `switch = "arc"` or `"both"`: a routing control this apply creates (or
+/// replaces) starts Off (ARC's rule), which would leave its region out of service; it
+/// is turned On, all in one request, so that a rule "at least N On" sees them together.
+/// Controls that existed are left as they are (Off may be a drain). The regions to turn
+/// on are written down before the apply (`ARC_PENDING` in the module folder) and
+/// crossed off only once they are On, so an apply that failed part-way, or whose
+/// turn-on failed, turns them on when it is run again.
 async fn switch_on_new_routing_controls(
     prepared: &deploy::Prepared,
     summary: &crate::deploy::terraform::PlanSummary,
 ) -> Result<(), crate::control::switches::SwitchError> {
-    const CONTROL: &str = "aws_route53recoverycontrolconfig_routing_control";
-    let created: Vec<&str> = summary
-        .changes
-        .iter()
-        .filter(|c| c.resource_type == CONTROL && c.action.contains("create"))
-        .filter_map(|c| c.address.strip_prefix(&format!("{CONTROL}.")))
+    let pending_file = prepared.module_dir.join(ARC_PENDING);
+    let mut pending: std::collections::BTreeSet<String> = std::fs::read_to_string(&pending_file)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
         .collect();
-    if created.is_empty() {
+    pending.extend(created_routing_controls(summary));
+    if pending.is_empty() {
         return Ok(());
     }
     let outputs = crate::deploy::outputs::arc(&prepared.config)
@@ -375,9 +390,13 @@ async fn switch_on_new_routing_controls(
     let regions: Vec<String> = outputs
         .routing_controls
         .keys()
-        .filter(|r| created.contains(&crate::deploy::model::ident(r).as_str()))
+        .filter(|r| pending.contains(&crate::deploy::model::ident(r)))
         .cloned()
         .collect();
+    if regions.is_empty() {
+        let _ = std::fs::remove_file(&pending_file);
+        return Ok(());
+    }
     let arc = crate::control::arc::ArcSwitches::for_cluster(
         &outputs.cluster_arn,
         outputs.routing_controls.clone(),
@@ -386,11 +405,51 @@ async fn switch_on_new_routing_controls(
     )
     .await?;
     arc.turn_on(&regions).await?;
+    let _ = std::fs::remove_file(&pending_file);
     eprintln!(
         "geoplan: turned on the new ARC routing control(s) of {} (a routing control starts Off)",
         regions.join(", ")
     );
     Ok(())
+}
+
+/// Where the regions (as Terraform identifiers) whose new routing controls are still
+/// to be turned on are kept between runs.
+const ARC_PENDING: &str = ".geoplan-arc-pending";
+
+/// The routing controls (by Terraform identifier) a plan creates or replaces.
+fn created_routing_controls(summary: &crate::deploy::terraform::PlanSummary) -> Vec<String> {
+    const CONTROL: &str = "aws_route53recoverycontrolconfig_routing_control";
+    summary
+        .changes
+        .iter()
+        .filter(|c| c.resource_type == CONTROL && matches!(c.action.as_str(), "create" | "replace"))
+        .filter_map(|c| c.address.strip_prefix(&format!("{CONTROL}.")))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Writes down, before the apply, the routing controls it will create (see
+/// `switch_on_new_routing_controls`).
+fn note_routing_controls_to_turn_on(
+    prepared: &deploy::Prepared,
+    summary: &crate::deploy::terraform::PlanSummary,
+) {
+    let created = created_routing_controls(summary);
+    if created.is_empty() {
+        return;
+    }
+    let file = prepared.module_dir.join(ARC_PENDING);
+    let mut all: std::collections::BTreeSet<String> = std::fs::read_to_string(&file)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    all.extend(created);
+    let text: String = all.into_iter().map(|r| r + "\n").collect();
+    if let Err(e) = std::fs::write(&file, text) {
+        eprintln!("geoplan: warning: cannot write {}: {e}", file.display());
+    }
 }
 
 /// Where each table's data lives (every region holding a replica or, partitioned, an

@@ -36,8 +36,8 @@ pub struct Shared {
     pub started: SystemTime,
     /// Several instances: who acts, who is alive (`None` for a single instance).
     pub control: Option<ControlState>,
-    /// What DNS answers for each record name, as the Reader last asked (only while this
-    /// instance reads Route 53).
+    /// What DNS answers for each record name, as `DnsAsker` last asked (only while
+    /// this instance reads Route 53).
     pub dns: std::collections::BTreeMap<String, crate::control::dns::Answer>,
 }
 
@@ -267,11 +267,19 @@ impl Controller {
         let (outcomes_tx, mut outcomes) = mpsc::unbounded_channel::<Outcome>();
         let read_now = Arc::new(tokio::sync::Notify::new());
         let reads_route53 = Arc::new(AtomicBool::new(self.core.reads_route53()));
+        // What DNS answers, asked on its own (never in the way of the switches' reads).
+        let dns = DnsAsker {
+            route53: self.route53.clone(),
+            gate: self.gate.clone(),
+            names: self.dns.clone(),
+            shared: self.shared.clone(),
+            interval: self.resync,
+            reads_route53: reads_route53.clone(),
+        };
+        let dns = tokio::spawn(dns.run(cancel.clone()));
         let reader = Reader {
             route53: self.route53.clone(),
             driver: self.driver.clone(),
-            dns: self.dns.clone(),
-            shared: self.shared.clone(),
             gate: self.gate.clone(),
             regions: self
                 .core
@@ -340,6 +348,7 @@ impl Controller {
             tokio::time::sleep(quiet.since(Moment::now())).await;
         }
         let _ = reader.await;
+        let _ = dns.await;
         let _ = self
             .store
             .record(SystemTime::now(), None, "stop", "control plane stopped");
@@ -428,11 +437,6 @@ impl Controller {
                             outcome: flipped.outcome,
                             via: flipped.via,
                         });
-                        // With `both`, the other path's call, bounded by the same
-                        // deadline, ends inside this tracked task.
-                        if let Some(follow) = flipped.follow {
-                            follow.await;
-                        }
                     });
                 }
                 Effect::Record { region, record } => {
@@ -567,9 +571,6 @@ struct DnsNames {
 struct Reader {
     route53: Client,
     driver: switches::Driver,
-    /// The zone and the names to ask DNS about (`TestDNSAnswer`), with their types.
-    dns: Arc<DnsNames>,
-    shared: SharedState,
     gate: Arc<crate::control::gate::Gate>,
     regions: Vec<(String, CheckIds)>,
     tables: Option<crate::control::coordinator::Tables>,
@@ -584,9 +585,7 @@ impl Reader {
         let mut tick = tokio::time::interval(self.interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_route53: Option<tokio::time::Instant> = None;
-        let mut zone = self.dns.zone.clone();
         loop {
-            let mut ask_dns = false;
             let asked = tokio::select! {
                 _ = cancel.cancelled() => break,
                 _ = tick.tick() => false,
@@ -598,20 +597,23 @@ impl Reader {
                 None => (Default::default(), true),
             };
             let due = asked || last_route53.is_none_or(|t| t.elapsed() >= self.interval);
-            let mut regions = Vec::new();
+            let regions: Vec<RegionRead>;
             if self.reads_route53.load(Ordering::Relaxed) && due {
                 last_route53 = Some(tokio::time::Instant::now());
-                ask_dns = true;
-                for (name, checks) in &self.regions {
-                    // Each read bounded: a hung one must not keep a new actor from acting.
-                    let timed_out = || "timed out".to_owned();
-                    // Side by side: with ARC, the switch is read on ARC's data plane
-                    // and does not wait for a Route 53 that does not answer.
+                // Every region at once, each read bounded (a hung one must not keep a
+                // new actor from acting); Route 53's calls still wait their turn at the
+                // gate. The switch and Route 53's status side by side: with ARC, the
+                // switch is read on ARC's data plane, whatever Route 53 does.
+                let timed_out = || "timed out".to_owned();
+                let read_timeout = self.driver.read_timeout();
+                let me = &self;
+                let reads = self.regions.iter().map(|(name, checks)| async move {
+                    let this = me;
                     let status = async {
-                        self.gate.wait().await;
+                        this.gate.wait().await;
                         tokio::time::timeout(
                             switches::READ_TIMEOUT,
-                            switches::route53_status(&self.route53, &checks.endpoint),
+                            switches::route53_status(&this.route53, &checks.endpoint),
                         )
                         .await
                         .map_err(|_| timed_out())
@@ -619,25 +621,25 @@ impl Reader {
                     };
                     let switch = async {
                         tokio::time::timeout(
-                            switches::READ_TIMEOUT,
-                            self.driver
-                                .read(&self.route53, Some(&self.gate), &checks.switch),
+                            read_timeout,
+                            this.driver
+                                .read(&this.route53, Some(&this.gate), &checks.switch),
                         )
                         .await
                         .map_err(|_| timed_out())
                         .and_then(|r| r.map_err(|e| e.to_string()))
                     };
-                    let read = async { tokio::join!(status, switch) };
-                    let (status, switch) = tokio::select! {
-                        _ = cancel.cancelled() => return,
-                        r = read => r,
-                    };
-                    regions.push(RegionRead {
+                    let (status, switch) = tokio::join!(status, switch);
+                    RegionRead {
                         region: name.clone(),
                         route53: Some(status),
                         switch: Some(switch),
-                    });
-                }
+                    }
+                });
+                regions = tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    r = futures_util::future::join_all(reads) => r,
+                };
             } else if self.tables.is_some() {
                 regions = self
                     .regions
@@ -660,24 +662,49 @@ impl Reader {
             if self.outcomes.send(Input::Observed(observed)).is_err() {
                 break;
             }
-            if ask_dns {
-                tokio::select! {
-                    _ = cancel.cancelled() => break,
-                    _ = self.ask_dns(&mut zone) => {}
-                }
+        }
+    }
+}
+
+/// Every `interval`, while this instance reads Route 53: what DNS answers for each
+/// record name (`TestDNSAnswer`), into `Shared::dns` for the status document.
+struct DnsAsker {
+    route53: Client,
+    gate: Arc<crate::control::gate::Gate>,
+    names: Arc<DnsNames>,
+    shared: SharedState,
+    interval: Duration,
+    reads_route53: Arc<AtomicBool>,
+}
+
+impl DnsAsker {
+    async fn run(self, cancel: CancellationToken) {
+        let mut tick = tokio::time::interval(self.interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut zone = self.names.zone.clone();
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                _ = tick.tick() => {}
+            }
+            if !self.reads_route53.load(Ordering::Relaxed) {
+                continue;
+            }
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                _ = self.ask_dns(&mut zone) => {}
             }
         }
     }
 
-    /// Asks Route 53 what it answers for each name (after the switches' reads, which
-    /// decisions wait for), each call paced and bounded; a failure leaves the last
-    /// answer as it was, with its time.
+    /// Asks Route 53 what it answers for each name, each call paced and bounded; a
+    /// failure leaves the last answer as it was, with its time.
     async fn ask_dns(&self, zone: &mut Option<String>) {
         if zone.is_none() {
             self.gate.wait().await;
             let found = tokio::time::timeout(
                 switches::READ_TIMEOUT,
-                crate::control::dns::zone_id_by_name(&self.route53, &self.dns.zone_name),
+                crate::control::dns::zone_id_by_name(&self.route53, &self.names.zone_name),
             );
             match found.await {
                 Ok(Ok(id)) => *zone = Some(id),
@@ -689,7 +716,7 @@ impl Reader {
             }
         }
         let Some(zone) = zone.as_deref() else { return };
-        for (name, rtype) in &self.dns.names {
+        for (name, rtype) in &self.names.names {
             self.gate.wait().await;
             let answer = tokio::time::timeout(
                 switches::READ_TIMEOUT,

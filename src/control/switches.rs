@@ -70,18 +70,16 @@ pub enum Driver {
     /// The routing control each switch check reads, on the ARC cluster's endpoints.
     Arc(std::sync::Arc<crate::control::arc::ArcSwitches>),
     /// Both at once (`switch = "both"`), unfenced by versions like ARC: a take-out is
-    /// done when either path confirms it (the other goes on until the deadline), a
-    /// put-back only when both do.
+    /// done when either path confirmed it, a put-back only when both did; the flip
+    /// ends when both calls have (each bounded by the deadline).
     Both(Client, std::sync::Arc<crate::control::arc::ArcSwitches>),
 }
 
-/// What a flip's driver returns: the outcome for the core now, and with `both` the
-/// other path's call still under way, for the flip's task to await to its end.
+/// What a flip's driver returns: the outcome, and the path that confirmed it (`Both`
+/// when both did).
 pub struct Flipped {
     pub outcome: FlipOutcome,
-    /// The path that confirmed it (a put-back with `both`: `Both`).
     pub via: crate::config::SwitchPath,
-    pub follow: Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>>,
 }
 
 impl Driver {
@@ -156,18 +154,14 @@ impl Driver {
     /// gate, and fenced by the deadline alone), or both.
     pub async fn flip(
         &self,
-        gate: &std::sync::Arc<crate::control::gate::Gate>,
+        gate: &crate::control::gate::Gate,
         id: &str,
         out: bool,
         version: i64,
         deadline: Moment,
     ) -> Flipped {
         use crate::config::SwitchPath;
-        let done = |outcome, via| Flipped {
-            outcome,
-            via,
-            follow: None,
-        };
+        let done = |outcome, via| Flipped { outcome, via };
         match self {
             Driver::Route53(client) => done(
                 flip(client, gate, id, out, Some(version), deadline).await,
@@ -175,47 +169,20 @@ impl Driver {
             ),
             Driver::Arc(arc) => done(arc.flip(id, out, deadline).await, SwitchPath::Arc),
             Driver::Both(client, arc) => {
-                let (client, arc, gate) = (client.clone(), arc.clone(), gate.clone());
-                let id = id.to_owned();
-                let route53: std::pin::Pin<
-                    Box<dyn std::future::Future<Output = FlipOutcome> + Send>,
-                > = Box::pin({
-                    let id = id.clone();
-                    async move { flip(&client, &gate, &id, out, None, deadline).await }
-                });
-                let arc: std::pin::Pin<Box<dyn std::future::Future<Output = FlipOutcome> + Send>> =
-                    Box::pin(async move { arc.flip(&id, out, deadline).await });
-                if !out {
-                    // A put-back needs both.
-                    let (a, b) = tokio::join!(route53, arc);
-                    return done(both_in(a, b), SwitchPath::Both);
-                }
-                let (first, other, first_via, other_via) =
-                    match futures_util::future::select(route53, arc).await {
-                        futures_util::future::Either::Left((first, other)) => {
-                            (first, other, SwitchPath::Route53, SwitchPath::Arc)
-                        }
-                        futures_util::future::Either::Right((first, other)) => {
-                            (first, other, SwitchPath::Arc, SwitchPath::Route53)
-                        }
-                    };
-                if matches!(first, FlipOutcome::Done { .. }) {
-                    // Out already; the other path follows when it can.
-                    return Flipped {
-                        outcome: first,
-                        via: first_via,
-                        follow: Some(Box::pin(async move {
-                            let _ = other.await;
-                        })),
-                    };
-                }
-                let second = other.await;
-                let via = if matches!(second, FlipOutcome::Done { .. }) {
-                    other_via
-                } else {
-                    first_via
+                // Both paths at once, each to the same deadline, and both waited for:
+                // a call still out could land after a later flip of the region.
+                let (a, b) = tokio::join!(
+                    flip(client, gate, id, out, None, deadline),
+                    arc.flip(id, out, deadline)
+                );
+                let via = match (&a, &b) {
+                    (FlipOutcome::Done { .. }, FlipOutcome::Done { .. }) => SwitchPath::Both,
+                    (FlipOutcome::Done { .. }, _) => SwitchPath::Route53,
+                    (_, FlipOutcome::Done { .. }) => SwitchPath::Arc,
+                    _ => SwitchPath::Both,
                 };
-                done(either_out(first, second), via)
+                let outcome = if out { either_out(a, b) } else { both_in(a, b) };
+                done(outcome, via)
             }
         }
     }
@@ -226,6 +193,17 @@ impl Driver {
             Driver::Route53(_) => crate::config::SwitchPath::Route53,
             Driver::Arc(_) => crate::config::SwitchPath::Arc,
             Driver::Both(..) => crate::config::SwitchPath::Both,
+        }
+    }
+
+    /// How long one read of a switch may take: on ARC, each of the five endpoints in
+    /// turn for `ENDPOINT_TIMEOUT`, so that four dark ones still leave a read.
+    pub fn read_timeout(&self) -> std::time::Duration {
+        match self {
+            Driver::Route53(_) => READ_TIMEOUT,
+            Driver::Arc(_) | Driver::Both(..) => {
+                crate::control::arc::ENDPOINT_TIMEOUT * 5 + std::time::Duration::from_millis(500)
+            }
         }
     }
 }

@@ -53,6 +53,7 @@ fn harness(token: Option<&str>) -> Harness {
         decided: geoplan::control::verdict::Verdict::Up,
         switch_version: Some(1),
         read_after: None,
+        confirmed_at: None,
         record: None,
         vantages: Vec::new(),
         switch: if in_service {

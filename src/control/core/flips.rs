@@ -119,6 +119,14 @@ impl Core {
         else {
             return;
         };
+        // Unversioned switches: whatever a path said, there is no version to keep
+        // (a `both` flip's Route 53 half has one; its reads do not).
+        let outcome = match outcome {
+            FlipOutcome::Done { .. } if !self.settings.versioned() => {
+                FlipOutcome::Done { version: 0 }
+            }
+            other => other,
+        };
         match outcome {
             FlipOutcome::Done { version } => {
                 let how = confirmation(self.settings.path, via, f.switch.in_service);
@@ -156,7 +164,7 @@ impl Core {
                     region,
                     "action-failed",
                     format!(
-                        "{what} of {region}: not confirmed by Route 53 ({error}); a read will tell whether it landed"
+                        "{what} of {region}: not confirmed ({error}); a read will tell whether it landed"
                     ),
                 );
                 if let Some(id) = f.reply
@@ -183,7 +191,7 @@ impl Core {
             // ARC's safety rule is a guard like geoplan's own, and answered as one.
             let result = match error.kind() {
                 SwitchError::Refused(reason) => Err(CommandError::Refused(format!(
-                    "ARC refused it: the {what} of {region} would break a safety rule: {reason}"
+                    "ARC refused the {what} of {region} (a safety rule, or the rule's wait period after the last change): {reason}"
                 ))),
                 _ => Err(CommandError::Aws(error)),
             };
@@ -203,11 +211,15 @@ impl Core {
     ) {
         self.in_flight.remove(region);
         let switch = f.switch.clone();
+        let versioned = self.settings.versioned();
         if let Some(r) = self.region_mut(region) {
             r.switch = switch.clone();
             r.last_action = switch.since;
             r.switch_version = Some(version.max(r.switch_version.unwrap_or(0)));
             r.read_after = None;
+            if !versioned {
+                r.confirmed_at = Some(now);
+            }
             r.last_problem = None;
         }
         let stored = StoredSwitch {
@@ -321,8 +333,8 @@ impl Core {
     }
 }
 
-/// What confirmed a flip, for its event: the path that answered, or with `both` a
-/// put-back's two confirmations.
+/// What confirmed a flip, for its event: the path that answered, or both (a `both`
+/// put-back always needs both).
 fn confirmation(
     path: crate::config::SwitchPath,
     via: crate::config::SwitchPath,
@@ -331,6 +343,7 @@ fn confirmation(
     use crate::config::SwitchPath;
     match (path, via) {
         (SwitchPath::Both, _) if in_service => "both confirmations (Route 53 and ARC)",
+        (_, SwitchPath::Both) => "both confirmations (Route 53 and ARC)",
         (_, SwitchPath::Arc) => "ARC's confirmation",
         _ => "Route 53's confirmation",
     }

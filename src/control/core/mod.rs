@@ -61,6 +61,9 @@ pub struct RegionState {
     /// A flip failed: the version may be stale, so no flip until a read started after
     /// this moment comes back.
     pub read_after: Option<Moment>,
+    /// Unversioned switches (ARC): when this instance last confirmed a flip. A read
+    /// started before it is stale (a version would have said so on Route 53).
+    pub confirmed_at: Option<Moment>,
     /// The verdict decisions act on: this instance's own, or with several instances,
     /// the quorum of the known vantage points (`quorum::verdict`).
     pub decided: Verdict,
@@ -372,6 +375,7 @@ impl Core {
                 last_problem: None,
                 switch_version: Some(r.version),
                 read_after: None,
+                confirmed_at: None,
                 vantages: Vec::new(),
                 record: None,
             });

@@ -122,13 +122,15 @@ impl Core {
                 self.failed(name, f, SwitchError::DidNotLand.into());
             }
         }
+        let versioned = self.settings.versioned();
         let Some(r) = self.region_mut(name) else {
             return;
         };
         // A read older than what we know (started before a flip we confirmed, or before
         // a failure made the version suspect) says nothing new.
-        if r.switch_version.is_some_and(|known| version < known)
+        if (versioned && r.switch_version.is_some_and(|known| version < known))
             || r.read_after.is_some_and(|after| started < after)
+            || r.confirmed_at.is_some_and(|at| started < at)
         {
             return;
         }

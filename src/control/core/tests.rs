@@ -687,3 +687,48 @@ fn an_unknown_arc_flip_is_told_landed_by_its_state_alone() {
         assert_eq!(confirmed, landed, "{path:?}: {e:?}");
     }
 }
+
+/// Interleaving 3 on unversioned switches (ARC): a read that started before a take-out
+/// was confirmed, and shows the control still On, must not undo the take-out: with no
+/// version to tell, the read's start is compared with the confirmation.
+#[test]
+fn a_stale_read_never_undoes_a_confirmed_arc_flip() {
+    let mut c = core_on(crate::config::SwitchPath::Arc, 1, &[]);
+    let e = c.handle(t(100), wall(100), probe(1, false, 100));
+    let id = flip_id(&e);
+    flipped(&mut c, 200, id, FlipOutcome::Done { version: 0 });
+    let e = c.handle(
+        t(300),
+        wall(300),
+        Input::Observed(observed(t(50), &[(false, 0); 3], &[])),
+    );
+    assert!(!c.regions()[1].switch.in_service, "still out: {e:?}");
+    // A read started after it is believed: here, someone turned the control back On.
+    let e = c.handle(
+        t(500),
+        wall(500),
+        Input::Observed(observed(t(400), &[(false, 0); 3], &[])),
+    );
+    assert!(c.regions()[1].switch.in_service, "{e:?}");
+}
+
+/// `switch = "both"`: a flip Route 53 confirmed at its version (5) must not make every
+/// later read (version 0: the routing control has none) look stale; the core keeps
+/// no version on an unversioned path.
+#[test]
+fn with_both_a_route53_version_does_not_hide_later_reads() {
+    let mut c = core_on(crate::config::SwitchPath::Both, 1, &[]);
+    let e = c.handle(t(100), wall(100), probe(1, false, 100));
+    let id = flip_id(&e);
+    flipped(&mut c, 200, id, FlipOutcome::Done { version: 5 });
+    assert!(!c.regions()[1].switch.in_service);
+    let e = c.handle(
+        t(500),
+        wall(500),
+        Input::Observed(observed(t(400), &[(false, 0); 3], &[])),
+    );
+    assert!(
+        c.regions()[1].switch.in_service,
+        "a later read showing it back in service is believed: {e:?}"
+    );
+}
