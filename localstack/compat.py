@@ -12,7 +12,9 @@ Then two features LocalStack lacks, the same code the moto backend runs
 UDP) and ARC routing control (`arc.py`: the configuration API on LocalStack's port,
 the five cluster endpoints, safety rules, RECOVERY_CONTROL checks), with the test
 hooks `/_geoplan/dataplane` and `/_geoplan/arc` on LocalStack's port. Their tests are
-in tests/it/dataplane.rs, run on both backends.
+in tests/it/dataplane.rs, run on both backends. And the moto launcher's
+`/_geoplan/hang` (hangs.py), with an `account` filter for the tests sharing this
+LocalStack (`serve_hang`).
 
 Loaded in LocalStack's own process through its init hooks: `launch.py` writes a
 two-line script into `<root>/etc/localstack/init/start.d/` that puts this folder on
@@ -622,6 +624,68 @@ def serve_arc() -> Any:
     return arc
 
 
+def serve_hang() -> Any:
+    """The moto launcher's `POST /_geoplan/hang` (hangs.py, the same rules) on
+    LocalStack's port, plus `account=ID` (12 digits): such a rule holds only the
+    requests of that account (the SigV4 access key id, as LocalStack takes it), so a
+    test on this shared LocalStack darkens its own account alone; `clear=1&account=ID`
+    drops that account's rules only (`clear=1` alone, every rule).
+
+    A request is held in LocalStack's handler chain, at `ServiceNameParser`, the first
+    handler of its AWS part: after the edge router's routes (`/_geoplan/*`,
+    `/_localstack/*`, never held) and before the compat layer's ARC configuration API
+    (see serve_arc) and every service. With `GATEWAY_SERVER=hypercorn` the chain runs
+    on the ASGI gateway's thread pool (rolo's `AsgiGateway`, 1000 threads), a request
+    to a thread, so a held request blocks its thread alone: other requests, the
+    checkers and DNS servers (threads of dataplane.py, reading moto's backends
+    directly) and ARC's cluster endpoints (ports of their own) go on."""
+    from hangs import Hangs
+    from localstack.aws.handlers.service import ServiceNameParser
+    from localstack.services.edge import ROUTER
+
+    hangs = Hangs()
+    original_parse = ServiceNameParser.__call__
+
+    def parse_service_name(self: Any, chain: Any, context: Any, response: Any) -> Any:
+        if hangs.rules:  # no rule, no cost (a rule added meanwhile is one added later)
+            request = context.request
+            authorization = request.headers.get("Authorization", "")
+            environ = {
+                "HTTP_AUTHORIZATION": authorization,
+                "PATH_INFO": request.path,
+                "HTTP_USER_AGENT": request.headers.get("User-Agent", ""),
+                "HTTP_X_AMZ_USER_AGENT": request.headers.get("X-Amz-User-Agent", ""),
+            }
+            hangs.hold(environ, _account_of(authorization))
+        return original_parse(self, chain, context, response)
+
+    ServiceNameParser.__call__ = parse_service_name
+
+    def hook(request: Any, **_: Any) -> Any:
+        query = {k: v for k, v in request.args.items()}
+        account = query.get("account") or None
+        if account is not None and not (account.isdigit() and len(account) == 12):
+            return _hook_response(400, b"account must be a 12-digit account id")
+        if query.get("clear") not in (None, "", "0"):
+            hangs.clear(account)
+            return _hook_response(204)
+        try:
+            seconds = float(query.get("seconds", "0"))
+        except ValueError:
+            return _hook_response(400, b"seconds must be a number")
+        hangs.add(
+            query.get("service") or None,
+            query.get("region") or None,
+            query.get("agent") or None,
+            seconds,
+            account,
+        )
+        return _hook_response(204)
+
+    ROUTER.add("/_geoplan/hang", endpoint=hook, methods=["POST"])
+    return hangs
+
+
 FIXES = [
     fix_empty_child_list,
     fix_calculated_threshold,
@@ -653,9 +717,11 @@ def apply() -> None:
         fix()
     arc = serve_arc()
     plane = serve_data_plane(arc)
+    # After serve_arc: a hang holds a request before the ARC configuration API, as on moto.
+    serve_hang()
     LOG.warning(
-        "geoplan compat: %d fixes applied; Route 53's data plane (%d checkers) and ARC "
-        "(endpoints %s) served",
+        "geoplan compat: %d fixes applied; Route 53's data plane (%d checkers), ARC "
+        "(endpoints %s) and the hang hook served",
         len(FIXES),
         len(plane.checkers),
         ", ".join(url for _, url in arc.endpoints.urls()),

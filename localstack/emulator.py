@@ -90,6 +90,11 @@ import threading
 import time
 from typing import Any, Iterator
 
+# The `/_geoplan/hang` rules, shared with LocalStack's compat layer (hangs.py, beside
+# this file, on sys.path when this file runs as a script or compat.py imports it).
+from hangs import Hangs as _Hangs
+from hangs import service_and_region as _service_and_region
+
 PINNED_MOTO = "5.2.1"
 
 
@@ -597,68 +602,6 @@ def patch_route53_delete_by_identifier() -> None:
 
 
 # --------------------------------------------------------------------------- server
-
-
-_CREDENTIAL_SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/([^/,\s]+)/([^/,\s]+)/aws4_request")
-
-
-def _service_and_region(environ: dict) -> tuple[str, str]:
-    """The AWS service and region a request is for, from the SigV4 credential scope of
-    its Authorization header (`Credential=AKID/DATE/REGION/SERVICE/aws4_request`); without
-    one, the service from the path (Route 53's REST API) and no region."""
-    scope = _CREDENTIAL_SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
-    if scope:
-        return scope.group(2), scope.group(1)
-    if environ.get("PATH_INFO", "").startswith("/2013-04-01/"):
-        return "route53", ""
-    return "", ""
-
-
-class _Hangs:
-    """The rules of `/_geoplan/hang`: each holds the requests matching all its filters
-    (None matches anything) until its deadline. A held request waits on the condition,
-    so it is released as soon as its last matching rule expires or is cleared."""
-
-    def __init__(self) -> None:
-        self.cond = threading.Condition()
-        # dicts: service, region, agent (str or None), until (time.monotonic())
-        self.rules: list[dict[str, Any]] = []
-
-    def add(self, service: str | None, region: str | None, agent: str | None, seconds: float) -> None:
-        with self.cond:
-            self.rules.append(
-                {"service": service, "region": region, "agent": agent, "until": time.monotonic() + seconds}
-            )
-            self.cond.notify_all()
-
-    def clear(self) -> None:
-        with self.cond:
-            self.rules.clear()
-            self.cond.notify_all()
-
-    def hold(self, environ: dict) -> None:
-        """Returns once no active rule matches the request."""
-        with self.cond:
-            if not self.rules:
-                return
-            service, region = _service_and_region(environ)
-            agent = environ.get("HTTP_USER_AGENT", "") + "\n" + environ.get("HTTP_X_AMZ_USER_AGENT", "")
-
-            def matches(rule: dict[str, Any]) -> bool:
-                return (
-                    (rule["service"] is None or rule["service"] == service)
-                    and (rule["region"] is None or rule["region"] == region)
-                    and (rule["agent"] is None or rule["agent"] in agent)
-                )
-
-            while True:
-                now = time.monotonic()
-                self.rules[:] = [rule for rule in self.rules if rule["until"] > now]
-                until = max((rule["until"] for rule in self.rules if matches(rule)), default=None)
-                if until is None:
-                    return
-                # Woken early by a new rule or a clear: the loop looks again.
-                self.cond.wait(until - now)
 
 
 _HEALTH_CHECK_STATUS = re.compile(r"/2013-04-01/healthcheck/([^/]+)/status/?")

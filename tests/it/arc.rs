@@ -9,7 +9,7 @@ use aws_sdk_route53::types::{HealthCheckConfig, HealthCheckType, ResourceRecordS
 use aws_sdk_route53recoverycluster::types::{RoutingControlState, UpdateRoutingControlStateEntry};
 use aws_sdk_route53recoverycontrolconfig::types::{NewAssertionRule, RuleConfig, RuleType, Status};
 
-use crate::dataplane::{a, dig, dns_server, put};
+use crate::dataplane::{a, dig, dns_server, on_both_emulators, put};
 use crate::support::*;
 
 /// An ARC cluster, panel and a routing control per region, the rule "at least
@@ -243,26 +243,31 @@ async fn until_dig(
 /// (every `/2013-04-01/` call held, as in a us-east-1 event), a killed endpoint leaves
 /// the DNS answer within the failover budget, comes back when it recovers, and a drain
 /// works. The endpoint checks probe every 30 s with threshold 3 (Route 53's defaults,
-/// 90 s): anything faster is the routing control's doing.
-#[tokio::test(flavor = "multi_thread")]
-async fn with_arc_a_dead_endpoint_leaves_dns_while_route53s_control_plane_is_dark() {
-    let emu = Emulator::moto();
+/// 90 s): anything faster is the routing control's doing. On both emulators: on the
+/// shared LocalStack the hang holds this test's account alone, and the endpoints it
+/// kills are its own (ARC's cluster endpoints, shared by every account, stay lit).
+async fn with_arc_a_dead_endpoint_leaves_dns_while_route53s_control_plane_is_dark(emu: &Emulator) {
     emu.hook("dataplane?subnet=10.2.0.0/16&regions=eu-west-1,us-east-1")
         .await;
     let us = FakeRegion::start_new().await;
     let mut eu = FakeRegion::start_new().await;
-    arc_deployment(&emu, "arcdark", (us.port, eu.port), 1, 0, false).await;
+    arc_deployment(emu, "arcdark", (us.port, eu.port), 1, 0, false).await;
     let wd = Workdir::with_text(
         "regions.toml",
         &arc_config("arcdark", us.port, eu.port, "arc", 1),
     );
-    let serve = crate::serve::Serve::start(wd.path(), &emu).await;
+    let serve = crate::serve::Serve::start(wd.path(), emu).await;
     assert_eq!(serve.get("/v1/status").await["switch"], "arc");
-    let server = dns_server(&emu).await;
+    let server = dns_server(emu).await;
     let (name, near_eu) = ("api.arcdark.example.com", "10.2.3.4");
     assert_eq!(dig(&server, name, near_eu).await, ["192.0.2.2"]);
 
     emu.hang("route53", "", "", Duration::from_secs(600)).await;
+    // Dark before the endpoint dies: the controller's reads are then slow, and one
+    // started before the take-out comes back after it (a stale read must not undo it).
+    let r53 = emu.route53().await;
+    let held = tokio::time::timeout(Duration::from_secs(1), r53.list_hosted_zones().send()).await;
+    assert!(held.is_err(), "Route 53 answered while dark: {held:?}");
     // The monitor's settings (serve::config): 200 ms probes, out after 2 failures and a
     // confirmation. The bound is generous for a loaded host and far below the
     // endpoint checks' 90 s.
@@ -294,8 +299,13 @@ async fn with_arc_a_dead_endpoint_leaves_dns_while_route53s_control_plane_is_dar
     let events = serve.get("/v1/events").await;
     let text = events.to_string();
     assert!(text.contains("ARC's confirmation"), "{events:#}");
+    // Dark all along: a Route 53 call of this test's account still gets no answer (it
+    // is held until the hang is cleared, then answered to no one).
+    let held = tokio::time::timeout(Duration::from_secs(1), r53.list_hosted_zones().send()).await;
+    assert!(held.is_err(), "Route 53 answered while dark: {held:?}");
     emu.clear_hangs().await;
 }
+on_both_emulators!(with_arc_a_dead_endpoint_leaves_dns_while_route53s_control_plane_is_dark);
 
 /// ARC's own guard, and two dark endpoints of five. The developer guide ("Safety
 /// rules"): an update that would leave an assertion rule unsatisfied is refused, with
@@ -315,25 +325,28 @@ async fn with_arc_two_dark_endpoints_still_flip_and_a_safety_rule_refuses_the_la
     );
     let serve = crate::serve::Serve::start(wd.path(), &emu).await;
 
-    let answered = || async {
+    // Calls received and answered, per endpoint.
+    let counts = || async {
         let arc: serde_json::Value = reqwest::get(format!("{}/_geoplan/arc", emu.url))
             .await
             .unwrap()
             .json()
             .await
             .unwrap();
-        let counts: Vec<u64> = arc["endpoints"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["answered"].as_u64().unwrap())
-            .collect();
-        counts
+        let n = |k: &str| -> Vec<u64> {
+            arc["endpoints"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e[k].as_u64().unwrap())
+                .collect()
+        };
+        (n("calls"), n("answered"))
     };
     // Counted once the two are dark: a read the reader had in flight before is not
     // counted against them.
     emu.hook("arc?dark=0,1").await;
-    let before = answered().await;
+    let (calls0, answered0) = counts().await;
     let started = Instant::now();
     let drained = serve
         .post(
@@ -344,10 +357,22 @@ async fn with_arc_two_dark_endpoints_still_flip_and_a_safety_rule_refuses_the_la
     let took = started.elapsed();
     assert_eq!(drained["switch"]["in_service"], false, "{drained:#}");
     eprintln!("a drain with two of five ARC endpoints dark took {took:?}");
-    let after = answered().await;
-    let new: Vec<u64> = after.iter().zip(&before).map(|(a, b)| a - b).collect();
-    assert_eq!(new[..2], [0, 0], "dark endpoints answered: {new:?}");
-    assert!(new[2..].iter().sum::<u64>() >= 1, "{new:?}");
+    let (calls1, answered1) = counts().await;
+    let delta =
+        |a: &[u64], b: &[u64]| -> Vec<u64> { a.iter().zip(b).map(|(x, y)| x - y).collect() };
+    let (calls, answered) = (delta(&calls1, &calls0), delta(&answered1, &answered0));
+    // The dark ones were asked (a read or the drain itself started there, as the
+    // endpoint that last answered) and never answered; a live one answered.
+    assert!(
+        calls[..2].iter().sum::<u64>() >= 1,
+        "the dark endpoints were never tried: {calls:?}"
+    );
+    assert_eq!(
+        answered[..2],
+        [0, 0],
+        "dark endpoints answered: {answered:?}"
+    );
+    assert!(answered[2..].iter().sum::<u64>() >= 1, "{answered:?}");
 
     let refused = serve
         .post(
@@ -358,7 +383,7 @@ async fn with_arc_two_dark_endpoints_still_flip_and_a_safety_rule_refuses_the_la
     let message = refused.to_string();
     assert!(
         refused["error"]["code"] == "refused"
-            && message.contains("ARC refused it")
+            && message.contains("ARC refused the drain of eu-west-1")
             && message.contains("safetyrule"),
         "the refusal names ARC's rule: {refused:#}"
     );
@@ -399,10 +424,13 @@ async fn with_both_a_take_out_needs_either_path_and_a_put_back_needs_both() {
     eprintln!(
         "both, Route 53 dark: eu-west-1 left the DNS answer {took:?} after its endpoint died"
     );
-    crate::serve::eventually(&serve, "the take-out confirmed", |st, _| {
-        st["regions"][1]["switch"]["in_service"] == false
-    })
-    .await;
+    // Both calls are waited for: the Route 53 one until the flip's deadline (8 s for a
+    // lone instance), so the take-out is recorded then, though DNS changed at once.
+    let recorded = Instant::now() + geoplan::control::core::FLIP_TIMEOUT * 2;
+    while serve.get("/v1/regions/eu-west-1").await["switch"]["in_service"] != false {
+        assert!(Instant::now() < recorded, "the take-out was never recorded");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     emu.clear_hangs().await;
     // Once Route 53 answers again, the status shows what DNS answers (TestDNSAnswer,
     // asked each resync) beside geoplan's own view. (This test's records hold other

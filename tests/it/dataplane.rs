@@ -37,6 +37,7 @@ macro_rules! on_both_emulators {
         }
     };
 }
+pub(crate) use on_both_emulators;
 
 /// Sets the data plane's test knobs (`interval=S`, `subnet=CIDR&regions=a,b`).
 async fn dataplane(emu: &Emulator, query: &str) {

@@ -39,10 +39,11 @@ impl Backend {
 }
 
 /// The test hooks LocalStack serves too (through compat.py): the data plane's
-/// (`dataplane`, scoped to the test's account) and ARC's (`arc`: its cluster endpoints
-/// are shared by every account of the instance, so darkness and throttles are too).
-/// `calls`, `pause` and `hang` are moto's alone.
-pub const LOCALSTACK_HOOKS: [&str; 2] = ["dataplane", "arc"];
+/// (`dataplane`, scoped to the test's account), `hang` (its rules scoped to the test's
+/// account, so only the test's own requests are held) and ARC's (`arc`: its cluster
+/// endpoints are shared by every account of the instance, so darkness and throttles
+/// are too). `calls` and `pause` are moto's alone.
+pub const LOCALSTACK_HOOKS: [&str; 3] = ["dataplane", "hang", "arc"];
 
 /// An AWS emulator for one test: its URL and the account (access key id) the test's
 /// resources live in. On a shared LocalStack the accounts keep tests apart: zones,
@@ -250,12 +251,13 @@ impl Emulator {
     }
 
     /// The URL of the test hook `/_geoplan/PATH_AND_QUERY`. On LocalStack, shared by the
-    /// tests, the data plane's settings and DNS server are scoped to this test's account
-    /// (`account=`); a moto is the test's own.
+    /// tests, the data plane's settings and DNS server, and the hang rules (what they
+    /// hold, and what `clear=1` drops), are scoped to this test's account (`account=`);
+    /// a moto is the test's own.
     pub fn hook_url(&self, path_and_query: &str) -> String {
         let mut url = format!("{}/_geoplan/{path_and_query}", self.url);
         let name = path_and_query.split('?').next().unwrap_or_default();
-        if self.backend == Backend::LocalStack && name == "dataplane" {
+        if self.backend == Backend::LocalStack && matches!(name, "dataplane" | "hang") {
             let sep = if path_and_query.contains('?') {
                 '&'
             } else {
@@ -266,7 +268,7 @@ impl Emulator {
         url
     }
 
-    /// Ends every hang at once (moto hook).
+    /// Ends every hang at once; on LocalStack, every hang of this test's account.
     pub async fn clear_hangs(&self) {
         self.hook("hang?clear=1").await;
     }
@@ -292,8 +294,9 @@ impl Emulator {
     }
 
     /// Holds, for `d`, the requests to `service` in `region` whose user agent contains
-    /// `agent` (a `serve` instance's is `app/geoplan-<id>`): a one-sided hang (moto hook).
-    /// An empty filter matches anything.
+    /// `agent` (a `serve` instance's is `app/geoplan-<id>`): a one-sided hang. An empty
+    /// filter matches anything; on LocalStack only this test's account's requests are
+    /// held.
     pub async fn hang(&self, service: &str, region: &str, agent: &str, d: Duration) {
         self.hook(&format!(
             "hang?service={service}&region={region}&agent={agent}&seconds={}",
