@@ -418,7 +418,11 @@ async fn send(
         }
     };
     match outcome {
-        Ok(switch) => Ok(axum::Json(json!({ "switch": SwitchDoc::from(&switch) })).into_response()),
+        // `path`: what the flip went through (the deployment's `[monitor] switch`).
+        Ok(switch) => Ok(axum::Json(
+            json!({ "switch": SwitchDoc::from(&switch), "path": s.deployment.switch }),
+        )
+        .into_response()),
         Err(CommandError::UnknownRegion(r)) => Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "unknown_region",

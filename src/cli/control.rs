@@ -668,11 +668,17 @@ async fn mutate(url: &str, token: Option<&str>, path: &str, body: Value) -> Exit
     }
     let v: Value = serde_json::from_str(&text).unwrap_or_default();
     let s = &v["switch"];
+    // The path, when it is not Route 53's (the default, said by nothing).
+    let via = match v["path"].as_str() {
+        Some("arc") => " (through ARC)",
+        Some("both") => " (through Route 53 and ARC)",
+        _ => "",
+    };
     if s["in_service"].as_bool() == Some(true) {
-        println!("in service");
+        println!("in service{via}");
     } else {
         println!(
-            "out of service ({}): {}",
+            "out of service ({}): {}{via}",
             s["cause"].as_str().unwrap_or("-"),
             s["reason"].as_str().unwrap_or("-")
         );

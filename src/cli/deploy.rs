@@ -373,11 +373,7 @@ async fn switch_on_new_routing_controls(
     summary: &crate::deploy::terraform::PlanSummary,
 ) -> Result<(), crate::control::switches::SwitchError> {
     let pending_file = prepared.module_dir.join(ARC_PENDING);
-    let mut pending: std::collections::BTreeSet<String> = std::fs::read_to_string(&pending_file)
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_owned)
-        .collect();
+    let mut pending = pending_routing_controls(&pending_file);
     pending.extend(created_routing_controls(summary));
     if pending.is_empty() {
         return Ok(());
@@ -417,6 +413,15 @@ async fn switch_on_new_routing_controls(
 /// to be turned on are kept between runs.
 const ARC_PENDING: &str = ".geoplan-arc-pending";
 
+/// The regions `file` lists (none when it does not exist).
+fn pending_routing_controls(file: &std::path::Path) -> std::collections::BTreeSet<String> {
+    std::fs::read_to_string(file)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
 /// The routing controls (by Terraform identifier) a plan creates or replaces.
 fn created_routing_controls(summary: &crate::deploy::terraform::PlanSummary) -> Vec<String> {
     const CONTROL: &str = "aws_route53recoverycontrolconfig_routing_control";
@@ -440,11 +445,7 @@ fn note_routing_controls_to_turn_on(
         return;
     }
     let file = prepared.module_dir.join(ARC_PENDING);
-    let mut all: std::collections::BTreeSet<String> = std::fs::read_to_string(&file)
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_owned)
-        .collect();
+    let mut all = pending_routing_controls(&file);
     all.extend(created);
     let text: String = all.into_iter().map(|r| r + "\n").collect();
     if let Err(e) = std::fs::write(&file, text) {

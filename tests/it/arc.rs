@@ -196,18 +196,8 @@ async fn tagged_check(
     role: &str,
     config: HealthCheckConfig,
 ) -> String {
-    use aws_sdk_route53::types::{Tag, TagResourceType};
     let id = create_check(r53, &format!("{deployment}-{region}-{role}"), config).await;
-    let tag = |k: &str, v: &str| Tag::builder().key(k).value(v).build();
-    r53.change_tags_for_resource()
-        .resource_type(TagResourceType::Healthcheck)
-        .resource_id(&id)
-        .add_tags(tag("geoplan:name", deployment))
-        .add_tags(tag("geoplan:region", region))
-        .add_tags(tag("geoplan:role", role))
-        .send()
-        .await
-        .unwrap();
+    tag_check(r53, &id, deployment, region, role).await;
     id
 }
 
@@ -487,18 +477,24 @@ async fn with_both_a_take_out_needs_either_path_and_a_put_back_needs_both() {
 async fn apply_creates_the_arc_resources_and_turns_the_new_controls_on() {
     let emu = Emulator::moto();
     let wd = Workdir::with("tests/fixtures/arc-switch.toml");
-    let out = geoplan(
-        wd.path(),
-        &[
-            "apply",
-            "arc-switch.toml",
-            "--auto-approve",
-            "--json",
-            "--quiet",
-        ],
-        Some(&emu),
-    );
-    let report: serde_json::Value = serde_json::from_str(&success(&out)).unwrap();
+    // `geoplan COMMAND arc-switch.toml --auto-approve --json --quiet`: its report, and
+    // its standard error.
+    let run = |command: &str| {
+        let out = geoplan(
+            wd.path(),
+            &[
+                command,
+                "arc-switch.toml",
+                "--auto-approve",
+                "--json",
+                "--quiet",
+            ],
+            Some(&emu),
+        );
+        let report: serde_json::Value = serde_json::from_str(&success(&out)).unwrap();
+        (report, stderr(&out))
+    };
+    let (report, err) = run("apply");
     assert_eq!(report["applied"], true);
     assert_eq!(
         report["estimate"]["arc_usd_per_month"], 1825.0,
@@ -514,11 +510,10 @@ async fn apply_creates_the_arc_resources_and_turns_the_new_controls_on() {
         1
     );
     assert!(
-        stderr(&out).contains(
+        err.contains(
             "turned on the new ARC routing control(s) of ap-northeast-1, eu-west-1, us-east-1"
         ),
-        "{}",
-        stderr(&out)
+        "{err}"
     );
 
     let status = geoplan(
@@ -532,32 +527,10 @@ async fn apply_creates_the_arc_resources_and_turns_the_new_controls_on() {
         assert_eq!(r["switch"]["in_service"], true, "{r:#}");
     }
 
-    let again = geoplan(
-        wd.path(),
-        &[
-            "apply",
-            "arc-switch.toml",
-            "--auto-approve",
-            "--json",
-            "--quiet",
-        ],
-        Some(&emu),
-    );
-    let again: serde_json::Value = serde_json::from_str(&success(&again)).unwrap();
+    let (again, _) = run("apply");
     assert_eq!(again["applied"], false, "{again:#}");
 
-    let gone = geoplan(
-        wd.path(),
-        &[
-            "destroy",
-            "arc-switch.toml",
-            "--auto-approve",
-            "--json",
-            "--quiet",
-        ],
-        Some(&emu),
-    );
-    let gone: serde_json::Value = serde_json::from_str(&success(&gone)).unwrap();
+    let (gone, _) = run("destroy");
     assert_eq!(gone["applied"], true);
     let config = aws_sdk_route53recoverycontrolconfig::Client::new(
         &emu.sdk_config(geoplan::control::arc::CONTROL_CONFIG_REGION)

@@ -311,6 +311,10 @@ pub struct Sim {
     tables: Vec<Table>,
     /// Route 53's switches: inverted, version.
     switches: Vec<(bool, i64)>,
+    /// What the switches are: Route 53 checks (fenced on versions), or ARC routing
+    /// controls (no version, so no fence but the deadline: the model does not enforce
+    /// ARC's safety rule either, so geoplan's own guard is what is checked).
+    pub path: geoplan::config::SwitchPath,
     route53_calls: Vec<Duration>,
     region_up: Vec<bool>,
     cut: Vec<Vec<bool>>,
@@ -369,7 +373,7 @@ fn checks(region: usize) -> CheckIds {
     }
 }
 
-fn settings(min_in_service: usize) -> Settings {
+fn settings(min_in_service: usize, path: geoplan::config::SwitchPath) -> Settings {
     Settings {
         thresholds: Thresholds {
             fail_after: 3,
@@ -381,12 +385,44 @@ fn settings(min_in_service: usize) -> Settings {
             automatic: true,
         },
         several: true,
-        path: geoplan::config::SwitchPath::Route53,
+        path,
     }
 }
 
 impl Sim {
+    fn versioned(&self) -> bool {
+        self.path == geoplan::config::SwitchPath::Route53
+    }
+
+    /// The switch's version as its reads give it (ARC's: none, so 0).
+    fn version_of(&self, r: usize) -> i64 {
+        if self.versioned() {
+            self.switches[r].1
+        } else {
+            0
+        }
+    }
+
     pub fn new(
+        seed: u64,
+        instances: usize,
+        tables: usize,
+        min_in_service: usize,
+        faults: Faults,
+    ) -> Sim {
+        Sim::new_on(
+            geoplan::config::SwitchPath::Route53,
+            seed,
+            instances,
+            tables,
+            min_in_service,
+            faults,
+        )
+    }
+
+    /// `new`, with switches of `path`.
+    pub fn new_on(
+        path: geoplan::config::SwitchPath,
         seed: u64,
         instances: usize,
         tables: usize,
@@ -403,6 +439,7 @@ impl Sim {
             nodes: Vec::new(),
             tables: vec![Table::default(); tables],
             switches: vec![(false, 1); REGIONS.len()],
+            path,
             route53_calls: Vec::new(),
             region_up: vec![true; REGIONS.len()],
             cut: vec![vec![false; REGIONS.len()]; instances],
@@ -452,12 +489,17 @@ impl Sim {
                 name: REGIONS[r].into(),
                 checks: checks(r),
                 inverted: self.switches[r].0,
-                version: self.switches[r].1,
+                version: self.version_of(r),
                 stored: store.switches.get(REGIONS[r]).cloned(),
                 intent: store.intents.get(REGIONS[r]).cloned(),
             })
             .collect();
-        let (core, effects) = Core::new(init, settings(self.min_in_service), &id, wall(self.now));
+        let (core, effects) = Core::new(
+            init,
+            settings(self.min_in_service, self.path),
+            &id,
+            wall(self.now),
+        );
         let lease = Lease::new(id.clone(), format!("http://{id}"), self.tables.len(), LEASE);
         let incarnation = self.now.as_millis() as u64 + 1;
         let mut node = Node {
@@ -1114,13 +1156,13 @@ impl Sim {
                         .into(),
                         fenced: false,
                     }
-                } else if self.switches[r].1 != version {
+                } else if self.versioned() && self.switches[r].1 != version {
                     FlipOutcome::NotLanded {
                         error: SwitchError::Fenced(checks(r).switch).into(),
                         fenced: true,
                     }
                 } else {
-                    self.switches[r] = (out, version + 1);
+                    self.switches[r] = (out, self.switches[r].1 + 1);
                     self.landed.push(Landed {
                         at: self.now,
                         instance: i,
@@ -1135,7 +1177,7 @@ impl Sim {
                     }
                     self.stats.flips += 1;
                     FlipOutcome::Done {
-                        version: version + 1,
+                        version: self.version_of(r),
                     }
                 };
                 Ans::Flipped {
@@ -1578,13 +1620,16 @@ impl Sim {
             }
         }
         let switches = r.route53.unwrap();
+        let versioned = self.versioned();
         let regions = (0..REGIONS.len())
             .map(|k| RegionRead {
                 region: REGIONS[k].into(),
                 route53: switches.as_ref().map(|_| Ok(Some(true))),
-                switch: switches
-                    .as_ref()
-                    .map(|s| s.get(k).copied().ok_or_else(|| "throttled".to_owned())),
+                switch: switches.as_ref().map(|s| {
+                    s.get(k)
+                        .map(|&(out, v)| (out, if versioned { v } else { 0 }))
+                        .ok_or_else(|| "throttled".to_owned())
+                }),
             })
             .collect();
         if self.trace {
@@ -1741,8 +1786,13 @@ impl Sim {
     }
 
     pub fn replay_hint(&self) -> String {
+        let path = match self.path {
+            geoplan::config::SwitchPath::Route53 => "",
+            geoplan::config::SwitchPath::Arc => "GEOPLAN_SIM_PATH=arc ",
+            geoplan::config::SwitchPath::Both => "GEOPLAN_SIM_PATH=both ",
+        };
         format!(
-            "GEOPLAN_SIM_SEED={} cargo test --test it sim::random_seeds -- --nocapture",
+            "{path}GEOPLAN_SIM_SEED={} cargo test --test it sim::random_seeds -- --nocapture",
             self.seed
         )
     }
@@ -1799,13 +1849,14 @@ fn seeds() -> u64 {
         .unwrap_or(2000)
 }
 
-fn one(seed: u64) -> Sim {
+/// A seed's run with switches of `path`.
+fn one_on(seed: u64, path: geoplan::config::SwitchPath) -> Sim {
     let mut rng = Rng::new(seed ^ 0x5EED);
     let instances = [1, 2, 3, 3, 3, 5][rng.below(6) as usize];
     let tables = [1, 3, 3, 5][rng.below(4) as usize];
     let faults = Faults::random(&mut rng);
     let min_in_service = 1 + rng.below(2) as usize;
-    let mut sim = Sim::new(seed, instances, tables, min_in_service, faults);
+    let mut sim = Sim::new_on(path, seed, instances, tables, min_in_service, faults);
     sim.inject_random();
     sim.run();
     sim
@@ -1813,6 +1864,27 @@ fn one(seed: u64) -> Sim {
 
 #[test]
 fn random_seeds() {
+    // `GEOPLAN_SIM_PATH=arc|both` runs the seeds with unversioned switches.
+    let path = match std::env::var("GEOPLAN_SIM_PATH").as_deref() {
+        Ok("arc") => geoplan::config::SwitchPath::Arc,
+        Ok("both") => geoplan::config::SwitchPath::Both,
+        _ => geoplan::config::SwitchPath::Route53,
+    };
+    run_seeds(path, seeds());
+}
+
+/// The same faults on ARC's unversioned switches, fenced by the deadline alone:
+/// `GEOPLAN_SIM_ARC_SEEDS` of them (300 by default).
+#[test]
+fn random_seeds_on_arc() {
+    let count = std::env::var("GEOPLAN_SIM_ARC_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(300);
+    run_seeds(geoplan::config::SwitchPath::Arc, count);
+}
+
+fn run_seeds(path: geoplan::config::SwitchPath, seeds: u64) {
     let (first, count) = match std::env::var("GEOPLAN_SIM_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -1825,7 +1897,7 @@ fn random_seeds() {
                 .ok()
                 .and_then(|s| s.parse().ok())
                 .unwrap_or(0),
-            seeds(),
+            seeds,
         ),
     };
     let started = std::time::Instant::now();
@@ -1834,7 +1906,7 @@ fn random_seeds() {
     let mut flips = 0;
     let mut drains = 0;
     for seed in first..first + count {
-        let sim = one(seed);
+        let sim = one_on(seed, path);
         faults += sim.faults_injected;
         steps += sim.stats.steps;
         flips += sim.stats.flips;
@@ -1848,7 +1920,7 @@ fn random_seeds() {
     }
     let took = started.elapsed();
     eprintln!(
-        "sim: {count} seeds in {:.1} s ({:.0} seeds/s), {:.1} faults and {:.0} steps per run, {flips} flips landed, {drains} drains acknowledged",
+        "sim ({path:?}): {count} seeds in {:.1} s ({:.0} seeds/s), {:.1} faults and {:.0} steps per run, {flips} flips landed, {drains} drains acknowledged",
         took.as_secs_f64(),
         count as f64 / took.as_secs_f64(),
         faults as f64 / count as f64,

@@ -550,7 +550,7 @@ pub async fn create_region_checks(
     region: &str,
     port: u16,
 ) {
-    use aws_sdk_route53::types::{HealthCheckConfig, HealthCheckType, Tag, TagResourceType};
+    use aws_sdk_route53::types::{HealthCheckConfig, HealthCheckType};
     let mut ids = Vec::new();
     for role in ["endpoint", "switch", "region"] {
         let config = match role {
@@ -573,16 +573,28 @@ pub async fn create_region_checks(
             config.build().unwrap(),
         )
         .await;
-        let tag = |k: &str, v: &str| Tag::builder().key(k).value(v).build();
-        r53.change_tags_for_resource()
-            .resource_type(TagResourceType::Healthcheck)
-            .resource_id(&id)
-            .add_tags(tag("geoplan:name", deployment))
-            .add_tags(tag("geoplan:region", region))
-            .add_tags(tag("geoplan:role", role))
-            .send()
-            .await
-            .unwrap();
+        tag_check(r53, &id, deployment, region, role).await;
         ids.push(id);
     }
+}
+
+/// Tags a health check as `geoplan apply` tags its own: deployment, region, role.
+pub async fn tag_check(
+    r53: &aws_sdk_route53::Client,
+    id: &str,
+    deployment: &str,
+    region: &str,
+    role: &str,
+) {
+    use aws_sdk_route53::types::{Tag, TagResourceType};
+    let tag = |k: &str, v: &str| Tag::builder().key(k).value(v).build();
+    r53.change_tags_for_resource()
+        .resource_type(TagResourceType::Healthcheck)
+        .resource_id(id)
+        .add_tags(tag("geoplan:name", deployment))
+        .add_tags(tag("geoplan:region", region))
+        .add_tags(tag("geoplan:role", role))
+        .send()
+        .await
+        .unwrap();
 }

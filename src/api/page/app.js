@@ -40,7 +40,9 @@ async function getJson(path) {
 function renderStatus(s) {
   document.title = `${s.deployment} · geoplan`;
   $("deployment").textContent = s.deployment;
-  $("pattern").textContent = `${s.pattern} · automatic failover ${s.auto_failover ? "on" : "off"}`;
+  const switches = { arc: " · switches: ARC routing controls", both: " · switches: Route 53 and ARC" };
+  $("pattern").textContent =
+    `${s.pattern} · automatic failover ${s.auto_failover ? "on" : "off"}${switches[s.switch] || ""}`;
   const states = s.regions.map(regionState);
   const serving = states.filter((x) => x === "in-service" || x === "suspect").length;
   $("summary").textContent = `${serving} of ${s.regions.length} regions in service`;
