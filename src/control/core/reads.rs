@@ -236,7 +236,7 @@ pub fn reconcile(
                 switch: intent.switch.clone(),
                 last_action: Some(intent.at),
                 note: Some(format!(
-                    "{region}: geoplan's own {what} reached Route 53 but was not confirmed before; recorded as done"
+                    "{region}: geoplan's own {what} reached its switch but was not confirmed before; recorded as done"
                 )),
                 cleared_intent: true,
             };
@@ -249,15 +249,15 @@ pub fn reconcile(
     let (switch, note) = match (inverted, stored_out) {
         (true, Some(s)) => (s.switch.clone(), None),
         (true, None) => (
-            out_of_service(Cause::Manual, "found out of service in Route 53", now),
+            out_of_service(Cause::Manual, "found out of service at its switch", now),
             Some(format!(
-                "{region} found out of service in Route 53 with no record of why; treating it as drained by hand"
+                "{region} found out of service at its switch with no record of why; treating it as drained by hand"
             )),
         ),
         (false, Some(_)) => (
             back_in_service(now),
             Some(format!(
-                "{region} found back in service in Route 53 (restored outside geoplan)"
+                "{region} found back in service at its switch (restored outside geoplan)"
             )),
         ),
         (false, None) => (

@@ -553,7 +553,7 @@ fn reconciliation_recognises_geoplans_own_unconfirmed_flips_by_their_version() {
     assert_eq!(
         landed.note.as_deref(),
         Some(
-            "a: geoplan's own take-out reached Route 53 but was not confirmed before; recorded as done"
+            "a: geoplan's own take-out reached its switch but was not confirmed before; recorded as done"
         )
     );
     // Out at the version it was fenced on: not this flip's doing.
