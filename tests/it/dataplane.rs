@@ -4,7 +4,8 @@
 //! failover seen where clients see it, in the DNS answer.
 //!
 //! The data plane runs in both emulators (moto's `emulator.py`, and LocalStack through
-//! `compat.py`), so each test that needs no moto-only hook (`hang`) runs on both:
+//! `compat.py`), and so do the hooks these tests use (`dataplane`, and `hang` scoped to
+//! the test's account on LocalStack), so each test runs on both:
 //! `on_both_emulators!(name)` makes `name::on_moto` and `name::on_localstack` of the
 //! function `name(&Emulator)`. On the shared LocalStack the data plane's hook is
 //! scoped to the test's account (see `Emulator::hook_url`).
@@ -540,18 +541,18 @@ pub async fn dig(server: &str, name: &str, client: &str) -> Vec<String> {
 /// Route 53's own speed". With every Route 53 API call held (even TestDNSAnswer), DNS
 /// still answers over UDP, and a dead endpoint leaves the answer once its check has
 /// failed `FailureThreshold` (3) times.
-#[tokio::test(flavor = "multi_thread")]
-async fn with_the_control_plane_dark_dns_answers_and_endpoint_checks_still_fail_over() {
-    let emu = Emulator::moto();
+async fn with_the_control_plane_dark_dns_answers_and_endpoint_checks_still_fail_over(
+    emu: &Emulator,
+) {
     let interval = Duration::from_millis(300);
-    dataplane(&emu, &format!("interval={}", interval.as_secs_f64())).await;
-    dataplane(&emu, "subnet=10.2.0.0/16&regions=eu-west-1,us-east-1").await;
+    dataplane(emu, &format!("interval={}", interval.as_secs_f64())).await;
+    dataplane(emu, "subnet=10.2.0.0/16&regions=eu-west-1,us-east-1").await;
     let r53 = emu.route53().await;
     let us = FakeRegion::start_new().await;
     let mut eu = FakeRegion::start_new().await;
     let (z, _) = geoplan_zone(&r53, "dark", us.port, eu.port).await;
     let name = "api.dark.example.com";
-    let server = dns_server(&emu).await;
+    let server = dns_server(emu).await;
     let near_eu = "10.2.3.4";
     assert_eq!(dig(&server, name, near_eu).await, ["192.0.2.2"]);
     assert_eq!(
@@ -588,6 +589,7 @@ async fn with_the_control_plane_dark_dns_answers_and_endpoint_checks_still_fail_
     eprintln!("with the control plane dark, eu-west-1 left the DNS answer after {took:?}");
     emu.clear_hangs().await;
 }
+on_both_emulators!(with_the_control_plane_dark_dns_answers_and_endpoint_checks_still_fail_over);
 
 /// Developer guide, "Evaluate target health": an alias record that evaluates its
 /// target's health is healthy while at least one of the target's records is (the
