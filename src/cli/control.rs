@@ -671,7 +671,7 @@ async fn mutate(url: &str, token: Option<&str>, path: &str, body: Value) -> Exit
     // The path, when it is not Route 53's (the default, said by nothing).
     let via = match v["path"].as_str() {
         Some("arc") => " (through ARC)",
-        Some("both") => " (through Route 53 and ARC)",
+        Some("both") => " (switch = both: Route 53 and ARC)",
         _ => "",
     };
     if s["in_service"].as_bool() == Some(true) {

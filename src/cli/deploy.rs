@@ -348,6 +348,9 @@ pub(super) async fn apply(
         }
         return fail(&e, run.json);
     }
+    if operation == Operation::Destroy {
+        let _ = std::fs::remove_file(prepared.module_dir.join(ARC_PENDING));
+    }
     if operation == Operation::Apply
         && let Err(e) = switch_on_new_routing_controls(&prepared, &summary).await
     {
@@ -373,26 +376,19 @@ async fn switch_on_new_routing_controls(
     summary: &crate::deploy::terraform::PlanSummary,
 ) -> Result<(), crate::control::switches::SwitchError> {
     let pending_file = prepared.module_dir.join(ARC_PENDING);
-    let mut pending = pending_routing_controls(&pending_file);
-    pending.extend(created_routing_controls(summary));
-    if pending.is_empty() {
+    if !prepared.config.monitor.switch.has_arc() {
+        let _ = std::fs::remove_file(&pending_file);
+        return Ok(());
+    }
+    let earlier = pending_routing_controls(&pending_file);
+    let now: std::collections::BTreeSet<String> =
+        created_routing_controls(summary).into_iter().collect();
+    if earlier.is_empty() && now.is_empty() {
         return Ok(());
     }
     let outputs = crate::deploy::outputs::arc(&prepared.config)
         .await
-        .ok_or_else(|| {
-            crate::control::switches::SwitchError::NotFound(prepared.config.name.clone())
-        })?;
-    let regions: Vec<String> = outputs
-        .routing_controls
-        .keys()
-        .filter(|r| pending.contains(&crate::deploy::model::ident(r)))
-        .cloned()
-        .collect();
-    if regions.is_empty() {
-        let _ = std::fs::remove_file(&pending_file);
-        return Ok(());
-    }
+        .ok_or(crate::control::switches::SwitchError::NoArcOutput)?;
     let arc = crate::control::arc::ArcSwitches::for_cluster(
         &outputs.cluster_arn,
         outputs.routing_controls.clone(),
@@ -400,12 +396,41 @@ async fn switch_on_new_routing_controls(
         None,
     )
     .await?;
-    arc.turn_on(&regions).await?;
+    let ident = |r: &String| crate::deploy::model::ident(r);
+    let mut regions: Vec<String> = outputs
+        .routing_controls
+        .keys()
+        .filter(|r| now.contains(&ident(r)) || earlier.contains(&ident(r)))
+        .cloned()
+        .collect();
+    // An earlier run's controls are turned on only while every control is still Off:
+    // once one is On, geoplan has run, and an Off one may be a drain since.
+    let from_earlier: Vec<String> = regions
+        .iter()
+        .filter(|r| !now.contains(&ident(r)))
+        .cloned()
+        .collect();
+    if !from_earlier.is_empty() {
+        let mut all_off = true;
+        for r in outputs.routing_controls.keys() {
+            all_off &= matches!(arc.is_out(r).await, Ok(true));
+        }
+        if !all_off {
+            eprintln!(
+                "geoplan: warning: the ARC routing control(s) of {} were created by an earlier apply that could not turn them on; others are On since, so they are left as they are (Off may be a drain): `geoplan restore` them if they should serve",
+                from_earlier.join(", ")
+            );
+            regions.retain(|r| !from_earlier.contains(r));
+        }
+    }
+    if !regions.is_empty() {
+        arc.turn_on(&regions).await?;
+        eprintln!(
+            "geoplan: turned on the new ARC routing control(s) of {} (a routing control starts Off)",
+            regions.join(", ")
+        );
+    }
     let _ = std::fs::remove_file(&pending_file);
-    eprintln!(
-        "geoplan: turned on the new ARC routing control(s) of {} (a routing control starts Off)",
-        regions.join(", ")
-    );
     Ok(())
 }
 

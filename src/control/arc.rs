@@ -182,9 +182,10 @@ impl ArcSwitches {
                         .as_service_error()
                         .is_some_and(|s| s.is_conflict_exception())
                     {
-                        // After an attempt that may have landed, the refusal may be the
-                        // rule's wait period that attempt started: the states tell.
-                        if last.is_some() && self.all_on(keys).await {
+                        // The refusal may be the rule's wait period after an attempt that
+                        // landed unanswered, or after a change by someone else that
+                        // already turned them on: the states tell.
+                        if self.all_on(keys).await {
                             return Ok(());
                         }
                         return Err(SwitchError::Api(error));

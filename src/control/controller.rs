@@ -600,46 +600,41 @@ impl Reader {
             let regions: Vec<RegionRead>;
             if self.reads_route53.load(Ordering::Relaxed) && due {
                 last_route53 = Some(tokio::time::Instant::now());
-                // Every region at once, each read bounded (a hung one must not keep a
-                // new actor from acting); Route 53's calls still wait their turn at the
-                // gate. The switch and Route 53's status side by side: with ARC, the
-                // switch is read on ARC's data plane, whatever Route 53 does.
+                // Region by region (so a flip waits behind at most this region's two
+                // Route 53 calls at the gate), each call bounded once its turn has come
+                // (a hung one must not keep a new actor from acting). The switch and
+                // Route 53's status side by side: with ARC, the switch is read on ARC's
+                // data plane, whatever Route 53 does.
                 let timed_out = || "timed out".to_owned();
-                let read_timeout = self.driver.read_timeout();
-                let me = &self;
-                let reads = self.regions.iter().map(|(name, checks)| async move {
-                    let this = me;
+                let mut read = Vec::new();
+                for (name, checks) in &self.regions {
                     let status = async {
-                        this.gate.wait().await;
+                        self.gate.wait().await;
                         tokio::time::timeout(
                             switches::READ_TIMEOUT,
-                            switches::route53_status(&this.route53, &checks.endpoint),
+                            switches::route53_status(&self.route53, &checks.endpoint),
                         )
                         .await
                         .map_err(|_| timed_out())
                         .and_then(|r| r.map_err(|e| e.to_string()))
                     };
                     let switch = async {
-                        tokio::time::timeout(
-                            read_timeout,
-                            this.driver
-                                .read(&this.route53, Some(&this.gate), &checks.switch),
-                        )
-                        .await
-                        .map_err(|_| timed_out())
-                        .and_then(|r| r.map_err(|e| e.to_string()))
+                        self.driver
+                            .read(&self.route53, Some(&self.gate), &checks.switch)
+                            .await
+                            .map_err(|e| e.to_string())
                     };
-                    let (status, switch) = tokio::join!(status, switch);
-                    RegionRead {
+                    let (status, switch) = tokio::select! {
+                        _ = cancel.cancelled() => return,
+                        r = async { tokio::join!(status, switch) } => r,
+                    };
+                    read.push(RegionRead {
                         region: name.clone(),
                         route53: Some(status),
                         switch: Some(switch),
-                    }
-                });
-                regions = tokio::select! {
-                    _ = cancel.cancelled() => return,
-                    r = futures_util::future::join_all(reads) => r,
-                };
+                    });
+                }
+                regions = read;
             } else if self.tables.is_some() {
                 regions = self
                     .regions
@@ -718,6 +713,10 @@ impl DnsAsker {
         let Some(zone) = zone.as_deref() else { return };
         for (name, rtype) in &self.names.names {
             self.gate.wait().await;
+            // Only while this instance reads Route 53 (it may have just stopped).
+            if !self.reads_route53.load(Ordering::Relaxed) {
+                return;
+            }
             let answer = tokio::time::timeout(
                 switches::READ_TIMEOUT,
                 crate::control::dns::answer(&self.route53, zone, name, rtype),

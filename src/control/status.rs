@@ -18,7 +18,7 @@ pub struct Deployment {
     pub pattern: &'static str,
     pub automatic: bool,
     pub records: Vec<Record>,
-    /// The path every flip takes (`route53` or `arc`).
+    /// The path every flip takes (`route53`, `arc` or `both`).
     pub switch: &'static str,
 }
 

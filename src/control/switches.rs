@@ -57,6 +57,11 @@ pub enum SwitchError {
     /// The configured zone is not in Route 53.
     #[error("no hosted zone named {0} in Route 53")]
     NoZone(String),
+    /// The applied module has no `arc` output (its routing controls are unknown).
+    #[error(
+        "the applied module has no `arc` output; run `geoplan apply` with switch = \"arc\" or \"both\""
+    )]
+    NoArcOutput,
     /// The ARC cluster named no endpoints.
     #[error("ARC cluster {0} has no endpoints")]
     NoEndpoints(String),
@@ -118,30 +123,43 @@ impl Driver {
     }
 
     /// The switch (out?) and its version (0 for a routing control, which has none).
+    /// Each call is bounded (Route 53's by `READ_TIMEOUT` once its turn at the gate has
+    /// come, ARC's by its endpoints' deadlines), not the wait for the gate.
     pub async fn read(
         &self,
         route53: &Client,
         gate: Option<&crate::control::gate::Gate>,
         id: &str,
     ) -> Result<(bool, i64), SwitchError> {
-        match self {
-            Driver::Route53(_) => {
+        let route53_read = |client: Client| {
+            let id = id.to_owned();
+            async move {
                 if let Some(g) = gate {
                     g.wait().await;
                 }
-                read(route53, id).await
+                tokio::time::timeout(READ_TIMEOUT, read(&client, &id))
+                    .await
+                    .unwrap_or_else(|_| Err(SwitchError::TimedOut(id.clone())))
             }
+        };
+        match self {
+            Driver::Route53(_) => route53_read(route53.clone()).await,
             Driver::Arc(arc) => Ok((arc.is_out(id).await?, 0)),
-            // Out when either path is out (the region's check needs both in); in only
-            // when both say so.
+            // Out as soon as either path says so (the region's check needs both in); in
+            // only when both say so.
             Driver::Both(client, arc) => {
-                let r53 = async {
-                    if let Some(g) = gate {
-                        g.wait().await;
+                use futures_util::future::{Either, select};
+                let r53 =
+                    std::pin::pin!(async { route53_read(client.clone()).await.map(|(i, _)| i) });
+                let arc = std::pin::pin!(arc.is_out(id));
+                let (first, second) = match select(r53, arc).await {
+                    Either::Left((a, _)) | Either::Right((a, _)) if matches!(a, Ok(true)) => {
+                        return Ok((true, 0));
                     }
-                    read(client, id).await.map(|(inverted, _)| inverted)
+                    Either::Left((a, rest)) => (a, rest.await),
+                    Either::Right((b, rest)) => (b, rest.await),
                 };
-                match tokio::join!(r53, arc.is_out(id)) {
+                match (first, second) {
                     (Ok(true), _) | (_, Ok(true)) => Ok((true, 0)),
                     (Ok(false), Ok(false)) => Ok((false, 0)),
                     (Err(e), _) | (_, Err(e)) => Err(e),
@@ -195,27 +213,17 @@ impl Driver {
             Driver::Both(..) => crate::config::SwitchPath::Both,
         }
     }
-
-    /// How long one read of a switch may take: on ARC, each of the five endpoints in
-    /// turn for `ENDPOINT_TIMEOUT`, so that four dark ones still leave a read.
-    pub fn read_timeout(&self) -> std::time::Duration {
-        match self {
-            Driver::Route53(_) => READ_TIMEOUT,
-            Driver::Arc(_) | Driver::Both(..) => {
-                crate::control::arc::ENDPOINT_TIMEOUT * 5 + std::time::Duration::from_millis(500)
-            }
-        }
-    }
 }
 
-/// A take-out through two paths: done when either is; else unknown when either may
-/// have landed; else not landed.
+/// A take-out through two paths: unknown when either may have landed unseen (so the
+/// core holds the region until a read after that call settles: it could land after a
+/// later put-back); else done when either is; else not landed.
 fn either_out(a: FlipOutcome, b: FlipOutcome) -> FlipOutcome {
     match (a, b) {
-        (done @ FlipOutcome::Done { .. }, _) | (_, done @ FlipOutcome::Done { .. }) => done,
         (unknown @ FlipOutcome::Unknown { .. }, _) | (_, unknown @ FlipOutcome::Unknown { .. }) => {
             unknown
         }
+        (done @ FlipOutcome::Done { .. }, _) | (_, done @ FlipOutcome::Done { .. }) => done,
         (not, _) => not,
     }
 }
@@ -597,7 +605,7 @@ mod tests {
     fn both_paths_combine_as_out_by_either_and_in_by_both() {
         for (a, b, out, back) in [
             (done(), done(), done(), done()),
-            (done(), unknown(), done(), unknown()),
+            (done(), unknown(), unknown(), unknown()),
             (refused(), done(), done(), refused()),
             (unknown(), refused(), unknown(), unknown()),
             (refused(), refused(), refused(), refused()),

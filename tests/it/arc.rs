@@ -414,9 +414,13 @@ async fn with_both_a_take_out_needs_either_path_and_a_put_back_needs_both() {
     eprintln!(
         "both, Route 53 dark: eu-west-1 left the DNS answer {took:?} after its endpoint died"
     );
-    // Both calls are waited for: the Route 53 one until the flip's deadline (8 s for a
-    // lone instance), so the take-out is recorded then, though DNS changed at once.
-    let recorded = Instant::now() + geoplan::control::core::FLIP_TIMEOUT * 2;
+    // Both calls are waited for: the Route 53 one got no answer by the flip's deadline
+    // (8 s for a lone instance), so the take-out is unknown until a read after that call
+    // settles (2 s later) says out, though DNS changed at once. A read goes region by
+    // region, each up to READ_TIMEOUT (2 s) while Route 53 is dark, every resync (2 s).
+    let read = geoplan::control::switches::READ_TIMEOUT * 2 + Duration::from_secs(2);
+    let recorded =
+        Instant::now() + geoplan::control::core::FLIP_TIMEOUT + Duration::from_secs(2) + read * 2;
     while serve.get("/v1/regions/eu-west-1").await["switch"]["in_service"] != false {
         assert!(Instant::now() < recorded, "the take-out was never recorded");
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -179,7 +179,7 @@ pub enum Input {
         region: String,
         flip: u64,
         outcome: FlipOutcome,
-        /// The path that confirmed it (with `switch = "both"`, the first that did).
+        /// The path that confirmed it (`Both` when both did).
         via: crate::config::SwitchPath,
     },
     Observed(Observed),
