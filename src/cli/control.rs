@@ -397,7 +397,7 @@ pub async fn status_direct(
         }
     };
     let driver =
-        match crate::control::switches::Driver::connect(config, &r53, &checks, endpoint_url, None)
+        match crate::control::driver::Driver::connect(config, &r53, &checks, endpoint_url, None)
             .await
         {
             Ok(d) => d,

@@ -20,6 +20,7 @@ use crate::control::cluster::View;
 use crate::control::core::{
     CommandError, Core, Effect, Init, Input, Observed, RegionRead, RegionState, Request, Settings,
 };
+use crate::control::driver;
 use crate::control::failover::{Policy, Switch};
 use crate::control::metrics::{ControlMetrics, ProbeLabel, RegionLabel};
 use crate::control::store::SwitchStore;
@@ -104,7 +105,7 @@ pub struct Controller {
     store: Arc<Store>,
     route53: Client,
     /// What flips and reads the switches (Route 53, or ARC's cluster endpoints).
-    driver: switches::Driver,
+    driver: driver::Driver,
     dns: Arc<DnsNames>,
     metrics: Arc<ControlMetrics>,
     /// Paces every Route 53 call of the running control plane.
@@ -159,8 +160,8 @@ impl Controller {
                 switches::discover_paced(&route53, &config.name, Some(&gate)).await?
             }
         };
-        let driver = switches::Driver::connect(config, &route53, &found, endpoint_url, app).await?;
-        if let switches::Driver::Arc(arc) = &driver {
+        let driver = driver::Driver::connect(config, &route53, &found, endpoint_url, app).await?;
+        if let driver::Driver::Arc(arc) = &driver {
             tracing::info!(
                 endpoints = ?arc.endpoints().iter().map(|e| e.region.as_str()).collect::<Vec<_>>(),
                 "switches are ARC routing controls"
@@ -570,7 +571,7 @@ struct DnsNames {
 /// this instance reads Route 53 (it is, or is becoming, the actor, or runs alone).
 struct Reader {
     route53: Client,
-    driver: switches::Driver,
+    driver: driver::Driver,
     gate: Arc<crate::control::gate::Gate>,
     regions: Vec<(String, CheckIds)>,
     tables: Option<crate::control::coordinator::Tables>,

@@ -5,9 +5,7 @@
 
 use std::time::SystemTime;
 
-use serde::{Deserialize, Serialize};
-
-use crate::control::routing::RecordRouting;
+use crate::control::routing::{DnsDoc, RecordRouting};
 use crate::control::switches::SwitchError;
 use crate::deploy::model::Record;
 
@@ -17,19 +15,6 @@ pub struct Answer {
     pub response_code: String,
     pub values: Vec<String>,
     pub at: SystemTime,
-}
-
-/// The DNS answer beside a record's routing, for the status document.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DnsDoc {
-    /// The regions whose records' values the answer holds.
-    pub regions: Vec<String>,
-    pub values: Vec<String>,
-    pub response_code: String,
-    pub checked_at: String,
-    /// The answer names a region geoplan's view does not route to, or none of the
-    /// regions it does.
-    pub differs: bool,
 }
 
 /// Asks Route 53 what it answers for `name` (`rtype`) in `zone_id`, as a resolver
@@ -111,14 +96,20 @@ pub fn regions_of(records: &[Record], values: &[String]) -> Vec<String> {
     out
 }
 
-/// The answer beside `routing`: it differs when it names a region geoplan does not
-/// route to, or, while geoplan routes to some, none of them (an answer holding values
-/// of no record, an alias target's, is not counted against either).
+/// The answer beside `routing`: it differs when it holds a value that only regions
+/// geoplan does not route to hold, or, while geoplan routes to some, none of theirs (a
+/// value several regions' records share counts for each; an answer holding values of
+/// no record, an alias target's, is not counted against either).
 pub fn doc(records: &[Record], routing: &RecordRouting, answer: &Answer) -> DnsDoc {
     let regions = regions_of(records, &answer.values);
-    let foreign = regions.iter().any(|r| !routing.regions.contains(r));
-    let mapped = !regions.is_empty() || answer.values.is_empty();
-    let missing = mapped && regions.is_empty() && !routing.regions.is_empty();
+    let routed = |r: &str| routing.regions.iter().any(|x| x == r);
+    let foreign = answer.values.iter().any(|v| {
+        let holders = regions_of(records, std::slice::from_ref(v));
+        !holders.is_empty() && !holders.iter().any(|h| routed(h))
+    });
+    let missing = !routing.regions.is_empty()
+        && (answer.values.is_empty()
+            || (!regions.is_empty() && !regions.iter().any(|r| routed(r))));
     DnsDoc {
         regions,
         values: answer.values.clone(),
@@ -188,6 +179,13 @@ mod tests {
         // A value of no record (an alias target's) is not a difference.
         let d = doc(&records, &both, &answer(&["198.51.100.7"]));
         assert!(d.regions.is_empty() && !d.differs, "{d:?}");
+        // Two regions behind one address: the answer is geoplan's region's too.
+        let shared = [
+            record("api.x", "us-east-1", "127.0.0.1"),
+            record("api.x", "eu-west-1", "127.0.0.1"),
+        ];
+        let d = doc(&shared, &routing(&["us-east-1"]), &answer(&["127.0.0.1"]));
+        assert!(!d.differs, "{d:?}");
         // NXDOMAIN or SERVFAIL is.
         let mut a = answer(&[]);
         a.response_code = "NXDOMAIN".into();

@@ -17,6 +17,7 @@ pub mod controller;
 pub mod coordinator;
 pub mod core;
 pub mod dns;
+pub mod driver;
 pub mod failover;
 pub mod gate;
 pub mod lease;

@@ -22,7 +22,20 @@ pub struct RecordRouting {
     pub fail_open: bool,
     /// What DNS answers for the name (`TestDNSAnswer`), when it has been asked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dns: Option<crate::control::dns::DnsDoc>,
+    pub dns: Option<DnsDoc>,
+}
+
+/// The DNS answer beside a record's routing, for the status document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DnsDoc {
+    /// The regions whose records' values the answer holds.
+    pub regions: Vec<String>,
+    pub values: Vec<String>,
+    pub response_code: String,
+    pub checked_at: String,
+    /// The answer names a region geoplan's view does not route to, or none of the
+    /// regions it does.
+    pub differs: bool,
 }
 
 /// Routing for every record name in the model, in model order.
