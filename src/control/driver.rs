@@ -147,14 +147,6 @@ impl Driver {
             }
         }
     }
-
-    /// The path's name, as events, status and metrics give it.
-    pub fn path(&self) -> crate::config::SwitchPath {
-        match self {
-            Driver::Route53(_) => crate::config::SwitchPath::Route53,
-            Driver::Arc(_) => crate::config::SwitchPath::Arc,
-            Driver::Both(..) => crate::config::SwitchPath::Both,
-        }
     }
 }
 
