@@ -147,7 +147,6 @@ impl Driver {
             }
         }
     }
-    }
 }
 
 /// A take-out through two paths: unknown when either may have landed unseen (so the
