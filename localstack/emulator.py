@@ -43,6 +43,13 @@ This is moto 5.2.1's server with the two things geoplan needs and moto lacks:
   cluster data plane (`route53-recovery-cluster`) on five loopback ports, one per
   cluster endpoint region, which every cluster's DescribeCluster lists; safety rules
   are enforced on every update.
+* CloudWatch over Smithy's RPC v2 CBOR protocol, the one the Rust SDK speaks, which
+  moto 5.2.1 lacks (`cloudwatch_cbor`): PutMetricData, GetMetricData and ListMetrics on
+  moto's own CloudWatch backend, so metrics put through either protocol (CBOR or
+  moto's query) are read through both. Namespaces under `AWS/` are accepted, as moto
+  does, so tests can seed DynamoDB's metrics.
+* CloudWatch `ListMetrics`: moto lists a metric of two or more dimensions once per
+  datum put; here once, as AWS does.
 
 Test hooks under `/_geoplan/` (never part of AWS's API):
 * `GET /_geoplan/calls`: how many `UpdateHealthCheck` calls each check received, and
@@ -88,6 +95,7 @@ import signal
 import sys
 import threading
 import time
+from datetime import datetime, timezone
 from typing import Any, Iterator
 
 # The `/_geoplan/hang` rules, shared with LocalStack's compat layer (hangs.py, beside
@@ -601,6 +609,179 @@ def patch_route53_delete_by_identifier() -> None:
     FakeZone.delete_rrset_by_id = delete_rrset_by_id
 
 
+# --------------------------------------------------------------------------- CloudWatch
+
+
+CLOUDWATCH_CBOR_PATH = "/service/GraniteServiceVersion20100801/operation/"
+# moto's error codes (CloudWatch's awsQuery codes) -> the error shapes of its Smithy model.
+_CLOUDWATCH_ERROR_SHAPES = {
+    "InvalidParameterValue": "InvalidParameterValueException",
+    "InvalidParameterCombination": "InvalidParameterCombinationException",
+    "MissingParameter": "MissingRequiredParameterException",
+    "InternalServiceError": "InternalServiceFault",
+}
+
+
+def _naive_utc(value: Any) -> Any:
+    """A decoded CBOR value with its timestamps (tag 1: aware datetimes) as moto keeps
+    them, naive UTC."""
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+    if isinstance(value, dict):
+        return {k: _naive_utc(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_naive_utc(v) for v in value]
+    return value
+
+
+def _epoch(value: datetime) -> Any:
+    """A timestamp as the protocol sends it: tag 1 over epoch seconds (a float); moto's
+    naive datetimes are UTC."""
+    from cbor2 import CBORTag
+
+    return CBORTag(1, (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).timestamp())
+
+
+def _patch_cloudwatch() -> None:
+    """moto's ListMetrics lists a metric of two or more dimensions once per datum put:
+    its `are_dimensions_same` wants every dimension equal to every other. AWS lists each
+    metric once; so does this, through either protocol."""
+    from moto.cloudwatch import models
+
+    def same(a: list, b: list) -> bool:
+        return sorted((d.name, d.value) for d in a) == sorted((d.name, d.value) for d in b)
+
+    models.are_dimensions_same = same
+
+
+def _cloudwatch_put_metric_data(backend: Any, body: dict) -> None:
+    data = list(body.get("MetricData") or [])
+    for entity in body.get("EntityMetricData") or []:
+        data += entity.get("MetricData") or []
+    backend.put_metric_data(body["Namespace"], data)
+
+
+def _cloudwatch_get_metric_data(backend: Any, body: dict) -> dict:
+    from moto.cloudwatch.exceptions import ValidationError
+
+    queries = body.get("MetricDataQueries") or []
+    for i, query in enumerate(queries, 1):
+        if "MetricStat" not in query and "Expression" not in query:
+            raise ValidationError(f"The parameter MetricDataQueries.member.{i}.MetricStat is required.")
+    results = backend.get_metric_data(
+        queries, body["StartTime"], body["EndTime"], body.get("ScanBy") or "TimestampDescending"
+    )
+    # Values as CBOR floats: the SDK (minicbor's f64) refuses an integer for a double.
+    return {
+        "MetricDataResults": [
+            {
+                "Id": r["id"],
+                "Label": r["label"],
+                "Timestamps": [_epoch(t) for t in r["timestamps"]],
+                "Values": [float(v) for v in r["values"]],
+                "StatusCode": r["status_code"],
+            }
+            for r in results
+        ],
+        "Messages": [],
+    }
+
+
+def _cloudwatch_list_metrics(backend: Any, body: dict) -> dict:
+    token, metrics = backend.list_metrics(
+        body.get("NextToken"), body.get("Namespace"), body.get("MetricName"), body.get("Dimensions") or []
+    )
+    out: dict[str, Any] = {
+        "Metrics": [
+            {
+                "Namespace": m.namespace,
+                "MetricName": m.name,
+                "Dimensions": [{"Name": d.name, "Value": d.value} for d in m.dimensions],
+            }
+            for m in metrics
+        ]
+    }
+    if token:
+        out["NextToken"] = token
+    return out
+
+
+CLOUDWATCH_CBOR_OPERATIONS = {
+    "PutMetricData": _cloudwatch_put_metric_data,
+    "GetMetricData": _cloudwatch_get_metric_data,
+    "ListMetrics": _cloudwatch_list_metrics,
+}
+
+
+def cloudwatch_cbor(environ: dict, start_response: Any, region: str) -> list[bytes]:
+    """CloudWatch over Smithy's RPC v2 CBOR protocol, which moto 5.2.1 lacks and the
+    Rust SDK (aws-sdk-cloudwatch 1.118) speaks: `POST CLOUDWATCH_CBOR_PATH + Operation`
+    with `smithy-protocol: rpc-v2-cbor` and a CBOR map of the input's members, answered
+    with a CBOR map of the output's (none for PutMetricData, whose output is Unit).
+    https://smithy.io/2.0/additional-specs/protocols/smithy-rpc-v2.html ("Smithy RPC v2
+    CBOR protocol"): timestamps are tag 1 over epoch seconds; an error is 400 (500 for a
+    server fault) with `{"__type": shape id, "message": ...}`. CloudWatch is
+    @awsQueryCompatible, so an error also carries `x-amzn-query-error: Code;Sender`, the
+    code the SDK matches its errors on. An unknown operation is a 404
+    `UnknownOperationException`, as smithy-rs servers answer (the spec says nothing).
+
+    PutMetricData, GetMetricData and ListMetrics run on moto's own CloudWatch backend of
+    the caller's account (as moto decides it from the request) in the region of the
+    SigV4 credential scope, so what either protocol puts the other reads."""
+    import gzip
+    import traceback
+    import uuid
+
+    import cbor2
+    from moto.cloudwatch.models import cloudwatch_backends
+    from moto.core.exceptions import ServiceException
+    from moto.core.responses import BaseResponse
+    from werkzeug.wrappers import Request
+
+    request = Request(environ)
+    operation = request.path[len(CLOUDWATCH_CBOR_PATH):]
+
+    def answer(status: str, output: dict | None, extra: tuple[tuple[str, str], ...] = ()) -> list[bytes]:
+        payload = b"" if output is None else cbor2.dumps(output)
+        headers = [("smithy-protocol", "rpc-v2-cbor"), ("x-amzn-RequestId", str(uuid.uuid4()))]
+        if output is not None:
+            headers.append(("Content-Type", "application/cbor"))
+        headers += [("Content-Length", str(len(payload))), *extra]
+        start_response(status, headers)
+        return [payload]
+
+    def error(status: str, code: str, message: str, shape_id: str | None = None) -> list[bytes]:
+        shape_id = shape_id or f"com.amazonaws.cloudwatch#{_CLOUDWATCH_ERROR_SHAPES.get(code, code)}"
+        fault = "Receiver" if status.startswith("5") else "Sender"
+        return answer(status, {"__type": shape_id, "message": message}, (("x-amzn-query-error", f"{code};{fault}"),))
+
+    handler = CLOUDWATCH_CBOR_OPERATIONS.get(operation)
+    if handler is None:
+        return error("404 Not Found", "UnknownOperationException", f"Operation {operation} is not served here "
+                     "over rpc-v2-cbor.", "com.amazon.coral.service#UnknownOperationException")
+    # The account as moto's own responses take it (MOTO_ACCOUNT_ID, x-moto-account-id,
+    # an IAM access key's account, else the default).
+    probe = BaseResponse(service_name="cloudwatch")
+    probe.headers, probe.querystring = request.headers, {}
+    backend = cloudwatch_backends[probe.get_current_account()][region or "us-east-1"]
+    try:
+        data = request.get_data()
+        if request.headers.get("Content-Encoding", "").lower() == "gzip":  # @requestCompression
+            data = gzip.decompress(data)
+        body = _naive_utc(cbor2.loads(data)) if data else {}
+    except (ValueError, OSError, cbor2.CBORDecodeError) as e:
+        return error("400 Bad Request", "SerializationException", f"Cannot read the CBOR body: {e}")
+    try:
+        return answer("200 OK", handler(backend, body))
+    except ServiceException as e:
+        return error("400 Bad Request", e.code, e.message)
+    except KeyError as e:
+        return error("400 Bad Request", "MissingParameter", f"The parameter {e.args[0]} is required.")
+    except Exception as e:  # noqa: BLE001: a server fault, as AWS would answer it
+        traceback.print_exc()
+        return error("500 Internal Server Error", "InternalServiceError", f"{type(e).__name__}: {e}")
+
+
 # --------------------------------------------------------------------------- server
 
 
@@ -722,6 +903,8 @@ def _with_test_hooks(app: Any, host: str) -> Any:
         # ARC's configuration API (arc.py), which moto lacks; its data plane is served
         # on the cluster endpoints' own ports, never here.
         service, region = _service_and_region(environ)
+        if environ.get("HTTP_SMITHY_PROTOCOL") == "rpc-v2-cbor" and path.startswith(CLOUDWATCH_CBOR_PATH):
+            return cloudwatch_cbor(environ, start_response, region)
         if service == "route53-recovery-control-config":
             return config_app(arc, environ, start_response, region)
         if service == DATA_SERVICE:
@@ -769,6 +952,7 @@ def main(argv: list[str] | None = None) -> None:
     _check_moto()
     _patch_dynamodb()
     _patch_route53()
+    _patch_cloudwatch()
     GLOBAL_TABLES.replication_delay = args.replication_delay
     GLOBAL_TABLES.creation_delay = args.replica_creation_delay
 

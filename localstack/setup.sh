@@ -44,6 +44,15 @@ if [ "$("$PYTHON" -c 'from importlib.metadata import version; print(version("dns
   "$PYTHON" -m pip install --quiet "dnslib==$DNSLIB_VERSION"
 fi
 
+# CBOR for the emulated CloudWatch's RPC v2 CBOR protocol (emulator.py), which the Rust
+# SDK speaks. The version LocalStack's lock pins (requirements.lock), which has wheels
+# for Python 3.11 as for 3.13: one cbor2 for both emulators.
+CBOR2_VERSION=5.9.0
+if [ "$("$PYTHON" -c 'from importlib.metadata import version; print(version("cbor2"))' 2>/dev/null || true)" != "$CBOR2_VERSION" ]; then
+  say "installing cbor2==$CBOR2_VERSION"
+  "$PYTHON" -m pip install --quiet "cbor2==$CBOR2_VERSION"
+fi
+
 # promtool (Debian's prometheus package) checks and unit-tests deploy/monitoring's
 # alert rules. Only the binary is unpacked into target/tools: no daemon is installed.
 PROMTOOL=target/tools/usr/bin/promtool

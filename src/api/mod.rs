@@ -333,6 +333,17 @@ struct DrainBody {
     reason: String,
 }
 
+/// `POST …/restore`: empty, `null`, or `{"force": true, "reason": "…"}` to override the
+/// failback gate (the reason is recorded).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RestoreBody {
+    #[serde(default)]
+    force: bool,
+    #[serde(default)]
+    reason: String,
+}
+
 /// A mutation as received, to forward to the actor when this instance is not it.
 struct Received {
     path: String,
@@ -501,14 +512,46 @@ async fn restore(
     State(s): State<AppState>,
     Path(name): Path<String>,
     headers: HeaderMap,
+    raw: Bytes,
 ) -> Result<Response, ApiError> {
+    let body: RestoreBody = if raw.iter().all(u8::is_ascii_whitespace) {
+        RestoreBody::default()
+    } else {
+        serde_json::from_slice::<Option<RestoreBody>>(&raw)
+            .map_err(|e| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "bad_body",
+                    format!("expected nothing, or {{\"force\": true, \"reason\": \"…\"}}: {e}"),
+                )
+            })?
+            .unwrap_or_default()
+    };
+    if body.reason.len() > MAX_REASON {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_body",
+            format!(
+                "the reason is {} bytes; at most {MAX_REASON} are kept",
+                body.reason.len()
+            ),
+        ));
+    }
+    if body.force && body.reason.trim().is_empty() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_body",
+            "\"force\" overrides the failback gate and needs a \"reason\", which is recorded",
+        ));
+    }
     let received = Received {
         path: format!("/v1/regions/{name}/restore"),
         headers,
-        body: Bytes::new(),
+        body: raw,
     };
     send(&s, received, |reply| Command::Restore {
         region: name,
+        force: body.force.then_some(body.reason),
         reply,
     })
     .await

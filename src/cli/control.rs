@@ -446,6 +446,8 @@ pub async fn status_direct(
             health_checks: ids.clone(),
             decided: None,
             vantages: Vec::new(),
+            failback: None,
+            recovery: None,
             location: crate::control::status::LocationDoc::of(&r.name),
         });
     }
@@ -517,6 +519,22 @@ impl Style {
 const RED: &str = "1;31";
 const YELLOW: &str = "33";
 const GREEN: &str = "32";
+
+/// " (carts 1.2 s, 40 s old; orders no data)".
+fn lag_list(tables: &[crate::control::status::LagDoc]) -> String {
+    if tables.is_empty() {
+        return String::new();
+    }
+    let each: Vec<String> = tables
+        .iter()
+        .map(|l| match (l.lag_seconds, l.age_seconds) {
+            (Some(lag), Some(age)) => format!("{} {lag:.1} s, {age:.0} s old", l.table),
+            (Some(lag), None) => format!("{} {lag:.1} s", l.table),
+            _ => format!("{} no data", l.table),
+        })
+        .collect();
+    format!(" ({})", each.join("; "))
+}
 
 pub fn render_status(doc: &StatusDoc, style: Style) -> String {
     use std::fmt::Write;
@@ -598,6 +616,37 @@ pub fn render_status(doc: &StatusDoc, style: Style) -> String {
         );
         if let Some(reason) = r.switch.reason.as_deref().filter(|_| !r.switch.in_service) {
             let _ = writeln!(out, "{:<16} └ {reason}", "");
+        }
+        if let Some(f) = &r.failback {
+            let lags = lag_list(&f.tables);
+            let line = match &f.message {
+                Some(why) if !f.open => style.paint(format!("failback HELD: {why}"), YELLOW),
+                _ => "failback gate open".to_owned(),
+            };
+            let _ = writeln!(out, "{:<16} └ {line}{lags}", "");
+        }
+        if let Some(rec) = &r.recovery {
+            let mut figures = Vec::new();
+            if let Some(t) = rec.recovery_time_seconds {
+                figures.push(format!("recovery time {t:.2} s"));
+            }
+            if !rec.recovery_point.is_empty() {
+                figures.push(format!("recovery point{}", lag_list(&rec.recovery_point)));
+            }
+            if let Some(o) = rec.out_for_seconds {
+                figures.push(format!("out {o:.1} s"));
+            }
+            if let Some(h) = rec.held_for_seconds {
+                figures.push(format!("held by the failback gate {h:.1} s"));
+            }
+            let _ = writeln!(
+                out,
+                "{:<16} └ last {} at {}: {}",
+                "",
+                rec.kind,
+                rec.at.as_deref().unwrap_or("-"),
+                figures.join(", ")
+            );
         }
         if let Some(decided) = &r.decided {
             let others: Vec<String> = r
@@ -696,14 +745,13 @@ pub async fn drain(url: &str, token: Option<&str>, region: &str, reason: &str) -
     .await
 }
 
-pub async fn restore(url: &str, token: Option<&str>, region: &str) -> Exit {
-    mutate(
-        url,
-        token,
-        &format!("/v1/regions/{region}/restore"),
-        Value::Null,
-    )
-    .await
+/// `force`: the reason for overriding the failback gate.
+pub async fn restore(url: &str, token: Option<&str>, region: &str, force: Option<&str>) -> Exit {
+    let body = match force {
+        Some(reason) => serde_json::json!({ "force": true, "reason": reason }),
+        None => Value::Null,
+    };
+    mutate(url, token, &format!("/v1/regions/{region}/restore"), body).await
 }
 
 /// The host name, the default instance id.

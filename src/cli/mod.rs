@@ -73,9 +73,15 @@ enum Command {
         #[command(flatten)]
         remote: RemoteArgs,
     },
-    /// Put a drained region back in service
+    /// Put a drained region back in service (through the failback gate)
     Restore {
         region: String,
+        /// Override the failback gate (replicas not yet caught up); needs --reason
+        #[arg(long, requires = "reason")]
+        force: bool,
+        /// Why the gate is overridden; recorded in the event log
+        #[arg(long)]
+        reason: Option<String>,
         #[command(flatten)]
         remote: RemoteArgs,
     },
@@ -270,8 +276,20 @@ async fn run(cli: Cli) -> Exit {
             reason,
             remote,
         } => control::drain(&remote.url, remote.token.as_deref(), &region, &reason).await,
-        Command::Restore { region, remote } => {
-            control::restore(&remote.url, remote.token.as_deref(), &region).await
+        Command::Restore {
+            region,
+            force,
+            reason,
+            remote,
+        } => {
+            let force = force.then(|| reason.unwrap_or_default());
+            control::restore(
+                &remote.url,
+                remote.token.as_deref(),
+                &region,
+                force.as_deref(),
+            )
+            .await
         }
     }
 }

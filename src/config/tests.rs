@@ -696,3 +696,30 @@ encryption = \"aws-managed\"
         (Some(StreamView::NewImage), &Encryption::AwsManaged)
     );
 }
+
+#[test]
+fn failback_defaults_and_limits() {
+    let c = ok(BASE);
+    assert_eq!(c.failback, FailbackSettings::default());
+    assert_eq!(c.failback.max_replication_lag.as_secs(), 5);
+    assert_eq!(c.failback.settle.as_secs(), 120);
+    let c = ok(&format!(
+        "{BASE}\n[failback]\nmax_replication_lag = \"2s\"\nsettle = \"30s\"\npoll = \"5s\"\n"
+    ));
+    assert_eq!(
+        (
+            c.failback.max_replication_lag.as_secs(),
+            c.failback.settle.as_secs(),
+            c.failback.poll.as_secs()
+        ),
+        (2, 30, 5)
+    );
+    check(
+        &format!("{BASE}\n[failback]\nsettle = \"10ms\"\npoll = \"soon\"\nmax_lag = \"1s\"\n"),
+        &[
+            "18:10 error failback.settle: `failback.settle` must be at least 1s",
+            "19:8 error failback.poll: `failback.poll` is not a duration: expected number at 0",
+            "20:1 error failback.max_lag: unknown key `max_lag` in `failback`",
+        ],
+    );
+}

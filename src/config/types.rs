@@ -23,6 +23,29 @@ pub struct Config {
     /// `[control]`: several control-plane instances coordinated through DynamoDB;
     /// `None` runs one instance alone, as before.
     pub control: Option<ControlSettings>,
+    /// `[failback]`: the replication gate a region passes before it takes traffic
+    /// again (defaults when the section is absent).
+    pub failback: FailbackSettings,
+}
+
+/// `[failback]`: a region returns to service only once its replicas have caught up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FailbackSettings {
+    /// `ReplicationLatency` into the region must stay below this for `settle`.
+    pub max_replication_lag: std::time::Duration,
+    pub settle: std::time::Duration,
+    /// How often `serve` reads the replicas and CloudWatch.
+    pub poll: std::time::Duration,
+}
+
+impl Default for FailbackSettings {
+    fn default() -> FailbackSettings {
+        FailbackSettings {
+            max_replication_lag: std::time::Duration::from_secs(5),
+            settle: std::time::Duration::from_secs(120),
+            poll: std::time::Duration::from_secs(60),
+        }
+    }
 }
 
 /// `[control]`: where the instances of the control plane coordinate.

@@ -65,6 +65,8 @@ pub enum Command {
     },
     Restore {
         region: String,
+        /// The reason for overriding the failback gate.
+        force: Option<String>,
         reply: oneshot::Sender<Result<Switch, CommandError>>,
     },
 }
@@ -106,6 +108,9 @@ pub struct Controller {
     route53: Client,
     /// What flips and reads the switches (Route 53, or ARC's cluster endpoints).
     driver: driver::Driver,
+    /// Reads the replicas and CloudWatch for the failback gate (`None`: no table is
+    /// replicated). Taken by `run`.
+    watcher: Option<crate::control::replication::Watcher>,
     dns: Arc<DnsNames>,
     metrics: Arc<ControlMetrics>,
     /// Paces every Route 53 call of the running control plane.
@@ -161,6 +166,8 @@ impl Controller {
             }
         };
         let driver = driver::Driver::connect(config, &route53, &found, endpoint_url, app).await?;
+        let watcher = crate::control::replication::Watcher::new(config, endpoint_url, app).await;
+        let gated = watcher.as_ref().map(|w| w.regions()).unwrap_or_default();
         if let driver::Driver::Arc(arc) = &driver {
             tracing::info!(
                 endpoints = ?arc.endpoints().iter().map(|e| e.region.as_str()).collect::<Vec<_>>(),
@@ -181,6 +188,7 @@ impl Controller {
                 version,
                 stored: store.load_switch(&r.name)?,
                 intent: store.load_intent(&r.name)?,
+                gated: gated.contains(&r.name),
             });
         }
         let settings = Settings {
@@ -191,6 +199,11 @@ impl Controller {
             policy: policy_of(config),
             several: ha.is_some(),
             path: config.monitor.switch,
+            failback: crate::control::failback::Policy {
+                max_lag: config.failback.max_replication_lag,
+                settle: config.failback.settle,
+                max_age: crate::control::replication::max_age(&config.failback),
+            },
         };
         let instance = ha.as_ref().map_or("", |h| h.instance.as_str()).to_owned();
         let (core, startup) = Core::new(init, settings, &instance, SystemTime::now());
@@ -222,6 +235,7 @@ impl Controller {
             store,
             route53,
             driver,
+            watcher,
             dns: Arc::new(DnsNames {
                 zone: config.dns.zone_id.clone(),
                 zone_name: config.dns.zone.clone(),
@@ -295,6 +309,9 @@ impl Controller {
             outcomes: outcomes_tx.clone(),
         };
         let reader = tokio::spawn(reader.run(cancel.clone()));
+        let watcher = self.watcher.take().map(|w| {
+            tokio::spawn(w.run(reads_route53.clone(), outcomes_tx.clone(), cancel.clone()))
+        });
         let mut tasks = JoinSet::new();
         let startup = std::mem::take(&mut self.startup);
         self.carry_out(startup, &mut tasks, &outcomes_tx, &read_now);
@@ -350,6 +367,9 @@ impl Controller {
         }
         let _ = reader.await;
         let _ = dns.await;
+        if let Some(w) = watcher {
+            let _ = w.await;
+        }
         let _ = self
             .store
             .record(SystemTime::now(), None, "stop", "control plane stopped");
@@ -364,7 +384,11 @@ impl Controller {
                 reason,
                 reply,
             } => (Request::Drain { region, reason }, reply),
-            Command::Restore { region, reply } => (Request::Restore { region }, reply),
+            Command::Restore {
+                region,
+                force,
+                reply,
+            } => (Request::Restore { region, force }, reply),
         };
         self.replies.insert(id, reply);
         Input::Request { id, request }
@@ -503,6 +527,9 @@ impl Controller {
                     }
                 }
                 Effect::Acted { region, action } => self.metrics.count_action(&region, action),
+                Effect::Recovered { region, recovery } => {
+                    self.metrics.observe_recovery(&region, &recovery)
+                }
             }
         }
     }
@@ -513,6 +540,18 @@ impl Controller {
         for r in self.core.regions() {
             m.set_in_service(&r.name, r.switch.in_service);
             m.set_verdict(&r.name, r.tracker.verdict);
+            if r.gated {
+                let held = match &r.failback {
+                    Some(crate::control::failback::Gate::Held { why, .. }) => Some(why.as_str()),
+                    _ => None,
+                };
+                let lags = r
+                    .replication
+                    .as_ref()
+                    .map(|x| crate::control::failback::lags(&x.inbound))
+                    .unwrap_or_default();
+                m.set_failback(&r.name, held, &lags);
+            }
         }
         let control = self.ha.as_ref().map(|h| {
             let view = self.core.view().clone();

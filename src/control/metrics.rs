@@ -40,6 +40,31 @@ pub struct ActionLabel {
     pub action: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TableLabel {
+    pub region: String,
+    pub table: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RecoveryLabel {
+    pub region: String,
+    /// `failover` or `drain`.
+    pub kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HeldLabel {
+    pub region: String,
+    /// `not-active`, `lagging` or `unknown`.
+    pub why: String,
+}
+
+fn recovery_histogram() -> Histogram {
+    // 0.25 s .. ~17 min
+    Histogram::new(exponential_buckets(0.25, 2.0, 13))
+}
+
 fn latency_histogram() -> Histogram {
     // 1 ms .. ~8 s
     Histogram::new(exponential_buckets(0.001, 2.0, 14))
@@ -65,6 +90,15 @@ pub struct ControlMetrics {
     pub control_tables_reachable: Gauge,
     /// 1 while the live vantage points disagree on a region (some down, some up).
     pub vantage_disagreement: Family<RegionLabel, Gauge>,
+    /// Take-outs: from the first failed probe (or the drain request) to the switch
+    /// confirmed.
+    pub recovery_time: Family<RecoveryLabel, Histogram, fn() -> Histogram>,
+    /// Take-outs: each table's replication lag out of the region at that moment.
+    pub recovery_point: Family<TableLabel, Histogram, fn() -> Histogram>,
+    /// 1 while the failback gate holds the region, by why.
+    pub failback_held: Family<HeldLabel, Gauge>,
+    /// The newest ReplicationLatency into each region, by table.
+    pub replication_lag: Family<TableLabel, Gauge<f64, AtomicU64>>,
 }
 
 impl ControlMetrics {
@@ -147,6 +181,36 @@ impl ControlMetrics {
             "1 while the live vantage points disagree on a region (some down, some up)",
             vantage_disagreement.clone(),
         );
+        let recovery_time =
+            Family::<RecoveryLabel, Histogram, fn() -> Histogram>::new_with_constructor(
+                recovery_histogram as fn() -> Histogram,
+            );
+        let recovery_point =
+            Family::<TableLabel, Histogram, fn() -> Histogram>::new_with_constructor(
+                recovery_histogram as fn() -> Histogram,
+            );
+        let failback_held = Family::<HeldLabel, Gauge>::default();
+        let replication_lag = Family::<TableLabel, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "recovery_time_seconds",
+            "Take-outs: from the first failed probe (or the drain request) to the switch confirmed",
+            recovery_time.clone(),
+        );
+        registry.register(
+            "recovery_point_seconds",
+            "Take-outs: each table's replication lag out of the region at that moment (the writes it may not have passed on)",
+            recovery_point.clone(),
+        );
+        registry.register(
+            "failback_held",
+            "1 while the failback gate holds a region out of service, by why (not-active, lagging, unknown)",
+            failback_held.clone(),
+        );
+        registry.register(
+            "replication_lag_seconds",
+            "The newest ReplicationLatency into the region, by table (the highest over the source regions)",
+            replication_lag.clone(),
+        );
         ControlMetrics {
             probe_latency,
             probes,
@@ -161,6 +225,67 @@ impl ControlMetrics {
             lease_renew_seconds,
             control_tables_reachable,
             vantage_disagreement,
+            recovery_time,
+            recovery_point,
+            failback_held,
+            replication_lag,
+        }
+    }
+
+    /// A confirmed flip's recovery figures.
+    pub fn observe_recovery(&self, region: &str, r: &crate::control::failback::Recovery) {
+        if let Some(t) = r.recovery_time {
+            self.recovery_time
+                .get_or_create(&RecoveryLabel {
+                    region: region.into(),
+                    kind: r.kind.into(),
+                })
+                .observe(t.as_secs_f64());
+        }
+        for l in &r.recovery_point {
+            if let Some(lag) = l.lag_seconds {
+                self.recovery_point
+                    .get_or_create(&TableLabel {
+                        region: region.into(),
+                        table: l.table.clone(),
+                    })
+                    .observe(lag);
+            }
+        }
+    }
+
+    /// The failback gate of a region (`None`: not held, or not gated) and each
+    /// table's newest lag into it.
+    pub fn set_failback(
+        &self,
+        region: &str,
+        held: Option<&str>,
+        lags: &[crate::control::failback::TableLag],
+    ) {
+        for why in ["not-active", "lagging", "unknown"] {
+            let label = HeldLabel {
+                region: region.into(),
+                why: why.into(),
+            };
+            if held == Some(why) {
+                self.failback_held.get_or_create(&label).set(1);
+            } else if self.failback_held.get(&label).is_some() {
+                self.failback_held.get_or_create(&label).set(0);
+            }
+        }
+        for l in lags {
+            let label = TableLabel {
+                region: region.into(),
+                table: l.table.clone(),
+            };
+            match l.lag_seconds {
+                Some(lag) => {
+                    self.replication_lag.get_or_create(&label).set(lag);
+                }
+                None => {
+                    self.replication_lag.remove(&label);
+                }
+            }
         }
     }
 

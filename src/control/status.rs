@@ -7,6 +7,7 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 
 use crate::control::controller::Shared;
+use crate::control::failback::{Gate, Recovery, TableLag};
 use crate::control::failover::Switch;
 use crate::control::routing::{self, RecordRouting};
 use crate::deploy::model::Record;
@@ -71,9 +72,95 @@ pub struct RegionDoc {
     pub decided: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub vantages: Vec<VantageDoc>,
+    /// While a region that replicated tables reach is out of service: the failback
+    /// gate it must pass to return.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failback: Option<FailbackDoc>,
+    /// The figures of the region's last confirmed flip.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery: Option<RecoveryDoc>,
     /// Where the region is, for a map.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<LocationDoc>,
+}
+
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+pub struct FailbackDoc {
+    pub open: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_since: Option<String>,
+    pub tables: Vec<LagDoc>,
+}
+
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+pub struct LagDoc {
+    pub table: String,
+    pub lag_seconds: Option<f64>,
+    pub age_seconds: Option<f64>,
+}
+
+impl From<&TableLag> for LagDoc {
+    fn from(l: &TableLag) -> LagDoc {
+        LagDoc {
+            table: l.table.clone(),
+            lag_seconds: l.lag_seconds,
+            age_seconds: l.age_seconds,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+pub struct RecoveryDoc {
+    pub kind: String,
+    pub at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_time_seconds: Option<f64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recovery_point: Vec<LagDoc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub out_for_seconds: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_for_seconds: Option<f64>,
+}
+
+impl From<&Recovery> for RecoveryDoc {
+    fn from(r: &Recovery) -> RecoveryDoc {
+        RecoveryDoc {
+            kind: r.kind.to_owned(),
+            at: time(Some(r.at)),
+            recovery_time_seconds: r.recovery_time.map(|d| d.as_secs_f64()),
+            recovery_point: r.recovery_point.iter().map(LagDoc::from).collect(),
+            out_for_seconds: r.out_for.map(|d| d.as_secs_f64()),
+            held_for_seconds: r.held_for.map(|d| d.as_secs_f64()),
+        }
+    }
+}
+
+/// The gate of a region out of service, with each table's newest lag into it.
+fn failback_doc(r: &crate::control::core::RegionState) -> Option<FailbackDoc> {
+    let gate = r.failback.as_ref()?;
+    let tables = r
+        .replication
+        .as_ref()
+        .map(|x| crate::control::failback::lags(&x.inbound))
+        .unwrap_or_default();
+    let (open, why, message) = match gate {
+        Gate::Open => (true, None, None),
+        Gate::Held { why, message } => {
+            (false, Some(why.as_str().to_owned()), Some(message.clone()))
+        }
+    };
+    Some(FailbackDoc {
+        open,
+        why,
+        message,
+        held_since: time(r.held_since),
+        tables: tables.iter().map(LagDoc::from).collect(),
+    })
 }
 
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
@@ -199,6 +286,8 @@ pub fn document(shared: &Shared, deployment: &Deployment) -> StatusDoc {
                     verdict: v.as_str().to_owned(),
                 })
                 .collect(),
+            failback: failback_doc(r),
+            recovery: r.recovery.as_ref().map(RecoveryDoc::from),
             location: LocationDoc::of(&r.name),
         })
         .collect();

@@ -401,6 +401,25 @@ fn records(config: &Config) -> Vec<Record> {
     records
 }
 
+/// A table's name in AWS: the deployment's name, then the table's.
+pub fn table_name(config: &Config, t: &crate::config::Table) -> String {
+    format!("{}-{}", config.name, t.name)
+}
+
+/// The tables DynamoDB replicates between regions (global tables with a replica in
+/// more than one region): each one's name in AWS and its regions, home first.
+pub fn replicated_tables(config: &Config) -> Vec<(String, Vec<String>)> {
+    if !config.pattern.replicates_tables() {
+        return Vec::new();
+    }
+    config
+        .tables
+        .iter()
+        .filter(|t| t.regions.len() > 1)
+        .map(|t| (table_name(config, t), t.regions.clone()))
+        .collect()
+}
+
 /// One table of the config as DynamoDB resources: a global table with its replicas
 /// when the pattern replicates tables, else an independent table in each region.
 fn table_resources(config: &Config, t: &crate::config::Table) -> Vec<TableResource> {
@@ -439,7 +458,7 @@ fn home_table(config: &Config, t: &crate::config::Table) -> TableResource {
     };
     TableResource {
         resource: ident(&t.name),
-        name: format!("{}-{}", config.name, t.name),
+        name: table_name(config, t),
         provider: ident(&t.regions[0]),
         region: t.regions[0].clone(),
         hash_key: t.partition_key.name.clone(),

@@ -75,6 +75,12 @@ fn harness(token: Option<&str>) -> Harness {
             control: None,
         },
         last_problem: None,
+        gated: false,
+        replication: None,
+        failback: None,
+        held_since: None,
+        held_for: None,
+        recovery: None,
     };
     let shared = Arc::new(Mutex::new(Shared {
         regions: vec![region("us-east-1", true), region("eu-west-1", false)],
@@ -105,7 +111,7 @@ fn harness(token: Option<&str>) -> Harness {
                     };
                     let _ = reply.send(r);
                 }
-                Command::Restore { region, reply } => {
+                Command::Restore { region, reply, .. } => {
                     let r = if region == "nowhere-1" {
                         Err(CommandError::UnknownRegion(region))
                     } else {

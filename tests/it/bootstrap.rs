@@ -148,7 +148,7 @@ async fn two_machines_share_state_in_s3_and_take_turns_on_the_lock() {
     let b = Workdir::with_text("active-active.toml", &config);
 
     // A applies; while it runs, B's apply meets the state lock.
-    let (mut first, lines) = apply_in_progress(a.path(), "active-active.toml", &emu);
+    let (first, lines) = apply_in_progress(a.path(), "active-active.toml", &emu);
     let refused = geoplan(
         b.path(),
         &["apply", "active-active.toml", "--auto-approve", "--quiet"],
@@ -166,7 +166,7 @@ async fn two_machines_share_state_in_s3_and_take_turns_on_the_lock() {
     );
     assert!(!text.contains("part-way"), "nothing was applied: {text}");
     // With --lock-timeout B waits for A, then plans against the state A wrote.
-    let drain = std::thread::spawn(move || for _ in lines {});
+    let output = keep_output(lines);
     let waited = geoplan(
         b.path(),
         &[
@@ -179,8 +179,7 @@ async fn two_machines_share_state_in_s3_and_take_turns_on_the_lock() {
         ],
         Some(&emu),
     );
-    drain.join().unwrap();
-    assert!(first.wait().unwrap().success());
+    assert_finished(first, output);
     assert_eq!(
         success(&waited),
         "No changes: AWS matches the config (shop).\n"

@@ -700,7 +700,7 @@ async fn an_interrupted_apply_converges_on_the_next_run() {
 async fn a_second_apply_waits_or_names_the_one_running() {
     let emu = Emulator::start();
     let wd = Workdir::with("examples/active-active.toml");
-    let (mut first, lines) = apply_in_progress(wd.path(), "active-active.toml", &emu);
+    let (first, lines) = apply_in_progress(wd.path(), "active-active.toml", &emu);
     let second = geoplan(
         wd.path(),
         &["apply", "active-active.toml", "--auto-approve", "--quiet"],
@@ -717,7 +717,7 @@ async fn a_second_apply_waits_or_names_the_one_running() {
     );
     assert!(!stderr(&second).contains("part-way"));
     // With --lock-timeout the second waits for the first, then finds nothing to do.
-    let drain = std::thread::spawn(move || for _ in lines {});
+    let output = keep_output(lines);
     let waiting = geoplan(
         wd.path(),
         &[
@@ -730,8 +730,7 @@ async fn a_second_apply_waits_or_names_the_one_running() {
         ],
         Some(&emu),
     );
-    drain.join().unwrap();
-    assert!(first.wait().unwrap().success());
+    assert_finished(first, output);
     assert_eq!(
         success(&waiting),
         "No changes: AWS matches the config (shop).\n"

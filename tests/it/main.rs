@@ -7,6 +7,8 @@
 //!   against the developer guide, and a failover seen in the DNS answer.
 //! - `emulator`: apply / re-apply / destroy of every example against the AWS
 //!   emulator with the real terraform binary, read back through the AWS SDK.
+//! - `failback`: the failback gate under `serve`, with moto's CloudWatch seeded:
+//!   lag holds a region, missing data holds it, `--force` overrides it on the record.
 //! - `bootstrap`: the hand-written remote-state module in terraform/.
 //! - `api`: the HTTP API through its router, and one real server the CLI reads.
 //! - `serve`: `geoplan serve` end to end: failover, failback, restarts, drain.
@@ -31,6 +33,7 @@ mod cli;
 mod cost;
 mod dataplane;
 mod emulator;
+mod failback;
 mod fuzz;
 mod golden;
 mod ha;

@@ -28,9 +28,9 @@ fn view_functions() {
         });
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "node --test failed:\n{text}");
-    // The runner's own count: the six test groups ran, none skipped.
+    // The runner's own count: the eight test groups ran, none skipped.
     assert!(
-        text.contains("# pass 6") && text.contains("# skipped 0"),
+        text.contains("# pass 8") && text.contains("# skipped 0"),
         "{text}"
     );
 }

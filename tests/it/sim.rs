@@ -386,6 +386,7 @@ fn settings(min_in_service: usize, path: geoplan::config::SwitchPath) -> Setting
         },
         several: true,
         path,
+        failback: Default::default(),
     }
 }
 
@@ -492,6 +493,8 @@ impl Sim {
                 version: self.version_of(r),
                 stored: store.switches.get(REGIONS[r]).cloned(),
                 intent: store.intents.get(REGIONS[r]).cloned(),
+                // The simulated world has no tables: the failback gate is unit-tested.
+                gated: false,
             })
             .collect();
         let (core, effects) = Core::new(
@@ -821,6 +824,7 @@ impl Sim {
                 i,
                 Request::Restore {
                     region: REGIONS[r].into(),
+                    force: None,
                 },
             ),
             Act::Calm => {
@@ -852,7 +856,7 @@ impl Sim {
         self.nodes[i].next_req += 1;
         let id = self.nodes[i].next_req;
         self.nodes[i].ops.insert(id, (request.clone(), self.now));
-        if let Request::Restore { region } = &request {
+        if let Request::Restore { region, .. } = &request {
             // From the moment an operator asks for a restore, the drain may go.
             let r = REGIONS.iter().position(|x| x == region).unwrap();
             self.operator[r] = Some((request.clone(), false, self.now));
@@ -1395,7 +1399,7 @@ impl Sim {
                     );
                 }
                 let region = match &request {
-                    Request::Drain { region, .. } | Request::Restore { region } => {
+                    Request::Drain { region, .. } | Request::Restore { region, .. } => {
                         REGIONS.iter().position(|r| r == region).unwrap()
                     }
                 };
@@ -1433,7 +1437,8 @@ impl Sim {
             core::Effect::SaveSwitch { .. }
             | core::Effect::SaveIntent { .. }
             | core::Effect::ClearIntent { .. }
-            | core::Effect::Acted { .. } => {}
+            | core::Effect::Acted { .. }
+            | core::Effect::Recovered { .. } => {}
         }
     }
 

@@ -392,6 +392,30 @@ pub fn apply_in_progress(
     (child, lines)
 }
 
+/// Keeps reading the rest of an `apply_in_progress`'s output, so that it never blocks
+/// on a full pipe and so that a failure can show it.
+pub fn keep_output(
+    lines: std::io::Lines<BufReader<std::process::ChildStderr>>,
+) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        lines
+            .map_while(Result::ok)
+            .fold(String::new(), |text, line| text + &line + "\n")
+    })
+}
+
+/// Waits for an `apply_in_progress` and asserts that it succeeded, showing the rest of
+/// its output when it did not.
+#[track_caller]
+pub fn assert_finished(mut child: Child, output: std::thread::JoinHandle<String>) {
+    let status = child.wait().unwrap();
+    let text = output.join().unwrap();
+    assert!(
+        status.success(),
+        "the first apply failed ({status}):\n{text}"
+    );
+}
+
 /// Runs the built geoplan binary with a clean, explicit environment.
 pub fn geoplan(cwd: &Path, args: &[&str], emulator: Option<&Emulator>) -> Output {
     geoplan_command(cwd, args, emulator)

@@ -2,7 +2,7 @@
 // `node --test tests/page` (the integration test `page::view_functions` runs them).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { MAP, project, heatColour, inkOn, regionState, burnUp, formatDuration, formatUsd } from "../../src/api/page/view.js";
+import { MAP, project, heatColour, inkOn, regionState, burnUp, formatDuration, formatUsd, failbackLine, recoveryLine } from "../../src/api/page/view.js";
 
 test("the projection puts the corners and known places where they belong", () => {
   assert.deepEqual(project(MAP.north, -180), { x: 0, y: 0 });
@@ -86,4 +86,26 @@ test("durations and dollars read naturally", () => {
   assert.equal(formatUsd(1234.5), "$1,234.50");
   assert.equal(formatUsd(0.0042), "$0.0042");
   assert.equal(formatUsd(0), "$0.00");
+});
+
+test("the failback gate's line says why it holds, with each table's lag", () => {
+  assert.equal(failbackLine({ failback: undefined }), "");
+  assert.equal(
+    failbackLine({ failback: { open: false, why: "lagging", message: "replication of shop-carts into eu-west-1 lagged 12.0 s within the last 120 s (limit 5 s)",
+      tables: [{ table: "shop-carts", lag_seconds: 12, age_seconds: 40.4 }, { table: "shop-orders", lag_seconds: null, age_seconds: null }] } }),
+    "failback held: replication of shop-carts into eu-west-1 lagged 12.0 s within the last 120 s (limit 5 s); lag shop-carts 12.0 s (40 s old), shop-orders: no data",
+  );
+  assert.equal(failbackLine({ failback: { open: true, tables: [] } }), "failback gate open");
+});
+
+test("the recovery line gives the last flip's figures", () => {
+  assert.equal(recoveryLine({}), "");
+  assert.equal(
+    recoveryLine({ recovery: { kind: "failover", recovery_time_seconds: 1.25, recovery_point: [{ table: "shop-carts", lag_seconds: 0.8, age_seconds: 21 }] } }),
+    "last failover: recovery time 1.25 s, recovery point shop-carts 0.8 s (21 s old)",
+  );
+  assert.equal(
+    recoveryLine({ recovery: { kind: "failback", out_for_seconds: 95, held_for_seconds: 30.5 } }),
+    "last failback: out 1 min 35 s, held by the gate 30.50 s",
+  );
 });

@@ -2,7 +2,7 @@
 // region table, the event timeline and the cost views, and sends drain/restore with a
 // token the operator types in (kept in a variable of this page, never stored).
 // Everything from the server is written with textContent, never parsed as HTML.
-import { MAP, project, heatColour, inkOn, regionState, burnUp, formatDuration, formatUsd } from "./view.js";
+import { MAP, project, heatColour, inkOn, regionState, burnUp, formatDuration, formatUsd, failbackLine, recoveryLine } from "./view.js";
 
 const STATUS_EVERY_MS = 1000;
 const EVENTS_EVERY_MS = 1000;
@@ -120,9 +120,15 @@ function renderRegions(s, states) {
     cells[2].textContent = r.decided ? `${r.decided} (quorum); here ${r.verdict}` : r.verdict;
     cells[3].textContent = r.route53_healthy === null || r.route53_healthy === undefined
       ? "not read" : r.route53_healthy ? "healthy" : "unhealthy";
-    cells[4].textContent = r.switch.in_service
-      ? "in service"
-      : `out (${r.switch.cause || "cause unknown"}${r.switch.reason ? `: ${r.switch.reason}` : ""})`;
+    const gate = failbackLine(r);
+    const recovery = recoveryLine(r);
+    cells[4].replaceChildren(
+      r.switch.in_service
+        ? "in service"
+        : `out (${r.switch.cause || "cause unknown"}${r.switch.reason ? `: ${r.switch.reason}` : ""})`,
+      ...(gate ? [el("br"), el("small", { class: r.failback.open ? "gate open" : "gate held" }, gate)] : []),
+      ...(recovery ? [el("br"), el("small", { class: "recovery" }, recovery)] : []),
+    );
     cells[5].textContent = probe ? `${probe.ok ? "" : "failed, "}${formatDuration(probe.latency_ms)}` : "—";
     cells[6].textContent = r.vantages && r.vantages.length
       ? r.vantages.map((v) => `${v.instance}: ${v.verdict}`).join(", ") : "—";

@@ -91,3 +91,36 @@ export function formatUsd(v) {
   if (v !== 0 && Math.abs(v) < 0.01) return `$${v.toFixed(4)}`;
   return `$${v.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
 }
+
+/** Each table's lag as "carts 1.2 s (40 s old)", or "carts: no data". */
+function lagText(tables) {
+  return (tables || [])
+    .map((t) => (t.lag_seconds === null || t.lag_seconds === undefined
+      ? `${t.table}: no data`
+      : `${t.table} ${t.lag_seconds.toFixed(1)} s${t.age_seconds === null || t.age_seconds === undefined ? "" : ` (${Math.round(t.age_seconds)} s old)`}`))
+    .join(", ");
+}
+
+/**
+ * What the failback gate says of a region out of service ("" when it has no gate):
+ * held, and why, with each table's lag into it; or open.
+ */
+export function failbackLine(r) {
+  const f = r.failback;
+  if (!f) return "";
+  const lags = lagText(f.tables);
+  const head = f.open ? "failback gate open" : `failback held: ${f.message}`;
+  return lags ? `${head}; lag ${lags}` : head;
+}
+
+/** The last flip's recovery figures ("" when none). */
+export function recoveryLine(r) {
+  const x = r.recovery;
+  if (!x) return "";
+  const parts = [];
+  if (x.recovery_time_seconds !== undefined) parts.push(`recovery time ${formatDuration(x.recovery_time_seconds * 1000)}`);
+  if (x.recovery_point && x.recovery_point.length) parts.push(`recovery point ${lagText(x.recovery_point)}`);
+  if (x.out_for_seconds !== undefined) parts.push(`out ${formatDuration(x.out_for_seconds * 1000)}`);
+  if (x.held_for_seconds !== undefined) parts.push(`held by the gate ${formatDuration(x.held_for_seconds * 1000)}`);
+  return parts.length ? `last ${x.kind}: ${parts.join(", ")}` : "";
+}

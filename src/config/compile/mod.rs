@@ -18,6 +18,7 @@ mod control;
 mod cost;
 mod dns;
 mod encryption;
+mod failback;
 mod indexes;
 mod monitor;
 mod region;
@@ -38,8 +39,10 @@ const ROOT_KEYS: &[&str] = &[
     "monitor",
     "cost",
     "control",
+    "failback",
     "jurisdictions",
 ];
+const FAILBACK_KEYS: &[&str] = &["max_replication_lag", "settle", "poll"];
 const CONTROL_KEYS: &[&str] = &["regions", "lease"];
 const COST_KEYS: &[&str] = &[
     "monthly_budget_usd",
@@ -660,6 +663,12 @@ impl Walker {
                 .and_then(|t| w.control(t, v.span(), &region_names))
         });
 
+        let failback = self
+            .optional(root, "", "failback", |w, v, field| {
+                w.table(v, field).and_then(|t| w.failback(t))
+            })
+            .map(Option::unwrap_or_default);
+
         // A broken jurisdiction fails the config even when no table uses it.
         jurisdictions_ok.then_some(())?;
         Some(Config {
@@ -673,6 +682,7 @@ impl Walker {
             monitor: monitor?,
             cost: cost?,
             control: control?,
+            failback: failback?,
         })
     }
 

@@ -10,6 +10,7 @@ use crate::control::store::{Intent, StoredSwitch};
 use crate::control::switches::{FlipError, FlipOutcome, SwitchError};
 
 use super::{CommandError, Core, Effect, FLIP_TIMEOUT, InFlight, Pending, Purpose, SwitchRecord};
+use crate::control::failback;
 
 impl Core {
     /// Starts flipping a region's switch: the write-ahead intent is recorded now, the
@@ -51,6 +52,12 @@ impl Core {
             Purpose::Drain | Purpose::Restore => wall,
         };
         let switch_id = r.checks.switch.clone();
+        if switch.in_service
+            && let Some(r) = self.regions.iter_mut().find(|r| r.name == region)
+            && let Some(since) = r.held_since.take()
+        {
+            r.held_for = Some(wall.duration_since(since).unwrap_or_default());
+        }
         // Write-ahead: if the call reaches Route 53 but its confirmation does not reach
         // us (a failed read-back, a crash), reconciliation finds this intent and knows the
         // change was geoplan's own, with its cause.
@@ -212,7 +219,10 @@ impl Core {
         self.in_flight.remove(region);
         let switch = f.switch.clone();
         let versioned = self.settings.versioned();
+        let took = wall.duration_since(f.began).unwrap_or_default();
+        let recovery = self.recovery(region, &f, took, wall);
         if let Some(r) = self.region_mut(region) {
+            r.recovery = recovery.clone();
             r.switch = switch.clone();
             r.last_action = switch.since;
             r.switch_version = Some(version.max(r.switch_version.unwrap_or(0)));
@@ -246,16 +256,79 @@ impl Core {
             region: region.to_owned(),
             action: f.purpose.as_str(),
         });
-        let took = wall.duration_since(f.began).unwrap_or_default();
         let from = match f.purpose {
             Purpose::Automatic(Action::TakeOut) => "the first failed probe",
             Purpose::Automatic(_) => "the first good probe",
             Purpose::Drain | Purpose::Restore => "the request",
         };
         let how = how.unwrap_or("the switch's confirmation");
-        let text = format!("{text} ({:.2} s from {from} to {how})", took.as_secs_f64());
+        let mut text = format!("{text} ({:.2} s from {from} to {how})", took.as_secs_f64());
+        if let Some(recovery) = recovery {
+            text += &recovery_text(region, &recovery);
+            self.out.push(Effect::Recovered {
+                region: region.to_owned(),
+                recovery,
+            });
+        }
         self.event_took(Some(region), kind, text, Some(took));
         self.record(now, region, switch, f.reply);
+    }
+
+    /// The recovery figures of a flip being confirmed (before the region's state
+    /// changes): for a take-out, the recovery time and, where tables replicate out of the
+    /// region, the recovery point; for a put-back, how long the region was out and how
+    /// long the failback gate held it.
+    fn recovery(
+        &self,
+        region: &str,
+        f: &InFlight,
+        took: Duration,
+        wall: SystemTime,
+    ) -> Option<failback::Recovery> {
+        let r = self.regions.iter().find(|r| r.name == region)?;
+        let kind = match f.purpose {
+            Purpose::Automatic(Action::TakeOut) => "failover",
+            Purpose::Automatic(_) => "failback",
+            Purpose::Drain => "drain",
+            Purpose::Restore => "restore",
+        };
+        let mut recovery = failback::Recovery {
+            kind,
+            at: wall,
+            recovery_time: None,
+            recovery_point: Vec::new(),
+            replicated: r.gated,
+            out_for: None,
+            held_for: None,
+        };
+        if f.switch.in_service {
+            if r.switch.in_service {
+                return None; // nothing was out
+            }
+            recovery.out_for = r.switch.since.and_then(|s| wall.duration_since(s).ok());
+            recovery.held_for = r.held_for;
+        } else {
+            if !r.switch.in_service {
+                return None; // already out: no recovery to measure
+            }
+            recovery.recovery_time = Some(took);
+            if let Some(read) = &r.replication {
+                // Each lag's age as of this moment, not of the reading.
+                let later = wall
+                    .duration_since(read.inbound.at)
+                    .unwrap_or_default()
+                    .as_secs_f64();
+                recovery.recovery_point = read
+                    .outbound
+                    .iter()
+                    .map(|l| failback::TableLag {
+                        age_seconds: l.age_seconds.map(|a| a + later),
+                        ..l.clone()
+                    })
+                    .collect();
+            }
+        }
+        Some(recovery)
     }
 
     /// Records a switch change in the control tables (several instances), then answers
@@ -347,4 +420,32 @@ fn confirmation(
         (_, SwitchPath::Arc) => "ARC's confirmation",
         _ => "Route 53's confirmation",
     }
+}
+
+/// The recovery figures as the event says them.
+fn recovery_text(region: &str, r: &failback::Recovery) -> String {
+    let mut text = String::new();
+    if let Some(out) = r.out_for {
+        text += &format!("; out of service {:.1} s", out.as_secs_f64());
+    }
+    if let Some(held) = r.held_for {
+        text += &format!(", held by the failback gate {:.1} s", held.as_secs_f64());
+    }
+    let points: Vec<String> = r
+        .recovery_point
+        .iter()
+        .map(|l| match (l.lag_seconds, l.age_seconds) {
+            (Some(lag), Some(age)) => format!("{} {lag:.1} s (read {age:.0} s before)", l.table),
+            _ => format!(
+                "{} unknown (no ReplicationLatency out of {region})",
+                l.table
+            ),
+        })
+        .collect();
+    if !points.is_empty() {
+        text += &format!("; recovery point: {}", points.join(", "));
+    } else if r.replicated && r.recovery_time.is_some() {
+        text += &format!("; recovery point unknown (replication out of {region} not read yet)");
+    }
+    text
 }

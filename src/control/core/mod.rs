@@ -23,6 +23,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::control::clock::Moment;
 use crate::control::cluster::View;
+use crate::control::failback::{self, Gate, RegionReplication};
 use crate::control::failover::{self, Action, Cause, Decision, Policy, RegionView, Switch};
 use crate::control::store::{Intent, StoredSwitch};
 use crate::control::switches::{FlipError, FlipOutcome};
@@ -71,6 +72,19 @@ pub struct RegionState {
     pub vantages: Vec<(String, Verdict)>,
     /// The newest switch record of the control tables applied here (epoch, sequence).
     pub record: Option<(u64, u64)>,
+    /// Replicated tables reach this region: it returns to service only through the
+    /// failback gate.
+    pub gated: bool,
+    /// The replication watcher's newest reading of this region.
+    pub replication: Option<RegionReplication>,
+    /// The gate's answer while this gated region is out of service.
+    pub failback: Option<Gate>,
+    /// When the gate first held this region's return; taken when a put-back starts.
+    pub held_since: Option<SystemTime>,
+    /// How long the gate held the put-back under way.
+    pub held_for: Option<Duration>,
+    /// The figures of this region's last confirmed flip.
+    pub recovery: Option<failback::Recovery>,
 }
 
 /// A region at start-up: its checks, the switch as Route 53 has it, and what the store
@@ -83,6 +97,8 @@ pub struct Init {
     pub version: i64,
     pub stored: Option<StoredSwitch>,
     pub intent: Option<Intent>,
+    /// Replicated tables reach the region (see `RegionState::gated`).
+    pub gated: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -97,6 +113,8 @@ pub struct Settings {
     /// by it. ARC routing controls have none: a read showing the flip's target state is
     /// taken as its landing, and flips are fenced by their deadline alone.
     pub path: crate::config::SwitchPath,
+    /// The failback gate's limits (for regions that replicated tables reach).
+    pub failback: failback::Policy,
 }
 
 impl Settings {
@@ -108,8 +126,15 @@ impl Settings {
 /// An operator's request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
-    Drain { region: String, reason: String },
-    Restore { region: String },
+    Drain {
+        region: String,
+        reason: String,
+    },
+    /// `force`: the reason for overriding the failback gate.
+    Restore {
+        region: String,
+        force: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -189,6 +214,8 @@ pub enum Input {
         seq: u64,
         ok: bool,
     },
+    /// A round of the replication watcher (replicas and CloudWatch), by region.
+    Replication(failback::Round),
     Tick,
 }
 
@@ -244,6 +271,11 @@ pub enum Effect {
     Acted {
         region: String,
         action: &'static str,
+    },
+    /// A flip was confirmed: its recovery figures (for the metrics).
+    Recovered {
+        region: String,
+        recovery: failback::Recovery,
     },
 }
 
@@ -378,6 +410,12 @@ impl Core {
                 confirmed_at: None,
                 vantages: Vec::new(),
                 record: None,
+                gated: r.gated,
+                replication: None,
+                failback: None,
+                held_since: None,
+                held_for: None,
+                recovery: None,
             });
         }
         let in_service = core.regions.iter().filter(|r| r.switch.in_service).count();
@@ -489,6 +527,14 @@ impl Core {
                 self.reconcile(now, wall);
             }
             Input::Recorded { region, seq, ok } => self.recorded(now, &region, seq, ok),
+            Input::Replication(round) => {
+                for r in &mut self.regions {
+                    if let Some(read) = round.get(&r.name) {
+                        r.replication = Some(read.clone());
+                    }
+                }
+                self.reconcile(now, wall);
+            }
             Input::Tick => {
                 self.retry_records(now);
                 let due: Vec<String> = self
@@ -713,7 +759,37 @@ impl Core {
                 .any(|r| r.name == name && r.switch_version.is_some() && r.read_after.is_none())
     }
 
+    /// The failback gate's answer for each gated region out of service, as of `wall`.
+    fn update_gates(&mut self, wall: SystemTime) {
+        let policy = self.settings.failback;
+        for r in &mut self.regions {
+            r.failback = (r.gated && !r.switch.in_service).then(|| {
+                let reading = r.replication.as_ref().map(|x| &x.inbound);
+                failback::gate(&r.name, reading, &policy, wall)
+            });
+        }
+    }
+
+    /// Why the gate holds `region` now, if it does.
+    fn gate_holds(&self, region: &str) -> Option<String> {
+        self.regions
+            .iter()
+            .find(|r| r.name == region)
+            .and_then(|r| match &r.failback {
+                Some(Gate::Held { message, .. }) => Some(message.clone()),
+                _ => None,
+            })
+    }
+
+    /// The gate held `region`'s return: remember since when.
+    fn note_held(&mut self, region: &str, wall: SystemTime) {
+        if let Some(r) = self.region_mut(region) {
+            r.held_since.get_or_insert(wall);
+        }
+    }
+
     fn reconcile(&mut self, now: Moment, wall: SystemTime) {
+        self.update_gates(wall);
         if !self.may_act(now) {
             return;
         }
@@ -729,6 +805,20 @@ impl Core {
         let mut troubled = Vec::new();
         for d in decisions {
             match d {
+                Decision::Act {
+                    region,
+                    action: Action::PutBack,
+                    ..
+                } if self.gate_holds(&region).is_some() => {
+                    let why = self.gate_holds(&region).unwrap_or_default();
+                    self.note_held(&region, wall);
+                    troubled.push(region.clone());
+                    self.problem(
+                        &region,
+                        "failback-held",
+                        format!("{region} is up, but the failback gate holds it: {why}"),
+                    );
+                }
                 Decision::Act {
                     region,
                     action,
@@ -793,7 +883,7 @@ impl Core {
             return;
         }
         let region = match &request {
-            Request::Drain { region, .. } | Request::Restore { region } => region.clone(),
+            Request::Drain { region, .. } | Request::Restore { region, .. } => region.clone(),
         };
         if !self.regions.iter().any(|r| r.name == region) {
             self.out.push(Effect::Reply {
@@ -813,14 +903,43 @@ impl Core {
         }
         match request {
             Request::Drain { reason, .. } => self.drain(now, wall, id, &region, &reason),
-            Request::Restore { .. } => self.start_flip(
-                now,
-                wall,
-                &region,
-                back_in_service(wall),
-                Purpose::Restore,
-                Some(id),
-            ),
+            Request::Restore { force, .. } => {
+                if let Some(why) = self.gate_holds(&region) {
+                    match force.as_deref().map(str::trim) {
+                        Some(reason) if !reason.is_empty() => self.event(
+                            Some(&region),
+                            "failback-forced",
+                            format!(
+                                "restore of {region} forced past the failback gate: {reason} (the gate held it: {why}){}",
+                                self.by()
+                            ),
+                        ),
+                        _ => {
+                            self.note_held(&region, wall);
+                            self.event(
+                                Some(&region),
+                                "refused",
+                                format!("restore of {region} refused: the failback gate holds it: {why}"),
+                            );
+                            self.out.push(Effect::Reply {
+                                id,
+                                result: Err(CommandError::Refused(format!(
+                                    "the failback gate holds {region}: {why}; restore with --force and a reason to override it"
+                                ))),
+                            });
+                            return;
+                        }
+                    }
+                }
+                self.start_flip(
+                    now,
+                    wall,
+                    &region,
+                    back_in_service(wall),
+                    Purpose::Restore,
+                    Some(id),
+                )
+            }
         }
     }
 

@@ -15,12 +15,32 @@ fn wall(ms: u64) -> SystemTime {
     std::time::UNIX_EPOCH + Duration::from_secs(1_800_000_000) + Duration::from_millis(ms)
 }
 
+const GATE: failback::Policy = failback::Policy {
+    max_lag: Duration::from_secs(5),
+    settle: Duration::from_secs(120),
+    max_age: Duration::from_secs(125),
+};
+
 fn core(min_in_service: u32, out: &[usize]) -> Core {
     core_on(crate::config::SwitchPath::Route53, min_in_service, out)
 }
 
 /// `core` with switches of `path` (ARC's have no version: every read says 0).
 fn core_on(path: crate::config::SwitchPath, min_in_service: u32, out: &[usize]) -> Core {
+    core_with(path, min_in_service, out, false)
+}
+
+/// `core` with every region gated by the failback gate (replicated tables reach it).
+fn core_gated(out: &[usize]) -> Core {
+    core_with(crate::config::SwitchPath::Route53, 1, out, true)
+}
+
+fn core_with(
+    path: crate::config::SwitchPath,
+    min_in_service: u32,
+    out: &[usize],
+    gated: bool,
+) -> Core {
     let init = REGIONS
         .iter()
         .enumerate()
@@ -39,6 +59,7 @@ fn core_on(path: crate::config::SwitchPath, min_in_service: u32, out: &[usize]) 
                 last_action: Some(wall(0)),
             }),
             intent: None,
+            gated,
         })
         .collect();
     let settings = Settings {
@@ -53,6 +74,7 @@ fn core_on(path: crate::config::SwitchPath, min_in_service: u32, out: &[usize]) 
         },
         several: true,
         path,
+        failback: GATE,
     };
     let (mut c, _) = Core::new(init, settings, "a", wall(0));
     // The actor, with two live peers that agree with whatever this one sees.
@@ -80,6 +102,7 @@ fn core_unsynced() -> Core {
             version: 1,
             stored: None,
             intent: None,
+            gated: false,
         })
         .collect();
     let settings = Settings {
@@ -94,6 +117,7 @@ fn core_unsynced() -> Core {
         },
         several: true,
         path: crate::config::SwitchPath::Route53,
+        failback: GATE,
     };
     let (mut c, _) = Core::new(init, settings, "a", wall(0));
     let e = c.handle(t(0), wall(0), Input::View(view(t(10_000))));
@@ -731,4 +755,203 @@ fn with_both_a_route53_version_does_not_hide_later_reads() {
         c.regions()[1].switch.in_service,
         "a later read showing it back in service is believed: {e:?}"
     );
+}
+
+/// A round of the replication watcher at `ms` for eu-west-1 (and `carts` out of it):
+/// 60 s periods over the last 300 s, each with `lag` seconds into the region and a
+/// write, and `out_lag` seconds out of it read 20 s before the round.
+fn replication(ms: u64, lag: Option<f64>, out_lag: f64) -> Input {
+    let at = wall(ms);
+    let from = at - Duration::from_secs(300);
+    let inbound = failback::Reading {
+        at,
+        from,
+        period: Duration::from_secs(60),
+        tables: vec![failback::TableReading {
+            table: "shop-carts".into(),
+            replica: Ok("ACTIVE".into()),
+            periods: Ok((0..5)
+                .map(|i| failback::Period {
+                    start: from + Duration::from_secs(60 * i),
+                    lag,
+                    writes: 1.0,
+                })
+                .collect()),
+        }],
+    };
+    let outbound = vec![failback::TableLag {
+        table: "shop-carts".into(),
+        lag_seconds: Some(out_lag),
+        age_seconds: Some(20.0),
+    }];
+    Input::Replication(
+        [(
+            "eu-west-1".to_owned(),
+            RegionReplication { inbound, outbound },
+        )]
+        .into(),
+    )
+}
+
+fn events_of<'a>(effects: &'a [Effect], kind: &str) -> Vec<&'a str> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Event {
+                kind: k, message, ..
+            } if *k == kind => Some(message.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn recovered(effects: &[Effect]) -> Option<failback::Recovery> {
+    effects.iter().find_map(|e| match e {
+        Effect::Recovered { recovery, .. } => Some(recovery.clone()),
+        _ => None,
+    })
+}
+
+/// Failback gate: a region that is up again stays out while its replication is not
+/// known, then while it lags; it returns once the lag settled, and the put-back
+/// records how long it was out and how long the gate held it.
+#[test]
+fn a_put_back_waits_for_the_failback_gate() {
+    let mut c = core_gated(&[1]);
+    // Up again, nothing read yet: unknown holds it, said once.
+    let e = c.handle(t(1_000), wall(1_000), probe(1, true, 1_000));
+    assert!(flips(&e).is_empty(), "{e:?}");
+    let held = events_of(&e, "failback-held");
+    assert_eq!(held.len(), 1, "{e:?}");
+    assert!(held[0].contains("has not been read yet"), "{}", held[0]);
+    let e = c.handle(t(1_500), wall(1_500), probe(1, true, 1_500));
+    assert!(flips(&e).is_empty() && events_of(&e, "failback-held").is_empty());
+    // Lagging: still held, now saying why.
+    let e = c.handle(t(2_000), wall(2_000), replication(2_000, Some(12.0), 0.5));
+    assert!(flips(&e).is_empty());
+    assert!(
+        events_of(&e, "failback-held")[0].contains("lagged 12.0 s"),
+        "{e:?}"
+    );
+    let r = &c.regions()[1];
+    assert!(matches!(
+        r.failback,
+        Some(Gate::Held {
+            why: failback::Why::Lagging,
+            ..
+        })
+    ));
+    // Settled below the limit: put back.
+    let e = c.handle(t(4_000), wall(4_000), replication(4_000, Some(0.3), 0.5));
+    let id = flip_id(&e);
+    assert!(!flips(&e)[0].1, "a put-back");
+    let e = flipped(&mut c, 4_200, id, FlipOutcome::Done { version: 2 });
+    let rec = recovered(&e).expect("recovery figures");
+    assert_eq!(rec.kind, "failback");
+    assert_eq!(rec.held_for, Some(Duration::from_millis(3_000)));
+    assert_eq!(rec.out_for, Some(Duration::from_millis(4_200)));
+    let text = events_of(&e, "failback")[0];
+    assert!(text.contains("held by the failback gate 3.0 s"), "{text}");
+    assert!(c.regions()[1].failback.is_none(), "in service: no gate");
+}
+
+/// Failback gate: zero lag while writes are replicated is unknown (possibly stalled),
+/// and a reading older than `max_age` says nothing.
+#[test]
+fn zero_lag_with_writes_and_a_stale_reading_hold_the_region() {
+    let mut c = core_gated(&[1]);
+    c.handle(t(1_000), wall(1_000), probe(1, true, 1_000));
+    let e = c.handle(t(1_100), wall(1_100), replication(1_100, Some(0.0), 0.5));
+    assert!(flips(&e).is_empty());
+    assert!(
+        events_of(&e, "failback-held")[0].contains("may have stalled"),
+        "{e:?}"
+    );
+
+    let mut c = core_gated(&[1]);
+    c.handle(t(500), wall(500), replication(500, Some(0.2), 0.5));
+    let late = 500 + GATE.max_age.as_millis() as u64 + 1;
+    c.handle(t(late), wall(late), Input::View(view(t(late + 10_000))));
+    let e = c.handle(t(late), wall(late), probe(1, true, late));
+    assert!(flips(&e).is_empty(), "{e:?}");
+    assert!(events_of(&e, "failback-held")[0].contains("s old"), "{e:?}");
+    // At max_age exactly it still counts.
+    let mut c = core_gated(&[1]);
+    c.handle(t(500), wall(500), replication(500, Some(0.2), 0.5));
+    let edge = 500 + GATE.max_age.as_millis() as u64;
+    c.handle(t(edge), wall(edge), Input::View(view(t(edge + 10_000))));
+    let e = c.handle(t(edge), wall(edge), probe(1, true, edge));
+    assert_eq!(flips(&e).len(), 1, "{e:?}");
+}
+
+/// Restore through the gate: refused while it holds, unless forced with a reason,
+/// which is recorded.
+#[test]
+fn a_restore_is_refused_by_the_gate_unless_forced_with_a_reason() {
+    let mut c = core_gated(&[1]);
+    let restore = |force: Option<&str>| Input::Request {
+        id: 9,
+        request: Request::Restore {
+            region: "eu-west-1".into(),
+            force: force.map(str::to_owned),
+        },
+    };
+    let e = c.handle(t(1_000), wall(1_000), restore(None));
+    assert!(flips(&e).is_empty());
+    assert!(
+        e.iter().any(
+            |e| matches!(e, Effect::Reply { id: 9, result: Err(CommandError::Refused(why)) }
+            if why.contains("the failback gate holds eu-west-1") && why.contains("--force"))
+        ),
+        "{e:?}"
+    );
+    let e = c.handle(t(2_000), wall(2_000), restore(Some("  ")));
+    assert!(flips(&e).is_empty(), "a blank reason does not force");
+    let e = c.handle(
+        t(3_000),
+        wall(3_000),
+        restore(Some("replicas checked by hand")),
+    );
+    assert_eq!(flips(&e).len(), 1, "{e:?}");
+    let forced = events_of(&e, "failback-forced");
+    assert!(
+        forced[0].contains("forced past the failback gate: replicas checked by hand"),
+        "{e:?}"
+    );
+    assert!(forced[0].contains("has not been read yet"), "{}", forced[0]);
+    let e = flipped(&mut c, 3_100, flip_id(&e), FlipOutcome::Done { version: 2 });
+    assert_eq!(
+        recovered(&e).unwrap().held_for,
+        Some(Duration::from_millis(2_000))
+    );
+}
+
+/// Recovery figures of a take-out: the time from the first failed probe to the
+/// confirmation, and the lag out of the region as last read, aged to that moment.
+#[test]
+fn a_take_out_records_its_recovery_time_and_point() {
+    let mut c = core_gated(&[]);
+    c.handle(t(500), wall(500), replication(500, Some(0.2), 1.5));
+    let e = c.handle(t(1_000), wall(1_000), probe(1, false, 1_000));
+    let id = flip_id(&e);
+    let e = flipped(&mut c, 1_750, id, FlipOutcome::Done { version: 2 });
+    let rec = recovered(&e).expect("figures");
+    assert_eq!(rec.kind, "failover");
+    assert_eq!(rec.recovery_time, Some(Duration::from_millis(750)));
+    assert_eq!(rec.recovery_point.len(), 1);
+    assert_eq!(rec.recovery_point[0].lag_seconds, Some(1.5));
+    // Read 20 s before the round, which came 1.25 s before the take-out.
+    assert_eq!(rec.recovery_point[0].age_seconds, Some(21.25));
+    let text = events_of(&e, "failover")[0];
+    assert!(
+        text.contains("recovery point: shop-carts 1.5 s (read 21 s before)"),
+        "{text}"
+    );
+    // Ungated regions have no recovery point, and say nothing of one.
+    let mut c = core(1, &[]);
+    let e = c.handle(t(1_000), wall(1_000), probe(1, false, 1_000));
+    let e = flipped(&mut c, 1_200, flip_id(&e), FlipOutcome::Done { version: 2 });
+    let rec = recovered(&e).unwrap();
+    assert!(rec.recovery_point.is_empty() && !rec.replicated);
+    assert!(!events_of(&e, "failover")[0].contains("recovery point"));
 }

@@ -1,0 +1,424 @@
+//! Reads what the failback gate (`control::failback`) and the recovery point need, off
+//! the controller's loop: each replicated table's replica status in every region
+//! (`DescribeTable` there), and from CloudWatch in every source region the table's
+//! `ReplicationLatency` into each other region and its `ConsumedWriteCapacityUnits`
+//! (`GetMetricData`, one call per table and source region, each bounded). A round
+//! runs every `[failback] poll`, only while this instance reads Route 53 (the actor,
+//! or one about to be), and is sent to the controller as `Input::Replication`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime};
+
+use aws_sdk_cloudwatch::primitives::DateTime;
+use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Config, FailbackSettings};
+use crate::control::core::Input;
+use crate::control::failback::{Period, Reading, RegionReplication, Round, TableLag, TableReading};
+
+/// The longest a single call may take.
+const CALL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The CloudWatch period for a settle time: about a quarter of it, one of the periods
+/// GetMetricData accepts for recent data (1, 5, 10, 30 s or 60 s).
+pub fn period_for(settle: Duration) -> Duration {
+    let quarter = settle.as_secs() / 4;
+    let secs = [60, 30, 10, 5]
+        .into_iter()
+        .find(|p| quarter >= *p)
+        .unwrap_or(1);
+    Duration::from_secs(secs)
+}
+
+/// How old a reading may be when the gate is asked: two polls, then it is unknown.
+pub fn max_age(settings: &FailbackSettings) -> Duration {
+    settings.poll * 2 + CALL_TIMEOUT
+}
+
+pub struct Watcher {
+    /// Replicated tables: name in AWS, regions.
+    tables: Vec<(String, Vec<String>)>,
+    dynamodb: BTreeMap<String, aws_sdk_dynamodb::Client>,
+    cloudwatch: BTreeMap<String, aws_sdk_cloudwatch::Client>,
+    settings: FailbackSettings,
+}
+
+impl Watcher {
+    /// `None` when no table is replicated: the gate has nothing to wait for.
+    pub async fn new(
+        config: &Config,
+        endpoint_url: Option<&str>,
+        app: Option<&str>,
+    ) -> Option<Watcher> {
+        let tables = crate::deploy::model::replicated_tables(config);
+        if tables.is_empty() {
+            return None;
+        }
+        let mut dynamodb = BTreeMap::new();
+        let mut cloudwatch = BTreeMap::new();
+        for region in tables.iter().flat_map(|(_, r)| r) {
+            if dynamodb.contains_key(region) {
+                continue;
+            }
+            let sdk = crate::aws::sdk_config_for(region, endpoint_url, app).await;
+            dynamodb.insert(region.clone(), aws_sdk_dynamodb::Client::new(&sdk));
+            cloudwatch.insert(region.clone(), aws_sdk_cloudwatch::Client::new(&sdk));
+        }
+        Some(Watcher {
+            tables,
+            dynamodb,
+            cloudwatch,
+            settings: config.failback,
+        })
+    }
+
+    /// The regions some replicated table reaches: the ones the gate applies to.
+    pub fn regions(&self) -> Vec<String> {
+        self.dynamodb.keys().cloned().collect()
+    }
+
+    pub async fn run(
+        self,
+        reads: Arc<AtomicBool>,
+        outcomes: mpsc::UnboundedSender<Input>,
+        cancel: CancellationToken,
+    ) {
+        let mut tick = tokio::time::interval(self.settings.poll);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                _ = tick.tick() => {}
+            }
+            if !reads.load(Ordering::Relaxed) {
+                continue;
+            }
+            let round = tokio::select! {
+                _ = cancel.cancelled() => break,
+                r = self.read(SystemTime::now()) => r,
+            };
+            if outcomes.send(Input::Replication(round)).is_err() {
+                break;
+            }
+        }
+    }
+
+    /// One round at `at`: every call at once, each bounded.
+    pub async fn read(&self, at: SystemTime) -> Round {
+        let period = period_for(self.settings.settle);
+        // Far enough back that the reading still covers the settle time when it is as
+        // old as the gate allows; aligned to the period, as CloudWatch aligns points.
+        let back = self.settings.settle + max_age(&self.settings) + period;
+        let from = align_down(
+            at.checked_sub(back).unwrap_or(SystemTime::UNIX_EPOCH),
+            period,
+        );
+        let metrics =
+            futures_util::future::join_all(self.tables.iter().flat_map(|(table, regions)| {
+                regions.iter().map(move |source| async move {
+                    let receivers: Vec<&String> = regions.iter().filter(|r| *r != source).collect();
+                    let got = self
+                        .metrics(table, source, &receivers, from, at, period)
+                        .await;
+                    ((table.as_str(), source.as_str()), got)
+                })
+            }))
+            .await
+            .into_iter()
+            .collect::<BTreeMap<_, _>>();
+        let statuses =
+            futures_util::future::join_all(self.tables.iter().flat_map(|(table, regions)| {
+                regions.iter().map(move |region| async move {
+                    (
+                        (table.as_str(), region.as_str()),
+                        self.replica(table, region).await,
+                    )
+                })
+            }))
+            .await
+            .into_iter()
+            .collect::<BTreeMap<_, _>>();
+        let mut round = Round::new();
+        for region in self.dynamodb.keys() {
+            let mut inbound = Vec::new();
+            let mut outbound = Vec::new();
+            for (table, regions) in self.tables.iter().filter(|(_, r)| r.contains(region)) {
+                let replica = statuses[&(table.as_str(), region.as_str())].clone();
+                let periods = inbound_periods(table, region, regions, &metrics);
+                inbound.push(TableReading {
+                    table: table.clone(),
+                    replica,
+                    periods,
+                });
+                outbound.push(outbound_lag(table, region, &metrics, at, period));
+            }
+            round.insert(
+                region.clone(),
+                RegionReplication {
+                    inbound: Reading {
+                        at,
+                        from,
+                        period,
+                        tables: inbound,
+                    },
+                    outbound,
+                },
+            );
+        }
+        round
+    }
+
+    async fn replica(&self, table: &str, region: &str) -> Result<String, String> {
+        let client = &self.dynamodb[region];
+        let call = client.describe_table().table_name(table).send();
+        match tokio::time::timeout(CALL_TIMEOUT, call).await {
+            Err(_) => Err("DescribeTable timed out".into()),
+            Ok(Err(e)) => Err(crate::aws::explain("DynamoDB", "DescribeTable", &e).summary),
+            Ok(Ok(out)) => Ok(out
+                .table()
+                .and_then(|t| t.table_status())
+                .map_or("UNKNOWN", |s| s.as_str())
+                .to_owned()),
+        }
+    }
+
+    /// CloudWatch in `source`: the table's writes there and its latency into each
+    /// receiver, per period.
+    async fn metrics(
+        &self,
+        table: &str,
+        source: &str,
+        receivers: &[&String],
+        from: SystemTime,
+        to: SystemTime,
+        period: Duration,
+    ) -> Result<SourceMetrics, String> {
+        let query = |id: String, name: &str, stat: &str, dims: Vec<Dimension>| {
+            MetricDataQuery::builder()
+                .id(id)
+                .metric_stat(
+                    MetricStat::builder()
+                        .metric(
+                            Metric::builder()
+                                .namespace("AWS/DynamoDB")
+                                .metric_name(name)
+                                .set_dimensions(Some(dims))
+                                .build(),
+                        )
+                        .period(period.as_secs() as i32)
+                        .stat(stat)
+                        .build(),
+                )
+                .return_data(true)
+                .build()
+        };
+        let dim = |name: &str, value: &str| Dimension::builder().name(name).value(value).build();
+        let mut call = self.cloudwatch[source]
+            .get_metric_data()
+            .start_time(DateTime::from(from))
+            .end_time(DateTime::from(to))
+            .metric_data_queries(query(
+                "writes".into(),
+                "ConsumedWriteCapacityUnits",
+                "Sum",
+                vec![dim("TableName", table)],
+            ));
+        for (i, r) in receivers.iter().enumerate() {
+            call = call.metric_data_queries(query(
+                format!("lag{i}"),
+                "ReplicationLatency",
+                "Maximum",
+                vec![dim("TableName", table), dim("ReceivingRegion", r)],
+            ));
+        }
+        let out = match tokio::time::timeout(CALL_TIMEOUT, call.send()).await {
+            Err(_) => return Err(format!("CloudWatch GetMetricData in {source} timed out")),
+            Ok(Err(e)) => {
+                return Err(
+                    crate::aws::explain("CloudWatch", "GetMetricData", &e).summary
+                        + &format!(" (in {source})"),
+                );
+            }
+            Ok(Ok(out)) => out,
+        };
+        let mut got = SourceMetrics::default();
+        for result in out.metric_data_results() {
+            let points: Vec<(SystemTime, f64)> = result
+                .timestamps()
+                .iter()
+                .zip(result.values())
+                .filter_map(|(t, v)| SystemTime::try_from(*t).ok().map(|t| (t, *v)))
+                .collect();
+            match result.id() {
+                Some("writes") => got.writes = points,
+                Some(id) => {
+                    let Some(i) = id.strip_prefix("lag").and_then(|i| i.parse::<usize>().ok())
+                    else {
+                        continue;
+                    };
+                    if let Some(r) = receivers.get(i) {
+                        // Milliseconds, as DynamoDB publishes it.
+                        let secs = points.into_iter().map(|(t, ms)| (t, ms / 1000.0)).collect();
+                        got.lag.insert((*r).clone(), secs);
+                    }
+                }
+                None => {}
+            }
+        }
+        Ok(got)
+    }
+}
+
+/// What CloudWatch in one source region said of one table.
+#[derive(Debug, Clone, Default)]
+struct SourceMetrics {
+    writes: Vec<(SystemTime, f64)>,
+    /// Seconds, by receiving region.
+    lag: BTreeMap<String, Vec<(SystemTime, f64)>>,
+}
+
+type Metrics<'a> = BTreeMap<(&'a str, &'a str), Result<SourceMetrics, String>>;
+
+/// The periods of `table` into `region`: per period, the highest lag over the
+/// sources and the writes they took. A source CloudWatch could not read makes the
+/// whole table unknown: it may have taken writes that have not arrived.
+fn inbound_periods(
+    table: &str,
+    region: &str,
+    regions: &[String],
+    metrics: &Metrics<'_>,
+) -> Result<Vec<Period>, String> {
+    let mut periods: BTreeMap<SystemTime, Period> = BTreeMap::new();
+    for source in regions.iter().filter(|s| *s != region) {
+        let got = metrics[&(table, source.as_str())]
+            .as_ref()
+            .map_err(Clone::clone)?;
+        for (start, writes) in &got.writes {
+            period_at(&mut periods, *start).writes += writes;
+        }
+        for (start, lag) in got.lag.get(region).into_iter().flatten() {
+            let p = period_at(&mut periods, *start);
+            p.lag = Some(p.lag.map_or(*lag, |l: f64| l.max(*lag)));
+        }
+    }
+    Ok(periods.into_values().collect())
+}
+
+fn period_at(periods: &mut BTreeMap<SystemTime, Period>, start: SystemTime) -> &mut Period {
+    periods.entry(start).or_insert(Period {
+        start,
+        lag: None,
+        writes: 0.0,
+    })
+}
+
+/// The newest lag of `table` out of `region` into any other region (the highest at
+/// that moment), with its age at `at`.
+fn outbound_lag(
+    table: &str,
+    region: &str,
+    metrics: &Metrics<'_>,
+    at: SystemTime,
+    period: Duration,
+) -> TableLag {
+    let newest = metrics[&(table, region)]
+        .as_ref()
+        .ok()
+        .into_iter()
+        .flat_map(|m| m.lag.values().flatten())
+        .fold(None::<(SystemTime, f64)>, |best, &(t, l)| match best {
+            Some((bt, bl)) if bt > t || (bt == t && bl >= l) => Some((bt, bl)),
+            _ => Some((t, l)),
+        });
+    TableLag {
+        table: table.to_owned(),
+        lag_seconds: newest.map(|(_, l)| l),
+        age_seconds: newest.map(|(t, _)| {
+            at.duration_since(t + period)
+                .unwrap_or_default()
+                .as_secs_f64()
+        }),
+    }
+}
+
+fn align_down(t: SystemTime, period: Duration) -> SystemTime {
+    let since = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    let p = period.as_secs().max(1);
+    SystemTime::UNIX_EPOCH + Duration::from_secs(since - since % p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn periods_are_a_quarter_of_the_settle_time_as_cloudwatch_allows() {
+        let s = Duration::from_secs;
+        assert_eq!(period_for(s(120)), s(30));
+        assert_eq!(period_for(s(600)), s(60));
+        assert_eq!(period_for(s(3600)), s(60));
+        assert_eq!(period_for(s(40)), s(10));
+        assert_eq!(period_for(s(4)), s(1));
+    }
+
+    #[test]
+    fn inbound_takes_the_highest_lag_and_sums_the_writes_of_every_source() {
+        let t = |s: u64| SystemTime::UNIX_EPOCH + Duration::from_secs(s);
+        let regions: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
+        let mut metrics: Metrics<'_> = BTreeMap::new();
+        metrics.insert(
+            ("carts", "a"),
+            Ok(SourceMetrics {
+                writes: vec![(t(60), 2.0)],
+                lag: [("b".to_owned(), vec![(t(60), 0.5)])].into(),
+            }),
+        );
+        metrics.insert(
+            ("carts", "c"),
+            Ok(SourceMetrics {
+                writes: vec![(t(60), 1.0), (t(120), 4.0)],
+                lag: [
+                    ("b".to_owned(), vec![(t(60), 1.5)]),
+                    ("a".to_owned(), vec![(t(60), 9.0)]),
+                ]
+                .into(),
+            }),
+        );
+        metrics.insert(("carts", "b"), Err("unreachable".into()));
+        let got = inbound_periods("carts", "b", &regions, &metrics).unwrap();
+        assert_eq!(
+            got,
+            vec![
+                Period {
+                    start: t(60),
+                    lag: Some(1.5),
+                    writes: 3.0
+                },
+                Period {
+                    start: t(120),
+                    lag: None,
+                    writes: 4.0
+                },
+            ]
+        );
+        // Into a: b's CloudWatch could not be read, so the table is unknown.
+        assert_eq!(
+            inbound_periods("carts", "a", &regions, &metrics),
+            Err("unreachable".into())
+        );
+        // Out of c: its newest point, the highest at that moment.
+        let out = outbound_lag("carts", "c", &metrics, t(200), Duration::from_secs(60));
+        assert_eq!((out.lag_seconds, out.age_seconds), (Some(9.0), Some(80.0)));
+        assert_eq!(
+            outbound_lag("carts", "b", &metrics, t(200), Duration::from_secs(60)).lag_seconds,
+            None
+        );
+    }
+}
