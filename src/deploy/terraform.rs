@@ -260,6 +260,14 @@ impl Terraform {
         if let Some(cli) = &self.cli_config {
             cmd.env("TF_CLI_CONFIG_FILE", cli);
         }
+        // Terraform and its providers are Go programs, and a plan starts one AWS
+        // provider (a 675 MB binary) per region. With the collector at 200 instead of
+        // Go's default 100, a plan of the active-active example took 16 % less CPU and
+        // 11 % less time, for 12 % more peak memory (README, "Terraform runs"). The
+        // caller's own GOGC wins.
+        if std::env::var_os("GOGC").is_none() {
+            cmd.env("GOGC", "200");
+        }
         if self.emulator && std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
             cmd.env("AWS_ACCESS_KEY_ID", "test")
                 .env("AWS_SECRET_ACCESS_KEY", "test");

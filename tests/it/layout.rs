@@ -293,11 +293,12 @@ fn every_path_the_docs_name_exists() {
     );
 }
 
-/// The CI's second pass (.ci/run) runs on moto only the tests whose emulator
-/// `GEOPLAN_EMULATOR` chooses; a new such test left off its list would run on
-/// LocalStack alone.
+/// The CI's second pass (.ci/run) runs on moto a smoke set of the tests whose emulator
+/// `GEOPLAN_EMULATOR` chooses: each of its filters must name exactly one test (a renamed
+/// test must not leave a filter that runs nothing, or one that runs more than meant),
+/// and the set must cover each kind: an apply, `serve`, the HA fence, tables.
 #[test]
-fn every_backend_test_runs_on_moto() {
+fn the_moto_pass_names_backend_tests() {
     let ci = std::fs::read_to_string(repo().join(".ci/run")).unwrap();
     let pass = ci
         .split("GEOPLAN_EMULATOR=moto cargo test")
@@ -313,8 +314,7 @@ fn every_backend_test_runs_on_moto() {
     assert!(!filters.is_empty(), "no test filters in the moto pass");
     let mut files = Vec::new();
     rust_files(&repo().join("tests/it"), &mut files);
-    let mut missing = Vec::new();
-    let mut found = 0;
+    let mut tests = Vec::new();
     for file in files {
         let module = file.file_stem().unwrap().to_str().unwrap().to_owned();
         if module == "layout" {
@@ -332,9 +332,6 @@ fn every_backend_test_runs_on_moto() {
         for (k, &at) in starts.iter().enumerate() {
             let end = starts.get(k + 1).copied().unwrap_or(text.len());
             let body = &text[at..end];
-            if !body.contains("Emulator::start()") {
-                continue;
-            }
             let name = body
                 .trim_start()
                 .trim_start_matches("async ")
@@ -342,8 +339,8 @@ fn every_backend_test_runs_on_moto() {
                 .split('(')
                 .next()
                 .unwrap();
-            // Helpers that start an emulator for the tests calling them are named by
-            // those tests; only `#[...test]` functions count.
+            // Only `#[...test]` functions count (the example tests start the chosen
+            // emulator through a helper).
             let before = &text[..at];
             let attr = before
                 .rsplit('\n')
@@ -356,16 +353,21 @@ fn every_backend_test_runs_on_moto() {
             if !attr.contains("test") {
                 continue;
             }
-            found += 1;
-            let full = format!("{module}::{name}");
-            if !filters.iter().any(|f| full.contains(f)) {
-                missing.push(full);
-            }
+            tests.push(format!("{module}::{name}"));
         }
     }
-    assert!(found > 0, "no test starts Emulator::start()");
-    assert!(
-        missing.is_empty(),
-        "tests on the chosen emulator missing from .ci/run's moto pass: {missing:?}"
-    );
+    for f in &filters {
+        let named: Vec<&String> = tests.iter().filter(|t| t.contains(f)).collect();
+        assert_eq!(
+            named.len(),
+            1,
+            "the moto pass's filter {f:?} names {named:?}, not one test"
+        );
+    }
+    for kind in ["emulator::", "serve::", "ha::", "tables::"] {
+        assert!(
+            filters.iter().any(|f| f.starts_with(kind)),
+            "the moto pass runs no {kind} test"
+        );
+    }
 }
