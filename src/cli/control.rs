@@ -116,14 +116,14 @@ async fn shutdown_signal() {
     tracing::info!("shutdown requested");
 }
 
-fn client() -> reqwest::Client {
+pub(super) fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(20))
         .build()
         .expect("a TLS backend is compiled in")
 }
 
-fn unreachable(url: &str, e: &reqwest::Error) -> Exit {
+pub(super) fn unreachable(url: &str, e: &reqwest::Error) -> Exit {
     eprintln!(
         "error: cannot reach the control plane at {url}: {e}\n  help: start it with `geoplan serve regions.toml`, or pass --url / GEOPLAN_URL"
     );
@@ -131,7 +131,7 @@ fn unreachable(url: &str, e: &reqwest::Error) -> Exit {
 }
 
 /// Prints an API error body (`{"error": {"code", "message"}}`) and maps it to an exit code.
-fn api_error(status: reqwest::StatusCode, body: &str) -> Exit {
+pub(super) fn api_error(status: reqwest::StatusCode, body: &str) -> Exit {
     let v: Value = serde_json::from_str(body).unwrap_or_default();
     let code = v["error"]["code"].as_str().unwrap_or("error");
     let message = v["error"]["message"].as_str().unwrap_or(body);
@@ -629,6 +629,9 @@ pub fn render_status(doc: &StatusDoc, style: Style) -> String {
             let mut figures = Vec::new();
             if let Some(t) = rec.recovery_time_seconds {
                 figures.push(format!("recovery time {t:.2} s"));
+            }
+            if let Some(d) = rec.dns_seconds {
+                figures.push(format!("DNS answer changed after {d:.2} s"));
             }
             if !rec.recovery_point.is_empty() {
                 figures.push(format!("recovery point{}", lag_list(&rec.recovery_point)));

@@ -28,6 +28,9 @@ pub enum Exit {
     Refused = 6,
     /// `cost`: this month's budgeted spend has reached the budget.
     OverBudget = 7,
+    /// `drill`: an objective was missed, a step did not finish within its budget, or the
+    /// drill was aborted (the region was restored).
+    ObjectiveMissed = 8,
     /// Interrupted (SIGINT/SIGTERM); terraform stopped and saved its state.
     Interrupted = 130,
 }

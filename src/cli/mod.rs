@@ -14,6 +14,7 @@ use crate::deploy::terraform::Operation;
 mod control;
 mod cost;
 mod deploy;
+mod drill;
 mod exit;
 
 pub use exit::Exit;
@@ -70,6 +71,20 @@ enum Command {
         /// Why; recorded in the event log
         #[arg(long, default_value = "")]
         reason: String,
+        #[command(flatten)]
+        remote: RemoteArgs,
+    },
+    /// Practise a failover through a running control plane: drain REGION, see traffic leave it, hold, restore it through the failback gate, and report against [drill]
+    Drill {
+        /// The deployment config ([drill] gives the objective, hold and outcome probe)
+        config: PathBuf,
+        region: String,
+        /// How long the region stays out; overrides drill.hold
+        #[arg(long, value_parser = humantime::parse_duration)]
+        hold: Option<std::time::Duration>,
+        /// Print the report as JSON
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         remote: RemoteArgs,
     },
@@ -276,6 +291,28 @@ async fn run(cli: Cli) -> Exit {
             reason,
             remote,
         } => control::drain(&remote.url, remote.token.as_deref(), &region, &reason).await,
+        Command::Drill {
+            config,
+            region,
+            hold,
+            json,
+            remote,
+        } => {
+            let loaded = match load_config(&config) {
+                Ok(l) => l,
+                Err(exit) => return exit,
+            };
+            drill::Drill {
+                config: &loaded.config,
+                region: &region,
+                url: &remote.url,
+                token: remote.token.as_deref(),
+                hold,
+                json,
+            }
+            .run()
+            .await
+        }
         Command::Restore {
             region,
             force,

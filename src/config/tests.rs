@@ -723,3 +723,27 @@ fn failback_defaults_and_limits() {
         ],
     );
 }
+
+#[test]
+fn drill_defaults_and_errors() {
+    let c = ok(BASE);
+    assert_eq!(c.drill, DrillSettings::default());
+    assert_eq!((c.drill.rto, c.drill.hold.as_secs()), (None, 60));
+    let c = ok(&format!(
+        "{BASE}\n[drill]\nrto = \"30s\"\nhold = \"0s\"\noutcome_url = \"https://api.example.com/health\"\nfailback_within = \"2m\"\n"
+    ));
+    assert_eq!(c.drill.rto, Some(std::time::Duration::from_secs(30)));
+    assert_eq!(c.drill.hold, std::time::Duration::ZERO);
+    assert_eq!(
+        c.drill.outcome_url.as_deref(),
+        Some("https://api.example.com/health")
+    );
+    assert_eq!(c.drill.failback_within.as_secs(), 120);
+    check(
+        &format!("{BASE}\n[drill]\nrto = \"0s\"\noutcome_url = \"ftp://x\"\n"),
+        &[
+            "18:7 error drill.rto: `drill.rto` must be at least 1ms",
+            "19:15 error drill.outcome_url: `drill.outcome_url` is not an http:// or https:// URL",
+        ],
+    );
+}

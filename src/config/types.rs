@@ -26,6 +26,34 @@ pub struct Config {
     /// `[failback]`: the replication gate a region passes before it takes traffic
     /// again (defaults when the section is absent).
     pub failback: FailbackSettings,
+    /// `[drill]` (defaults when the section is absent).
+    pub drill: DrillSettings,
+}
+
+/// `[drill]`: what `geoplan drill` holds a practice failover to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DrillSettings {
+    /// The objective: from the drain request until traffic left the region (the DNS
+    /// answer changed where observable, else the switch confirmed).
+    pub rto: Option<std::time::Duration>,
+    /// How long the region stays out before it is restored.
+    pub hold: std::time::Duration,
+    /// A URL that must stay healthy (2xx) while the region is out; a failure aborts the
+    /// drill and restores the region.
+    pub outcome_url: Option<String>,
+    /// How long the restore may wait for the failback gate.
+    pub failback_within: std::time::Duration,
+}
+
+impl Default for DrillSettings {
+    fn default() -> DrillSettings {
+        DrillSettings {
+            rto: None,
+            hold: std::time::Duration::from_secs(60),
+            outcome_url: None,
+            failback_within: std::time::Duration::from_secs(600),
+        }
+    }
 }
 
 /// `[failback]`: a region returns to service only once its replicas have caught up.

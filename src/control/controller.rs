@@ -112,6 +112,8 @@ pub struct Controller {
     /// replicated). Taken by `run`.
     watcher: Option<crate::control::replication::Watcher>,
     dns: Arc<DnsNames>,
+    /// Asks the DnsAsker to watch a region leave the answer (set by `run`).
+    dns_watch: Option<mpsc::UnboundedSender<String>>,
     metrics: Arc<ControlMetrics>,
     /// Paces every Route 53 call of the running control plane.
     gate: Arc<crate::control::gate::Gate>,
@@ -236,13 +238,16 @@ impl Controller {
             route53,
             driver,
             watcher,
-            dns: Arc::new(DnsNames {
-                zone: config.dns.zone_id.clone(),
-                zone_name: config.dns.zone.clone(),
-                names: crate::control::dns::names(
-                    &crate::deploy::model::build(config, "", None).records,
-                ),
-            }),
+            dns: {
+                let records = crate::deploy::model::build(config, "", None).records;
+                Arc::new(DnsNames {
+                    zone: config.dns.zone_id.clone(),
+                    zone_name: config.dns.zone.clone(),
+                    names: crate::control::dns::names(&records),
+                    records,
+                })
+            },
+            dns_watch: None,
             metrics,
             gate,
             resync: config.monitor.resync_interval,
@@ -283,6 +288,8 @@ impl Controller {
         let read_now = Arc::new(tokio::sync::Notify::new());
         let reads_route53 = Arc::new(AtomicBool::new(self.core.reads_route53()));
         // What DNS answers, asked on its own (never in the way of the switches' reads).
+        let (watch_tx, watch_rx) = mpsc::unbounded_channel();
+        self.dns_watch = Some(watch_tx);
         let dns = DnsAsker {
             route53: self.route53.clone(),
             gate: self.gate.clone(),
@@ -290,6 +297,8 @@ impl Controller {
             shared: self.shared.clone(),
             interval: self.resync,
             reads_route53: reads_route53.clone(),
+            watch: watch_rx,
+            outcomes: outcomes_tx.clone(),
         };
         let dns = tokio::spawn(dns.run(cancel.clone()));
         let reader = Reader {
@@ -530,6 +539,14 @@ impl Controller {
                 Effect::Recovered { region, recovery } => {
                     self.metrics.observe_recovery(&region, &recovery)
                 }
+                Effect::WatchDns { region } => {
+                    if let Some(w) = &self.dns_watch {
+                        let _ = w.send(region);
+                    }
+                }
+                Effect::DnsRecovered { region, kind, took } => {
+                    self.metrics.observe_dns_recovery(&region, kind, took)
+                }
             }
         }
     }
@@ -603,7 +620,15 @@ struct DnsNames {
     zone: Option<String>,
     zone_name: String,
     names: Vec<(String, &'static str)>,
+    /// The records, to map an answer's values back to regions.
+    records: Vec<crate::deploy::model::Record>,
 }
+
+/// While a take-out is watched, DNS is asked this often (each call still paced by the
+/// gate) …
+const DNS_WATCH_PACE: Duration = Duration::from_millis(250);
+/// … for at most this long after its switch was confirmed.
+const DNS_WATCH_LIMIT: Duration = Duration::from_secs(60);
 
 /// Every `interval` (or when asked): with several instances the control tables' switch
 /// records, and every switch and Route 53's endpoint statuses, paced by the gate, when
@@ -702,7 +727,9 @@ impl Reader {
 }
 
 /// Every `interval`, while this instance reads Route 53: what DNS answers for each
-/// record name (`TestDNSAnswer`), into `Shared::dns` for the status document.
+/// record name (`TestDNSAnswer`), into `Shared::dns` for the status document. After a
+/// take-out (`Effect::WatchDns`), every `DNS_WATCH_PACE` until the answers no longer
+/// hold the region, which the core is told (`Input::Dns`) for its recovery time.
 struct DnsAsker {
     route53: Client,
     gate: Arc<crate::control::gate::Gate>,
@@ -710,26 +737,91 @@ struct DnsAsker {
     shared: SharedState,
     interval: Duration,
     reads_route53: Arc<AtomicBool>,
+    watch: mpsc::UnboundedReceiver<String>,
+    outcomes: mpsc::UnboundedSender<Outcome>,
 }
 
 impl DnsAsker {
-    async fn run(self, cancel: CancellationToken) {
+    async fn run(mut self, cancel: CancellationToken) {
+        use crate::control::core::DnsOutcome;
         let mut tick = tokio::time::interval(self.interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut zone = self.names.zone.clone();
+        // Regions watched, with when the watch began.
+        let mut watching: Vec<(String, tokio::time::Instant)> = Vec::new();
         loop {
+            let fast = !watching.is_empty();
             tokio::select! {
                 _ = cancel.cancelled() => break,
-                _ = tick.tick() => {}
+                _ = tick.tick(), if !fast => {}
+                _ = tokio::time::sleep(DNS_WATCH_PACE), if fast => {}
+                Some(region) = self.watch.recv() => {
+                    // Its leaving can be seen only if the last answers held it.
+                    if self.answers_hold(&region).unwrap_or(false) {
+                        watching.retain(|(r, _)| *r != region);
+                        watching.push((region, tokio::time::Instant::now()));
+                    } else {
+                        let outcome = DnsOutcome::Unobservable;
+                        let _ = self.outcomes.send(Input::Dns { region, outcome });
+                    }
+                }
             }
             if !self.reads_route53.load(Ordering::Relaxed) {
                 continue;
             }
+            let asked = SystemTime::now();
             tokio::select! {
                 _ = cancel.cancelled() => break,
                 _ = self.ask_dns(&mut zone) => {}
             }
+            watching.retain(|(region, since)| {
+                let outcome = match self.answers_hold_since(region, asked) {
+                    Some((false, at)) => DnsOutcome::Left(at),
+                    _ if since.elapsed() < DNS_WATCH_LIMIT => return true,
+                    Some((true, _)) => DnsOutcome::Stayed(since.elapsed()),
+                    // No complete answer came (TestDNSAnswer failing: Route 53's control
+                    // plane dark, say): not seen either way.
+                    None => DnsOutcome::Unobservable,
+                };
+                let _ = self.outcomes.send(Input::Dns {
+                    region: region.clone(),
+                    outcome,
+                });
+                false
+            });
         }
+    }
+
+    /// Whether the last answers (of every name) hold `region`; `None` before any.
+    fn answers_hold(&self, region: &str) -> Option<bool> {
+        let shared = lock(&self.shared);
+        if shared.dns.is_empty() {
+            return None;
+        }
+        Some(shared.dns.values().any(|a| {
+            crate::control::dns::regions_of(&self.names.records, &a.values)
+                .iter()
+                .any(|r| r == region)
+        }))
+    }
+
+    /// Whether every name was answered at or after `asked`, and if so whether the
+    /// answers hold `region`, with when the last of them came.
+    fn answers_hold_since(&self, region: &str, asked: SystemTime) -> Option<(bool, SystemTime)> {
+        let shared = lock(&self.shared);
+        let answers: Vec<&crate::control::dns::Answer> = self
+            .names
+            .names
+            .iter()
+            .map(|(name, _)| shared.dns.get(name).filter(|a| a.at >= asked))
+            .collect::<Option<_>>()?;
+        let holds = answers.iter().any(|a| {
+            crate::control::dns::regions_of(&self.names.records, &a.values)
+                .iter()
+                .any(|r| r == region)
+        });
+        let at = answers.iter().map(|a| a.at).max()?;
+        Some((holds, at))
     }
 
     /// Asks Route 53 what it answers for each name, each call paced and bounded; a

@@ -47,6 +47,13 @@ pub struct Recovery {
     /// Take-outs: from the first failed probe (or the drain request) to the switch
     /// confirmed.
     pub recovery_time: Option<Duration>,
+    /// Take-outs: from the first failed probe (or the drain request) to the moment
+    /// Route 53's answer for the record names no longer held the region, when DNS
+    /// answers are observable (the region was in the answer before).
+    pub dns_time: Option<Duration>,
+    /// Take-outs: how the DNS watch ended (`left`, `stayed`, `unobservable`); `None`
+    /// while it runs.
+    pub dns_outcome: Option<&'static str>,
     /// Take-outs: each table's newest replication lag out of the region at that
     /// moment, with its age: the writes it may not have passed on.
     pub recovery_point: Vec<TableLag>,

@@ -51,6 +51,8 @@ pub struct RecoveryLabel {
     pub region: String,
     /// `failover` or `drain`.
     pub kind: String,
+    /// To what: `switch` (confirmed) or `dns` (the answer no longer holds the region).
+    pub stage: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -239,6 +241,7 @@ impl ControlMetrics {
                 .get_or_create(&RecoveryLabel {
                     region: region.into(),
                     kind: r.kind.into(),
+                    stage: "switch".into(),
                 })
                 .observe(t.as_secs_f64());
         }
@@ -252,6 +255,17 @@ impl ControlMetrics {
                     .observe(lag);
             }
         }
+    }
+
+    /// A take-out's time to the DNS answer without the region.
+    pub fn observe_dns_recovery(&self, region: &str, kind: &str, took: std::time::Duration) {
+        self.recovery_time
+            .get_or_create(&RecoveryLabel {
+                region: region.into(),
+                kind: kind.into(),
+                stage: "dns".into(),
+            })
+            .observe(took.as_secs_f64());
     }
 
     /// The failback gate of a region (`None`: not held, or not gated) and each

@@ -119,6 +119,12 @@ pub struct RecoveryDoc {
     pub at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovery_time_seconds: Option<f64>,
+    /// To the DNS answer without the region, where observable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns_seconds: Option<f64>,
+    /// Take-outs: the DNS watch (`watching`, `left`, `stayed`, `unobservable`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub recovery_point: Vec<LagDoc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -133,6 +139,12 @@ impl From<&Recovery> for RecoveryDoc {
             kind: r.kind.to_owned(),
             at: time(Some(r.at)),
             recovery_time_seconds: r.recovery_time.map(|d| d.as_secs_f64()),
+            dns_seconds: r.dns_time.map(|d| d.as_secs_f64()),
+            dns: match (r.recovery_time, r.dns_outcome) {
+                (_, Some(o)) => Some(o.to_owned()),
+                (Some(_), None) => Some("watching".to_owned()),
+                (None, None) => None,
+            },
             recovery_point: r.recovery_point.iter().map(LagDoc::from).collect(),
             out_for_seconds: r.out_for.map(|d| d.as_secs_f64()),
             held_for_seconds: r.held_for.map(|d| d.as_secs_f64()),

@@ -41,7 +41,7 @@ macro_rules! on_both_emulators {
 pub(crate) use on_both_emulators;
 
 /// Sets the data plane's test knobs (`interval=S`, `subnet=CIDR&regions=a,b`).
-async fn dataplane(emu: &Emulator, query: &str) {
+pub async fn dataplane(emu: &Emulator, query: &str) {
     emu.hook(&format!("dataplane?{query}")).await;
 }
 
@@ -113,8 +113,28 @@ async fn geoplan_zone(
     String,
     std::collections::BTreeMap<String, geoplan::deploy::outputs::CheckIds>,
 ) {
-    create_region_checks(r53, deployment, "us-east-1", us).await;
-    create_region_checks(r53, deployment, "eu-west-1", eu).await;
+    geoplan_zone_at(
+        r53,
+        deployment,
+        ("127.0.0.1", us, "192.0.2.1"),
+        ("127.0.0.1", eu, "192.0.2.2"),
+    )
+    .await
+}
+
+/// `geoplan_zone` with each region's endpoint check on (address, port) and its record's
+/// value given.
+pub async fn geoplan_zone_at(
+    r53: &aws_sdk_route53::Client,
+    deployment: &str,
+    us: (&str, u16, &str),
+    eu: (&str, u16, &str),
+) -> (
+    String,
+    std::collections::BTreeMap<String, geoplan::deploy::outputs::CheckIds>,
+) {
+    create_region_checks_at(r53, deployment, "us-east-1", us.0, us.1).await;
+    create_region_checks_at(r53, deployment, "eu-west-1", eu.0, eu.1).await;
     let ids = geoplan::control::switches::discover(r53, deployment)
         .await
         .unwrap();
@@ -124,12 +144,12 @@ async fn geoplan_zone(
         r53,
         &z,
         vec![
-            a(&name, "us-east-1", "192.0.2.1")
+            a(&name, "us-east-1", us.2)
                 .region(ResourceRecordSetRegion::UsEast1)
                 .health_check_id(&ids["us-east-1"].region)
                 .build()
                 .unwrap(),
-            a(&name, "eu-west-1", "192.0.2.2")
+            a(&name, "eu-west-1", eu.2)
                 .region(ResourceRecordSetRegion::EuWest1)
                 .health_check_id(&ids["eu-west-1"].region)
                 .build()

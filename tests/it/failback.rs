@@ -300,7 +300,7 @@ async fn a_lagging_region_is_held_then_put_back_once_the_lag_settles() {
     );
     assert!(
         text.contains(
-            "geoplan_recovery_time_seconds_count{region=\"eu-west-1\",kind=\"failover\"} 1"
+            "geoplan_recovery_time_seconds_count{region=\"eu-west-1\",kind=\"failover\",stage=\"switch\"} 1"
         ),
         "{text}"
     );

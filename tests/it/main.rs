@@ -5,6 +5,8 @@
 //! - `golden`: rendered Terraform pinned per pattern; fmt-clean and valid.
 //! - `dataplane`: the emulated Route 53 data plane (checkers, evaluation, DNS answers)
 //!   against the developer guide, and a failover seen in the DNS answer.
+//! - `drill`: `geoplan drill` against a running `serve`: a practice failover measured
+//!   (switch, DNS answer, hold, restore), a missed objective, an aborting outcome probe.
 //! - `emulator`: apply / re-apply / destroy of every example against the AWS
 //!   emulator with the real terraform binary, read back through the AWS SDK.
 //! - `failback`: the failback gate under `serve`, with moto's CloudWatch seeded:
@@ -32,6 +34,7 @@ mod bootstrap;
 mod cli;
 mod cost;
 mod dataplane;
+mod drill;
 mod emulator;
 mod failback;
 mod fuzz;

@@ -1438,7 +1438,9 @@ impl Sim {
             | core::Effect::SaveIntent { .. }
             | core::Effect::ClearIntent { .. }
             | core::Effect::Acted { .. }
-            | core::Effect::Recovered { .. } => {}
+            | core::Effect::Recovered { .. }
+            | core::Effect::WatchDns { .. }
+            | core::Effect::DnsRecovered { .. } => {}
         }
     }
 

@@ -487,17 +487,29 @@ pub fn run_terraform(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (bool, 
 /// the same port.
 pub struct FakeRegion {
     pub port: u16,
+    ip: std::net::Ipv4Addr,
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl FakeRegion {
     pub async fn start_new() -> FakeRegion {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
+        FakeRegion::start_at(std::net::Ipv4Addr::LOCALHOST).await
+    }
+
+    /// On another loopback address (127.0.0.2, …: Linux routes all of 127/8 to lo),
+    /// for a region whose endpoint must differ from another's.
+    pub async fn start_at(ip: std::net::Ipv4Addr) -> FakeRegion {
+        assert!(ip.is_loopback(), "tests listen on loopback only");
+        let port = std::net::TcpListener::bind((ip, 0))
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
-        let mut r = FakeRegion { port, task: None };
+        let mut r = FakeRegion {
+            port,
+            ip,
+            task: None,
+        };
         r.start().await;
         r
     }
@@ -508,7 +520,7 @@ impl FakeRegion {
         }
         let socket = tokio::net::TcpSocket::new_v4().unwrap();
         socket.set_reuseaddr(true).unwrap();
-        socket.bind(([127, 0, 0, 1], self.port).into()).unwrap();
+        socket.bind((self.ip, self.port).into()).unwrap();
         let listener = socket.listen(128).unwrap();
         let app = axum::Router::new().fallback(|| async { "ok" });
         self.task = Some(tokio::spawn(async move {
@@ -574,13 +586,24 @@ pub async fn create_region_checks(
     region: &str,
     port: u16,
 ) {
+    create_region_checks_at(r53, deployment, region, "127.0.0.1", port).await
+}
+
+/// `create_region_checks` with the endpoint check on `ip`.
+pub async fn create_region_checks_at(
+    r53: &aws_sdk_route53::Client,
+    deployment: &str,
+    region: &str,
+    ip: &str,
+    port: u16,
+) {
     use aws_sdk_route53::types::{HealthCheckConfig, HealthCheckType};
     let mut ids = Vec::new();
     for role in ["endpoint", "switch", "region"] {
         let config = match role {
             "endpoint" => HealthCheckConfig::builder()
                 .r#type(HealthCheckType::Http)
-                .ip_address("127.0.0.1")
+                .ip_address(ip)
                 .port(port as i32)
                 .resource_path("/"),
             "switch" => HealthCheckConfig::builder()

@@ -101,8 +101,8 @@ test("the failback gate's line says why it holds, with each table's lag", () => 
 test("the recovery line gives the last flip's figures", () => {
   assert.equal(recoveryLine({}), "");
   assert.equal(
-    recoveryLine({ recovery: { kind: "failover", recovery_time_seconds: 1.25, recovery_point: [{ table: "shop-carts", lag_seconds: 0.8, age_seconds: 21 }] } }),
-    "last failover: recovery time 1.25 s, recovery point shop-carts 0.8 s (21 s old)",
+    recoveryLine({ recovery: { kind: "failover", recovery_time_seconds: 1.25, dns_seconds: 1.9, recovery_point: [{ table: "shop-carts", lag_seconds: 0.8, age_seconds: 21 }] } }),
+    "last failover: recovery time 1.25 s, DNS 1.90 s, recovery point shop-carts 0.8 s (21 s old)",
   );
   assert.equal(
     recoveryLine({ recovery: { kind: "failback", out_for_seconds: 95, held_for_seconds: 30.5 } }),

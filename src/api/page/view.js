@@ -119,6 +119,7 @@ export function recoveryLine(r) {
   if (!x) return "";
   const parts = [];
   if (x.recovery_time_seconds !== undefined) parts.push(`recovery time ${formatDuration(x.recovery_time_seconds * 1000)}`);
+  if (x.dns_seconds !== undefined) parts.push(`DNS ${formatDuration(x.dns_seconds * 1000)}`);
   if (x.recovery_point && x.recovery_point.length) parts.push(`recovery point ${lagText(x.recovery_point)}`);
   if (x.out_for_seconds !== undefined) parts.push(`out ${formatDuration(x.out_for_seconds * 1000)}`);
   if (x.held_for_seconds !== undefined) parts.push(`held by the gate ${formatDuration(x.held_for_seconds * 1000)}`);

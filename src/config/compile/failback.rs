@@ -1,4 +1,5 @@
-//! `[failback]`: the replication gate a region passes before it takes traffic again.
+//! `[failback]`: the replication gate a region passes before it takes traffic again;
+//! `[drill]`: what a practice failover is held to.
 
 use super::*;
 
@@ -33,5 +34,62 @@ impl Walker {
             }
         }
         ok.then_some(f)
+    }
+}
+
+impl Walker {
+    pub(super) fn drill(&mut self, t: &DeTable<'_>) -> Option<DrillSettings> {
+        self.check_keys(t, "drill", DRILL_KEYS);
+        let mut d = DrillSettings::default();
+        let mut ok = true;
+        let ms = std::time::Duration::from_millis;
+        // (key, the least it may be)
+        for (key, min) in [
+            ("rto", ms(1)),
+            ("hold", ms(0)),
+            ("failback_within", ms(1000)),
+        ] {
+            let Some(v) = get(t, key) else { continue };
+            let field = join("drill", key);
+            match self.duration(v, &field) {
+                Some(x) if x.value >= min => match key {
+                    "rto" => d.rto = Some(x.value),
+                    "hold" => d.hold = x.value,
+                    _ => d.failback_within = x.value,
+                },
+                Some(x) => {
+                    self.error(
+                        &field,
+                        x.span,
+                        format!(
+                            "`{field}` must be at least {}",
+                            humantime::format_duration(min)
+                        ),
+                        "too short",
+                    );
+                    ok = false;
+                }
+                None => ok = false,
+            }
+        }
+        if let Some(v) = get(t, "outcome_url") {
+            match self.string(v, "drill.outcome_url") {
+                Some(s) if s.value.starts_with("http://") || s.value.starts_with("https://") => {
+                    d.outcome_url = Some(s.value)
+                }
+                Some(s) => {
+                    let issue = self.error(
+                        "drill.outcome_url",
+                        s.span,
+                        "`drill.outcome_url` is not an http:// or https:// URL",
+                        "not a URL",
+                    );
+                    issue.help = Some("a URL of the service that must stay healthy while the region is out, e.g. \"https://api.example.com/health\"".into());
+                    ok = false;
+                }
+                None => ok = false,
+            }
+        }
+        ok.then_some(d)
     }
 }

@@ -40,8 +40,10 @@ const ROOT_KEYS: &[&str] = &[
     "cost",
     "control",
     "failback",
+    "drill",
     "jurisdictions",
 ];
+const DRILL_KEYS: &[&str] = &["rto", "hold", "outcome_url", "failback_within"];
 const FAILBACK_KEYS: &[&str] = &["max_replication_lag", "settle", "poll"];
 const CONTROL_KEYS: &[&str] = &["regions", "lease"];
 const COST_KEYS: &[&str] = &[
@@ -669,6 +671,12 @@ impl Walker {
             })
             .map(Option::unwrap_or_default);
 
+        let drill = self
+            .optional(root, "", "drill", |w, v, field| {
+                w.table(v, field).and_then(|t| w.drill(t))
+            })
+            .map(Option::unwrap_or_default);
+
         // A broken jurisdiction fails the config even when no table uses it.
         jurisdictions_ok.then_some(())?;
         Some(Config {
@@ -683,6 +691,7 @@ impl Walker {
             cost: cost?,
             control: control?,
             failback: failback?,
+            drill: drill?,
         })
     }
 

@@ -265,6 +265,11 @@ impl Core {
         let mut text = format!("{text} ({:.2} s from {from} to {how})", took.as_secs_f64());
         if let Some(recovery) = recovery {
             text += &recovery_text(region, &recovery);
+            if recovery.recovery_time.is_some() {
+                self.out.push(Effect::WatchDns {
+                    region: region.to_owned(),
+                });
+            }
             self.out.push(Effect::Recovered {
                 region: region.to_owned(),
                 recovery,
@@ -296,6 +301,8 @@ impl Core {
             kind,
             at: wall,
             recovery_time: None,
+            dns_time: None,
+            dns_outcome: None,
             recovery_point: Vec::new(),
             replicated: r.gated,
             out_for: None,

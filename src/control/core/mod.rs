@@ -123,6 +123,19 @@ impl Settings {
     }
 }
 
+/// What DNS answered after a take-out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DnsOutcome {
+    /// The answers of every record name asked no longer held the region, at this time
+    /// (when the answers came back).
+    Left(SystemTime),
+    /// They still held it when the watch gave up, this long after it began.
+    Stayed(Duration),
+    /// The region was in no answer before the take-out (a resolver far from it, or no
+    /// answer yet): its leaving cannot be seen.
+    Unobservable,
+}
+
 /// An operator's request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
@@ -216,6 +229,11 @@ pub enum Input {
     },
     /// A round of the replication watcher (replicas and CloudWatch), by region.
     Replication(failback::Round),
+    /// What DNS answered after a take-out was confirmed (`Effect::WatchDns`).
+    Dns {
+        region: String,
+        outcome: DnsOutcome,
+    },
     Tick,
 }
 
@@ -276,6 +294,17 @@ pub enum Effect {
     Recovered {
         region: String,
         recovery: failback::Recovery,
+    },
+    /// A take-out was confirmed: watch DNS until its answer leaves the region, and
+    /// say when (`Input::Dns`).
+    WatchDns {
+        region: String,
+    },
+    /// A take-out left the DNS answer this long after its first evidence.
+    DnsRecovered {
+        region: String,
+        kind: &'static str,
+        took: Duration,
     },
 }
 
@@ -527,6 +556,7 @@ impl Core {
                 self.reconcile(now, wall);
             }
             Input::Recorded { region, seq, ok } => self.recorded(now, &region, seq, ok),
+            Input::Dns { region, outcome } => self.dns_answered(&region, outcome),
             Input::Replication(round) => {
                 for r in &mut self.regions {
                     if let Some(read) = round.get(&r.name) {
@@ -557,6 +587,61 @@ impl Core {
             }
         }
         std::mem::take(&mut self.out)
+    }
+
+    /// The DNS answer after a take-out: the recovery time to it, or that it stayed.
+    fn dns_answered(&mut self, region: &str, outcome: DnsOutcome) {
+        let Some(r) = self.regions.iter_mut().find(|r| r.name == region) else {
+            return;
+        };
+        let Some(rec) = r.recovery.as_mut().filter(|x| x.dns_outcome.is_none()) else {
+            return;
+        };
+        let Some(switch) = rec.recovery_time else {
+            return; // a put-back: not watched
+        };
+        let began = rec.at.checked_sub(switch).unwrap_or(rec.at);
+        let kind = rec.kind;
+        let from = if kind == "drain" {
+            "the request"
+        } else {
+            "the first failed probe"
+        };
+        match outcome {
+            DnsOutcome::Left(at) => {
+                let took = at.duration_since(began).unwrap_or_default();
+                let after_switch = at.duration_since(rec.at).unwrap_or_default();
+                rec.dns_time = Some(took);
+                rec.dns_outcome = Some("left");
+                self.out.push(Effect::DnsRecovered {
+                    region: region.to_owned(),
+                    kind,
+                    took,
+                });
+                self.event_took(
+                    Some(region),
+                    "dns",
+                    format!(
+                        "{region} left the DNS answer {:.2} s after {from} ({:.2} s after the switch was confirmed)",
+                        took.as_secs_f64(),
+                        after_switch.as_secs_f64()
+                    ),
+                    Some(took),
+                );
+            }
+            DnsOutcome::Stayed(after) => {
+                rec.dns_outcome = Some("stayed");
+                self.event(
+                    Some(region),
+                    "dns",
+                    format!(
+                        "{region} was still in the DNS answer {:.0} s after its switch was confirmed",
+                        after.as_secs_f64()
+                    ),
+                )
+            }
+            DnsOutcome::Unobservable => rec.dns_outcome = Some("unobservable"),
+        }
     }
 
     fn event(&mut self, region: Option<&str>, kind: &'static str, message: String) {

@@ -955,3 +955,85 @@ fn a_take_out_records_its_recovery_time_and_point() {
     assert!(rec.recovery_point.is_empty() && !rec.replicated);
     assert!(!events_of(&e, "failover")[0].contains("recovery point"));
 }
+
+/// A confirmed take-out asks for DNS to be watched; the answer leaving the region gives
+/// its DNS time, from the first failed probe; one still holding it is reported; an
+/// unobservable one says nothing.
+#[test]
+fn a_take_out_is_timed_to_the_dns_answer_where_observable() {
+    let mut c = core(1, &[]);
+    let e = c.handle(t(1_000), wall(1_000), probe(1, false, 1_000));
+    let e = flipped(&mut c, 1_400, flip_id(&e), FlipOutcome::Done { version: 2 });
+    assert!(e.contains(&Effect::WatchDns {
+        region: "eu-west-1".into()
+    }));
+    let dns = |outcome| Input::Dns {
+        region: "eu-west-1".into(),
+        outcome,
+    };
+    let e = c.handle(t(3_100), wall(3_100), dns(DnsOutcome::Left(wall(3_000))));
+    assert!(
+        e.contains(&Effect::DnsRecovered {
+            region: "eu-west-1".into(),
+            kind: "failover",
+            took: Duration::from_millis(2_000),
+        }),
+        "{e:?}"
+    );
+    let text = events_of(&e, "dns")[0];
+    assert_eq!(
+        text,
+        "eu-west-1 left the DNS answer 2.00 s after the first failed probe (1.60 s after the switch was confirmed)"
+    );
+    let rec = c.regions()[1].recovery.clone().unwrap();
+    assert_eq!(rec.dns_time, Some(Duration::from_millis(2_000)));
+    // A second answer changes nothing: the first one counted.
+    let e = c.handle(t(3_200), wall(3_200), dns(DnsOutcome::Left(wall(3_150))));
+    assert!(events_of(&e, "dns").is_empty());
+
+    let mut c = core(1, &[]);
+    let e = c.handle(t(1_000), wall(1_000), probe(1, false, 1_000));
+    flipped(&mut c, 1_400, flip_id(&e), FlipOutcome::Done { version: 2 });
+    let e = c.handle(t(9_000), wall(9_000), dns(DnsOutcome::Unobservable));
+    assert!(e.is_empty(), "{e:?}");
+
+    let mut c = core(1, &[]);
+    let e = c.handle(t(1_000), wall(1_000), probe(1, false, 1_000));
+    flipped(&mut c, 1_400, flip_id(&e), FlipOutcome::Done { version: 2 });
+    let e = c.handle(
+        t(9_100),
+        wall(9_100),
+        dns(DnsOutcome::Stayed(Duration::from_secs(60))),
+    );
+    assert_eq!(
+        events_of(&e, "dns"),
+        ["eu-west-1 was still in the DNS answer 60 s after its switch was confirmed"]
+    );
+    assert_eq!(c.regions()[1].recovery.as_ref().unwrap().dns_time, None);
+}
+
+#[test]
+fn the_dns_watch_records_how_it_ended() {
+    for (outcome, said) in [
+        (DnsOutcome::Left(wall(2_000)), "left"),
+        (DnsOutcome::Stayed(Duration::from_secs(60)), "stayed"),
+        (DnsOutcome::Unobservable, "unobservable"),
+    ] {
+        let mut c = core(1, &[]);
+        let e = c.handle(t(1_000), wall(1_000), probe(1, false, 1_000));
+        flipped(&mut c, 1_400, flip_id(&e), FlipOutcome::Done { version: 2 });
+        assert_eq!(c.regions()[1].recovery.as_ref().unwrap().dns_outcome, None);
+        c.handle(
+            t(3_000),
+            wall(3_000),
+            Input::Dns {
+                region: "eu-west-1".into(),
+                outcome,
+            },
+        );
+        assert_eq!(
+            c.regions()[1].recovery.as_ref().unwrap().dns_outcome,
+            Some(said)
+        );
+    }
+}
