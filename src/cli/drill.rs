@@ -43,6 +43,8 @@ pub struct Report {
     /// From the restore that went through to its answer.
     pub restored_seconds: Option<f64>,
     pub aborted: Option<String>,
+    /// An aborted drill put the region back (past the gate).
+    pub restored_after_abort: bool,
     /// Objectives missed and steps not done within their budget.
     pub missed: Vec<String>,
 }
@@ -117,18 +119,38 @@ impl Drill<'_> {
         // 2. Drain, through the guard.
         let started = Instant::now();
         let reason = format!("drill (geoplan drill, hold {})", secs(settings.hold));
-        if let Err(exit) = self
-            .post("drain", serde_json::json!({ "reason": reason }))
+        let since = match self
+            .post_raw("drain", serde_json::json!({ "reason": reason }))
             .await
         {
-            report.aborted = Some("the drain was not done".into());
-            return exit;
-        }
+            Ok((code, body)) if code.is_success() => body["switch"]["since"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            // Refused (the guard, the token, no actor): nothing changed.
+            Ok((code, body)) if code.is_client_error() || code.as_u16() == 503 => {
+                return api_error(code, &body.to_string());
+            }
+            // Not confirmed (502): it may still land, so put the region back.
+            Ok((code, body)) => {
+                let exit = api_error(code, &body.to_string());
+                return self
+                    .abort(report, "the drain was not confirmed", exit)
+                    .await;
+            }
+            Err(exit) => return self.abort(report, "the drain got no answer", exit).await,
+        };
         report.drained_seconds = Some(started.elapsed().as_secs_f64());
+        let mut probe = Outcome::new(settings.outcome_url.as_deref());
+        let interrupted = interrupted();
 
-        // 3. Traffic leaves: serve watches the DNS answer after the take-out.
+        // 3. Traffic leaves: serve watches the DNS answer after this take-out (a
+        //    recovery confirmed at or after the drain's own `since`, not an older one).
         let confirmed = Instant::now();
         loop {
+            if let Some(why) = probe.check(report, &interrupted).await {
+                return self.abort(report, &why, Exit::ObjectiveMissed).await;
+            }
             let r = match self.get(&format!("/v1/regions/{}", self.region)).await {
                 Ok(r) => r,
                 Err(exit) => {
@@ -138,7 +160,9 @@ impl Drill<'_> {
                 }
             };
             let rec = &r["recovery"];
-            let watch = rec["dns"].as_str().filter(|_| rec["kind"] == "drain");
+            let this =
+                rec["kind"] == "drain" && rec["at"].as_str().is_some_and(|at| at >= since.as_str());
+            let watch = rec["dns"].as_str().filter(|_| this);
             match watch {
                 Some("watching") | None if confirmed.elapsed() < DNS_WAIT => {
                     tokio::time::sleep(POLL).await;
@@ -169,32 +193,42 @@ impl Drill<'_> {
                 .push(format!("rto {}: traffic left after {took:.2} s", secs(rto)));
         }
 
-        // 4. Hold, with the outcome probe on the rest of the service.
+        // 4. Hold, the outcome probe watching the rest of the service (at least once).
         let held = Instant::now();
-        while held.elapsed() < settings.hold {
-            if let Some(url) = &settings.outcome_url {
-                report.outcome_probes += 1;
-                if let Err(why) = outcome(url).await {
-                    let why = format!("outcome probe of {url} failed: {why}");
-                    report.outcome_failure = Some(why.clone());
-                    report.held_seconds = Some(held.elapsed().as_secs_f64());
-                    return self.abort(report, &why, Exit::ObjectiveMissed).await;
-                }
+        loop {
+            if let Some(why) = probe.check(report, &interrupted).await {
+                report.held_seconds = Some(held.elapsed().as_secs_f64());
+                return self.abort(report, &why, Exit::ObjectiveMissed).await;
             }
             let left = settings.hold.saturating_sub(held.elapsed());
-            tokio::time::sleep(left.min(Duration::from_secs(1))).await;
+            if left.is_zero() {
+                break;
+            }
+            tokio::time::sleep(left.min(POLL)).await;
         }
         report.held_seconds = Some(held.elapsed().as_secs_f64());
 
         // 5. Restore through the failback gate, waiting while it holds.
-        self.restore(settings, report).await
+        self.restore(settings, report, &mut probe, &interrupted)
+            .await
     }
 
-    /// Restores through the gate, retrying while it holds, within `failback_within`.
-    async fn restore(&self, settings: &DrillSettings, report: &mut Report) -> Exit {
+    /// Restores through the gate, retrying while it holds (and while the control plane
+    /// is busy: a change in flight, no actor for a moment, an unconfirmed flip), within
+    /// `failback_within`; the outcome probe goes on meanwhile.
+    async fn restore(
+        &self,
+        settings: &DrillSettings,
+        report: &mut Report,
+        probe: &mut Outcome<'_>,
+        interrupted: &Interrupted,
+    ) -> Exit {
         let asked = Instant::now();
         let mut held_since: Option<Instant> = None;
         loop {
+            if let Some(why) = probe.check(report, interrupted).await {
+                return self.abort(report, &why, Exit::ObjectiveMissed).await;
+            }
             let tried = Instant::now();
             match self.post_raw("restore", Value::Null).await {
                 Ok((code, _)) if code.is_success() => {
@@ -203,18 +237,16 @@ impl Drill<'_> {
                     report.gate_seconds = held_since.map(|h| tried.duration_since(h).as_secs_f64());
                     return Exit::Ok;
                 }
-                Ok((code, body))
-                    if code == reqwest::StatusCode::CONFLICT
-                        && body["error"]["message"]
-                            .as_str()
-                            .is_some_and(|m| m.starts_with("the failback gate holds")) =>
-                {
-                    held_since.get_or_insert(tried);
-                    report.gate_reason = body["error"]["message"].as_str().map(str::to_owned);
+                Ok((code, body)) if retry(code, &body) => {
+                    let message = body["error"]["message"].as_str().unwrap_or_default();
+                    if message.starts_with("the failback gate holds") {
+                        held_since.get_or_insert(tried);
+                        report.gate_reason = Some(message.to_owned());
+                    }
                     if asked.elapsed() >= settings.failback_within {
-                        report.gate_seconds = Some(asked.elapsed().as_secs_f64());
+                        report.gate_seconds = held_since.map(|h| h.elapsed().as_secs_f64());
                         report.missed.push(format!(
-                            "the failback gate held {} longer than failback_within {}; it is still out",
+                            "{} was not restored within failback_within {} ({message}); it is still out",
                             self.region,
                             secs(settings.failback_within)
                         ));
@@ -222,25 +254,63 @@ impl Drill<'_> {
                     }
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
-                Ok((code, body)) => return api_error(code, &body.to_string()),
-                Err(exit) => return exit,
+                Ok((code, body)) => {
+                    eprintln!("error: {} is still out of service", self.region);
+                    return api_error(code, &body.to_string());
+                }
+                Err(exit) => {
+                    eprintln!("error: {} is still out of service", self.region);
+                    return exit;
+                }
             }
         }
     }
 
     /// Ends the drill early: restore now, past the gate (the rest of the service is
-    /// failing, or the drill cannot go on), with the reason recorded.
+    /// failing, the drill was interrupted, or it cannot go on), with the reason
+    /// recorded. Exits `exit` once restored, else says the region is still out.
     async fn abort(&self, report: &mut Report, why: &str, exit: Exit) -> Exit {
         report.aborted = Some(why.to_owned());
+        let exit = if why == "interrupted" {
+            Exit::Interrupted
+        } else {
+            exit
+        };
         let body = serde_json::json!({ "force": true, "reason": format!("drill aborted: {why}") });
-        match self.post_raw("restore", body).await {
-            Ok((code, _)) if code.is_success() => exit,
-            Ok((code, body)) => {
-                eprintln!("error: the aborted drill could not restore {}", self.region);
-                api_error(code, &body.to_string())
+        // A few tries: the control plane may be busy with the drain a moment ago.
+        for _ in 0..10 {
+            match self.post_raw("restore", body.clone()).await {
+                Ok((code, _)) if code.is_success() => {
+                    report.restored_after_abort = true;
+                    return match exit {
+                        Exit::Ok => Exit::ObjectiveMissed,
+                        other => other,
+                    };
+                }
+                Ok((code, body)) if retry(code, &body) => {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                Ok((code, body)) => {
+                    eprintln!(
+                        "error: the aborted drill could not restore {}; restore it by hand",
+                        self.region
+                    );
+                    return api_error(code, &body.to_string());
+                }
+                Err(e) => {
+                    eprintln!(
+                        "error: the aborted drill could not restore {}; restore it by hand",
+                        self.region
+                    );
+                    return e;
+                }
             }
-            Err(e) => e,
         }
+        eprintln!(
+            "error: the aborted drill could not restore {}; restore it by hand",
+            self.region
+        );
+        Exit::Failure
     }
 
     async fn get(&self, path: &str) -> Result<Value, Exit> {
@@ -258,13 +328,6 @@ impl Drill<'_> {
             eprintln!("error: the control plane at {} answered {path} with something that is not JSON: {e}", self.url);
             Exit::Failure
         })
-    }
-
-    async fn post(&self, action: &str, body: Value) -> Result<Value, Exit> {
-        match self.post_raw(action, body).await? {
-            (code, body) if code.is_success() => Ok(body),
-            (code, body) => Err(api_error(code, &body.to_string())),
-        }
     }
 
     async fn post_raw(
@@ -288,18 +351,79 @@ impl Drill<'_> {
     }
 }
 
-/// One outcome probe: a 2xx within 2 s.
-async fn outcome(url: &str) -> Result<(), String> {
-    let resp = client()
-        .get(url)
-        .timeout(Duration::from_secs(2))
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
-    if resp.status().is_success() {
-        Ok(())
-    } else {
-        Err(format!("HTTP {}", resp.status().as_u16()))
+/// Whether a restore's answer is worth another try: the gate holds, a change is in
+/// flight or being read, no instance holds the lease for a moment, or the flip was
+/// not confirmed.
+fn retry(code: reqwest::StatusCode, body: &Value) -> bool {
+    let refused = code == reqwest::StatusCode::CONFLICT
+        && body["error"]["message"].as_str().is_some_and(|m| {
+            m.starts_with("the failback gate holds")
+                || m.contains("already in flight")
+                || m.contains("is being read again")
+        });
+    refused || code.as_u16() == 503 || code.as_u16() == 502
+}
+
+/// Set by Ctrl-C or SIGTERM: the drill aborts and restores the region.
+type Interrupted = std::sync::Arc<std::sync::atomic::AtomicBool>;
+
+fn interrupted() -> Interrupted {
+    let flag = Interrupted::default();
+    let set = flag.clone();
+    tokio::spawn(async move {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(t) => t,
+                Err(_) => return,
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        set.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+    flag
+}
+
+/// The outcome probe: the rest of the service must answer 2xx (within 2 s), checked
+/// once a second while the region is out.
+struct Outcome<'a> {
+    url: Option<&'a str>,
+    last: Option<Instant>,
+}
+
+impl<'a> Outcome<'a> {
+    fn new(url: Option<&'a str>) -> Outcome<'a> {
+        Outcome { url, last: None }
+    }
+
+    /// Why the drill must stop now, if it must: interrupted, or the probe failed.
+    async fn check(&mut self, report: &mut Report, interrupted: &Interrupted) -> Option<String> {
+        if interrupted.load(std::sync::atomic::Ordering::Relaxed) {
+            return Some("interrupted".into());
+        }
+        let url = self.url?;
+        if self
+            .last
+            .is_some_and(|l| l.elapsed() < Duration::from_secs(1))
+        {
+            return None;
+        }
+        self.last = Some(Instant::now());
+        report.outcome_probes += 1;
+        let answer = client()
+            .get(url)
+            .timeout(Duration::from_secs(2))
+            .send()
+            .await;
+        let failed = match answer {
+            Ok(r) if r.status().is_success() => return None,
+            Ok(r) => format!("HTTP {}", r.status().as_u16()),
+            Err(e) => e.to_string(),
+        };
+        let why = format!("outcome probe of {url} failed: {failed}");
+        report.outcome_failure = Some(why.clone());
+        Some(why)
     }
 }
 

@@ -113,7 +113,7 @@ pub struct Controller {
     watcher: Option<crate::control::replication::Watcher>,
     dns: Arc<DnsNames>,
     /// Asks the DnsAsker to watch a region leave the answer (set by `run`).
-    dns_watch: Option<mpsc::UnboundedSender<String>>,
+    dns_watch: Option<mpsc::UnboundedSender<(String, SystemTime)>>,
     metrics: Arc<ControlMetrics>,
     /// Paces every Route 53 call of the running control plane.
     gate: Arc<crate::control::gate::Gate>,
@@ -539,9 +539,9 @@ impl Controller {
                 Effect::Recovered { region, recovery } => {
                     self.metrics.observe_recovery(&region, &recovery)
                 }
-                Effect::WatchDns { region } => {
+                Effect::WatchDns { region, since } => {
                     if let Some(w) = &self.dns_watch {
-                        let _ = w.send(region);
+                        let _ = w.send((region, since));
                     }
                 }
                 Effect::DnsRecovered { region, kind, took } => {
@@ -625,8 +625,9 @@ struct DnsNames {
 }
 
 /// While a take-out is watched, DNS is asked this often (each call still paced by the
-/// gate) …
-const DNS_WATCH_PACE: Duration = Duration::from_millis(250);
+/// gate: with one record name, half of the default `route53_rate`, so a flip waits
+/// behind at most one such call) …
+const DNS_WATCH_PACE: Duration = Duration::from_millis(500);
 /// … for at most this long after its switch was confirmed.
 const DNS_WATCH_LIMIT: Duration = Duration::from_secs(60);
 
@@ -727,9 +728,10 @@ impl Reader {
 }
 
 /// Every `interval`, while this instance reads Route 53: what DNS answers for each
-/// record name (`TestDNSAnswer`), into `Shared::dns` for the status document. After a
-/// take-out (`Effect::WatchDns`), every `DNS_WATCH_PACE` until the answers no longer
-/// hold the region, which the core is told (`Input::Dns`) for its recovery time.
+/// record name (`TestDNSAnswer`), into `Shared::dns` for the status document. It
+/// follows each region's presence in the answers, round by round; after a take-out
+/// (`Effect::WatchDns`) it asks every `DNS_WATCH_PACE` until the answers no longer
+/// hold the region, and tells the core when they stopped (`Input::Dns`).
 struct DnsAsker {
     route53: Client,
     gate: Arc<crate::control::gate::Gate>,
@@ -737,8 +739,17 @@ struct DnsAsker {
     shared: SharedState,
     interval: Duration,
     reads_route53: Arc<AtomicBool>,
-    watch: mpsc::UnboundedReceiver<String>,
+    watch: mpsc::UnboundedReceiver<(String, SystemTime)>,
     outcomes: mpsc::UnboundedSender<Outcome>,
+}
+
+/// A region in the answers of the complete rounds (every name answered) so far.
+#[derive(Debug, Default, Clone, Copy)]
+struct Presence {
+    /// The last round that held it.
+    held: Option<SystemTime>,
+    /// The first round that no longer held it after one that did.
+    left: Option<SystemTime>,
 }
 
 impl DnsAsker {
@@ -747,41 +758,48 @@ impl DnsAsker {
         let mut tick = tokio::time::interval(self.interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut zone = self.names.zone.clone();
-        // Regions watched, with when the watch began.
-        let mut watching: Vec<(String, tokio::time::Instant)> = Vec::new();
+        let mut presence: std::collections::BTreeMap<String, Presence> = Default::default();
+        // Regions watched: the take-out's first evidence, and when the watch began.
+        let mut watching: Vec<(String, SystemTime, tokio::time::Instant)> = Vec::new();
         loop {
             let fast = !watching.is_empty();
             tokio::select! {
                 _ = cancel.cancelled() => break,
                 _ = tick.tick(), if !fast => {}
                 _ = tokio::time::sleep(DNS_WATCH_PACE), if fast => {}
-                Some(region) = self.watch.recv() => {
-                    // Its leaving can be seen only if the last answers held it.
-                    if self.answers_hold(&region).unwrap_or(false) {
-                        watching.retain(|(r, _)| *r != region);
-                        watching.push((region, tokio::time::Instant::now()));
-                    } else {
-                        let outcome = DnsOutcome::Unobservable;
-                        let _ = self.outcomes.send(Input::Dns { region, outcome });
-                    }
+                Some((region, since)) = self.watch.recv() => {
+                    watching.retain(|(r, _, _)| *r != region);
+                    watching.push((region, since, tokio::time::Instant::now()));
                 }
             }
-            if !self.reads_route53.load(Ordering::Relaxed) {
-                continue;
+            let reads = self.reads_route53.load(Ordering::Relaxed);
+            if reads {
+                let asked = SystemTime::now();
+                tokio::select! {
+                    _ = cancel.cancelled() => break,
+                    _ = self.ask_dns(&mut zone) => {}
+                }
+                self.follow(asked, &mut presence);
             }
-            let asked = SystemTime::now();
-            tokio::select! {
-                _ = cancel.cancelled() => break,
-                _ = self.ask_dns(&mut zone) => {}
-            }
-            watching.retain(|(region, since)| {
-                let outcome = match self.answers_hold_since(region, asked) {
-                    Some((false, at)) => DnsOutcome::Left(at),
-                    _ if since.elapsed() < DNS_WATCH_LIMIT => return true,
-                    Some((true, _)) => DnsOutcome::Stayed(since.elapsed()),
-                    // No complete answer came (TestDNSAnswer failing: Route 53's control
-                    // plane dark, say): not seen either way.
-                    None => DnsOutcome::Unobservable,
+            watching.retain(|(region, since, watched)| {
+                let p = presence.get(region).copied().unwrap_or_default();
+                let outcome = match p {
+                    // No longer the instance that reads Route 53: not seen.
+                    _ if !reads => DnsOutcome::Unobservable,
+                    // It left at or after the take-out's first evidence.
+                    Presence { left: Some(at), .. } if at >= *since => DnsOutcome::Left(at),
+                    // Held by the last complete round: watch on, for a while.
+                    Presence {
+                        held: Some(_),
+                        left: None,
+                    } if watched.elapsed() < DNS_WATCH_LIMIT => return true,
+                    Presence {
+                        held: Some(_),
+                        left: None,
+                    } => DnsOutcome::Stayed(watched.elapsed()),
+                    // Never held (a resolver far from it, or no complete round yet), or
+                    // gone before the take-out began: its leaving cannot be seen.
+                    _ => DnsOutcome::Unobservable,
                 };
                 let _ = self.outcomes.send(Input::Dns {
                     region: region.clone(),
@@ -792,36 +810,41 @@ impl DnsAsker {
         }
     }
 
-    /// Whether the last answers (of every name) hold `region`; `None` before any.
-    fn answers_hold(&self, region: &str) -> Option<bool> {
+    /// Folds a round into each region's presence, when every name was answered at or
+    /// after `asked` (a round with a failed call says nothing).
+    fn follow(
+        &self,
+        asked: SystemTime,
+        presence: &mut std::collections::BTreeMap<String, Presence>,
+    ) {
         let shared = lock(&self.shared);
-        if shared.dns.is_empty() {
-            return None;
-        }
-        Some(shared.dns.values().any(|a| {
-            crate::control::dns::regions_of(&self.names.records, &a.values)
-                .iter()
-                .any(|r| r == region)
-        }))
-    }
-
-    /// Whether every name was answered at or after `asked`, and if so whether the
-    /// answers hold `region`, with when the last of them came.
-    fn answers_hold_since(&self, region: &str, asked: SystemTime) -> Option<(bool, SystemTime)> {
-        let shared = lock(&self.shared);
-        let answers: Vec<&crate::control::dns::Answer> = self
+        let Some(answers) = self
             .names
             .names
             .iter()
             .map(|(name, _)| shared.dns.get(name).filter(|a| a.at >= asked))
-            .collect::<Option<_>>()?;
-        let holds = answers.iter().any(|a| {
-            crate::control::dns::regions_of(&self.names.records, &a.values)
-                .iter()
-                .any(|r| r == region)
-        });
-        let at = answers.iter().map(|a| a.at).max()?;
-        Some((holds, at))
+            .collect::<Option<Vec<_>>>()
+        else {
+            return;
+        };
+        let Some(at) = answers.iter().map(|a| a.at).max() else {
+            return;
+        };
+        let held: Vec<String> = answers
+            .iter()
+            .flat_map(|a| crate::control::dns::regions_of(&self.names.records, &a.values))
+            .collect();
+        for region in self.names.records.iter().filter_map(|r| r.region.as_ref()) {
+            let p = presence.entry(region.clone()).or_default();
+            if held.contains(region) {
+                *p = Presence {
+                    held: Some(at),
+                    left: None,
+                };
+            } else if p.held.is_some() && p.left.is_none() {
+                p.left = Some(at);
+            }
+        }
     }
 
     /// Asks Route 53 what it answers for each name, each call paced and bounded; a

@@ -2,18 +2,21 @@
 //! it to take traffic again (pure, the clock passed in).
 //!
 //! A region returns to service (automatically, or by `restore` without `--force`) only
-//! when, for every table replicated into it:
+//! when a reading taken after it went out, and at most `max_age` old, shows for every
+//! table replicated into it:
 //! - its replica there is `ACTIVE`;
 //! - CloudWatch's `AWS/DynamoDB ReplicationLatency` into it (the highest over the
-//!   source regions) stayed below `max_lag` in every period of the last `settle`;
-//! - wherever the source regions took writes in a period (`ConsumedWriteCapacityUnits`),
-//!   that period has a latency point, and it is not 0: missing or zero data while
+//!   source regions) below `max_lag` in every period of the `settle` before the
+//!   reading;
+//! - wherever a source region took writes in a period (`ConsumedWriteCapacityUnits`),
+//!   that source's latency point for the period, and not 0: missing or zero data while
 //!   writes are being replicated counts as unknown (AWS's checklist for global tables
 //!   treats 0 as possibly stalled), and unknown holds the region.
 //!
 //! A period without writes needs no point: DynamoDB publishes `ReplicationLatency`
-//! only while it replicates. A reading that is missing, failed, or older than the
-//! caller's limit holds the region too.
+//! only while it replicates. A source whose CloudWatch could not be read holds the
+//! region too, unless that source is itself out of service (it takes no writes, and
+//! waiting for it would hold this region as long as it is dark).
 
 use std::time::{Duration, SystemTime};
 
@@ -67,7 +70,7 @@ pub struct Recovery {
 }
 
 /// One CloudWatch period of one table replicating into a region.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Period {
     pub start: SystemTime,
     /// The highest `ReplicationLatency` into the region over the source regions, in
@@ -75,6 +78,9 @@ pub struct Period {
     pub lag: Option<f64>,
     /// Write capacity consumed in the source regions during the period.
     pub writes: f64,
+    /// A source region that took writes in the period without a latency point (or
+    /// with 0) for it: unknown, whatever the other sources say.
+    pub stalled: Option<String>,
 }
 
 /// One table as read for a region.
@@ -84,8 +90,10 @@ pub struct TableReading {
     /// The replica's status in the region (`ACTIVE`, `UPDATING`, …), or why it could
     /// not be read.
     pub replica: Result<String, String>,
-    /// The periods read, oldest first, or why CloudWatch could not be read.
-    pub periods: Result<Vec<Period>, String>,
+    /// The periods read, oldest first, from the sources that could be read.
+    pub periods: Vec<Period>,
+    /// The source regions whose CloudWatch could not be read, and why.
+    pub unread: Vec<(String, String)>,
 }
 
 /// What the replication watcher read for one region.
@@ -156,8 +164,16 @@ pub struct TableLag {
     pub age_seconds: Option<f64>,
 }
 
-/// The gate for `region` at `now`.
-pub fn gate(region: &str, reading: Option<&Reading>, policy: &Policy, now: SystemTime) -> Gate {
+/// The gate for `region` at `now`: it went out at `out_since`, and `out` are the
+/// regions out of service now.
+pub fn gate(
+    region: &str,
+    reading: Option<&Reading>,
+    policy: &Policy,
+    now: SystemTime,
+    out_since: Option<SystemTime>,
+    out: &[&str],
+) -> Gate {
     let unknown = |message: String| Gate::Held {
         why: Why::Unknown,
         message,
@@ -165,6 +181,11 @@ pub fn gate(region: &str, reading: Option<&Reading>, policy: &Policy, now: Syste
     let Some(reading) = reading else {
         return unknown(format!("replication into {region} has not been read yet"));
     };
+    if out_since.is_some_and(|since| reading.at < since) {
+        return unknown(format!(
+            "replication into {region} has not been read since it went out"
+        ));
+    }
     let age = now.duration_since(reading.at).unwrap_or_default();
     if age > policy.max_age {
         return unknown(format!(
@@ -189,7 +210,9 @@ pub fn gate(region: &str, reading: Option<&Reading>, policy: &Policy, now: Syste
             }
         }
     }
-    let window = now
+    // The settle time before the reading: what it saw.
+    let window = reading
+        .at
         .checked_sub(policy.settle)
         .unwrap_or(SystemTime::UNIX_EPOCH);
     if reading.from > window {
@@ -201,31 +224,28 @@ pub fn gate(region: &str, reading: Option<&Reading>, policy: &Policy, now: Syste
     let max = policy.max_lag.as_secs_f64();
     let mut worst: Option<(f64, &str)> = None;
     for t in &reading.tables {
-        let periods = match &t.periods {
-            Ok(p) => p,
-            Err(e) => {
+        if let Some((source, e)) = t.unread.iter().find(|(s, _)| !out.contains(&s.as_str())) {
+            return unknown(format!(
+                "ReplicationLatency of {} from {source} could not be read: {e}",
+                t.table
+            ));
+        }
+        // A period counts when any of it lies in the window.
+        for p in t
+            .periods
+            .iter()
+            .filter(|p| p.start + reading.period > window)
+        {
+            if let Some(source) = &p.stalled {
                 return unknown(format!(
-                    "ReplicationLatency of {} into {region} could not be read: {e}",
+                    "{} took writes in {source} while its ReplicationLatency into {region} shows none or 0 (unknown: it may have stalled)",
                     t.table
                 ));
             }
-        };
-        // A period counts when any of it lies in the window.
-        for p in periods.iter().filter(|p| p.start + reading.period > window) {
-            match p.lag {
-                Some(lag) if lag >= max && worst.is_none_or(|(w, _)| lag > w) => {
-                    worst = Some((lag, &t.table));
-                }
-                // Below the limit, or no worse than the worst so far.
-                Some(lag) if lag > 0.0 => {}
-                _ if p.writes > 0.0 => {
-                    let what = if p.lag.is_some() { "0" } else { "no point" };
-                    return unknown(format!(
-                        "{} took writes while ReplicationLatency into {region} shows {what} (unknown: it may have stalled)",
-                        t.table
-                    ));
-                }
-                _ => {}
+            if let Some(lag) = p.lag.filter(|l| *l >= max)
+                && worst.is_none_or(|(w, _)| lag > w)
+            {
+                worst = Some((lag, &t.table));
             }
         }
     }
@@ -250,9 +270,9 @@ pub fn lags(reading: &Reading) -> Vec<TableLag> {
         .map(|t| {
             let newest = t
                 .periods
-                .as_ref()
-                .ok()
-                .and_then(|p| p.iter().rev().find_map(|p| p.lag.map(|l| (p.start, l))));
+                .iter()
+                .rev()
+                .find_map(|p| p.lag.map(|l| (p.start, l)));
             TableLag {
                 table: t.table.clone(),
                 lag_seconds: newest.map(|(_, l)| l),
@@ -302,15 +322,19 @@ mod tests {
             tables: vec![TableReading {
                 table: "carts".into(),
                 replica: Ok("ACTIVE".into()),
-                periods: Ok(periods
+                periods: periods
                     .iter()
                     .enumerate()
                     .map(|(i, (lag, writes))| Period {
                         start: t(from + 60 * i as u64),
                         lag: *lag,
                         writes: *writes,
+                        // One source, us-east-1: writes without a point (or with 0).
+                        stalled: (*writes > 0.0 && lag.is_none_or(|l| l == 0.0))
+                            .then(|| "us-east-1".to_owned()),
                     })
-                    .collect()),
+                    .collect(),
+                unread: Vec::new(),
             }],
         }
     }
@@ -325,21 +349,27 @@ mod tests {
     #[test]
     fn settled_low_lag_opens_the_gate() {
         let r = reading(1000, &[(Some(0.4), 3.0); 5]);
-        assert_eq!(gate("eu-west-1", Some(&r), &POLICY, t(1000)), Gate::Open);
+        assert_eq!(
+            gate("eu-west-1", Some(&r), &POLICY, t(1000), None, &[]),
+            Gate::Open
+        );
     }
 
     #[test]
     fn no_reading_or_a_stale_one_is_unknown() {
         assert_eq!(
-            why(gate("eu-west-1", None, &POLICY, t(1000))),
+            why(gate("eu-west-1", None, &POLICY, t(1000), None, &[])),
             Some(Why::Unknown)
         );
         let r = reading(1000, &[(Some(0.4), 3.0); 5]);
         assert_eq!(
-            why(gate("eu-west-1", Some(&r), &POLICY, t(1181))),
+            why(gate("eu-west-1", Some(&r), &POLICY, t(1181), None, &[])),
             Some(Why::Unknown)
         );
-        assert_eq!(why(gate("eu-west-1", Some(&r), &POLICY, t(1180))), None);
+        assert_eq!(
+            why(gate("eu-west-1", Some(&r), &POLICY, t(1180), None, &[])),
+            None
+        );
     }
 
     #[test]
@@ -355,7 +385,7 @@ mod tests {
                 (Some(0.5), 1.0),
             ],
         );
-        match gate("eu-west-1", Some(&r), &POLICY, t(1000)) {
+        match gate("eu-west-1", Some(&r), &POLICY, t(1000), None, &[]) {
             Gate::Held { why, message } => {
                 assert_eq!(why, Why::Lagging);
                 assert!(message.contains("lagged 7.5 s"), "{message}");
@@ -367,13 +397,20 @@ mod tests {
         let mut later = r.clone();
         later.at = t(1070);
         assert_eq!(
-            gate("eu-west-1", Some(&later), &POLICY, t(1070)),
+            gate("eu-west-1", Some(&later), &POLICY, t(1070), None, &[]),
             Gate::Open
         );
         // A lag exactly at the limit is not below it.
         let at_limit = reading(1000, &[(Some(5.0), 1.0); 5]);
         assert_eq!(
-            why(gate("eu-west-1", Some(&at_limit), &POLICY, t(1000))),
+            why(gate(
+                "eu-west-1",
+                Some(&at_limit),
+                &POLICY,
+                t(1000),
+                None,
+                &[]
+            )),
             Some(Why::Lagging)
         );
     }
@@ -391,7 +428,7 @@ mod tests {
             ],
         );
         assert_eq!(
-            why(gate("eu-west-1", Some(&zero), &POLICY, t(1000))),
+            why(gate("eu-west-1", Some(&zero), &POLICY, t(1000), None, &[])),
             Some(Why::Unknown)
         );
         let missing = reading(
@@ -404,10 +441,10 @@ mod tests {
                 (None, 2.0),
             ],
         );
-        match gate("eu-west-1", Some(&missing), &POLICY, t(1000)) {
+        match gate("eu-west-1", Some(&missing), &POLICY, t(1000), None, &[]) {
             Gate::Held { why, message } => {
                 assert_eq!(why, Why::Unknown);
-                assert!(message.contains("no point"), "{message}");
+                assert!(message.contains("none or 0"), "{message}");
             }
             Gate::Open => panic!("held"),
         }
@@ -423,7 +460,7 @@ mod tests {
             ],
         );
         assert_eq!(
-            gate("eu-west-1", Some(&quiet), &POLICY, t(1000)),
+            gate("eu-west-1", Some(&quiet), &POLICY, t(1000), None, &[]),
             Gate::Open
         );
     }
@@ -433,19 +470,31 @@ mod tests {
         let mut r = reading(1000, &[(Some(0.4), 1.0); 5]);
         r.tables[0].replica = Ok("UPDATING".into());
         assert_eq!(
-            why(gate("eu-west-1", Some(&r), &POLICY, t(1000))),
+            why(gate("eu-west-1", Some(&r), &POLICY, t(1000), None, &[])),
             Some(Why::NotActive)
         );
         r.tables[0].replica = Err("timed out".into());
         assert_eq!(
-            why(gate("eu-west-1", Some(&r), &POLICY, t(1000))),
+            why(gate("eu-west-1", Some(&r), &POLICY, t(1000), None, &[])),
             Some(Why::Unknown)
         );
         let mut r = reading(1000, &[(Some(0.4), 1.0); 5]);
-        r.tables[0].periods = Err("AccessDenied".into());
+        r.tables[0].unread = vec![("ap-south-1".into(), "AccessDenied".into())];
         assert_eq!(
-            why(gate("eu-west-1", Some(&r), &POLICY, t(1000))),
+            why(gate("eu-west-1", Some(&r), &POLICY, t(1000), None, &[])),
             Some(Why::Unknown)
+        );
+        // A source out of service takes no writes: its dark CloudWatch holds nothing.
+        assert_eq!(
+            gate(
+                "eu-west-1",
+                Some(&r),
+                &POLICY,
+                t(1000),
+                None,
+                &["ap-south-1"]
+            ),
+            Gate::Open
         );
     }
 
@@ -454,7 +503,7 @@ mod tests {
         let mut r = reading(1000, &[(Some(0.4), 1.0); 5]);
         r.from = t(1000 - 119);
         assert_eq!(
-            why(gate("eu-west-1", Some(&r), &POLICY, t(1000))),
+            why(gate("eu-west-1", Some(&r), &POLICY, t(1000), None, &[])),
             Some(Why::Unknown)
         );
     }
@@ -479,6 +528,60 @@ mod tests {
                 lag_seconds: Some(4.0),
                 age_seconds: Some(60.0),
             }]
+        );
+    }
+
+    #[test]
+    fn a_reading_from_before_the_region_went_out_says_nothing() {
+        let r = reading(1000, &[(Some(0.4), 1.0); 5]);
+        assert_eq!(
+            why(gate(
+                "eu-west-1",
+                Some(&r),
+                &POLICY,
+                t(1010),
+                Some(t(1001)),
+                &[]
+            )),
+            Some(Why::Unknown)
+        );
+        assert_eq!(
+            gate("eu-west-1", Some(&r), &POLICY, t(1010), Some(t(1000)), &[]),
+            Gate::Open
+        );
+    }
+
+    #[test]
+    fn one_stalled_source_holds_whatever_the_others_say() {
+        // Two sources: one shows 0.3 s, the other took writes and published nothing.
+        let mut r = reading(1000, &[(Some(0.3), 2.0); 5]);
+        r.tables[0].periods[4].stalled = Some("ap-south-1".into());
+        match gate("eu-west-1", Some(&r), &POLICY, t(1000), None, &[]) {
+            Gate::Held { why, message } => {
+                assert_eq!(why, Why::Unknown);
+                assert!(message.contains("took writes in ap-south-1"), "{message}");
+            }
+            Gate::Open => panic!("held"),
+        }
+    }
+
+    #[test]
+    fn the_settle_time_is_the_one_before_the_reading() {
+        // Lag in the last period before the reading, judged 100 s later (within
+        // max_age): still held, though `now - settle` would have passed it by.
+        let r = reading(
+            1000,
+            &[
+                (Some(0.4), 1.0),
+                (Some(0.4), 1.0),
+                (Some(0.4), 1.0),
+                (Some(0.4), 1.0),
+                (Some(9.0), 1.0),
+            ],
+        );
+        assert_eq!(
+            why(gate("eu-west-1", Some(&r), &POLICY, t(1100), None, &[])),
+            Some(Why::Lagging)
         );
     }
 }

@@ -148,11 +148,12 @@ impl Watcher {
             let mut outbound = Vec::new();
             for (table, regions) in self.tables.iter().filter(|(_, r)| r.contains(region)) {
                 let replica = statuses[&(table.as_str(), region.as_str())].clone();
-                let periods = inbound_periods(table, region, regions, &metrics);
+                let (periods, unread) = inbound_periods(table, region, regions, &metrics);
                 inbound.push(TableReading {
                     table: table.clone(),
                     replica,
                     periods,
+                    unread,
                 });
                 outbound.push(outbound_lag(table, region, &metrics, at, period));
             }
@@ -284,28 +285,39 @@ struct SourceMetrics {
 type Metrics<'a> = BTreeMap<(&'a str, &'a str), Result<SourceMetrics, String>>;
 
 /// The periods of `table` into `region`: per period, the highest lag over the
-/// sources and the writes they took. A source CloudWatch could not read makes the
-/// whole table unknown: it may have taken writes that have not arrived.
+/// sources, the writes they took, and the first source that took writes without a
+/// latency point (or with 0) of its own; and the sources CloudWatch could not read.
 fn inbound_periods(
     table: &str,
     region: &str,
     regions: &[String],
     metrics: &Metrics<'_>,
-) -> Result<Vec<Period>, String> {
+) -> (Vec<Period>, Vec<(String, String)>) {
     let mut periods: BTreeMap<SystemTime, Period> = BTreeMap::new();
+    let mut unread = Vec::new();
     for source in regions.iter().filter(|s| *s != region) {
-        let got = metrics[&(table, source.as_str())]
-            .as_ref()
-            .map_err(Clone::clone)?;
-        for (start, writes) in &got.writes {
-            period_at(&mut periods, *start).writes += writes;
-        }
-        for (start, lag) in got.lag.get(region).into_iter().flatten() {
+        let got = match &metrics[&(table, source.as_str())] {
+            Ok(got) => got,
+            Err(e) => {
+                unread.push((source.clone(), e.clone()));
+                continue;
+            }
+        };
+        let lags = got.lag.get(region).map(Vec::as_slice).unwrap_or_default();
+        for (start, lag) in lags {
             let p = period_at(&mut periods, *start);
             p.lag = Some(p.lag.map_or(*lag, |l: f64| l.max(*lag)));
         }
+        for (start, writes) in got.writes.iter().filter(|(_, w)| *w > 0.0) {
+            let own = lags.iter().find(|(t, _)| t == start).map(|(_, l)| *l);
+            let p = period_at(&mut periods, *start);
+            p.writes += writes;
+            if own.is_none_or(|l| l <= 0.0) && p.stalled.is_none() {
+                p.stalled = Some(source.clone());
+            }
+        }
     }
-    Ok(periods.into_values().collect())
+    (periods.into_values().collect(), unread)
 }
 
 fn period_at(periods: &mut BTreeMap<SystemTime, Period>, start: SystemTime) -> &mut Period {
@@ -313,6 +325,7 @@ fn period_at(periods: &mut BTreeMap<SystemTime, Period>, start: SystemTime) -> &
         start,
         lag: None,
         writes: 0.0,
+        stalled: None,
     })
 }
 
@@ -392,27 +405,32 @@ mod tests {
             }),
         );
         metrics.insert(("carts", "b"), Err("unreachable".into()));
-        let got = inbound_periods("carts", "b", &regions, &metrics).unwrap();
+        let (got, unread) = inbound_periods("carts", "b", &regions, &metrics);
         assert_eq!(
             got,
             vec![
                 Period {
                     start: t(60),
                     lag: Some(1.5),
-                    writes: 3.0
+                    writes: 3.0,
+                    stalled: None,
                 },
+                // c took writes at 120 with no point of its own into b.
                 Period {
                     start: t(120),
                     lag: None,
-                    writes: 4.0
+                    writes: 4.0,
+                    stalled: Some("c".into()),
                 },
             ]
         );
-        // Into a: b's CloudWatch could not be read, so the table is unknown.
-        assert_eq!(
-            inbound_periods("carts", "a", &regions, &metrics),
-            Err("unreachable".into())
-        );
+        assert!(unread.is_empty());
+        // Into a: b's CloudWatch could not be read; c's writes at 120 have no point
+        // into a either.
+        let (got, unread) = inbound_periods("carts", "a", &regions, &metrics);
+        assert_eq!(unread, vec![("b".to_owned(), "unreachable".to_owned())]);
+        assert_eq!(got[0].stalled, None);
+        assert_eq!(got[1].stalled, Some("c".into()));
         // Out of c: its newest point, the highest at that moment.
         let out = outbound_lag("carts", "c", &metrics, t(200), Duration::from_secs(60));
         assert_eq!((out.lag_seconds, out.age_seconds), (Some(9.0), Some(80.0)));

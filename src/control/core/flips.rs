@@ -223,6 +223,9 @@ impl Core {
         let recovery = self.recovery(region, &f, took, wall);
         if let Some(r) = self.region_mut(region) {
             r.recovery = recovery.clone();
+            // Each episode counts its own hold: nothing carries into the next.
+            r.held_since = None;
+            r.held_for = None;
             r.switch = switch.clone();
             r.last_action = switch.since;
             r.switch_version = Some(version.max(r.switch_version.unwrap_or(0)));
@@ -268,6 +271,7 @@ impl Core {
             if recovery.recovery_time.is_some() {
                 self.out.push(Effect::WatchDns {
                     region: region.to_owned(),
+                    since: f.began,
                 });
             }
             self.out.push(Effect::Recovered {

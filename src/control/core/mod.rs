@@ -295,10 +295,12 @@ pub enum Effect {
         region: String,
         recovery: failback::Recovery,
     },
-    /// A take-out was confirmed: watch DNS until its answer leaves the region, and
-    /// say when (`Input::Dns`).
+    /// A take-out was confirmed: say when the DNS answer left the region, at or after
+    /// `since` (the take-out's first evidence), watching it until it does
+    /// (`Input::Dns`).
     WatchDns {
         region: String,
+        since: SystemTime,
     },
     /// A take-out left the DNS answer this long after its first evidence.
     DnsRecovered {
@@ -560,7 +562,30 @@ impl Core {
             Input::Replication(round) => {
                 for r in &mut self.regions {
                     if let Some(read) = round.get(&r.name) {
-                        r.replication = Some(read.clone());
+                        let mut read = read.clone();
+                        // A table whose lag out of the region could not be read this
+                        // round (its CloudWatch failing with it) keeps the last one,
+                        // older by the rounds between: the recovery point wants it.
+                        if let Some(old) = &r.replication {
+                            let later = read
+                                .inbound
+                                .at
+                                .duration_since(old.inbound.at)
+                                .unwrap_or_default()
+                                .as_secs_f64();
+                            for lag in read.outbound.iter_mut().filter(|l| l.lag_seconds.is_none())
+                            {
+                                if let Some(prev) =
+                                    old.outbound.iter().find(|p| p.table == lag.table)
+                                {
+                                    *lag = failback::TableLag {
+                                        age_seconds: prev.age_seconds.map(|a| a + later),
+                                        ..prev.clone()
+                                    };
+                                }
+                            }
+                        }
+                        r.replication = Some(read);
                     }
                 }
                 self.reconcile(now, wall);
@@ -847,21 +872,28 @@ impl Core {
     /// The failback gate's answer for each gated region out of service, as of `wall`.
     fn update_gates(&mut self, wall: SystemTime) {
         let policy = self.settings.failback;
+        let out: Vec<String> = self
+            .regions
+            .iter()
+            .filter(|r| !r.switch.in_service)
+            .map(|r| r.name.clone())
+            .collect();
+        let out: Vec<&str> = out.iter().map(String::as_str).collect();
         for r in &mut self.regions {
             r.failback = (r.gated && !r.switch.in_service).then(|| {
                 let reading = r.replication.as_ref().map(|x| &x.inbound);
-                failback::gate(&r.name, reading, &policy, wall)
+                failback::gate(&r.name, reading, &policy, wall, r.switch.since, &out)
             });
         }
     }
 
-    /// Why the gate holds `region` now, if it does.
-    fn gate_holds(&self, region: &str) -> Option<String> {
+    /// Why the gate holds `region` now, if it does, and the message.
+    fn gate_holds(&self, region: &str) -> Option<(failback::Why, String)> {
         self.regions
             .iter()
             .find(|r| r.name == region)
             .and_then(|r| match &r.failback {
-                Some(Gate::Held { message, .. }) => Some(message.clone()),
+                Some(Gate::Held { why, message }) => Some((*why, message.clone())),
                 _ => None,
             })
     }
@@ -892,23 +924,23 @@ impl Core {
             match d {
                 Decision::Act {
                     region,
-                    action: Action::PutBack,
-                    ..
-                } if self.gate_holds(&region).is_some() => {
-                    let why = self.gate_holds(&region).unwrap_or_default();
-                    self.note_held(&region, wall);
-                    troubled.push(region.clone());
-                    self.problem(
-                        &region,
-                        "failback-held",
-                        format!("{region} is up, but the failback gate holds it: {why}"),
-                    );
-                }
-                Decision::Act {
-                    region,
                     action,
                     reason,
                 } => {
+                    if action == Action::PutBack
+                        && let Some((why, message)) = self.gate_holds(&region)
+                    {
+                        self.note_held(&region, wall);
+                        troubled.push(region.clone());
+                        // Once per reason: the message's figures change with each reading.
+                        self.problem_as(
+                            &region,
+                            "failback-held",
+                            format!("failback-held: {}", why.as_str()),
+                            format!("{region} is up, but the failback gate holds it: {message}"),
+                        );
+                        continue;
+                    }
                     let switch = match action {
                         Action::TakeOut => out_of_service(Cause::Automatic, &reason, wall),
                         Action::PutBack => back_in_service(wall),
@@ -943,13 +975,18 @@ impl Core {
 
     /// Records a refusal or failure once, not on every probe.
     fn problem(&mut self, region: &str, kind: &'static str, message: String) {
+        self.problem_as(region, kind, message.clone(), message);
+    }
+
+    /// `problem`, told apart from the last one by `key` rather than by the message.
+    fn problem_as(&mut self, region: &str, kind: &'static str, key: String, message: String) {
         let Some(r) = self.region_mut(region) else {
             return;
         };
-        if r.last_problem.as_deref() == Some(message.as_str()) {
+        if r.last_problem.as_deref() == Some(key.as_str()) {
             return;
         }
-        r.last_problem = Some(message.clone());
+        r.last_problem = Some(key);
         self.event(Some(region), kind, message);
     }
 
@@ -989,7 +1026,9 @@ impl Core {
         match request {
             Request::Drain { reason, .. } => self.drain(now, wall, id, &region, &reason),
             Request::Restore { force, .. } => {
-                if let Some(why) = self.gate_holds(&region) {
+                // The gate as of now, whatever input came last.
+                self.update_gates(wall);
+                if let Some((kind, why)) = self.gate_holds(&region) {
                     match force.as_deref().map(str::trim) {
                         Some(reason) if !reason.is_empty() => self.event(
                             Some(&region),
@@ -1001,9 +1040,11 @@ impl Core {
                         ),
                         _ => {
                             self.note_held(&region, wall);
-                            self.event(
-                                Some(&region),
+                            // Once per reason, however often it is asked (a drill retries).
+                            self.problem_as(
+                                &region,
                                 "refused",
+                                format!("restore-refused: {}", kind.as_str()),
                                 format!("restore of {region} refused: the failback gate holds it: {why}"),
                             );
                             self.out.push(Effect::Reply {
