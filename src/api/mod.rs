@@ -333,6 +333,21 @@ struct DrainBody {
     reason: String,
 }
 
+/// A reason longer than what the event log keeps is refused, not cut.
+fn check_reason(reason: &str) -> Result<(), ApiError> {
+    if reason.len() > MAX_REASON {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_body",
+            format!(
+                "the reason is {} bytes; at most {MAX_REASON} are kept",
+                reason.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// `POST …/restore`: empty, `null`, or `{"force": true, "reason": "…"}` to override the
 /// failback gate (the reason is recorded).
 #[derive(Debug, Default, Deserialize)]
@@ -485,16 +500,7 @@ async fn drain(
             )
         })?
     };
-    if body.reason.len() > MAX_REASON {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "bad_body",
-            format!(
-                "the reason is {} bytes; at most {MAX_REASON} are kept",
-                body.reason.len()
-            ),
-        ));
-    }
+    check_reason(&body.reason)?;
     let received = Received {
         path: format!("/v1/regions/{name}/drain"),
         headers,
@@ -527,16 +533,7 @@ async fn restore(
             })?
             .unwrap_or_default()
     };
-    if body.reason.len() > MAX_REASON {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "bad_body",
-            format!(
-                "the reason is {} bytes; at most {MAX_REASON} are kept",
-                body.reason.len()
-            ),
-        ));
-    }
+    check_reason(&body.reason)?;
     if body.force && body.reason.trim().is_empty() {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,

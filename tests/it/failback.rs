@@ -43,31 +43,7 @@ async fn deploy(emu: &Emulator, us: u16, eu: u16) {
     create_region_checks(&r53, "gate", "us-east-1", us).await;
     create_region_checks(&r53, "gate", "eu-west-1", eu).await;
     for region in ["us-east-1", "eu-west-1"] {
-        use aws_sdk_dynamodb::types::{
-            AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-        };
-        emu.dynamodb(region)
-            .await
-            .create_table()
-            .table_name(TABLE)
-            .billing_mode(BillingMode::PayPerRequest)
-            .attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name("cart_id")
-                    .attribute_type(ScalarAttributeType::S)
-                    .build()
-                    .unwrap(),
-            )
-            .key_schema(
-                KeySchemaElement::builder()
-                    .attribute_name("cart_id")
-                    .key_type(KeyType::Hash)
-                    .build()
-                    .unwrap(),
-            )
-            .send()
-            .await
-            .unwrap();
+        create_table(emu, region, TABLE, "cart_id").await;
     }
 }
 

@@ -41,31 +41,7 @@ async fn deploy(emu: &Emulator, name: &str, us: u16, eu: u16) {
     create_region_checks(&r53, name, "us-east-1", us).await;
     create_region_checks(&r53, name, "eu-west-1", eu).await;
     for region in CONTROL {
-        use aws_sdk_dynamodb::types::{
-            AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-        };
-        emu.dynamodb(region)
-            .await
-            .create_table()
-            .table_name(format!("{name}-geoplan-control"))
-            .billing_mode(BillingMode::PayPerRequest)
-            .attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name("pk")
-                    .attribute_type(ScalarAttributeType::S)
-                    .build()
-                    .unwrap(),
-            )
-            .key_schema(
-                KeySchemaElement::builder()
-                    .attribute_name("pk")
-                    .key_type(KeyType::Hash)
-                    .build()
-                    .unwrap(),
-            )
-            .send()
-            .await
-            .unwrap();
+        create_table(emu, region, &format!("{name}-geoplan-control"), "pk").await;
     }
 }
 

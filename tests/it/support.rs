@@ -625,6 +625,35 @@ pub async fn create_region_checks_at(
     }
 }
 
+/// An on-demand table `name` in `region` with a string partition key `key`.
+pub async fn create_table(emu: &Emulator, region: &str, name: &str, key: &str) {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    emu.dynamodb(region)
+        .await
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(key)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name(key)
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
 /// Tags a health check as `geoplan apply` tags its own: deployment, region, role.
 pub async fn tag_check(
     r53: &aws_sdk_route53::Client,

@@ -14,23 +14,10 @@ impl Walker {
             ("settle", &mut f.settle, ms(1000)),
             ("poll", &mut f.poll, ms(1000)),
         ] {
-            let Some(v) = get(t, key) else { continue };
-            let field = join("failback", key);
-            match self.duration(v, &field) {
-                Some(d) if d.value >= min => *slot = d.value,
-                Some(d) => {
-                    self.error(
-                        &field,
-                        d.span,
-                        format!(
-                            "`{field}` must be at least {}",
-                            humantime::format_duration(min)
-                        ),
-                        "too short",
-                    );
-                    ok = false;
-                }
-                None => ok = false,
+            match self.duration_at_least(t, "failback", key, min) {
+                Ok(Some(d)) => *slot = d,
+                Ok(None) => {}
+                Err(()) => ok = false,
             }
         }
         ok.then_some(f)
@@ -43,33 +30,17 @@ impl Walker {
         let mut d = DrillSettings::default();
         let mut ok = true;
         let ms = std::time::Duration::from_millis;
-        // (key, the least it may be)
         for (key, min) in [
             ("rto", ms(1)),
             ("hold", ms(0)),
             ("failback_within", ms(1000)),
         ] {
-            let Some(v) = get(t, key) else { continue };
-            let field = join("drill", key);
-            match self.duration(v, &field) {
-                Some(x) if x.value >= min => match key {
-                    "rto" => d.rto = Some(x.value),
-                    "hold" => d.hold = x.value,
-                    _ => d.failback_within = x.value,
-                },
-                Some(x) => {
-                    self.error(
-                        &field,
-                        x.span,
-                        format!(
-                            "`{field}` must be at least {}",
-                            humantime::format_duration(min)
-                        ),
-                        "too short",
-                    );
-                    ok = false;
-                }
-                None => ok = false,
+            match self.duration_at_least(t, "drill", key, min) {
+                Ok(Some(v)) if key == "rto" => d.rto = Some(v),
+                Ok(Some(v)) if key == "hold" => d.hold = v,
+                Ok(Some(v)) => d.failback_within = v,
+                Ok(None) => {}
+                Err(()) => ok = false,
             }
         }
         if let Some(v) = get(t, "outcome_url") {

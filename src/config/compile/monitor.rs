@@ -40,6 +40,37 @@ impl Walker {
         }
     }
 
+    /// `section.key` as a duration of at least `min`, when present: `Ok(None)` when
+    /// absent, `Err(())` once the error is recorded.
+    pub(super) fn duration_at_least(
+        &mut self,
+        t: &DeTable<'_>,
+        section: &str,
+        key: &str,
+        min: std::time::Duration,
+    ) -> Result<Option<std::time::Duration>, ()> {
+        let Some(v) = get(t, key) else {
+            return Ok(None);
+        };
+        let field = join(section, key);
+        match self.duration(v, &field) {
+            Some(d) if d.value >= min => Ok(Some(d.value)),
+            Some(d) => {
+                self.error(
+                    &field,
+                    d.span,
+                    format!(
+                        "`{field}` must be at least {}",
+                        humantime::format_duration(min)
+                    ),
+                    "too short",
+                );
+                Err(())
+            }
+            None => Err(()),
+        }
+    }
+
     pub(super) fn monitor(
         &mut self,
         t: &DeTable<'_>,
@@ -72,24 +103,10 @@ impl Walker {
         }
         let mut dur =
             |w: &mut Self, key: &str, slot: &mut std::time::Duration, min: std::time::Duration| {
-                if let Some(v) = get(t, key) {
-                    let field = join("monitor", key);
-                    match w.duration(v, &field) {
-                        Some(d) if d.value >= min => *slot = d.value,
-                        Some(d) => {
-                            w.error(
-                                &field,
-                                d.span,
-                                format!(
-                                    "`{field}` must be at least {}",
-                                    humantime::format_duration(min)
-                                ),
-                                "too short",
-                            );
-                            ok = false;
-                        }
-                        None => ok = false,
-                    }
+                match w.duration_at_least(t, "monitor", key, min) {
+                    Ok(Some(d)) => *slot = d,
+                    Ok(None) => {}
+                    Err(()) => ok = false,
                 }
             };
         let ms = std::time::Duration::from_millis;

@@ -35,13 +35,9 @@ fn core_gated(out: &[usize]) -> Core {
     core_with(crate::config::SwitchPath::Route53, 1, out, true)
 }
 
-fn core_with(
-    path: crate::config::SwitchPath,
-    min_in_service: u32,
-    out: &[usize],
-    gated: bool,
-) -> Core {
-    let init = REGIONS
+/// The three regions at start-up: `out` switched off (for `cause`, since wall(0)).
+fn inits(out: &[usize], cause: Cause, gated: bool) -> Vec<Init> {
+    REGIONS
         .iter()
         .enumerate()
         .map(|(i, name)| Init {
@@ -55,14 +51,17 @@ fn core_with(
             inverted: out.contains(&i),
             version: 1,
             stored: out.contains(&i).then(|| StoredSwitch {
-                switch: out_of_service(Cause::Automatic, "down", wall(0)),
+                switch: out_of_service(cause, "down", wall(0)),
                 last_action: Some(wall(0)),
             }),
             intent: None,
             gated,
         })
-        .collect();
-    let settings = Settings {
+        .collect()
+}
+
+fn settings(several: bool, path: crate::config::SwitchPath, min_in_service: u32) -> Settings {
+    Settings {
         thresholds: Thresholds {
             fail_after: 1,
             recover_after: 1,
@@ -72,10 +71,20 @@ fn core_with(
             min_in_service,
             automatic: true,
         },
-        several: true,
+        several,
         path,
         failback: GATE,
-    };
+    }
+}
+
+fn core_with(
+    path: crate::config::SwitchPath,
+    min_in_service: u32,
+    out: &[usize],
+    gated: bool,
+) -> Core {
+    let init = inits(out, Cause::Automatic, gated);
+    let settings = settings(true, path, min_in_service);
     let (mut c, _) = Core::new(init, settings, "a", wall(0));
     // The actor, with two live peers that agree with whatever this one sees.
     c.handle(t(0), wall(0), Input::View(view(t(10_000))));
@@ -87,38 +96,8 @@ fn core_with(
 
 /// An instance that has just become the actor and not yet read the switches.
 fn core_unsynced() -> Core {
-    let init = REGIONS
-        .iter()
-        .enumerate()
-        .map(|(i, name)| Init {
-            name: (*name).into(),
-            checks: CheckIds {
-                endpoint: format!("e{i}"),
-                switch: format!("s{i}"),
-                region: format!("c{i}"),
-                control: None,
-            },
-            inverted: false,
-            version: 1,
-            stored: None,
-            intent: None,
-            gated: false,
-        })
-        .collect();
-    let settings = Settings {
-        thresholds: Thresholds {
-            fail_after: 1,
-            recover_after: 1,
-        },
-        policy: Policy {
-            hold_down: Duration::ZERO,
-            min_in_service: 1,
-            automatic: true,
-        },
-        several: true,
-        path: crate::config::SwitchPath::Route53,
-        failback: GATE,
-    };
+    let init = inits(&[], Cause::Automatic, false);
+    let settings = settings(true, crate::config::SwitchPath::Route53, 1);
     let (mut c, _) = Core::new(init, settings, "a", wall(0));
     let e = c.handle(t(0), wall(0), Input::View(view(t(10_000))));
     assert!(e.contains(&Effect::ReadNow));
@@ -1051,41 +1030,8 @@ fn the_dns_watch_records_how_it_ended() {
 /// the gate (evaluated on the request itself, not only on the inputs before it).
 #[test]
 fn a_restore_as_the_first_input_of_a_lone_instance_meets_the_gate() {
-    let init = REGIONS
-        .iter()
-        .enumerate()
-        .map(|(i, name)| Init {
-            name: (*name).into(),
-            checks: CheckIds {
-                endpoint: format!("e{i}"),
-                switch: format!("s{i}"),
-                region: format!("c{i}"),
-                control: None,
-            },
-            inverted: i == 1,
-            version: 1,
-            stored: (i == 1).then(|| StoredSwitch {
-                switch: out_of_service(Cause::Manual, "maintenance", wall(0)),
-                last_action: Some(wall(0)),
-            }),
-            intent: None,
-            gated: true,
-        })
-        .collect();
-    let settings = Settings {
-        thresholds: Thresholds {
-            fail_after: 1,
-            recover_after: 1,
-        },
-        policy: Policy {
-            hold_down: Duration::ZERO,
-            min_in_service: 1,
-            automatic: true,
-        },
-        several: false,
-        path: crate::config::SwitchPath::Route53,
-        failback: GATE,
-    };
+    let init = inits(&[1], Cause::Manual, true);
+    let settings = settings(false, crate::config::SwitchPath::Route53, 1);
     let (mut c, _) = Core::new(init, settings, "", wall(0));
     let e = c.handle(
         t(10),
