@@ -3,10 +3,7 @@
 //! again; the single-region table becomes a global table with its item kept; what
 //! cannot be imported without losing data or traffic is refused, naming why.
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType,
-};
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_route53::types::{
     Change, ChangeAction, ChangeBatch, HealthCheckConfig, HealthCheckType, HostedZoneConfig,
     ResourceRecord, ResourceRecordSet, RrType,
@@ -109,27 +106,8 @@ async fn make_by_hand(emu: &Emulator, record_set_id: Option<&str>, key: &str) ->
         .send()
         .await
         .unwrap();
+    create_table(emu, "us-east-1", "adopt-carts", key).await;
     let ddb = emu.dynamodb("us-east-1").await;
-    ddb.create_table()
-        .table_name("adopt-carts")
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name(key)
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name(key)
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .unwrap();
     ddb.put_item()
         .table_name("adopt-carts")
         .item(key, AttributeValue::S("cart-1".into()))
