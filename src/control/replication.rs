@@ -2,7 +2,7 @@
 //! the controller's loop: each replicated table's replica status in every region
 //! (`DescribeTable` there), and from CloudWatch in every source region the table's
 //! `ReplicationLatency` into each other region and its `ConsumedWriteCapacityUnits`
-//! (`GetMetricData`, one call per table and source region, each bounded). A round
+//! (`GetMetricData`, one call per source region for all its tables, each bounded). A round
 //! runs every `[failback] poll`, only while this instance reads Route 53 (the actor,
 //! or one about to be), and is sent to the controller as `Input::Replication`.
 
@@ -117,19 +117,29 @@ impl Watcher {
             at.checked_sub(back).unwrap_or(SystemTime::UNIX_EPOCH),
             period,
         );
-        let metrics =
-            futures_util::future::join_all(self.tables.iter().flat_map(|(table, regions)| {
-                regions.iter().map(move |source| async move {
-                    let receivers: Vec<&String> = regions.iter().filter(|r| *r != source).collect();
-                    let got = self
-                        .metrics(table, source, &receivers, from, at, period)
-                        .await;
-                    ((table.as_str(), source.as_str()), got)
-                })
+        // One GetMetricData per source region (a page per 500 queries), every region
+        // at once: each region's CloudWatch gets one request a round.
+        let per_source =
+            futures_util::future::join_all(self.cloudwatch.keys().map(|source| async move {
+                (
+                    source.as_str(),
+                    self.metrics(source, from, at, period).await,
+                )
             }))
-            .await
-            .into_iter()
-            .collect::<BTreeMap<_, _>>();
+            .await;
+        let mut metrics: Metrics<'_> = BTreeMap::new();
+        for (source, got) in per_source {
+            for (table, regions) in &self.tables {
+                if !regions.iter().any(|r| r == source) {
+                    continue;
+                }
+                let one = match &got {
+                    Ok(all) => Ok(all.get(table).cloned().unwrap_or_default()),
+                    Err(e) => Err(e.clone()),
+                };
+                metrics.insert((table.as_str(), source), one);
+            }
+        }
         let statuses =
             futures_util::future::join_all(self.tables.iter().flat_map(|(table, regions)| {
                 regions.iter().map(move |region| async move {
@@ -189,15 +199,15 @@ impl Watcher {
 
     /// CloudWatch in `source`: the table's writes there and its latency into each
     /// receiver, per period.
+    /// CloudWatch in `source`: each table's writes there and its latency into each
+    /// other region of the table, per period, by table.
     async fn metrics(
         &self,
-        table: &str,
         source: &str,
-        receivers: &[&String],
         from: SystemTime,
         to: SystemTime,
         period: Duration,
-    ) -> Result<SourceMetrics, String> {
+    ) -> Result<BTreeMap<String, SourceMetrics>, String> {
         let query = |id: String, name: &str, stat: &str, dims: Vec<Dimension>| {
             MetricDataQuery::builder()
                 .id(id)
@@ -218,59 +228,96 @@ impl Watcher {
                 .build()
         };
         let dim = |name: &str, value: &str| Dimension::builder().name(name).value(value).build();
-        let mut call = self.cloudwatch[source]
-            .get_metric_data()
-            .start_time(DateTime::from(from))
-            .end_time(DateTime::from(to))
-            .metric_data_queries(query(
-                "writes".into(),
+        // Query ids: `w{t}` for table t's writes, `l{t}x{r}` for its lag into region r
+        // (indices into `self.tables` and the table's regions).
+        let mut queries = Vec::new();
+        for (t, (table, regions)) in self.tables.iter().enumerate() {
+            if !regions.iter().any(|r| r == source) {
+                continue;
+            }
+            queries.push(query(
+                format!("w{t}"),
                 "ConsumedWriteCapacityUnits",
                 "Sum",
                 vec![dim("TableName", table)],
             ));
-        for (i, r) in receivers.iter().enumerate() {
-            call = call.metric_data_queries(query(
-                format!("lag{i}"),
-                "ReplicationLatency",
-                "Maximum",
-                vec![dim("TableName", table), dim("ReceivingRegion", r)],
-            ));
-        }
-        let out = match tokio::time::timeout(CALL_TIMEOUT, call.send()).await {
-            Err(_) => return Err(format!("CloudWatch GetMetricData in {source} timed out")),
-            Ok(Err(e)) => {
-                return Err(
-                    crate::aws::explain("CloudWatch", "GetMetricData", &e).summary
-                        + &format!(" (in {source})"),
-                );
+            for (r, receiver) in regions.iter().enumerate().filter(|(_, r)| *r != source) {
+                queries.push(query(
+                    format!("l{t}x{r}"),
+                    "ReplicationLatency",
+                    "Maximum",
+                    vec![dim("TableName", table), dim("ReceivingRegion", receiver)],
+                ));
             }
-            Ok(Ok(out)) => out,
-        };
-        let mut got = SourceMetrics::default();
-        for result in out.metric_data_results() {
-            let points: Vec<(SystemTime, f64)> = result
-                .timestamps()
-                .iter()
-                .zip(result.values())
-                .filter_map(|(t, v)| SystemTime::try_from(*t).ok().map(|t| (t, *v)))
-                .collect();
-            match result.id() {
-                Some("writes") => got.writes = points,
-                Some(id) => {
-                    let Some(i) = id.strip_prefix("lag").and_then(|i| i.parse::<usize>().ok())
-                    else {
-                        continue;
-                    };
-                    if let Some(r) = receivers.get(i) {
-                        // Milliseconds, as DynamoDB publishes it.
-                        let secs = points.into_iter().map(|(t, ms)| (t, ms / 1000.0)).collect();
-                        got.lag.insert((*r).clone(), secs);
+        }
+        let mut got: BTreeMap<String, SourceMetrics> = BTreeMap::new();
+        // GetMetricData takes at most 500 queries a request.
+        for chunk in queries.chunks(500) {
+            let mut token: Option<String> = None;
+            loop {
+                let call = self.cloudwatch[source]
+                    .get_metric_data()
+                    .start_time(DateTime::from(from))
+                    .end_time(DateTime::from(to))
+                    .set_metric_data_queries(Some(chunk.to_vec()))
+                    .set_next_token(token.clone());
+                let out = match tokio::time::timeout(CALL_TIMEOUT, call.send()).await {
+                    Err(_) => {
+                        return Err(format!("CloudWatch GetMetricData in {source} timed out"));
                     }
+                    Ok(Err(e)) => {
+                        return Err(
+                            crate::aws::explain("CloudWatch", "GetMetricData", &e).summary
+                                + &format!(" (in {source})"),
+                        );
+                    }
+                    Ok(Ok(out)) => out,
+                };
+                for result in out.metric_data_results() {
+                    self.fold(result, &mut got);
                 }
-                None => {}
+                token = out.next_token().map(str::to_owned);
+                if token.is_none() {
+                    break;
+                }
             }
         }
         Ok(got)
+    }
+
+    /// One query's points into the table they are of.
+    fn fold(
+        &self,
+        result: &aws_sdk_cloudwatch::types::MetricDataResult,
+        got: &mut BTreeMap<String, SourceMetrics>,
+    ) {
+        let points = result
+            .timestamps()
+            .iter()
+            .zip(result.values())
+            .filter_map(|(t, v)| SystemTime::try_from(*t).ok().map(|t| (t, *v)));
+        let id = result.id().unwrap_or_default();
+        let (t, receiver) = match id.strip_prefix('w') {
+            Some(t) => (t.parse::<usize>().ok(), None),
+            None => match id.strip_prefix('l').and_then(|rest| rest.split_once('x')) {
+                Some((t, r)) => (t.parse::<usize>().ok(), r.parse::<usize>().ok()),
+                None => (None, None),
+            },
+        };
+        let Some((table, regions)) = t.and_then(|t| self.tables.get(t)) else {
+            return;
+        };
+        let entry = got.entry(table.clone()).or_default();
+        match receiver.and_then(|r| regions.get(r)) {
+            // Milliseconds, as DynamoDB publishes it.
+            Some(r) => entry
+                .lag
+                .entry(r.clone())
+                .or_default()
+                .extend(points.map(|(t, ms)| (t, ms / 1000.0))),
+            None if id.starts_with('w') => entry.writes.extend(points),
+            None => {}
+        }
     }
 }
 
