@@ -116,7 +116,8 @@ impl Drill<'_> {
             return Exit::Refused;
         }
 
-        // 2. Drain, through the guard.
+        // 2. Drain, through the guard. From here on Ctrl-C aborts and restores.
+        let interrupted = interrupted();
         let started = Instant::now();
         let reason = format!("drill (geoplan drill, hold {})", secs(settings.hold));
         let since = match self
@@ -142,7 +143,6 @@ impl Drill<'_> {
         };
         report.drained_seconds = Some(started.elapsed().as_secs_f64());
         let mut probe = Outcome::new(settings.outcome_url.as_deref());
-        let interrupted = interrupted();
 
         // 3. Traffic leaves: serve watches the DNS answer after this take-out (a
         //    recovery confirmed at or after the drain's own `since`, not an older one).

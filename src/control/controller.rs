@@ -112,6 +112,9 @@ pub struct Controller {
     /// replicated). Taken by `run`.
     watcher: Option<crate::control::replication::Watcher>,
     dns: Arc<DnsNames>,
+    /// What the failback metrics last showed per region (why held, the reading's
+    /// time): `publish` runs on every input and sets them only when this changes.
+    failback_shown: HashMap<String, (Option<&'static str>, Option<SystemTime>)>,
     /// Asks the DnsAsker to watch a region leave the answer (set by `run`).
     dns_watch: Option<mpsc::UnboundedSender<(String, SystemTime)>>,
     metrics: Arc<ControlMetrics>,
@@ -248,6 +251,7 @@ impl Controller {
                 })
             },
             dns_watch: None,
+            failback_shown: HashMap::new(),
             metrics,
             gate,
             resync: config.monitor.resync_interval,
@@ -562,12 +566,16 @@ impl Controller {
                     Some(crate::control::failback::Gate::Held { why, .. }) => Some(why.as_str()),
                     _ => None,
                 };
-                let lags = r
-                    .replication
-                    .as_ref()
-                    .map(|x| crate::control::failback::lags(&x.inbound))
-                    .unwrap_or_default();
-                m.set_failback(&r.name, held, &lags);
+                let shown = (held, r.replication.as_ref().map(|x| x.inbound.at));
+                if self.failback_shown.get(&r.name) != Some(&shown) {
+                    let lags = r
+                        .replication
+                        .as_ref()
+                        .map(|x| crate::control::failback::lags(&x.inbound))
+                        .unwrap_or_default();
+                    m.set_failback(&r.name, held, &lags);
+                    self.failback_shown.insert(r.name.clone(), shown);
+                }
             }
         }
         let control = self.ha.as_ref().map(|h| {

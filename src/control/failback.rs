@@ -41,6 +41,15 @@ impl Default for Policy {
     }
 }
 
+/// What a flip of `kind` (`Recovery::kind`) measures from: its first evidence.
+pub fn evidence(kind: &str) -> &'static str {
+    match kind {
+        "failover" => "the first failed probe",
+        "failback" => "the first good probe",
+        _ => "the request",
+    }
+}
+
 /// The recovery figures of one flip (`geoplan_recovery_*` metrics, events, status).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Recovery {
@@ -162,6 +171,35 @@ pub struct TableLag {
     pub lag_seconds: Option<f64>,
     /// How old the point is (from the end of its period to the reading).
     pub age_seconds: Option<f64>,
+}
+
+impl TableLag {
+    /// The same point, `later` seconds older.
+    pub fn aged(&self, later: f64) -> TableLag {
+        TableLag {
+            age_seconds: self.age_seconds.map(|a| a + later),
+            ..self.clone()
+        }
+    }
+}
+
+impl RegionReplication {
+    /// Keeps `old`'s lag out of the region for each table this round could not read
+    /// it for (that region's CloudWatch failing with it), aged by the time between
+    /// the two readings: the recovery point of a take-out wants the last good one.
+    pub fn keep_last_outbound(&mut self, old: &RegionReplication) {
+        let later = self
+            .inbound
+            .at
+            .duration_since(old.inbound.at)
+            .unwrap_or_default()
+            .as_secs_f64();
+        for lag in self.outbound.iter_mut().filter(|l| l.lag_seconds.is_none()) {
+            if let Some(prev) = old.outbound.iter().find(|p| p.table == lag.table) {
+                *lag = prev.aged(later);
+            }
+        }
+    }
 }
 
 /// The gate for `region` at `now`: it went out at `out_since`, and `out` are the
@@ -583,5 +621,26 @@ mod tests {
             why(gate("eu-west-1", Some(&r), &POLICY, t(1100), None, &[])),
             Some(Why::Lagging)
         );
+    }
+
+    #[test]
+    fn a_round_without_the_lag_out_keeps_the_last_one_aged() {
+        let lag = |l: Option<f64>, age: Option<f64>| TableLag {
+            table: "carts".into(),
+            lag_seconds: l,
+            age_seconds: age,
+        };
+        let round = |at: u64, out: TableLag| RegionReplication {
+            inbound: reading(at, &[(Some(0.4), 1.0); 5]),
+            outbound: vec![out],
+        };
+        let old = round(1000, lag(Some(1.5), Some(20.0)));
+        let mut new = round(1060, lag(None, None));
+        new.keep_last_outbound(&old);
+        assert_eq!(new.outbound, vec![lag(Some(1.5), Some(80.0))]);
+        // A new value wins over the old one.
+        let mut fresh = round(1060, lag(Some(0.2), Some(5.0)));
+        fresh.keep_last_outbound(&old);
+        assert_eq!(fresh.outbound, vec![lag(Some(0.2), Some(5.0))]);
     }
 }

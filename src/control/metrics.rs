@@ -195,7 +195,7 @@ impl ControlMetrics {
         let replication_lag = Family::<TableLabel, Gauge<f64, AtomicU64>>::default();
         registry.register(
             "recovery_time_seconds",
-            "Take-outs: from the first failed probe (or the drain request) to the switch confirmed",
+            "Take-outs: from the first failed probe (or the drain request) to the switch confirmed (stage=switch), or to the DNS answer without the region (stage=dns)",
             recovery_time.clone(),
         );
         registry.register(

@@ -110,9 +110,9 @@ impl Watcher {
     /// One round at `at`: every call at once, each bounded.
     pub async fn read(&self, at: SystemTime) -> Round {
         let period = period_for(self.settings.settle);
-        // Far enough back that the reading still covers the settle time when it is as
-        // old as the gate allows; aligned to the period, as CloudWatch aligns points.
-        let back = self.settings.settle + max_age(&self.settings) + period;
+        // The gate judges the settle time before the reading: that, and a period more
+        // to align to, as CloudWatch aligns its points.
+        let back = self.settings.settle + period;
         let from = align_down(
             at.checked_sub(back).unwrap_or(SystemTime::UNIX_EPOCH),
             period,

@@ -673,6 +673,27 @@ async fn metrics_are_valid_openmetrics_with_the_matching_content_type() {
     m.set_in_service("eu-west-1", false);
     m.set_verdict("eu-west-1", geoplan::control::verdict::Verdict::Down);
     m.count_action("eu-west-1", "take-out");
+    let lag = geoplan::control::failback::TableLag {
+        table: "shop-carts".into(),
+        lag_seconds: Some(1.5),
+        age_seconds: Some(20.0),
+    };
+    m.observe_recovery(
+        "eu-west-1",
+        &geoplan::control::failback::Recovery {
+            kind: "failover",
+            at: std::time::SystemTime::now(),
+            recovery_time: Some(std::time::Duration::from_millis(900)),
+            dns_time: None,
+            dns_outcome: None,
+            recovery_point: vec![lag.clone()],
+            replicated: true,
+            out_for: None,
+            held_for: None,
+        },
+    );
+    m.observe_dns_recovery("eu-west-1", "failover", std::time::Duration::from_secs(2));
+    m.set_failback("eu-west-1", Some("lagging"), &[lag]);
     let cost = &h.cost_metrics;
     cost.count_cost_poll(true);
     cost.set_budget_fraction(0.5);
@@ -716,6 +737,10 @@ async fn metrics_are_valid_openmetrics_with_the_matching_content_type() {
         "geoplan_leadership_changes",
         "geoplan_lease_renew_seconds",
         "geoplan_control_tables_reachable",
+        "geoplan_recovery_time_seconds",
+        "geoplan_recovery_point_seconds",
+        "geoplan_failback_held",
+        "geoplan_replication_lag_seconds",
     ] {
         assert!(
             families.iter().any(|f| f == family),

@@ -25,7 +25,8 @@ fn config(us: u16, eu: u16, drill: &str) -> String {
 }
 
 struct Setup {
-    emu: Emulator,
+    /// Kept alive for the test (moto stops when dropped).
+    _emu: Emulator,
     _us: FakeRegion,
     _eu: FakeRegion,
     wd: Workdir,
@@ -64,7 +65,7 @@ async fn setup() -> Setup {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     Setup {
-        emu,
+        _emu: emu,
         _us: us,
         _eu: eu,
         wd,
@@ -92,7 +93,6 @@ impl Setup {
             None,
         );
         cmd.env("GEOPLAN_API_TOKEN", TOKEN);
-        let _ = &self.emu;
         cmd
     }
 }

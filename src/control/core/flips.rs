@@ -259,11 +259,7 @@ impl Core {
             region: region.to_owned(),
             action: f.purpose.as_str(),
         });
-        let from = match f.purpose {
-            Purpose::Automatic(Action::TakeOut) => "the first failed probe",
-            Purpose::Automatic(_) => "the first good probe",
-            Purpose::Drain | Purpose::Restore => "the request",
-        };
+        let from = failback::evidence(f.purpose.recovery_kind());
         let how = how.unwrap_or("the switch's confirmation");
         let mut text = format!("{text} ({:.2} s from {from} to {how})", took.as_secs_f64());
         if let Some(recovery) = recovery {
@@ -295,14 +291,8 @@ impl Core {
         wall: SystemTime,
     ) -> Option<failback::Recovery> {
         let r = self.regions.iter().find(|r| r.name == region)?;
-        let kind = match f.purpose {
-            Purpose::Automatic(Action::TakeOut) => "failover",
-            Purpose::Automatic(_) => "failback",
-            Purpose::Drain => "drain",
-            Purpose::Restore => "restore",
-        };
         let mut recovery = failback::Recovery {
-            kind,
+            kind: f.purpose.recovery_kind(),
             at: wall,
             recovery_time: None,
             dns_time: None,
@@ -329,14 +319,7 @@ impl Core {
                     .duration_since(read.inbound.at)
                     .unwrap_or_default()
                     .as_secs_f64();
-                recovery.recovery_point = read
-                    .outbound
-                    .iter()
-                    .map(|l| failback::TableLag {
-                        age_seconds: l.age_seconds.map(|a| a + later),
-                        ..l.clone()
-                    })
-                    .collect();
+                recovery.recovery_point = read.outbound.iter().map(|l| l.aged(later)).collect();
             }
         }
         Some(recovery)

@@ -319,6 +319,16 @@ enum Purpose {
 }
 
 impl Purpose {
+    /// The kind of its recovery figures (`failback::Recovery::kind`).
+    fn recovery_kind(self) -> &'static str {
+        match self {
+            Purpose::Automatic(Action::TakeOut) => "failover",
+            Purpose::Automatic(_) => "failback",
+            Purpose::Drain => "drain",
+            Purpose::Restore => "restore",
+        }
+    }
+
     fn as_str(self) -> &'static str {
         match self {
             Purpose::Automatic(a) => a.as_str(),
@@ -563,27 +573,8 @@ impl Core {
                 for r in &mut self.regions {
                     if let Some(read) = round.get(&r.name) {
                         let mut read = read.clone();
-                        // A table whose lag out of the region could not be read this
-                        // round (its CloudWatch failing with it) keeps the last one,
-                        // older by the rounds between: the recovery point wants it.
                         if let Some(old) = &r.replication {
-                            let later = read
-                                .inbound
-                                .at
-                                .duration_since(old.inbound.at)
-                                .unwrap_or_default()
-                                .as_secs_f64();
-                            for lag in read.outbound.iter_mut().filter(|l| l.lag_seconds.is_none())
-                            {
-                                if let Some(prev) =
-                                    old.outbound.iter().find(|p| p.table == lag.table)
-                                {
-                                    *lag = failback::TableLag {
-                                        age_seconds: prev.age_seconds.map(|a| a + later),
-                                        ..prev.clone()
-                                    };
-                                }
-                            }
+                            read.keep_last_outbound(old);
                         }
                         r.replication = Some(read);
                     }
@@ -627,11 +618,7 @@ impl Core {
         };
         let began = rec.at.checked_sub(switch).unwrap_or(rec.at);
         let kind = rec.kind;
-        let from = if kind == "drain" {
-            "the request"
-        } else {
-            "the first failed probe"
-        };
+        let from = failback::evidence(kind);
         match outcome {
             DnsOutcome::Left(at) => {
                 let took = at.duration_since(began).unwrap_or_default();
